@@ -1,0 +1,302 @@
+"""Typed, immutable configuration, validated once at the edge.
+
+Everything inside the router works with these frozen objects; nothing downstream re-reads YAML
+or digs through dicts. Validation errors name the offending key the way a user wrote it
+(``models.brain.replicas[0].url: ...``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+Endpoint = Literal["chat", "completions", "embeddings"]
+ENDPOINTS: tuple[Endpoint, ...] = ("chat", "completions", "embeddings")
+BUILTIN_TASKS = ("code", "reasoning", "simple", "retrieval", "embeddings")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Listen(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class ServerSettings(_Frozen):
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: Name of the environment variable holding the admin token for /v1/router/* writes.
+    admin_token_env: str | None = None
+    #: Log prompt text in the per-request log line (off: prompts are user data).
+    log_prompts: bool = False
+    access_log: bool = True
+
+
+class Timeouts(_Frozen):
+    connect_s: PositiveFloat = 2.0
+    first_byte_s: PositiveFloat = 60.0
+    idle_s: PositiveFloat = 30.0
+    total_s: PositiveFloat = 300.0
+
+
+class TimeoutOverride(_Frozen):
+    connect_s: PositiveFloat | None = None
+    first_byte_s: PositiveFloat | None = None
+    idle_s: PositiveFloat | None = None
+    total_s: PositiveFloat | None = None
+
+    def over(self, base: Timeouts) -> Timeouts:
+        changes = {k: v for k, v in self.model_dump().items() if v is not None}
+        return base.model_copy(update=changes) if changes else base
+
+
+class RetrySettings(_Frozen):
+    #: Attempts per request across all replicas and models, the first one included.
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    #: Retries may add at most this share of the request rate ...
+    budget_ratio: float = Field(default=0.2, ge=0, le=10)
+    #: ... plus this many retries per second, so a quiet router can still retry.
+    budget_min_per_s: float = Field(default=5.0, ge=0)
+    backoff_base_s: float = Field(default=0.05, ge=0)
+    backoff_max_s: float = Field(default=1.0, ge=0)
+
+
+class BreakerSettings(_Frozen):
+    consecutive_failures: int = Field(default=5, ge=1)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    window_s: PositiveFloat = 30.0
+    min_samples: int = Field(default=10, ge=1)
+    eject_base_s: PositiveFloat = 5.0
+    eject_max_s: PositiveFloat = 120.0
+    half_open_probes: int = Field(default=1, ge=1)
+
+
+class HealthSettings(_Frozen):
+    enabled: bool = True
+    interval_s: PositiveFloat = 5.0
+    timeout_s: PositiveFloat = 2.0
+    #: A replica that recovers takes a growing share of traffic over this many seconds.
+    slow_start_s: float = Field(default=10.0, ge=0)
+    #: Scrape backend /metrics (vLLM, llama.cpp, SGLang) for queue depth.
+    scrape_metrics: bool = True
+    #: Scraped load older than this counts as saturated.
+    stale_after_s: PositiveFloat = 10.0
+
+
+class BalancerSettings(_Frozen):
+    strategy: str = "p2c-ewma"
+    #: Decay of the peak-EWMA latency estimate.
+    ewma_decay_s: PositiveFloat = 10.0
+
+
+class AdmissionSettings(_Frozen):
+    #: Requests that may wait per model when every replica is at max_concurrency.
+    queue_size: int = Field(default=256, ge=0)
+    #: Seconds of waiting that lift a request by one priority level, so nothing starves.
+    ageing_s: PositiveFloat = 5.0
+    #: Default overall deadline when the client gives no x-zeta-timeout-ms.
+    default_deadline_s: PositiveFloat | None = None
+
+
+class HedgeSettings(_Frozen):
+    enabled: bool = False
+    #: Fire the hedge once the first byte is later than this quantile of the replica's TTFB.
+    quantile: float = Field(default=0.95, gt=0, lt=1)
+    min_delay_s: float = Field(default=0.05, ge=0)
+
+
+class TaskDefinition(_Frozen):
+    """A custom task for the semantic analyzer: a name plus example prompts."""
+
+    description: str = ""
+    examples: tuple[str, ...] = ()
+
+
+class AnalysisSettings(_Frozen):
+    analyzer: str = "auto"
+    #: Task used when the analyzer's confidence is below ``min_confidence``.
+    default_task: str = "simple"
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+    cache_size: int = Field(default=4096, ge=0)
+    cache_ttl_s: PositiveFloat = 300.0
+    tasks: Mapping[str, TaskDefinition] = Field(default_factory=dict)
+
+
+class Launch(_Frozen):
+    """How the router starts a managed model server for a replica."""
+
+    command: str | tuple[str, ...]
+    env: Mapping[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    ready_path: str = "/health"
+    start_timeout_s: PositiveFloat = 180.0
+    #: Port the server listens on; ``{port}`` in the command expands to it. Taken from the
+    #: replica URL when absent.
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    restart_backoff_s: PositiveFloat = 1.0
+    restart_backoff_max_s: PositiveFloat = 30.0
+    log_dir: str | None = None
+
+
+HealthKind = Literal["auto", "llamacpp", "vllm", "ollama", "sglang", "openai", "none"]
+
+
+class Replica(_Frozen):
+    url: str
+    id: str | None = None
+    upstream_model: str | None = None
+    api_key_env: str | None = None
+    max_concurrency: int | None = Field(default=None, ge=1)
+    weight: float = Field(default=1.0, gt=0)
+    launch: Launch | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return v.rstrip("/")
+
+
+class Model(_Frozen):
+    endpoints: tuple[Endpoint, ...] = ("chat", "completions")
+    context_window: int | None = Field(default=None, ge=1)
+    replicas: tuple[Replica, ...] = Field(min_length=1)
+    #: Highest task complexity this model should take when a request spills over to it.
+    max_complexity: float = Field(default=1.0, ge=0, le=1)
+    timeouts: TimeoutOverride = TimeoutOverride()
+    health: HealthKind = "auto"
+    description: str = ""
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, v: tuple[Endpoint, ...]) -> tuple[Endpoint, ...]:
+        if not v:
+            raise ValueError("a model needs at least one endpoint")
+        return tuple(dict.fromkeys(v))
+
+
+class Config(_Frozen):
+    listen: Listen = Listen()
+    server: ServerSettings = ServerSettings()
+    timeouts: Timeouts = Timeouts()
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
+    health: HealthSettings = HealthSettings()
+    balancer: BalancerSettings = BalancerSettings()
+    admission: AdmissionSettings = AdmissionSettings()
+    hedge: HedgeSettings = HedgeSettings()
+    analysis: AnalysisSettings = AnalysisSettings()
+    models: Mapping[str, Model] = Field(min_length=1)
+    routes: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
+    fallbacks: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, v: Mapping[str, Model]) -> Mapping[str, Model]:
+        for name in v:
+            if name == "auto" or not _NAME.match(name):
+                raise ValueError(f"{name!r} is not a usable model name")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        known = set(self.models)
+        for section in ("routes", "fallbacks"):
+            table: Mapping[str, tuple[str, ...]] = getattr(self, section)
+            for key, names in table.items():
+                if section == "fallbacks" and key not in known:
+                    raise ValueError(f"{section}.{key}: no model named {key!r}")
+                for i, name in enumerate(names):
+                    if name not in known:
+                        raise ValueError(f"{section}.{key}[{i}]: no model named {name!r}")
+        seen: dict[str, str] = {}
+        for name, model in self.models.items():
+            for i, rep in enumerate(model.replicas):
+                rid = replica_id(name, i, rep)
+                if rid in seen:
+                    raise ValueError(
+                        f"models.{name}.replicas[{i}].id: {rid!r} is already used by {seen[rid]}"
+                    )
+                seen[rid] = f"models.{name}.replicas[{i}]"
+        if self.analysis.default_task not in self.tasks:
+            raise ValueError(
+                f"analysis.default_task: {self.analysis.default_task!r} is not a known task"
+            )
+        return self
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        extra = [t for t in (*self.analysis.tasks, *self.routes) if t not in BUILTIN_TASKS]
+        return (*BUILTIN_TASKS, *dict.fromkeys(extra))
+
+    def route_for(self, task: str) -> tuple[str, ...]:
+        """The models for a task, in order; every capable model when no route is given."""
+        if task in self.routes:
+            return self.routes[task]
+        endpoint: Endpoint = "embeddings" if task == "embeddings" else "chat"
+        return tuple(n for n, m in self.models.items() if endpoint in m.endpoints)
+
+    def timeouts_for(self, model: str) -> Timeouts:
+        return self.models[model].timeouts.over(self.timeouts)
+
+
+def replica_id(model: str, index: int, replica: Replica) -> str:
+    return replica.id or f"{model}-{index}"
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith(("function-", "tagged-union")) or part in ("str", "tuple[str, ...]"):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate a decoded YAML/JSON document; errors name the key the user wrote."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False, include_input=False):
+            where = _format_loc(tuple(err["loc"]))
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{where}: {msg}" if where else msg)
+        raise ConfigError(f"{source}: invalid config\n  " + "\n  ".join(lines)) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return parse_config(data, str(p))
