@@ -1,0 +1,122 @@
+"""The heuristic analyzer: task from message structure plus a few keyword families.
+
+No model, no I/O, tens of microseconds. Evidence for each built-in task is added up as a score;
+the winner's softmax share is the confidence, so a prompt with one weak signal gets a low
+confidence the router can act on (min_confidence / default_task).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .features import DOC_CHARS, Features, extract
+from .profile import Prompt, TaskProfile, estimate_tokens
+
+TASKS = ("code", "reasoning", "simple", "retrieval")
+# Softmax temperature: a score gap of ~2 is a confident call.
+_TEMPERATURE = 1.0
+
+
+def score(f: Features) -> tuple[dict[str, float], list[str]]:
+    """Evidence per task and the human-readable reasons behind it."""
+    s = {"code": 0.0, "reasoning": 0.0, "simple": 0.5, "retrieval": 0.0}
+    why: list[str] = []
+    if f.fence:
+        s["code"] += 2.5
+        why.append("code fence")
+    if f.traceback:
+        s["code"] += 3.0
+        why.append("stack trace")
+    if f.code_lines >= 3 and f.code_ratio >= 0.2:
+        s["code"] += 1.5 + min(f.code_ratio, 1.0) * 2.0
+        why.append(f"{f.code_lines} code-like lines")
+    if f.code_ask:
+        s["code"] += 2.0
+        why.append("asks for code")
+    if f.code_words:
+        s["code"] += min(f.code_words, 3) * 0.7
+        why.append("programming terms")
+
+    if f.doc_chars >= DOC_CHARS:
+        doc_weight = 1.5 + min(f.doc_chars / 4000.0, 1.0)
+        s["retrieval"] += doc_weight
+        why.append("pasted document")
+        if f.question or f.retrieval_ask:
+            s["retrieval"] += 1.5
+            why.append("pasted document + question")
+        # A long paste swamps keyword counts in the other tasks; only structure competes.
+        s["simple"] -= 1.0
+        if f.turns > 2:
+            why.append("multi-turn with long context")
+    if f.retrieval_ask:
+        s["retrieval"] += min(f.retrieval_ask, 2) * (1.5 if f.chars >= 400 else 0.6)
+        why.append("refers to provided text")
+
+    if f.math:
+        s["reasoning"] += min(f.math, 4) * 0.6
+        why.append("math notation")
+    if f.math_words:
+        s["reasoning"] += min(f.math_words, 4) * 0.5
+        if f.numbers >= 2:
+            s["reasoning"] += 1.0 + min(f.numbers, 6) * 0.15
+            why.append("word problem")
+    if f.reason_ask:
+        s["reasoning"] += min(f.reason_ask, 3) * 1.0
+        why.append("multi-step ask")
+    if f.sentences >= 4 and f.ask_chars > 250 and f.doc_chars < DOC_CHARS:
+        s["reasoning"] += 0.5
+
+    if f.greeting:
+        s["simple"] += 1.5
+        why.append("greeting")
+    if f.simple_ask:
+        s["simple"] += min(f.simple_ask, 2) * 0.8
+        why.append("short factual/rewrite ask")
+    if f.chars < 120:
+        # Short asks are usually simple, unless something else already spoke for a task.
+        other = max(s["code"], s["reasoning"], s["retrieval"])
+        s["simple"] += 1.0 if other < 1.0 else 0.2
+        why.append("short")
+    elif f.chars > 600:
+        s["simple"] -= 0.5
+    return s, why
+
+
+def complexity(f: Features, task: str) -> float:
+    """A rough 0..1 difficulty: longer, multi-step, mathematical or code-heavy asks score higher."""
+    c = min(math.log1p(f.chars) / math.log1p(20000), 1.0) * 0.35
+    c += min(f.reason_ask, 3) * 0.08 + min(f.math, 4) * 0.04 + min(f.math_words, 4) * 0.03
+    c += min(f.code_lines, 60) / 60 * 0.15 + (0.05 if f.traceback else 0.0)
+    c += min(f.user_turns - 1, 5) * 0.02 if f.user_turns > 1 else 0.0
+    if task == "simple":
+        c *= 0.6
+    elif task == "reasoning":
+        c += 0.1
+    return max(0.0, min(c, 1.0))
+
+
+def softmax(scores: dict[str, float], temperature: float = _TEMPERATURE) -> dict[str, float]:
+    top = max(scores.values())
+    exp = {k: math.exp((v - top) / temperature) for k, v in scores.items()}
+    total = sum(exp.values())
+    return {k: v / total for k, v in exp.items()}
+
+
+class HeuristicAnalyzer:
+    """Structural + keyword classifier for the four built-in tasks."""
+
+    name = "heuristic"
+
+    def analyze(self, prompt: Prompt) -> TaskProfile:
+        f = extract(prompt)
+        scores, why = score(f)
+        probs = softmax(scores)
+        task = max(probs, key=probs.__getitem__)
+        return TaskProfile(
+            task=task,
+            complexity=round(complexity(f, task), 3),
+            confidence=round(probs[task], 3),
+            prompt_tokens=estimate_tokens(prompt.chars),
+            source=self.name,
+            signals=tuple(dict.fromkeys(why)),
+        )
