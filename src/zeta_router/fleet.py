@@ -1,0 +1,194 @@
+"""Live state of every model and replica: load, latency estimates, breaker, health.
+
+This is plain data plus small, allocation-free updates; decisions read it, the request path and
+background tasks (probes, scrapes, supervisor) write it. All times come from the router's clock.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+from .breaker import Breaker, BreakerState
+from .config import Config, Model, Replica, replica_id
+
+
+class Health(StrEnum):
+    UNKNOWN = "unknown"  # not probed yet: usable, the first requests tell
+    READY = "ready"
+    LOADING = "loading"  # llama.cpp's 503 while the model loads
+    DOWN = "down"  # probe failed or the managed process is not running
+    STARTING = "starting"  # a managed process is starting
+    DRAINING = "draining"  # removed by a reload; finishing in-flight work
+
+
+USABLE_HEALTH = frozenset({Health.UNKNOWN, Health.READY})
+
+
+class PeakEwma:
+    """Peak-sensitive moving average (Finagle's peak EWMA): jumps up to a slow sample at once,
+    decays back down with time constant ``tau_s``. Reacting fast to slowness and slowly to
+    recovery keeps a degrading replica from being chosen while its average still looks good."""
+
+    __slots__ = ("_last", "_tau", "value")
+
+    def __init__(self, tau_s: float, initial: float = 0.0) -> None:
+        self._tau = tau_s
+        self._last = 0.0
+        self.value = initial
+
+    def observe(self, sample: float, now: float) -> None:
+        if sample >= self.value or self._last == 0.0:
+            self.value = sample
+        else:
+            w = math.exp(-(now - self._last) / self._tau)
+            self.value = self.value * w + sample * (1.0 - w)
+        self._last = now
+
+
+@dataclass(slots=True)
+class ScrapedLoad:
+    """What the backend reports about itself (vLLM, llama.cpp, SGLang metrics)."""
+
+    waiting: float = 0.0
+    running: float = 0.0
+    kv_usage: float | None = None
+    at: float = 0.0
+
+
+class ReplicaState:
+    __slots__ = (
+        "auth_header",
+        "base_url",
+        "breaker",
+        "cooldown_until",
+        "failures",
+        "health",
+        "health_detail",
+        "id",
+        "in_flight",
+        "index",
+        "latency",
+        "max_concurrency",
+        "model",
+        "ready_since",
+        "requests",
+        "scraped",
+        "successes",
+        "ttfb_samples",
+        "upstream_model",
+        "weight",
+    )
+
+    def __init__(
+        self, model: str, index: int, cfg: Replica, config: Config, *, initial_latency_s: float
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.id = replica_id(model, index, cfg)
+        self.base_url = cfg.url
+        self.upstream_model = cfg.upstream_model or model
+        key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        # Kept only as the header value sent upstream; never logged or shown in status.
+        self.auth_header = f"Bearer {key}" if key else None
+        self.max_concurrency = cfg.max_concurrency
+        self.weight = cfg.weight
+        self.breaker = Breaker(config.breaker)
+        self.latency = PeakEwma(config.balancer.ewma_decay_s, initial_latency_s)
+        self.ttfb_samples: deque[float] = deque(maxlen=128)
+        self.in_flight = 0
+        self.health = Health.STARTING if cfg.launch else Health.UNKNOWN
+        self.health_detail = ""
+        self.cooldown_until = 0.0
+        self.ready_since = 0.0
+        self.scraped: ScrapedLoad | None = None
+        self.requests = 0
+        self.successes = 0
+        self.failures = 0
+
+    def unavailable_reason(self, now: float) -> str | None:
+        """Why this replica cannot take a request now, or None when it can."""
+        if self.health not in USABLE_HEALTH:
+            return self.health_detail or self.health.value
+        if not self.breaker.can_try(now):
+            return f"circuit {self.breaker.state.value}"
+        if now < self.cooldown_until:
+            return "cooling down (Retry-After)"
+        if self.max_concurrency is not None and self.in_flight >= self.max_concurrency:
+            return "at max concurrency"
+        return None
+
+    def available(self, now: float) -> bool:
+        return (
+            self.health in USABLE_HEALTH
+            and self.breaker.can_try(now)
+            and now >= self.cooldown_until
+            and (self.max_concurrency is None or self.in_flight < self.max_concurrency)
+        )
+
+    def retry_at(self, now: float) -> float:
+        """Earliest time this replica may be tried again (for Retry-After on a 503)."""
+        at = max(self.cooldown_until, now)
+        if self.breaker.state is BreakerState.OPEN:
+            at = max(at, self.breaker.open_until)
+        return at
+
+    def ttfb_quantile(self, q: float) -> float | None:
+        if len(self.ttfb_samples) < 8:
+            return None
+        ordered = sorted(self.ttfb_samples)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without credentials, for status and explain output."""
+        return redact_url(self.base_url)
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None and not parts.query:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class ModelState:
+    __slots__ = ("config", "name", "replicas")
+
+    def __init__(self, name: str, config: Model, replicas: tuple[ReplicaState, ...]) -> None:
+        self.name = name
+        self.config = config
+        self.replicas = replicas
+
+    def unavailable_reason(self, now: float) -> str | None:
+        reasons = [r.unavailable_reason(now) for r in self.replicas]
+        if any(r is None for r in reasons):
+            return None
+        distinct = sorted({r for r in reasons if r})
+        return "; ".join(distinct)
+
+    def in_flight(self) -> int:
+        return sum(r.in_flight for r in self.replicas)
+
+
+class Fleet:
+    """Every model's live state, built from a config; keeps replica state across reloads."""
+
+    def __init__(self, config: Config, *, initial_latency_s: float = 0.05) -> None:
+        self.models: dict[str, ModelState] = {}
+        self.replicas: dict[str, ReplicaState] = {}
+        for name, model in config.models.items():
+            states = tuple(
+                ReplicaState(name, i, rep, config, initial_latency_s=initial_latency_s)
+                for i, rep in enumerate(model.replicas)
+            )
+            self.models[name] = ModelState(name, model, states)
+            for st in states:
+                self.replicas[st.id] = st

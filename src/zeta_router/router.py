@@ -1,0 +1,443 @@
+"""The router: one object that owns all state and walks a request from profile to answer.
+
+Per request: profile -> plan (ordered models) -> for each model, balancer picks a usable replica
+-> one upstream attempt -> on failure before the first byte, the next replica, then the next
+model, within the retry budget and the request's deadline. After the first byte nothing is
+retried; a stream that breaks ends with an explicit SSE error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+from .analysis import build_analyzer
+from .analysis.base import Analyzer
+from .analysis.profile import TaskProfile, estimate_tokens
+from .balancer import build_strategy
+from .budget import RetryBudget
+from .config import Config, Timeouts
+from .decision import Attempt, Decision
+from .errors import (
+    DeadlineExceeded,
+    FailureKind,
+    InvalidRequest,
+    NoCapacity,
+    RouterError,
+    UpstreamError,
+)
+from .fleet import Fleet, Health, ReplicaState
+from .policy import Plan, plan
+from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model, upstream_model_in
+from .response import JSON_TYPE, Headers, Response, error_response, sse_error_event
+from .telemetry import Telemetry
+from .upstream import Reply, Stream, Upstream
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: Failures worth one more try on the same replica after a back-off, when nothing else serves.
+_TRANSIENT = frozenset(
+    {
+        FailureKind.RATE_LIMITED,
+        FailureKind.UNAVAILABLE,
+        FailureKind.RESET,
+        FailureKind.SERVER_ERROR,
+        FailureKind.CONNECT_TIMEOUT,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """What the client asked of the router itself (x-zeta-* headers)."""
+
+    task: str | None = None
+    priority: int = PRIORITIES["normal"]
+    timeout_s: float | None = None
+
+
+class Router:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        session: aiohttp.ClientSession | None = None,
+        rng: random.Random | None = None,
+        analyzer: Analyzer | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.fleet = Fleet(config)
+        self.analyzer = analyzer or build_analyzer(config.analysis)
+        self.strategy = build_strategy(config.balancer, self._rng, config.health.slow_start_s)
+        self.upstream = Upstream(clock, session)
+        self.budget = RetryBudget(config.retry, clock)
+        self.telemetry = Telemetry(access_log_enabled=config.server.access_log)
+        self._id_prefix = os.urandom(4).hex()
+        self._seq = 0
+        self.started_at = time.time()
+
+    async def start(self) -> None:
+        self.telemetry.start()
+
+    async def close(self) -> None:
+        await self.telemetry.stop()
+        await self.upstream.close()
+
+    # -- decisions (pure, no I/O) -------------------------------------------------------------
+
+    def new_request_id(self) -> str:
+        self._seq += 1
+        return f"zr-{self._id_prefix}-{self._seq:x}"
+
+    def profile(self, req: ParsedRequest, task: str | None) -> TaskProfile:
+        if req.prompt is None:
+            tokens = estimate_tokens(req.input_chars)
+            return TaskProfile("embeddings", 0.0, 1.0, tokens, "endpoint", ("embeddings endpoint",))
+        if task is not None:
+            tokens = estimate_tokens(req.prompt.chars)
+            return TaskProfile(task, 0.5, 1.0, tokens, "header", ("x-zeta-task header",))
+        return self.analyzer.analyze(req.prompt)
+
+    def route_task(self, profile: TaskProfile) -> tuple[str, str | None]:
+        """The task whose route is used, and a note when it is not the profile's own."""
+        a = self.config.analysis
+        if profile.source not in ("header", "endpoint") and profile.confidence < a.min_confidence:
+            return a.default_task, f"low confidence {profile.confidence:.2f}, default route"
+        if profile.task not in self.config.tasks:
+            return a.default_task, f"no route for {profile.task}, default route"
+        return profile.task, None
+
+    def plan_for(self, req: ParsedRequest, profile: TaskProfile, task: str) -> Plan:
+        return plan(
+            self.config,
+            task,
+            req.endpoint,
+            pinned=req.model,
+            prompt_tokens=profile.prompt_tokens,
+            max_tokens=req.max_tokens,
+        )
+
+    # -- the request path ---------------------------------------------------------------------
+
+    async def handle(self, req: ParsedRequest, opts: RequestOptions) -> Response:
+        now = self.clock()
+        d = Decision(self.new_request_id(), req.endpoint, now, stream=req.stream)
+        d.priority = opts.priority
+        try:
+            if opts.task is not None and req.endpoint == "embeddings":
+                raise InvalidRequest(
+                    "x-zeta-task does not apply to embeddings", param="x-zeta-task"
+                )
+            profile = self.profile(req, opts.task)
+            d.profile = profile
+            task, note = self.route_task(profile)
+            d.task = task
+            p = self.plan_for(req, profile, task)
+            d.preferred = p.preferred
+            total = opts.timeout_s if opts.timeout_s is not None else self.config.timeouts.total_s
+            resp = await self._serve(req, d, p, now + total, note)
+        except RouterError as err:
+            d.status = err.status
+            d.error = err.message
+            resp = error_response(err, self._headers(d))
+        resp.decision = d
+        return resp
+
+    def finish(self, d: Decision) -> None:
+        """Called by the HTTP layer once the last byte was sent (or the client left)."""
+        d.duration_s = self.clock() - d.started
+        self.telemetry.record(d)
+
+    async def _serve(
+        self, req: ParsedRequest, d: Decision, p: Plan, deadline: float, note: str | None
+    ) -> Response:
+        if not p.candidates:
+            why = "; ".join(f"{m}: {r}" for m, r in p.skipped) or "the route is empty"
+            raise NoCapacity(f"No configured model can serve this request ({why})")
+        self.budget.on_request()
+        attempts_left = self.config.retry.max_attempts
+        passed_over: dict[str, str] = {}
+        transient: list[tuple[ReplicaState, UpstreamError]] = []
+        tried: set[str] = set()
+        for pass_no in range(2):
+            for cand in p.candidates:
+                ms = self.fleet.models[cand.model]
+                while attempts_left > 0:
+                    now = self.clock()
+                    if now >= deadline:
+                        raise self._deadline_error(passed_over)
+                    usable = [r for r in ms.replicas if r.id not in tried and r.available(now)]
+                    if not usable:
+                        if cand.model not in passed_over:
+                            passed_over[cand.model] = (
+                                ms.unavailable_reason(now) or "no replica left"
+                            )
+                        break
+                    if d.attempts and not self.budget.try_spend():
+                        passed_over.setdefault(cand.model, "retry budget exhausted")
+                        raise self._exhausted(d, passed_over, p, "retry budget exhausted")
+                    replica = self.strategy.pick(usable, now)
+                    attempts_left -= 1
+                    result = await self._attempt(req, d, replica, deadline)
+                    if isinstance(result, Response):
+                        d.passed_over = [(m, r) for m, r in passed_over.items() if m != cand.model]
+                        d.route = self._route_reason(cand.reason, note, pass_no)
+                        self._set_headers(result, d)
+                        return result
+                    tried.add(replica.id)
+                    passed_over[cand.model] = result.reason
+                    if result.kind in _TRANSIENT:
+                        transient.append((replica, result))
+            if pass_no or attempts_left <= 0 or not transient:
+                break
+            # Every candidate failed. One more pass after a back-off, but only when something
+            # failed transiently and the wait fits the deadline.
+            delay = self._backoff(transient)
+            if self.clock() + delay >= deadline:
+                break
+            await self._sleep(delay)
+            tried.clear()
+            transient.clear()
+        raise self._exhausted(d, passed_over, p, None)
+
+    def _backoff(self, transient: list[tuple[ReplicaState, UpstreamError]]) -> float:
+        r = self.config.retry
+        hinted = min((e.retry_after_s for _, e in transient if e.retry_after_s), default=0.0)
+        jittered = r.backoff_base_s * (0.5 + self._rng.random())
+        return min(max(hinted, jittered), r.backoff_max_s)
+
+    def _exhausted(
+        self, d: Decision, passed_over: dict[str, str], p: Plan, why: str | None
+    ) -> NoCapacity:
+        now = self.clock()
+        tried = "; ".join(f"{m}: {r}" for m, r in passed_over.items())
+        skipped = "; ".join(f"{m}: {r}" for m, r in p.skipped)
+        msg = "No capable model could serve this request"
+        if why:
+            msg += f" ({why})"
+        msg += f". Tried {tried}." if tried else "."
+        if skipped:
+            msg += f" Not capable: {skipped}."
+        retry_at = min(
+            (r.retry_at(now) for c in p.candidates for r in self.fleet.models[c.model].replicas),
+            default=now + 1.0,
+        )
+        d.passed_over = list(passed_over.items())
+        return NoCapacity(
+            msg,
+            retry_after_s=max(1.0, retry_at - now),
+            extra={
+                "zeta": {
+                    "task": d.task,
+                    "tried": [{"model": m, "reason": r} for m, r in passed_over.items()],
+                    "not_capable": [{"model": m, "reason": r} for m, r in p.skipped],
+                    "attempts": len(d.attempts),
+                }
+            },
+        )
+
+    @staticmethod
+    def _deadline_error(passed_over: dict[str, str]) -> RouterError:
+        tried = "; ".join(f"{m}: {r}" for m, r in passed_over.items()) or "nothing yet"
+        return DeadlineExceeded(f"The request deadline passed before any model answered ({tried})")
+
+    @staticmethod
+    def _route_reason(reason: str, note: str | None, pass_no: int) -> str:
+        parts = [reason]
+        if note:
+            parts.append(note)
+        if pass_no:
+            parts.append("after back-off")
+        return "; ".join(parts)
+
+    async def _attempt(
+        self, req: ParsedRequest, d: Decision, replica: ReplicaState, deadline: float
+    ) -> Response | UpstreamError:
+        """One try on one replica. Returns the response, or the failure for the retry loop."""
+        timeouts = self.config.timeouts_for(replica.model)
+        deadline = min(deadline, self.clock() + timeouts.total_s)
+        body = set_model(req.raw, req.body, replica.upstream_model)
+        start = self.clock()
+        replica.breaker.on_attempt(start)
+        replica.in_flight += 1
+        replica.requests += 1
+        try:
+            result = await self.upstream.send(
+                replica, UPSTREAM_PATHS[req.endpoint], body, timeouts, deadline, stream=req.stream
+            )
+        except UpstreamError as err:
+            replica.in_flight -= 1
+            self._failed(replica, d, err, start)
+            if not err.retryable:
+                raise self._relayed_client_error(err) from None
+            return err
+        except BaseException:
+            replica.in_flight -= 1
+            raise
+        now = self.clock()
+        ttfb = now - start
+        if isinstance(result, Reply):
+            replica.in_flight -= 1
+            return self._complete_reply(result, replica, d, start, ttfb)
+        return self._start_stream(result, replica, d, start, ttfb, timeouts)
+
+    def _failed(self, replica: ReplicaState, d: Decision, err: UpstreamError, start: float) -> None:
+        now = self.clock()
+        d.attempts.append(Attempt(replica.model, replica.id, err.reason, now - start))
+        if not err.retryable:
+            return
+        replica.failures += 1
+        if err.kind is FailureKind.LOADING:
+            replica.health = Health.LOADING
+            replica.health_detail = "model loading"
+        if err.retry_after_s:
+            replica.cooldown_until = max(replica.cooldown_until, now + err.retry_after_s)
+        replica.breaker.on_failure(now, err.reason)
+
+    def _succeeded(self, replica: ReplicaState, ttfb: float) -> None:
+        now = self.clock()
+        replica.successes += 1
+        replica.breaker.on_success(now)
+        replica.latency.observe(ttfb, now)
+        replica.ttfb_samples.append(ttfb)
+
+    def _complete_reply(
+        self, reply: Reply, replica: ReplicaState, d: Decision, start: float, ttfb: float
+    ) -> Response | UpstreamError:
+        try:
+            obj = orjson.loads(reply.body)
+        except orjson.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict) or ("error" in obj and len(obj) == 1):
+            err = UpstreamError(FailureKind.MALFORMED, "not an OpenAI JSON object")
+            self._failed(replica, d, err, start)
+            return err
+        self._succeeded(replica, ttfb)
+        d.attempts.append(Attempt(replica.model, replica.id, "ok", ttfb))
+        d.model, d.replica, d.status, d.ttfb_s = replica.model, replica.id, 200, ttfb
+        usage = obj.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int):
+            d.tokens = usage["total_tokens"]
+        body = set_model(reply.body, obj, replica.model)
+        return Response(200, [(b"content-type", JSON_TYPE)], body)
+
+    def _start_stream(
+        self,
+        stream: Stream,
+        replica: ReplicaState,
+        d: Decision,
+        start: float,
+        ttfb: float,
+        timeouts: Timeouts,
+    ) -> Response:
+        d.attempts.append(Attempt(replica.model, replica.id, "ok", ttfb))
+        d.model, d.replica, d.status, d.ttfb_s = replica.model, replica.id, 200, ttfb
+        replica.latency.observe(ttfb, self.clock())
+        replica.ttfb_samples.append(ttfb)
+        headers: Headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+        ]
+        return Response(200, headers, stream=self._relay(stream, replica, d))
+
+    async def _relay(
+        self, stream: Stream, replica: ReplicaState, d: Decision
+    ) -> AsyncIterator[bytes]:
+        served = replica.model
+        up = upstream_model_in(stream.first)
+        swaps: list[tuple[bytes, bytes]] = []
+        if up is not None and up != served:
+            old, new = orjson.dumps(up), orjson.dumps(served)
+            swaps = [
+                (b'"model":' + old, b'"model":' + new),
+                (b'"model": ' + old, b'"model": ' + new),
+            ]
+        finished = False
+        try:
+            block = stream.first
+            for a, b in swaps:
+                block = block.replace(a, b)
+            yield block
+            async for block in stream:
+                for a, b in swaps:
+                    block = block.replace(a, b)
+                yield block
+            finished = True
+            self._succeeded_stream(replica)
+        except UpstreamError as err:
+            now = self.clock()
+            replica.failures += 1
+            replica.breaker.on_failure(now, err.reason)
+            d.stream_error = err.reason
+            yield sse_error_event(
+                f"The upstream stream from {served} broke after the response started "
+                f"({err.reason}); the answer above is incomplete.",
+                code="stream_interrupted",
+            )
+        finally:
+            replica.in_flight -= 1
+            stream.close()
+            if not finished and d.stream_error is None:
+                d.stream_error = "client disconnected"
+
+    def _succeeded_stream(self, replica: ReplicaState) -> None:
+        now = self.clock()
+        replica.successes += 1
+        replica.breaker.on_success(now)
+
+    def _relayed_client_error(self, err: UpstreamError) -> RouterError:
+        """The upstream rejected the request itself (400/413/422): the client's mistake, relayed
+        with the upstream's own message."""
+        message = f"The model server rejected the request: {err.detail}"
+        if err.body:
+            try:
+                obj = orjson.loads(err.body)
+                inner = obj.get("error") if isinstance(obj, dict) else None
+                if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+                    message = inner["message"]
+                elif isinstance(inner, str):
+                    message = inner
+            except orjson.JSONDecodeError:
+                pass
+        cls = InvalidRequest
+        out = cls(message, code="upstream_rejected")
+        out.status = err.status or 400
+        return out
+
+    # -- response headers ---------------------------------------------------------------------
+
+    def _headers(self, d: Decision) -> Headers:
+        h: Headers = [(b"x-zeta-request-id", d.request_id.encode())]
+        if d.task:
+            h.append((b"x-zeta-task", d.task.encode()))
+        h.append((b"x-zeta-attempts", str(len(d.attempts)).encode()))
+        return h
+
+    def _set_headers(self, resp: Response, d: Decision) -> None:
+        h = resp.headers
+        h.append((b"x-zeta-request-id", d.request_id.encode()))
+        h.append((b"x-zeta-model", (d.model or "").encode()))
+        h.append((b"x-zeta-replica", (d.replica or "").encode()))
+        h.append((b"x-zeta-task", d.task.encode()))
+        h.append((b"x-zeta-route", _header_safe(d.route)))
+        h.append((b"x-zeta-attempts", str(len(d.attempts)).encode()))
+        fb = d.fallback
+        if fb is not None:
+            h.append((b"x-zeta-fallback", _header_safe(fb)))
+
+
+def _header_safe(text: str) -> bytes:
+    return text.encode("ascii", "replace")[:512].replace(b"\r", b" ").replace(b"\n", b" ")

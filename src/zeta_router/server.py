@@ -1,0 +1,239 @@
+"""The HTTP surface: a raw ASGI app (no framework on the hot path).
+
+It reads and bounds the body, validates it into a :class:`ParsedRequest`, reads the x-zeta-*
+headers, hands the request to the router and writes the answer. Every client mistake becomes a
+4xx with an OpenAI-style error body; anything unexpected becomes a 500 without a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from .config import Endpoint
+from .errors import (
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RouterError,
+)
+from .protocol import PRIORITIES, parse_request
+from .response import JSON_TYPE, Response, error_response
+from .router import RequestOptions, Router
+
+log = logging.getLogger("zeta_router.server")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[[Scope, Receive], Awaitable[Response]]
+
+_INFERENCE: dict[str, Endpoint] = {
+    "/v1/chat/completions": "chat",
+    "/v1/completions": "completions",
+    "/v1/embeddings": "embeddings",
+}
+
+
+def json_response(obj: Any, status: int = 200) -> Response:
+    return Response(status, [(b"content-type", JSON_TYPE)], orjson.dumps(obj))
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                raise InvalidRequest("Content-Length is not a number", param=None) from None
+            if declared > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
+            break
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def request_options(scope: Scope, tasks: tuple[str, ...]) -> RequestOptions:
+    task = priority = timeout = None
+    for name, value in scope["headers"]:
+        if not name.startswith(b"x-zeta-"):
+            continue
+        if name == b"x-zeta-task":
+            task = value.decode("latin-1").strip().lower()
+            if task not in tasks:
+                raise InvalidRequest(
+                    f"x-zeta-task must be one of {', '.join(tasks)}", param="x-zeta-task"
+                )
+        elif name == b"x-zeta-priority":
+            key = value.decode("latin-1").strip().lower()
+            if key not in PRIORITIES:
+                raise InvalidRequest(
+                    "x-zeta-priority must be one of low, normal, high, urgent",
+                    param="x-zeta-priority",
+                )
+            priority = PRIORITIES[key]
+        elif name == b"x-zeta-timeout-ms":
+            try:
+                ms = int(value)
+            except ValueError:
+                ms = 0
+            if ms <= 0:
+                raise InvalidRequest(
+                    "x-zeta-timeout-ms must be a positive integer", param="x-zeta-timeout-ms"
+                )
+            timeout = ms / 1000.0
+    return RequestOptions(
+        task=task,
+        priority=PRIORITIES["normal"] if priority is None else priority,
+        timeout_s=timeout,
+    )
+
+
+class App:
+    """The ASGI application. Extra endpoints (status, metrics, dashboard, feedback) register
+    themselves with :meth:`add_route` so this module stays about the request path."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._routes: dict[str, dict[str, Handler]] = {}
+        self.add_route("/health", "GET", self._health)
+        self.add_route("/v1/models", "GET", self._models)
+        self.add_route("/models", "GET", self._models)
+
+    def add_route(self, path: str, method: str, handler: Handler) -> None:
+        self._routes.setdefault(path, {})[method] = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.router.start()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.router.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        endpoint = _INFERENCE.get(path) or _INFERENCE.get("/v1" + path)
+        try:
+            if endpoint is not None:
+                if method != "POST":
+                    raise MethodNotAllowed(f"{method} is not allowed on {path}; use POST")
+                resp = await self._inference(endpoint, scope, receive)
+            else:
+                handlers = self._routes.get(path)
+                if handlers is None:
+                    raise NotFound(f"Unknown endpoint {method} {path}")
+                handler = handlers.get(method)
+                if handler is None:
+                    allowed = ", ".join(sorted(handlers))
+                    raise MethodNotAllowed(f"{method} is not allowed on {path}; use {allowed}")
+                resp = await handler(scope, receive)
+        except RouterError as err:
+            resp = error_response(err)
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("unexpected error on %s %s", method, path)
+            resp = error_response(InternalError("The router hit an internal error"))
+        await self._send(resp, receive, send)
+
+    async def _inference(self, endpoint: Endpoint, scope: Scope, receive: Receive) -> Response:
+        router = self.router
+        raw = await read_body(scope, receive, router.config.server.max_body_bytes)
+        opts = request_options(scope, router.config.tasks)
+        req = parse_request(endpoint, raw)
+        return await router.handle(req, opts)
+
+    async def _send(self, resp: Response, receive: Receive, send: Send) -> None:
+        decision = resp.decision
+        try:
+            await send(
+                {"type": "http.response.start", "status": resp.status, "headers": resp.headers}
+            )
+            if resp.stream is None:
+                await send({"type": "http.response.body", "body": resp.body})
+                return
+            await self._send_stream(resp, receive, send)
+        finally:
+            if decision is not None:
+                self.router.finish(decision)
+
+    async def _send_stream(self, resp: Response, receive: Receive, send: Send) -> None:
+        assert resp.stream is not None
+        stream = resp.stream
+        # The server only tells us the client left through receive(); watch it on the side and
+        # stop relaying (and free the upstream slot) at the next chunk.
+        gone = asyncio.ensure_future(receive())
+        try:
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if gone.done():
+                    break
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    async def _health(self, scope: Scope, receive: Receive) -> Response:
+        return json_response({"status": "ok"})
+
+    async def _models(self, scope: Scope, receive: Receive) -> Response:
+        created = int(self.router.started_at)
+        data = [
+            {
+                "id": name,
+                "object": "model",
+                "created": created,
+                "owned_by": "zeta-router",
+                "endpoints": list(model.endpoints),
+                "context_window": model.context_window,
+            }
+            for name, model in self.router.config.models.items()
+        ]
+        return json_response({"object": "list", "data": data})
+
+
+def create_app(router: Router) -> App:
+    return App(router)

@@ -1,0 +1,375 @@
+"""An in-process OpenAI-compatible model server with runtime fault switches.
+
+It speaks the real protocols a router meets: OpenAI JSON and SSE framing (``data: {...}`` events
+ending with ``data: [DONE]``), OpenAI-style error bodies, llama.cpp's 503 "Loading model" on
+every route while loading, ``Retry-After`` on 429/503, and backend metrics under vLLM's or
+llama.cpp's names. Used by the tests, the chaos and balance benchmarks, and the perf benchmark
+(as a separate process: ``python -m zeta_router.testing.fake_backend --port 9001``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from aiohttp import web
+
+Mode = Literal["ok", "503", "429", "500", "hang", "garbage", "cut", "loading", "reset"]
+Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
+
+_WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
+
+
+@dataclass
+class Faults:
+    mode: Mode = "ok"
+    #: Seconds before the answer (non-stream) or the first chunk (stream).
+    delay_s: float = 0.0
+    #: Seconds between stream chunks.
+    chunk_delay_s: float = 0.0
+    #: Stream chunks per answer (each one word).
+    chunks: int = 8
+    #: With mode "cut": chunks sent before the connection is dropped.
+    cut_after: int = 3
+    retry_after_s: int = 1
+    #: Requests served at once; more wait in a queue (reported in the metrics).
+    capacity: int | None = None
+
+
+class FakeBackend:
+    def __init__(
+        self,
+        name: str = "fake",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        flavor: Flavor = "vllm",
+        served_model: str | None = None,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.port = port
+        self.flavor = flavor
+        self.served_model = served_model
+        self.faults = Faults()
+        self.requests = 0
+        self.completed = 0
+        self.running = 0
+        self.waiting = 0
+        self.last_body: dict[str, Any] | None = None
+        self.last_headers: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._hung: set[asyncio.Event] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/", self._root)
+        return app
+
+    async def start(self) -> FakeBackend:
+        self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        """Down: the port refuses connections until :meth:`start` is called again."""
+        self.release_hung()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def set(self, **changes: Any) -> None:
+        for key, value in changes.items():
+            if not hasattr(self.faults, key):
+                raise AttributeError(f"no fault switch {key!r}")
+            setattr(self.faults, key, value)
+        if "capacity" in changes:
+            cap = changes["capacity"]
+            self._slots = asyncio.Semaphore(cap) if cap else None
+
+    def heal(self) -> None:
+        self.faults = Faults()
+        self._slots = None
+        self.release_hung()
+
+    def release_hung(self) -> None:
+        for ev in self._hung:
+            ev.set()
+        self._hung.clear()
+
+    # -- protocol -----------------------------------------------------------------------------
+
+    def _error(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> web.Response:
+        body = {"error": {"message": message, "type": kind, "param": None, "code": status}}
+        return web.Response(
+            status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
+        )
+
+    async def _gate(self, request: web.Request) -> web.StreamResponse | None:
+        """Apply the fault switches common to every inference route."""
+        f = self.faults
+        self.requests += 1
+        if f.mode == "loading":
+            return self._error(503, "Loading model", "unavailable_error")
+        if f.mode == "503":
+            return self._error(
+                503, "Service temporarily unavailable", "unavailable_error",
+                {"Retry-After": str(f.retry_after_s)},
+            )
+        if f.mode == "429":
+            return self._error(
+                429, "Too many requests", "rate_limit_error", {"Retry-After": str(f.retry_after_s)}
+            )
+        if f.mode == "500":
+            return self._error(500, "Internal server error", "server_error")
+        if f.mode == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            raise asyncio.CancelledError
+        if f.mode == "hang":
+            ev = asyncio.Event()
+            self._hung.add(ev)
+            await ev.wait()
+            return self._error(503, "released", "unavailable_error")
+        return None
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        body = orjson.loads(raw) if raw else {}
+        self.last_body = body
+        self.last_headers = dict(request.headers)
+        return body if isinstance(body, dict) else {}
+
+    def _model(self, body: dict[str, Any]) -> str:
+        return self.served_model or str(body.get("model") or self.name)
+
+    async def _inference(self, request: web.Request, kind: str) -> web.StreamResponse:
+        body = await self._body(request)
+        gated = await self._gate(request)
+        if gated is not None:
+            return gated
+        slots = self._slots
+        if slots is not None:
+            self.waiting += 1
+            try:
+                await slots.acquire()
+            finally:
+                self.waiting -= 1
+        self.running += 1
+        try:
+            return await self._answer(request, body, kind)
+        finally:
+            self.running -= 1
+            if slots is not None:
+                slots.release()
+
+    async def _answer(self, request: web.Request, body: dict[str, Any], kind: str) -> web.StreamResponse:
+        f = self.faults
+        if f.delay_s:
+            await asyncio.sleep(f.delay_s)
+        model = self._model(body)
+        rid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{self.name}-{next(self._ids)}"
+        created = int(time.time())
+        if f.mode == "garbage":
+            return web.Response(body=b"<html>502 Bad Gateway</html>", content_type="application/json")
+        if body.get("stream"):
+            return await self._stream(request, kind, rid, created, model)
+        text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(f.chunks))
+        choice: dict[str, Any]
+        if kind == "chat":
+            choice = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+            obj = "chat.completion"
+        else:
+            choice = {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
+            obj = "text_completion"
+        self.completed += 1
+        return web.Response(
+            body=orjson.dumps(
+                {
+                    "id": rid,
+                    "object": obj,
+                    "created": created,
+                    "model": model,
+                    "choices": [choice],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": f.chunks, "total_tokens": 10 + f.chunks},
+                }
+            ),
+            content_type="application/json",
+        )
+
+    async def _stream(
+        self, request: web.Request, kind: str, rid: str, created: int, model: str
+    ) -> web.StreamResponse:
+        f = self.faults
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        for i in range(f.chunks + 1):
+            if f.mode == "cut" and i == f.cut_after:
+                assert request.transport is not None
+                request.transport.abort()
+                return resp
+            if i and f.chunk_delay_s:
+                await asyncio.sleep(f.chunk_delay_s)
+            word = f"[{self.name}]" if i == 0 else " " + _WORDS[(i - 1) % len(_WORDS)]
+            last = i == f.chunks
+            if kind == "chat":
+                delta: dict[str, Any] = {} if last else {"content": word}
+                if i == 0:
+                    delta["role"] = "assistant"
+                choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": "stop" if last else None}
+                obj = "chat.completion.chunk"
+            else:
+                choice = {"index": 0, "text": "" if last else word, "finish_reason": "stop" if last else None}
+                obj = "text_completion"
+            event = {"id": rid, "object": obj, "created": created, "model": model, "choices": [choice]}
+            await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        self.completed += 1
+        await resp.write_eof()
+        return resp
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._inference(request, "chat")
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._inference(request, "completions")
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        gated = await self._gate(request)
+        if gated is not None:
+            return gated
+        if self.faults.delay_s:
+            await asyncio.sleep(self.faults.delay_s)
+        if self.faults.mode == "garbage":
+            return web.Response(body=b"not json", content_type="application/json")
+        inputs = body.get("input")
+        items = inputs if isinstance(inputs, list) and not all(isinstance(x, int) for x in inputs) else [inputs]
+        data = [
+            {"object": "embedding", "index": i, "embedding": [round(0.1 * (i + 1), 3), 0.5, -0.25, float(len(str(x)) % 7)]}
+            for i, x in enumerate(items)
+        ]
+        self.completed += 1
+        return web.json_response(
+            {"object": "list", "data": data, "model": self._model(body), "usage": {"prompt_tokens": 4, "total_tokens": 4}},
+            dumps=lambda o: orjson.dumps(o).decode(),
+        )
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        if self.faults.mode == "loading":
+            return self._error(503, "Loading model", "unavailable_error")
+        name = self.served_model or self.name
+        return web.json_response({"object": "list", "data": [{"id": name, "object": "model", "owned_by": "fake"}]})
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        mode = self.faults.mode
+        if mode == "loading":
+            return self._error(503, "Loading model", "unavailable_error")
+        if mode in ("503", "500"):
+            return self._error(503, "unhealthy", "unavailable_error")
+        if mode == "hang":
+            ev = asyncio.Event()
+            self._hung.add(ev)
+            await ev.wait()
+        return web.json_response({"status": "ok"})
+
+    async def _root(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="Ollama is running" if self.flavor == "ollama" else "ok")
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        if self.flavor == "ollama":
+            return web.Response(status=404, text="404 page not found")
+        label = f'model_name="{self.served_model or self.name}"'
+        if self.flavor == "llamacpp":
+            lines = [
+                "# HELP llamacpp:requests_processing Number of requests processing.",
+                "# TYPE llamacpp:requests_processing gauge",
+                f"llamacpp:requests_processing {self.running}",
+                "# HELP llamacpp:requests_deferred Number of requests deferred.",
+                "# TYPE llamacpp:requests_deferred gauge",
+                f"llamacpp:requests_deferred {self.waiting}",
+            ]
+        elif self.flavor == "sglang":
+            lines = [
+                "# TYPE sglang:num_queue_reqs gauge",
+                f"sglang:num_queue_reqs{{{label}}} {self.waiting}",
+                "# TYPE sglang:num_running_reqs gauge",
+                f"sglang:num_running_reqs{{{label}}} {self.running}",
+            ]
+        else:
+            lines = [
+                "# HELP vllm:num_requests_running Number of requests in model execution batches.",
+                "# TYPE vllm:num_requests_running gauge",
+                f"vllm:num_requests_running{{{label}}} {float(self.running)}",
+                "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
+                "# TYPE vllm:num_requests_waiting gauge",
+                f"vllm:num_requests_waiting{{{label}}} {float(self.waiting)}",
+                "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.",
+                "# TYPE vllm:kv_cache_usage_perc gauge",
+                f"vllm:kv_cache_usage_perc{{{label}}} {min(1.0, 0.1 * self.running)}",
+            ]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="a fake OpenAI-compatible model server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9001)
+    parser.add_argument("--name", default="fake")
+    parser.add_argument("--flavor", default="vllm")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before answering")
+    parser.add_argument("--chunks", type=int, default=8)
+    parser.add_argument("--chunk-delay", type=float, default=0.0)
+    args = parser.parse_args(argv)
+
+    async def serve() -> None:
+        backend = FakeBackend(args.name, host=args.host, port=args.port, flavor=args.flavor)
+        backend.set(delay_s=args.delay, chunks=args.chunks, chunk_delay_s=args.chunk_delay)
+        await backend.start()
+        print(f"fake backend {args.name} on {backend.url}", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        import uvloop
+
+        uvloop.run(serve())
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,312 @@
+"""Talking to model servers: one pooled client, one attempt at a time, SSE relay.
+
+Every upstream failure is translated into an :class:`UpstreamError` here and nowhere else, so the
+retry loop, breakers and reason strings all see the same small vocabulary.
+
+Timeouts: connect (socket), first byte (headers, and for streams the first complete SSE event),
+idle between stream chunks, and the request's overall deadline. The idle/deadline watch for
+streams is one lazily re-armed timer per stream rather than a timeout object per chunk, so the
+relay costs a clock read per chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+from .config import Timeouts
+from .errors import FailureKind, UpstreamError
+from .fleet import ReplicaState
+
+_EVENT_ENDS = (b"\n\n", b"\r\n\r\n")
+_DONE = b"data: [DONE]"
+#: Bytes of an upstream error body kept for the reason string and relay.
+_ERROR_BODY_LIMIT = 64 * 1024
+#: Upstream 4xx answers that mean the request itself is wrong: relayed, never retried.
+_CLIENT_FAULT = frozenset({400, 413, 422})
+
+
+@dataclass(slots=True)
+class Reply:
+    """A complete (non-stream) upstream answer."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = headers.get("Retry-After") if headers else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        # An HTTP-date is legal but rare from model servers; treat it as "a little while".
+        return 1.0
+
+
+def status_error(status: int, headers: Mapping[str, str] | None, body: bytes) -> UpstreamError:
+    """Translate a non-2xx upstream status into a failure kind."""
+    snippet = body[:200].decode("utf-8", "replace").strip()
+    retry_after = _retry_after(headers)
+    if status == 429:
+        kind = FailureKind.RATE_LIMITED
+    elif status == 503:
+        low = body[:_ERROR_BODY_LIMIT].lower()
+        kind = FailureKind.LOADING if b"loading" in low else FailureKind.UNAVAILABLE
+    elif status >= 500:
+        kind = FailureKind.SERVER_ERROR
+    elif status in _CLIENT_FAULT:
+        kind = FailureKind.CLIENT_ERROR
+    else:
+        # 401/403/404/408...: this replica cannot take the request (bad key, wrong model name);
+        # another replica or model may.
+        kind = FailureKind.REJECTED
+    return UpstreamError(
+        kind, f"HTTP {status} {snippet[:120]}".strip(), status, retry_after, body or None
+    )
+
+
+def translate(exc: BaseException, phase: str) -> UpstreamError:
+    """Translate a client exception. ``phase`` is "connect", "first byte" or "stream"."""
+    if isinstance(exc, UpstreamError):
+        return exc
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamError(FailureKind.CONNECT, type(exc.os_error).__name__)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamError(FailureKind.CONNECT_TIMEOUT)
+    if isinstance(exc, TimeoutError):
+        kind = FailureKind.IDLE_TIMEOUT if phase == "stream" else FailureKind.FIRST_BYTE_TIMEOUT
+        return UpstreamError(kind)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return UpstreamError(FailureKind.RESET, "truncated body")
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError)):
+        return UpstreamError(FailureKind.RESET, type(exc).__name__)
+    if isinstance(exc, aiohttp.ClientError):
+        return UpstreamError(FailureKind.MALFORMED, type(exc).__name__)
+    return UpstreamError(FailureKind.RESET, type(exc).__name__)
+
+
+def _split_events(buf: bytes) -> int:
+    """Index just past the last complete SSE event in ``buf`` (0 when none is complete)."""
+    end = 0
+    for sep in _EVENT_ENDS:
+        i = buf.rfind(sep)
+        if i >= 0:
+            end = max(end, i + len(sep))
+    return end
+
+
+class Stream:
+    """An upstream SSE stream whose first complete event block has arrived.
+
+    Iterating yields blocks of whole events. It raises :class:`UpstreamError` when the
+    stream breaks (reset, idle timeout, deadline, EOF before ``[DONE]``).
+    """
+
+    __slots__ = (
+        "_buf",
+        "_clock",
+        "_deadline",
+        "_expired",
+        "_idle_s",
+        "_last",
+        "_loop",
+        "_resp",
+        "_timer",
+        "done",
+        "first",
+        "status",
+    )
+
+    def __init__(
+        self,
+        resp: aiohttp.ClientResponse,
+        first: bytes,
+        rest: bytes,
+        *,
+        idle_s: float,
+        deadline: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._resp = resp
+        self.first = first
+        self.status = resp.status
+        self._buf = rest
+        self._idle_s = idle_s
+        self._deadline = deadline
+        self._clock = clock
+        self._loop = asyncio.get_running_loop()
+        self._last = clock()
+        self._expired: UpstreamError | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.done = _DONE in first
+
+    def _arm(self) -> None:
+        when = min(self._last + self._idle_s, self._deadline)
+        self._timer = self._loop.call_later(max(0.0, when - self._clock()), self._check)
+
+    def _check(self) -> None:
+        now = self._clock()
+        if now >= self._deadline:
+            self._expire(UpstreamError(FailureKind.IDLE_TIMEOUT, "request deadline"))
+        elif now - self._last >= self._idle_s:
+            self._expire(UpstreamError(FailureKind.IDLE_TIMEOUT))
+        else:
+            self._arm()
+
+    def _expire(self, err: UpstreamError) -> None:
+        self._expired = err
+        # Closing the response wakes the pending read with an error we then translate.
+        self._resp.close()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.done:
+            return
+        content = self._resp.content
+        self._arm()
+        try:
+            while True:
+                try:
+                    chunk = await content.readany()
+                except BaseException as exc:
+                    if self._expired is not None:
+                        raise self._expired from None
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    raise translate(exc, "stream") from None
+                if not chunk:
+                    if self._expired is not None:
+                        raise self._expired
+                    raise UpstreamError(FailureKind.RESET, "stream ended before [DONE]")
+                self._last = self._clock()
+                buf = self._buf + chunk if self._buf else chunk
+                end = _split_events(buf)
+                if not end:
+                    self._buf = buf
+                    continue
+                block = buf[:end]
+                self._buf = buf[end:]
+                if _DONE in block:
+                    self.done = True
+                    yield block
+                    return
+                yield block
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._resp.release() if self.done else self._resp.close()
+
+
+class Upstream:
+    """The pooled HTTP client shared by every replica (keep-alive, no per-request client)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._clock = clock
+        self._session = session
+        self._own_session = session is None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=0, ttl_dns_cache=300, keepalive_timeout=30, enable_cleanup_closed=False
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                skip_auto_headers=("User-Agent",),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
+
+    def _headers(self, replica: ReplicaState) -> dict[str, str]:
+        h = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        if replica.auth_header:
+            h["Authorization"] = replica.auth_header
+        return h
+
+    async def send(
+        self,
+        replica: ReplicaState,
+        path: str,
+        body: bytes,
+        timeouts: Timeouts,
+        deadline: float,
+        *,
+        stream: bool,
+    ) -> Reply | Stream:
+        """One attempt. Returns once the answer (or, for streams, its first event) is here."""
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT, "request deadline")
+        first_byte = min(timeouts.first_byte_s, remaining)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(timeouts.connect_s, remaining))
+        resp: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(first_byte):
+                resp = await self.session.post(
+                    replica.base_url + path,
+                    data=body,
+                    headers=self._headers(replica),
+                    timeout=timeout,
+                )
+                if resp.status >= 300:
+                    err_body = await resp.content.read(_ERROR_BODY_LIMIT)
+                    raise status_error(resp.status, resp.headers, err_body)
+                ctype = resp.headers.get("Content-Type", "")
+                if not (stream and ctype.startswith("text/event-stream")):
+                    data = await resp.read()
+                    resp.release()
+                    return Reply(resp.status, ctype or "application/json", data)
+                buf = b""
+                while True:
+                    chunk = await resp.content.readany()
+                    if not chunk:
+                        raise UpstreamError(FailureKind.RESET, "stream ended before first event")
+                    buf += chunk
+                    end = _split_events(buf)
+                    if end:
+                        break
+        except BaseException as exc:
+            if resp is not None:
+                resp.close()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            phase = "connect" if resp is None else "first byte"
+            raise translate(exc, phase) from None
+        return Stream(
+            resp,
+            buf[:end],
+            buf[end:],
+            idle_s=timeouts.idle_s,
+            deadline=deadline,
+            clock=self._clock,
+        )
+
+    async def get(self, url: str, timeout_s: float) -> tuple[int, bytes]:
+        """A small GET for health probes and metric scrapes."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self.session.get(url) as resp:
+                    return resp.status, await resp.content.read(_ERROR_BODY_LIMIT * 16)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise translate(exc, "connect") from None
