@@ -43,9 +43,7 @@ def chars(item: dict[str, Any]) -> int:
 def run_cli(items: Sequence[dict[str, Any]], analyzer: str) -> tuple[dict[str, str], float]:
     exe = shutil.which("zeta-router")
     cmd = [exe] if exe else [sys.executable, "-m", "zeta_router"]
-    stdin = "".join(
-        json.dumps({k: v for k, v in it.items() if k != "task"}) + "\n" for it in items
-    )
+    stdin = "".join(json.dumps({k: v for k, v in it.items() if k != "task"}) + "\n" for it in items)
     start = time.perf_counter()
     proc = subprocess.run(
         [*cmd, "classify", "--analyzer", analyzer],

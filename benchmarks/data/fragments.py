@@ -5,6 +5,7 @@ tuning part and a held-out part before any templating, so held-out prompts share
 text with the prompts the analyzers were tuned on.
 """
 
+# ruff: noqa: E501
 from __future__ import annotations
 
 CODE_ASKS = [
@@ -95,7 +96,7 @@ CODE_SNIPPETS = [
     (
         "c",
         "#include <stdio.h>\n#include <string.h>\n\nint main() {\n    char buf[8];\n"
-        "    strcpy(buf, \"hello world\");\n    printf(\"%s\\n\", buf);\n    return 0;\n}",
+        '    strcpy(buf, "hello world");\n    printf("%s\\n", buf);\n    return 0;\n}',
     ),
     (
         "python",
@@ -137,7 +138,7 @@ CODE_SNIPPETS = [
     ),
     (
         "yaml",
-        "services:\n  web:\n    image: myapp:latest\n    ports:\n      - \"80:8080\"\n"
+        'services:\n  web:\n    image: myapp:latest\n    ports:\n      - "80:8080"\n'
         "    depends_on:\n      - db\n  db:\n    image: postgres:16",
     ),
 ]
@@ -158,12 +159,12 @@ CODE_SNIPPET_ASKS = [
 ]
 
 TRACEBACKS = [
-    "Traceback (most recent call last):\n  File \"/app/main.py\", line 42, in <module>\n"
-    "    run()\n  File \"/app/main.py\", line 17, in run\n    cfg = load_config(path)\n"
-    "  File \"/app/config.py\", line 8, in load_config\n    return json.load(open(path))\n"
+    'Traceback (most recent call last):\n  File "/app/main.py", line 42, in <module>\n'
+    '    run()\n  File "/app/main.py", line 17, in run\n    cfg = load_config(path)\n'
+    '  File "/app/config.py", line 8, in load_config\n    return json.load(open(path))\n'
     "FileNotFoundError: [Errno 2] No such file or directory: 'config.json'",
-    "Exception in thread \"main\" java.lang.NullPointerException: Cannot invoke "
-    "\"String.length()\" because \"s\" is null\n\tat com.acme.App.count(App.java:21)\n"
+    'Exception in thread "main" java.lang.NullPointerException: Cannot invoke '
+    '"String.length()" because "s" is null\n\tat com.acme.App.count(App.java:21)\n'
     "\tat com.acme.App.main(App.java:9)",
     "TypeError: Cannot read properties of undefined (reading 'map')\n"
     "    at ProductList (ProductList.jsx:14:23)\n    at renderWithHooks (react-dom.development.js:14985:18)",
@@ -177,10 +178,10 @@ TRACEBACKS = [
     "  |             - value moved here",
     "npm ERR! code ERESOLVE\nnpm ERR! ERESOLVE unable to resolve dependency tree\n"
     "npm ERR! Found: react@18.2.0\nnpm ERR! Could not resolve dependency:\n"
-    "npm ERR! peer react@\"^16.8.0\" from some-widget@1.4.2",
-    "psycopg2.errors.UndefinedColumn: column \"user_name\" does not exist\n"
+    'npm ERR! peer react@"^16.8.0" from some-widget@1.4.2',
+    'psycopg2.errors.UndefinedColumn: column "user_name" does not exist\n'
     "LINE 1: SELECT user_name FROM accounts WHERE id = 4\n               ^",
-    "Traceback (most recent call last):\n  File \"train.py\", line 88, in <module>\n"
+    'Traceback (most recent call last):\n  File "train.py", line 88, in <module>\n'
     "    loss = model(x, y)\nRuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
     "/usr/bin/ld: main.o: in function `main':\nmain.c:(.text+0x1e): undefined reference to "
     "`sqrt'\ncollect2: error: ld returned 1 exit status",
@@ -222,8 +223,7 @@ REASONING_ASKS = [
     "lying. Who is telling the truth?",
     "If all bloops are razzies and some razzies are lazzies, are some bloops definitely "
     "lazzies? Explain.",
-    "Compare microservices and a monolith for a 5-person startup and recommend one, step by "
-    "step.",
+    "Compare microservices and a monolith for a 5-person startup and recommend one, step by step.",
     "Should I pay off my student loan at 5% or invest in an index fund? Walk through the "
     "trade-offs.",
     "Explain why the sky is blue at noon but red at sunset, reasoning from the physics.",
@@ -268,8 +268,7 @@ REASONING_ASKS = [
     "premier ?",
     "if 3 workers build a wall in 12 days how long would 4 workers take, assuming same rate",
     "I have a 3 gallon jug and a 5 gallon jug. How do I measure exactly 4 gallons?",
-    "Find the smallest positive integer that leaves remainder 1 when divided by 2, 3, 4, 5 "
-    "and 6.",
+    "Find the smallest positive integer that leaves remainder 1 when divided by 2, 3, 4, 5 and 6.",
     "Critique this argument: 'Crime rose after the new mayor took office, so her policies "
     "caused the increase.'",
     "What's the optimal strategy in the Monty Hall problem and why?",
@@ -516,7 +515,7 @@ MULTITURN_CODE = [
         ("assistant", "Can you share the traceback from the server log?"),
         (
             "user",
-            "Traceback (most recent call last):\n  File \"app.py\", line 30, in login\n"
+            'Traceback (most recent call last):\n  File "app.py", line 30, in login\n'
             "    user = User.query.filter_by(email=request.form['email']).first()\n"
             "KeyError: 'email'",
         ),
@@ -529,7 +528,10 @@ MULTITURN_CODE = [
     [
         ("user", "Explain the difference between a process and a thread."),
         ("assistant", "A process has its own memory space; threads share the memory of a process."),
-        ("user", "ok now write a java example that starts two threads incrementing a counter safely"),
+        (
+            "user",
+            "ok now write a java example that starts two threads incrementing a counter safely",
+        ),
     ],
 ]
 
@@ -565,7 +567,10 @@ MULTITURN_REASONING = [
     [
         ("user", "can u help with my stats homework"),
         ("assistant", "Of course. What's the problem?"),
-        ("user", "a test is 99% accurate and 1% of people have the disease. if i test positive what's the chance i have it"),
+        (
+            "user",
+            "a test is 99% accurate and 1% of people have the disease. if i test positive what's the chance i have it",
+        ),
     ],
 ]
 
@@ -606,14 +611,14 @@ LONG_CODE_FILES = [
     "            print('failed', e)\n    return False\n\n\ndef main():\n    jobs = load_jobs(sys.argv[1])\n"
     "    failed = [j for j in jobs if not run(j)]\n    if failed:\n        sys.exit(1)\n\n\n"
     "if __name__ == '__main__':\n    main()\n",
-    "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"sync\"\n)\n\ntype Cache struct {\n"
+    'package main\n\nimport (\n\t"fmt"\n\t"net/http"\n\t"sync"\n)\n\ntype Cache struct {\n'
     "\tmu   sync.Mutex\n\tdata map[string]string\n}\n\nfunc (c *Cache) Get(k string) (string, bool) {\n"
     "\tv, ok := c.data[k]\n\treturn v, ok\n}\n\nfunc (c *Cache) Set(k, v string) {\n\tc.mu.Lock()\n"
     "\tdefer c.mu.Unlock()\n\tc.data[k] = v\n}\n\nfunc handler(c *Cache) http.HandlerFunc {\n"
-    "\treturn func(w http.ResponseWriter, r *http.Request) {\n\t\tk := r.URL.Query().Get(\"k\")\n"
+    '\treturn func(w http.ResponseWriter, r *http.Request) {\n\t\tk := r.URL.Query().Get("k")\n'
     "\t\tif v, ok := c.Get(k); ok {\n\t\t\tfmt.Fprint(w, v)\n\t\t\treturn\n\t\t}\n"
     "\t\thttp.NotFound(w, r)\n\t}\n}\n\nfunc main() {\n\tc := &Cache{data: map[string]string{}}\n"
-    "\thttp.HandleFunc(\"/\", handler(c))\n\thttp.ListenAndServe(\":8080\", nil)\n}\n",
+    '\thttp.HandleFunc("/", handler(c))\n\thttp.ListenAndServe(":8080", nil)\n}\n',
     "import React, { useState, useEffect } from 'react';\n\nexport default function Search({ api }) {\n"
     "  const [q, setQ] = useState('');\n  const [results, setResults] = useState([]);\n\n"
     "  useEffect(() => {\n    if (!q) return;\n    fetch(`${api}/search?q=${q}`)\n"

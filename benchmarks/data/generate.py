@@ -80,7 +80,10 @@ def build(heldout: bool, seed: int) -> list[dict[str, Any]]:
             ask = pick(split(fr.TRACEBACK_ASKS, heldout) or fr.TRACEBACK_ASKS)
             add("code", f"{ask}\n\n{tb}".strip() if rng.random() < 0.5 else f"{tb}\n{ask}".strip())
     for conv in split(fr.MULTITURN_CODE, heldout):
-        add("code", messages=chat(conv, "You are a helpful assistant." if rng.random() < 0.5 else ""))
+        add(
+            "code",
+            messages=chat(conv, "You are a helpful assistant." if rng.random() < 0.5 else ""),
+        )
     for code in split(fr.LONG_CODE_FILES, heldout) or fr.LONG_CODE_FILES[:1]:
         for ask in split(fr.LONG_CODE_ASKS, heldout):
             add("code", f"{ask}\n\n{code * rng.choice((1, 2))}")
@@ -103,7 +106,12 @@ def build(heldout: bool, seed: int) -> list[dict[str, Any]]:
     # A long assistant answer followed by a short follow-up is still a simple chat.
     for ask in split(fr.SIMPLE_ASKS, heldout)[:8]:
         doc = pick(split(fr.DOCS, not heldout))  # any prose works as a long assistant answer
-        add("simple", messages=chat([("user", "tell me something interesting"), ("assistant", doc), ("user", ask)]))
+        add(
+            "simple",
+            messages=chat(
+                [("user", "tell me something interesting"), ("assistant", doc), ("user", ask)]
+            ),
+        )
 
     # --- retrieval
     docs = split(fr.DOCS, heldout)
@@ -118,7 +126,11 @@ def build(heldout: bool, seed: int) -> list[dict[str, Any]]:
             elif style < 0.7:
                 add("retrieval", f"{q}\n\n{body}")
             elif style < 0.85:
-                turns = [("user", f"Here is a document:\n\n{body}"), ("assistant", "Got it. What would you like to know?"), ("user", q)]
+                turns = [
+                    ("user", f"Here is a document:\n\n{body}"),
+                    ("assistant", "Got it. What would you like to know?"),
+                    ("user", q),
+                ]
                 add("retrieval", messages=chat(turns))
             else:
                 add("retrieval", messages=chat([("user", q)], pick(fr.RAG_SYSTEMS) + body))

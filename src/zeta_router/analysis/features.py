@@ -21,10 +21,12 @@ from .profile import Prompt
 # Long texts are sampled: head and tail carry the instruction and most of the structure.
 _SAMPLE_HALF = 2000
 # The ask: where users put the question relative to pasted material.
+_ASK_MIN_SPLIT = 400
 _ASK_HEAD = 300
-_ASK_TAIL = 500
+_ASK_TAIL = 400
+_ASK_TAIL_SENTENCES = 200
 # Prose this long, outside code, counts as a pasted document.
-DOC_CHARS = 900
+DOC_CHARS = 350
 
 _WORD = re.compile(r"[\w+#']+")
 _TRACEBACK = re.compile(
@@ -78,6 +80,7 @@ class Features:
     question: bool
     math: int
     numbers: int
+    number_words: int
     sentences: int
     words: int
     # Keyword families counted in the ask (see lexicon.py).
@@ -101,14 +104,24 @@ def _sample(text: str) -> str:
 
 
 def split_ask(text: str) -> tuple[str, str]:
-    """Split a user turn into (pasted material, ask). The ask is a short head plus the tail,
-    because people write "Summarize this:" before a paste or "what does it say about X?" after."""
-    if len(text) <= _ASK_HEAD + _ASK_TAIL:
+    """Split a user turn into (pasted material, ask).
+
+    People write "Summarize this:" on a line before a paste, or "what does it say about X?" on
+    a line after it, or "Context: ... Question: ..." in one paragraph. The ask is a short first
+    line plus the last line (or, without line breaks, the last couple of sentences)."""
+    if len(text) < _ASK_MIN_SPLIT:
         return "", text
-    cut = text.find("\n", 0, _ASK_HEAD)
-    # A first line that ends before the paste is an instruction; otherwise only the tail is.
-    head = text[:cut] if cut > 0 else ""
-    return text[len(head) : -_ASK_TAIL], head + "\n" + text[-_ASK_TAIL:]
+    first = text.find("\n")
+    head = text[:first] if 0 < first <= _ASK_HEAD else ""
+    last = text.rfind("\n")
+    if last > len(head) and len(text) - last <= _ASK_TAIL:
+        tail_at = last
+    else:
+        tail_at = max(len(head), len(text) - _ASK_TAIL_SENTENCES)
+        cut = text.find("Question:", tail_at - _ASK_TAIL_SENTENCES)
+        if cut > len(head):
+            tail_at = min(tail_at, cut)
+    return text[len(head) : tail_at], head + "\n" + text[tail_at:]
 
 
 def _has_traceback(text: str) -> bool:
@@ -164,9 +177,7 @@ def extract(prompt: Prompt) -> Features:
         if not skipped_last and turn.role == "user" and turn.text is last:
             skipped_last = True
             continue
-        if turn.role == "assistant":
-            context_chars += len(turn.text) // 4
-        else:
+        if turn.role != "assistant":
             context_chars += len(turn.text)
             earlier = earlier or turn.text
     ctx = _sample(prompt.system + "\n" + earlier) if context_chars else ""
@@ -192,6 +203,7 @@ def extract(prompt: Prompt) -> Features:
         question=qstart or "?" in tail_q,
         math=len(_MATH_INLINE.findall(ask)) if _MATH_GATE.search(ask) else 0,
         numbers=len(_NUMBER.findall(ask)),
+        number_words=counts[lx.NUMBER],
         sentences=ask.count(". ") + ask.count("? ") + ask.count("! ") + ask.count(".\n"),
         words=words,
         code_words=counts[lx.CODE],

@@ -34,7 +34,7 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         s["code"] += 2.0
         why.append("asks for code")
     if f.code_words:
-        s["code"] += min(f.code_words, 3) * 0.7
+        s["code"] += min(f.code_words, 3) * 1.0
         why.append("programming terms")
 
     if f.doc_chars >= DOC_CHARS:
@@ -57,8 +57,8 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         why.append("math notation")
     if f.math_words:
         s["reasoning"] += min(f.math_words, 4) * 0.5
-        if f.numbers >= 2:
-            s["reasoning"] += 1.0 + min(f.numbers, 6) * 0.15
+        if f.numbers + f.number_words >= 2:
+            s["reasoning"] += 1.0 + min(f.numbers + f.number_words, 6) * 0.15
             why.append("word problem")
     if f.reason_ask:
         s["reasoning"] += min(f.reason_ask, 3) * 1.0
@@ -75,7 +75,7 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
     if f.chars < 120:
         # Short asks are usually simple, unless something else already spoke for a task.
         other = max(s["code"], s["reasoning"], s["retrieval"])
-        s["simple"] += 1.0 if other < 1.0 else 0.2
+        s["simple"] += 1.0 if other < 0.7 else 0.2
         why.append("short")
     elif f.chars > 600:
         s["simple"] -= 0.5

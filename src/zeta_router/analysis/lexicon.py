@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-CODE, CODE_VERB, CODE_NOUN, RETRIEVAL, MATH, REASON, SIMPLE = range(7)
-FAMILIES = 7
+CODE, CODE_VERB, CODE_NOUN, RETRIEVAL, MATH, REASON, SIMPLE, NUMBER = range(8)
+FAMILIES = 8
 
 _CODE = """
 code coding coder python py javascript js typescript ts java golang rust c++ c# cpp sql mysql
@@ -27,7 +27,8 @@ package import dependency dependencies unittest webpack vite node nodejs deno ca
 cmake makefile linux terminal cli cron nginx apache http https rest graphql websocket oauth jwt
 orm migration schema database query queries index indices boolean string strings integer int
 float char bytes utf8 unicode encoding parse parser parsing serialize deserialize csv xml regexes
-excel formula spreadsheet vlookup macro script scripts sh env config cuda gpu tensor pytorch
+excel formula spreadsheet css div github cron
+crontab vlookup macro script scripts sh env config cuda gpu tensor pytorch
 tensorflow sklearn jupyter notebook vim emacs vscode ide ci pipeline deploy deployment
 """
 _CODE_VERB = """
@@ -56,7 +57,8 @@ the_speaker the_interview cited quote quotes quoted
 """
 _MATH = """
 solve equation equations integral derivative differentiate integrate prove proof theorem lemma
-probability expected calculate compute percent percentage ratio average mean median fraction
+probability die dice rolls odds chance expected calculate
+weighings weigh compute percent percentage ratio average mean median fraction
 fractions prime primes divisible factor factors modulo mod polynomial matrix matrices vector
 eigenvalue eigenvalues logarithm log geometry triangle circle radius angle simplify evaluate
 inequality sequence series converge converges limit integers integer real_numbers combinatorics
@@ -87,6 +89,10 @@ caption tweet title subject_line email_to reply_to name_ideas suggest_a how_do_y
 thank thanks favorite favourite song movie movies book books sentence sentences word
 what's what_is who's fact list_of give_me tell_me quick quickly briefly short one_word
 """
+_NUMBER = """
+one two three four five six seven eight nine ten eleven twelve twenty thirty hundred thousand
+million twice thrice half third quarter double triple dozen
+"""
 _GREETINGS = """
 hi hello hey yo hiya howdy thanks thank thx ty ok okay cool nice great lol haha good bonjour hola
 hallo ciao salut sup gm morning evening night bye goodbye
@@ -109,6 +115,7 @@ def _table() -> Mapping[str, tuple[int, ...]]:
         (MATH, _MATH),
         (REASON, _REASON),
         (SIMPLE, _SIMPLE),
+        (NUMBER, _NUMBER),
     ):
         for key in text.split():
             words = key.replace("_", " ")
