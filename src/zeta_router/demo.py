@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import sys
 import time
@@ -223,33 +225,20 @@ def _ms(s: float | None) -> str:
 
 def fleet_table(gw: Gateway) -> Table:
     t = Table(title="fleet", expand=True)
-    for col in (
-        "replica",
-        "model",
-        "process",
-        "router view",
-        "in-flight",
-        "ok",
-        "failed",
-        "ewma ms",
-        "restarts",
-        "pid",
-    ):
-        t.add_column(
-            col,
-            justify="right"
-            if col in ("in-flight", "ok", "failed", "ewma ms", "restarts", "pid")
-            else "left",
-        )
+    t.add_column("replica", no_wrap=True)
+    t.add_column("model")
+    t.add_column("process")
+    t.add_column("router", overflow="fold")
+    for col in ("busy", "ok", "fail", "ewma ms", "rst", "pid"):
+        t.add_column(col, justify="right")
     managed = {s.id: s for s in gw.supervisor.status()}
     for rid, rs in gw.router.fleet.replicas.items():
         st = managed.get(rid)
         proc = st.state if st is not None else "external"
         style = {"ready": "green", "starting": "yellow", "restarting": "yellow"}.get(proc, "red")
-        breaker = getattr(getattr(rs, "breaker", None), "state", None)
-        view = str(getattr(rs.health, "value", rs.health))
-        if breaker is not None and getattr(breaker, "value", "closed") != "closed":
-            view += f" / circuit {breaker.value}"
+        view = rs.health.value
+        if rs.breaker.state.value != "closed":
+            view += f", circuit {rs.breaker.state.value}"
         t.add_row(
             rid,
             rs.model,
@@ -317,30 +306,20 @@ def summary_tables(results: Sequence[Result], restarts: dict[str, int]) -> list[
         )
     lat = [r.latency_s for r in results if r.ok] or [0.0]
     ttfb = [r.ttfb_s for r in results if r.ok and r.ttfb_s is not None]
-    totals = Table(title="totals")
-    for col in (
-        "requests",
-        "failed",
-        "retried",
-        "fallbacks",
-        "restarts",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "stream ttfb p50 ms",
-    ):
-        totals.add_column(col)
-    totals.add_row(
-        str(len(results)),
-        str(sum(not r.ok for r in results)),
-        str(sum(r.attempts > 1 for r in results)),
-        str(sum(bool(r.fallback) for r in results)),
-        ", ".join(f"{k}:{v}" for k, v in restarts.items() if v) or "0",
-        _ms(_pct(lat, 0.5)),
-        _ms(_pct(lat, 0.9)),
-        _ms(_pct(lat, 0.99)),
-        _ms(_pct(ttfb, 0.5)) if ttfb else "-",
-    )
+    totals = Table(title="totals", show_header=False)
+    totals.add_column("what")
+    totals.add_column("value")
+    rows = {
+        "requests": str(len(results)),
+        "failed (target 0)": str(sum(not r.ok for r in results)),
+        "retried (attempts > 1)": str(sum(r.attempts > 1 for r in results)),
+        "served by a fallback model": str(sum(bool(r.fallback) for r in results)),
+        "process restarts": ", ".join(f"{k}:{v}" for k, v in restarts.items() if v) or "0",
+        "latency p50 / p90 / p99 ms": " / ".join(_ms(_pct(lat, q)) for q in (0.5, 0.9, 0.99)),
+        "stream first byte p50 ms": _ms(_pct(ttfb, 0.5)) if ttfb else "-",
+    }
+    for k, v in rows.items():
+        totals.add_row(k, v)
     return [by_task, by_model, totals]
 
 
@@ -382,8 +361,14 @@ async def run_demo(config: Config, opts: DemoOptions, console: Console) -> int:
         if not live_mode:
             console.print(f"{stamp} {msg}", highlight=False)
 
+    box: dict[str, Gateway] = {}
+
     def on_state(rid: str, state: str) -> None:
-        say(f"{rid}: {state}")
+        gw = box.get("gw")
+        why = ""
+        if state == "exited" and gw is not None and rid in gw.supervisor:
+            why = f" ({gw.supervisor[rid].last_error})"
+        say(f"{rid}: {state}{why}")
 
     jobs = load_jobs(opts.max_tokens)
     say(
@@ -392,6 +377,7 @@ async def run_demo(config: Config, opts: DemoOptions, console: Console) -> int:
     )
     t0 = time.monotonic()
     async with running_gateway(config, on_state=on_state) as gw:
+        box["gw"] = gw
         if not await gw.supervisor.wait_ready(opts.ready_timeout_s):
             for st in gw.supervisor.not_ready():
                 console.print(f"[red]{st.id} not ready[/]: {st.last_error} (log: {st.log_path})")
@@ -517,6 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .localfleet import LocalModelError, fleet_config, llama_available
 
     console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # CI logs are wide; rich's 80-column default would squeeze the tables to ellipses.
+        console = Console(width=150)
+    # The view reports every process state with its reason; the log lines would repeat them.
+    logging.getLogger("zeta_router.managed").setLevel(logging.ERROR)
     if not llama_available():
         console.print("[red]llama-cpp-python is not installed[/]: pip install 'zeta-router[local]'")
         return 2

