@@ -21,10 +21,18 @@ def fleet_template(**overrides: Any) -> dict[str, Any]:
                 "endpoints": ["chat", "completions"],
                 "context_window": 8192,
                 "replicas": [
-                    {"url": "fake:b1", "id": "brain-a", "upstream_model": "qwen2.5-14b-instruct",
-                     "api_key_env": "ZETA_TEST_BRAIN_KEY"},
-                    {"url": "fake:b2", "id": "brain-b", "upstream_model": "qwen2.5-14b-instruct",
-                     "api_key_env": "ZETA_TEST_BRAIN_KEY"},
+                    {
+                        "url": "fake:b1",
+                        "id": "brain-a",
+                        "upstream_model": "qwen2.5-14b-instruct",
+                        "api_key_env": "ZETA_TEST_BRAIN_KEY",
+                    },
+                    {
+                        "url": "fake:b2",
+                        "id": "brain-b",
+                        "upstream_model": "qwen2.5-14b-instruct",
+                        "api_key_env": "ZETA_TEST_BRAIN_KEY",
+                    },
                 ],
             },
             "coder": {"endpoints": ["chat", "completions"], "replicas": [{"url": "fake:c1"}]},

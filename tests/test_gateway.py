@@ -81,9 +81,7 @@ def test_completions_stream_and_non_stream(harness: Harness) -> None:
 
 
 def test_embeddings_route_to_embedding_model(harness: Harness) -> None:
-    raw = client(harness).embeddings.with_raw_response.create(
-        model="auto", input=["one", "two"]
-    )
+    raw = client(harness).embeddings.with_raw_response.create(model="auto", input=["one", "two"])
     assert raw.headers["x-zeta-model"] == "embed"
     assert raw.headers["x-zeta-task"] == "embeddings"
     result = raw.parse()
