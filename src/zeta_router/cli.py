@@ -44,7 +44,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     console = Console()
     table = Table(title="zeta-router check")
     for col in ("model", "replica", "url", "endpoints", "probe", "status"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
 
     async def probe_all() -> list[tuple[str, str]]:
         import time
