@@ -33,7 +33,7 @@ from .errors import (
     RouterError,
     UpstreamError,
 )
-from .fleet import Fleet, Health, ReplicaState
+from .fleet import Fleet, ReplicaState
 from .policy import Plan, plan
 from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model, upstream_model_in
 from .response import JSON_TYPE, Headers, Response, error_response, sse_error_event
@@ -53,6 +53,8 @@ _TRANSIENT = frozenset(
         FailureKind.CONNECT_TIMEOUT,
     }
 )
+#: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
+_LOADING_PAUSE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,13 +300,17 @@ class Router:
         now = self.clock()
         d.attempts.append(Attempt(replica.model, replica.id, err.reason, now - start))
         if not err.retryable:
+            # The request was at fault, not the replica: give back a half-open probe slot.
+            replica.breaker.on_neutral()
             return
         replica.failures += 1
+        pause = err.retry_after_s
         if err.kind is FailureKind.LOADING:
-            replica.health = Health.LOADING
-            replica.health_detail = "model loading"
-        if err.retry_after_s:
-            replica.cooldown_until = max(replica.cooldown_until, now + err.retry_after_s)
+            # Health state belongs to the active probes; the passive path only steps aside
+            # for a moment, so a router without probes still comes back to a loaded replica.
+            pause = max(pause or 0.0, _LOADING_PAUSE_S)
+        if pause:
+            replica.cooldown_until = max(replica.cooldown_until, now + pause)
         replica.breaker.on_failure(now, err.reason)
 
     def _succeeded(self, replica: ReplicaState, ttfb: float) -> None:
@@ -392,6 +398,7 @@ class Router:
             stream.close()
             if not finished and d.stream_error is None:
                 d.stream_error = "client disconnected"
+                replica.breaker.on_neutral()
 
     def _succeeded_stream(self, replica: ReplicaState) -> None:
         now = self.clock()

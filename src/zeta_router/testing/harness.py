@@ -68,7 +68,9 @@ class Harness:
         app_hook: Callable[[App], Awaitable[None] | None] | None = None,
     ) -> None:
         self.thread = LoopThread()
-        names = backends.items() if isinstance(backends, dict) else ((n, "vllm") for n in backends)
+        names: list[tuple[str, Flavor]] = (
+            list(backends.items()) if isinstance(backends, dict) else [(n, "vllm") for n in backends]
+        )
         self.backends: dict[str, FakeBackend] = {}
         for name, flavor in names:
             self.backends[name] = self.thread.run(FakeBackend(name, flavor=flavor).start())
@@ -81,9 +83,9 @@ class Harness:
                 self.thread.run(_await(maybe))
         self._server = uvicorn.Server(uvicorn_config(self.app, "127.0.0.1", 0))
         self._server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
-        self._serve_task: asyncio.Future[None] = asyncio.run_coroutine_threadsafe(
+        self._serve_task: Future[None] = asyncio.run_coroutine_threadsafe(
             self._server.serve(), self.thread.loop
-        )  # type: ignore[assignment]
+        )
         self.thread.run(self._wait_started())
         sock = self._server.servers[0].sockets[0]
         self.port: int = sock.getsockname()[1]
