@@ -1,17 +1,198 @@
-"""The semantic analyzer (being built; until then "auto" falls back to the heuristic one)."""
+"""The semantic analyzer: exemplar similarity from a small static embedding model, combined with
+the structural features by a small trained linear head.
+
+Words alone mislead (a pasted article about cooking "looks like" cooking, not like a reading
+task), and structure alone misses what plain words say ("is 1001 prime?"), so each task's logit is
+
+    w_ask * sim(ask, task exemplars) + w_all * sim(last turn, task exemplars) + V_task . features
+
+with a shared weight on similarity, so custom tasks from the config (which have exemplars but no
+trained structural weights) plug into the same softmax. The head is fitted offline by
+``benchmarks/train_semantic.py`` and ships as ``semantic_head.json``; its temperature is fitted on
+out-of-fold predictions so ``confidence`` is a calibrated probability.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+
 from ..config import AnalysisSettings
-from .profile import Prompt, TaskProfile
+from .embedder import StaticEmbedder
+from .exemplars import EXEMPLARS
+from .features import DOC_CHARS, Features, extract, split_ask
+from .heuristic import complexity, score
+from .profile import Prompt, TaskProfile, estimate_tokens
+
+BUILTIN = ("code", "reasoning", "simple", "retrieval")
+# Text embedded as "the whole turn": enough of the head and tail to catch code or a topic.
+_ALL_HEAD = 1200
+_ALL_TAIL = 400
+_TOP_K = 3
+# Logit margin for a custom task over the built-in task it borrows structural weights from.
+_CUSTOM_MARGIN = 0.5
+
+Array = npt.NDArray[np.float32]
+
+
+def feature_vector(f: Features) -> list[float]:
+    """Structural features scaled to roughly [0, 1]; the order is the head's contract."""
+    heur, _ = score(f)
+    return [
+        float(f.fence),
+        float(f.traceback),
+        min(f.code_ratio, 1.0),
+        min(f.code_lines, 20) / 20,
+        min(f.code_words, 3) / 3,
+        float(f.code_ask),
+        min(math.log1p(f.doc_chars) / math.log(10000), 1.0),
+        float(f.doc_chars >= DOC_CHARS),
+        min(f.retrieval_ask, 2) / 2,
+        float(f.question),
+        min(f.math, 4) / 4,
+        min(f.math_words, 4) / 4,
+        min(f.numbers + f.number_words, 6) / 6,
+        min(f.reason_ask, 3) / 3,
+        min(f.simple_ask, 2) / 2,
+        float(f.greeting),
+        float(f.chars < 120),
+        min(math.log1p(f.chars) / math.log(20000), 1.0),
+        float(f.turns > 2),
+        *(heur[t] / 5 for t in BUILTIN),
+    ]
+
+
+FEATURE_COUNT = 23
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    w_ask: float
+    w_all: float
+    weights: Mapping[str, tuple[float, ...]]  # per built-in task, over feature_vector()
+    bias: Mapping[str, float]
+    custom_bias: float
+    temperature: float
+
+    @classmethod
+    def load(cls) -> Head:
+        text = resources.files(__package__).joinpath("semantic_head.json").read_text("utf-8")
+        d = json.loads(text)
+        weights = {t: tuple(float(x) for x in d["weights"][t]) for t in BUILTIN}
+        if any(len(w) != FEATURE_COUNT for w in weights.values()):
+            raise ValueError("semantic_head.json does not match this version's features")
+        return cls(
+            w_ask=float(d["w_ask"]),
+            w_all=float(d["w_all"]),
+            weights=weights,
+            bias={t: float(d["bias"][t]) for t in BUILTIN},
+            custom_bias=float(d["custom_bias"]),
+            temperature=float(d["temperature"]),
+        )
 
 
 class SemanticAnalyzer:
+    """Built once at start-up: loads the embedder and embeds every exemplar."""
+
     name = "semantic"
+
+    def __init__(
+        self,
+        embedder: StaticEmbedder,
+        head: Head,
+        custom: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.head = head
+        examples: dict[str, list[str]] = {t: list(EXEMPLARS[t]) for t in BUILTIN}
+        for task, texts in (custom or {}).items():
+            examples.setdefault(task, []).extend(t for t in texts if t.strip())
+        self.tasks = tuple(t for t, xs in examples.items() if xs)
+        self.custom = tuple(t for t in self.tasks if t not in BUILTIN)
+        bounds: list[tuple[int, int]] = []
+        rows: list[str] = []
+        for t in self.tasks:
+            bounds.append((len(rows), len(rows) + len(examples[t])))
+            rows.extend(examples[t])
+        self._bounds = tuple(bounds)
+        self._matrix: Array = embedder.embed_many(rows)
+        # A custom task has no trained structural weights; it borrows those of the built-in task
+        # its own examples are classified as (a "translation" task competes with "simple" on
+        # equal structural terms) plus a small margin, so the more specific definition wins a tie.
+        self._weights = np.zeros((len(self.tasks), FEATURE_COUNT), dtype=np.float32)
+        self._bias = np.full(len(self.tasks), -1e4, dtype=np.float32)
+        for i, t in enumerate(self.tasks):
+            if t in BUILTIN:
+                self._weights[i] = head.weights[t]
+                self._bias[i] = head.bias[t]
+        self.parents = {t: self._parent(examples[t]) for t in self.custom}
+        for t, parent in self.parents.items():
+            i, j = self.tasks.index(t), self.tasks.index(parent)
+            self._weights[i] = self._weights[j]
+            self._bias[i] = self._bias[j] + _CUSTOM_MARGIN
+
+    def _parent(self, examples: Sequence[str]) -> str:
+        votes = dict.fromkeys(BUILTIN, 0)
+        for text in examples:
+            probs, _, _ = self.probabilities(Prompt.from_text(text))
+            votes[max(BUILTIN, key=probs.__getitem__)] += 1
+        return max(BUILTIN, key=votes.__getitem__)
 
     @classmethod
     def from_settings(cls, settings: AnalysisSettings) -> SemanticAnalyzer:
-        raise ImportError("the semantic analyzer is not available in this build")
+        custom = {
+            name: (*task.examples, *((task.description,) if task.description else ()))
+            for name, task in settings.tasks.items()
+        }
+        return cls(StaticEmbedder(), Head.load(), custom)
+
+    def similarities(self, text: str) -> Array:
+        """Per task, the mean cosine similarity of the text to its top-k exemplars."""
+        # No ``@`` on the request path: see StaticEmbedder.embed on OpenBLAS threads.
+        sims = (self._matrix * self.embedder.embed(text)).sum(axis=1)
+        out = np.empty(len(self.tasks), dtype=np.float32)
+        for i, (a, b) in enumerate(self._bounds):
+            part = sims[a:b]
+            k = min(_TOP_K, b - a)
+            out[i] = np.partition(part, b - a - k)[b - a - k :].mean() if k < b - a else part.mean()
+        return out
+
+    def probabilities(self, prompt: Prompt) -> tuple[dict[str, float], Features, Array]:
+        f = extract(prompt)
+        last = prompt.last_user
+        _, ask = split_ask(last)
+        whole = last if len(last) <= _ALL_HEAD + _ALL_TAIL else last[:_ALL_HEAD] + last[-_ALL_TAIL:]
+        s_ask = self.similarities(ask)
+        s_all = self.similarities(whole)
+        x = np.array(feature_vector(f), dtype=np.float32)
+        logits = (
+            self.head.w_ask * s_ask
+            + self.head.w_all * s_all
+            + (self._weights * x).sum(axis=1)
+            + self._bias
+        )
+        z = logits / self.head.temperature
+        z = np.exp(z - z.max())
+        z /= z.sum()
+        return dict(zip(self.tasks, (float(p) for p in z), strict=True)), f, s_ask
 
     def analyze(self, prompt: Prompt) -> TaskProfile:
-        raise NotImplementedError
+        probs, f, s_ask = self.probabilities(prompt)
+        task = max(probs, key=probs.__getitem__)
+        _, why = score(f)
+        i = self.tasks.index(task)
+        why.append(f"similar to {task} examples ({float(s_ask[i]):.2f})")
+        return TaskProfile(
+            task=task,
+            complexity=round(complexity(f, task), 3),
+            confidence=round(min(max(probs[task], 0.0), 1.0), 3),
+            prompt_tokens=estimate_tokens(prompt.chars),
+            source=self.name,
+            signals=tuple(dict.fromkeys(why)),
+        )

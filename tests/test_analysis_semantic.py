@@ -1,0 +1,151 @@
+"""Semantic analyzer: structure-aware routing, calibrated output, custom tasks, auto selection."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("numpy")
+pytest.importorskip("static_model")
+
+from zeta_router.analysis import (
+    CachedAnalyzer,
+    Prompt,
+    build_analyzer,
+    prompt_from_messages,
+)
+from zeta_router.analysis import embedder as embedder_mod
+from zeta_router.analysis.embedder import StaticEmbedder
+from zeta_router.analysis.semantic import FEATURE_COUNT, Head, SemanticAnalyzer
+from zeta_router.config import AnalysisSettings, TaskDefinition
+
+DOC = (
+    "The bakery opened in 1952 on the corner of Elm Street. Its founder, Rosa Lind, baked rye "
+    "bread from her grandmother's recipe and sold it from a window onto the street. In the "
+    "1970s her son added pastries and a small cafe, and the bakery became a neighbourhood "
+    "meeting place. A fire in 1988 closed it for two years; the community raised money to "
+    "rebuild, and the new shop kept the original oven, which is still used every morning. "
+) * 3
+
+
+@pytest.fixture(scope="module")
+def embedder() -> StaticEmbedder:
+    return StaticEmbedder()
+
+
+@pytest.fixture(scope="module")
+def analyzer(embedder: StaticEmbedder) -> SemanticAnalyzer:
+    return SemanticAnalyzer(embedder, Head.load())
+
+
+@pytest.mark.parametrize(
+    ("text", "task"),
+    [
+        ("```python\nprint(1/0)\n```\nwhy does this fail", "code"),
+        (
+            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+            "ZeroDivisionError: division by zero",
+            "code",
+        ),
+        ("how do i sort a dict by value in python", "code"),
+        (DOC + "\n\nAccording to the text, what happened in 1988?", "retrieval"),
+        ("Summarize this:\n\n" + DOC, "retrieval"),
+        ("Solve 2x + 7 = 19 and show your work", "reasoning"),
+        ("Prove that the sum of the first n odd numbers is n^2.", "reasoning"),
+        ("hi how are you", "simple"),
+        ("what is the capital of japan", "simple"),
+    ],
+)
+def test_semantic_structure(analyzer: SemanticAnalyzer, text: str, task: str) -> None:
+    profile = analyzer.analyze(Prompt.from_text(text))
+    assert profile.task == task, profile.signals
+    assert profile.source == "semantic"
+    assert 0.0 <= profile.confidence <= 1.0
+    assert 0.0 <= profile.complexity <= 1.0
+
+
+def test_pasted_document_is_read_not_topic(analyzer: SemanticAnalyzer) -> None:
+    # The document is about baking; the request is to read it, in a multi-turn chat.
+    messages: list[dict[str, object]] = [
+        {"role": "user", "content": "Here's an article:\n" + DOC},
+        {"role": "assistant", "content": "Thanks! What would you like to know?"},
+        {"role": "user", "content": "who founded it?"},
+    ]
+    assert analyzer.analyze(prompt_from_messages(messages)).task == "retrieval"
+
+
+def test_probabilities_sum_to_one(analyzer: SemanticAnalyzer) -> None:
+    probs, _, _ = analyzer.probabilities(Prompt.from_text("tell me a joke"))
+    assert set(probs) == {"code", "reasoning", "simple", "retrieval"}
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert all(0.0 <= p <= 1.0 for p in probs.values())
+
+
+def test_custom_task_routing(embedder: StaticEmbedder) -> None:
+    custom = {
+        "translation": (
+            "translate this paragraph into french",
+            "translate the following text to german",
+            "please translate into spanish",
+            "how would you say this in italian, translate it",
+        )
+    }
+    analyzer = SemanticAnalyzer(embedder, Head.load(), custom)
+    assert "translation" in analyzer.tasks
+    profile = analyzer.analyze(Prompt.from_text("translate the following text into portuguese"))
+    assert profile.task == "translation"
+    assert analyzer.analyze(Prompt.from_text("implement a linked list in java")).task == "code"
+
+
+def test_build_semantic_from_settings_with_custom_tasks() -> None:
+    settings = AnalysisSettings(
+        analyzer="semantic",
+        tasks={"sql": TaskDefinition(description="database queries", examples=("a", "b"))},
+    )
+    built = build_analyzer(settings)
+    assert isinstance(built, CachedAnalyzer)
+    assert isinstance(built.inner, SemanticAnalyzer)
+    assert "sql" in built.inner.tasks
+
+
+def test_auto_prefers_semantic() -> None:
+    built = build_analyzer(AnalysisSettings(analyzer="auto", cache_size=0))
+    assert isinstance(built, SemanticAnalyzer)
+
+
+def test_auto_falls_back_when_model_files_are_missing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(embedder_mod, "bundled_model_dir", lambda: tmp_path / "missing")
+    with caplog.at_level(logging.WARNING, logger="zeta_router.analysis"):
+        built = build_analyzer(AnalysisSettings(analyzer="auto", cache_size=0))
+    assert built.name == "heuristic"
+    assert "falling back" in caplog.text
+
+
+def test_auto_falls_back_when_numpy_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "zeta_router.analysis.semantic", raising=False)
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    built = build_analyzer(AnalysisSettings(analyzer="auto", cache_size=0))
+    assert built.name == "heuristic"
+
+
+def test_head_matches_features() -> None:
+    path = Path(__file__).parent.parent / "src/zeta_router/analysis/semantic_head.json"
+    head = json.loads(path.read_text())
+    assert all(len(w) == FEATURE_COUNT for w in head["weights"].values())
+    assert head["temperature"] > 0
+
+
+def test_embedder_is_deterministic_and_unit_length(embedder: StaticEmbedder) -> None:
+    a = embedder.embed("write a function in python")
+    b = embedder.embed("write a function in python")
+    assert (a == b).all()
+    assert float((a * a).sum()) == pytest.approx(1.0, abs=1e-4)
+    assert float((embedder.embed("") ** 2).sum()) == 0.0
+    # Words outside the vocabulary still get pieces rather than vanishing.
+    assert embedder.ids("zzqxvbnm")
