@@ -136,6 +136,9 @@ class Driver:
             res.error = f"HTTP {exc.status_code}: {exc.message}"[:300]
         except openai.APIError as exc:
             res.error = f"{type(exc).__name__}: {exc}"[:300]
+        except asyncio.CancelledError:
+            res.error = "cancelled (the demo was interrupted)"
+            raise
         finally:
             self.in_flight -= 1
             res.latency_s = time.perf_counter() - start
