@@ -385,3 +385,15 @@ async def test_children_die_when_the_router_is_killed(script: Path, tmp_path: Pa
     # No stop() ran: only PR_SET_PDEATHSIG can have taken the child down.
     await wait_gone(child)
     assert not alive(child)
+
+
+async def test_unwritable_log_dir_is_reported_not_fatal(tmp_path: Path, recorder: Recorder) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    spec = Launch(command="true", restart_backoff_s=0.05)
+    rep = ManagedReplica(id="l", launch=spec, port=9, log_dir=blocker / "logs", on_state=recorder)
+    await rep.start()
+    await recorder.wait("l", "restarting", count=2)
+    await rep.stop()
+    assert rep.last_error is not None and "cannot write log" in rep.last_error
+    assert recorder.states("l")[-1] == "stopped"

@@ -281,7 +281,13 @@ class ManagedReplica:
         try:
             while not self._stop.is_set():
                 self._set_state("starting")
-                outcome = await self._run_once()
+                try:
+                    outcome = await self._run_once()
+                except Exception as exc:
+                    # A bug or an odd OS error must not end supervision of a model server.
+                    log.exception("%s: supervision step failed", self.id)
+                    self.last_error = f"supervisor error: {exc!r}"
+                    outcome = "failed"
                 if outcome == "stopped":
                     break
                 if outcome == "stable":
@@ -321,10 +327,14 @@ class ManagedReplica:
         values = self._values()
         env = dict(os.environ)
         env.update({k: expand(v, values) for k, v in self.launch.env.items()})
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_file = self.log_path.open("ab")
-        log_file.write(f"\n=== zeta-router: starting {shlex.join(argv)}\n".encode())
-        log_file.flush()
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_file = self.log_path.open("ab")
+            log_file.write(f"\n=== zeta-router: starting {shlex.join(argv)}\n".encode())
+            log_file.flush()
+        except OSError as exc:
+            self.last_error = f"cannot write log {self.log_path}: {exc.strerror or exc}"
+            return None
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
