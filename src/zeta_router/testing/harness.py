@@ -7,6 +7,7 @@ or async) or any HTTP client, exactly as users would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
@@ -69,7 +70,9 @@ class Harness:
     ) -> None:
         self.thread = LoopThread()
         names: list[tuple[str, Flavor]] = (
-            list(backends.items()) if isinstance(backends, dict) else [(n, "vllm") for n in backends]
+            list(backends.items())
+            if isinstance(backends, dict)
+            else [(n, "vllm") for n in backends]
         )
         self.backends: dict[str, FakeBackend] = {}
         for name, flavor in names:
@@ -133,10 +136,9 @@ class Harness:
 
     def close(self) -> None:
         self._server.should_exit = True
-        try:
+        # Shutting down regardless of how serving ended.
+        with contextlib.suppress(Exception):
             self._serve_task.result(15)
-        except Exception:  # pragma: no cover - shutting down regardless
-            pass
         for b in self.backends.values():
             self.thread.run(b.stop())
         self.thread.close()
