@@ -1,0 +1,554 @@
+"""Performance of zeta-router against the direct path and LiteLLM's proxy, in one run.
+
+    python benchmarks/perf.py                     # direct vs zeta-router
+    python benchmarks/perf.py --litellm           # ... vs LiteLLM's proxy too (venv built once)
+    python benchmarks/perf.py --litellm --plot benchmarks/perf_latency.png --json out.json
+    python benchmarks/perf.py --soak 200000       # RSS and open fds of the gateway over time
+
+Processes: fake backends (``python -m zeta_router.testing.fake_backend``), the gateway
+(``zeta-router serve``, default config: heuristic or semantic analysis as "auto" picks, p2c-ewma
+balancing, breakers, health probes, metric scrapes, JSON access log to a file), LiteLLM's proxy
+(``benchmarks/litellm_env.py``, same backends, same retries and fallbacks), and this script as
+the load generator. Sections, each printed with ratios against the direct path:
+
+1. sequential added latency (interleaved, non-stream and stream TTFB / last byte);
+2. closed-loop throughput at concurrency 64 (rounds interleaved across targets), p99 latency,
+   and the proxy's CPU time per request from /proc/<pid>/stat (utime + stime, whole tree);
+3. streaming relay: SSE events per second through one proxy process;
+4. memory: RSS idle and after load;
+5. routing decision cost in-process (analysis + policy + balancer, no I/O);
+6. start-up to ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+import _common as common
+import overhead
+from overhead import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Peer:
+    """One way to reach the backend: direct, zeta-router or LiteLLM."""
+
+    target: Target
+    pid: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    ready_s: float | None = None
+    rss_idle: int = 0
+    #: Where and as what model to ask for a long stream (the many-chunk backend).
+    long_base: str = ""
+    long_model: str = "m-long"
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+# -- load ------------------------------------------------------------------------------------
+
+
+async def closed_loop(
+    session: aiohttp.ClientSession, peer: Peer, concurrency: int, duration_s: float, stream: bool
+) -> tuple[int, int, list[float], float]:
+    """``concurrency`` workers, each sending the next request when its last one finishes.
+
+    Returns (ok, errors, latencies, elapsed)."""
+    t = peer.target
+    lat: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + duration_s
+    url = t.base + "/chat/completions"
+    headers = {"Content-Type": "application/json", **peer.headers}
+
+    async def worker(w: int) -> None:
+        nonlocal errors
+        i = w
+        while time.perf_counter() < stop_at:
+            data = overhead.body(i, stream=stream, model=t.model)
+            i += concurrency
+            start = time.perf_counter()
+            try:
+                async with session.post(url, data=data, headers=headers) as r:
+                    await r.read()
+                    if r.status != 200:
+                        errors += 1
+                        continue
+            except (aiohttp.ClientError, TimeoutError):
+                errors += 1
+                continue
+            lat.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return len(lat), errors, lat, time.perf_counter() - start
+
+
+async def throughput(
+    peers: Sequence[Peer], concurrency: int, duration_s: float, rounds: int
+) -> None:
+    print(f"\n## closed-loop throughput, concurrency {concurrency}, {rounds} x {duration_s:.0f} s")
+    acc: dict[str, dict[str, Any]] = {
+        p.target.name: {"ok": 0, "err": 0, "lat": [], "elapsed": 0.0, "cpu": 0.0} for p in peers
+    }
+    async with overhead.new_session(limit=concurrency) as session:
+        for p in peers:  # warm the pools
+            await closed_loop(session, p, concurrency, 0.5, False)
+        for _ in range(rounds):
+            for p in peers:
+                cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
+                ok, err, lat, elapsed = await closed_loop(
+                    session, p, concurrency, duration_s, False
+                )
+                a = acc[p.target.name]
+                a["cpu"] += (common.cpu_seconds(p.pid) - cpu0) if p.pid else 0.0
+                a["ok"] += ok
+                a["err"] += err
+                a["lat"] += lat
+                a["elapsed"] += elapsed
+    direct = acc[peers[0].target.name]
+    direct_rps = direct["ok"] / direct["elapsed"]
+    d99 = common.percentile(direct["lat"], 99)
+    print(
+        f"{'target':<14}{'req/s':>9}{'ratio':>8}{'err':>6}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'+p99 ms':>9}{'cpu ms/req':>12}"
+    )
+    for p in peers:
+        a = acc[p.target.name]
+        rps = a["ok"] / a["elapsed"]
+        p50, p99 = common.percentile(a["lat"], 50), common.percentile(a["lat"], 99)
+        cpu_req = a["cpu"] / max(1, a["ok"] + a["err"]) if p.pid else float("nan")
+        print(
+            f"{p.target.name:<14}{rps:>9.0f}{rps / direct_rps:>8.2f}{a['err']:>6}"
+            f"{p50 * 1e3:>9.2f}{p99 * 1e3:>9.2f}{(p99 - d99) * 1e3:>9.2f}{cpu_req * 1e3:>12.3f}"
+        )
+        p.results["throughput"] = {
+            "concurrency": concurrency,
+            "rps": rps,
+            "ratio": rps / direct_rps,
+            "errors": a["err"],
+            "p50_ms": p50 * 1e3,
+            "p99_ms": p99 * 1e3,
+            "added_p99_ms": (p99 - d99) * 1e3,
+            "cpu_ms_per_req": cpu_req * 1e3 if p.pid else None,
+            "latencies_ms": sorted(x * 1e3 for x in a["lat"]),
+        }
+
+
+async def _long_streams(session: aiohttp.ClientSession, p: Peer, worker_id: int, count: int) -> int:
+    """``count`` long streams one after another; returns the SSE events received."""
+    url = (p.long_base or p.target.base) + "/chat/completions"
+    headers = {"Content-Type": "application/json", **p.headers}
+    events = 0
+    for i in range(count):
+        data = overhead.body(worker_id + i, stream=True, model=p.long_model)
+        async with session.post(url, data=data, headers=headers) as r:
+            body = await r.read()
+        events += body.count(b"data:")
+    return events
+
+
+async def stream_relay(peers: Sequence[Peer], streams: int, per_stream: int) -> None:
+    """SSE events per second through each peer: ``streams`` concurrent long streams,
+    ``per_stream`` requests each, against the backend that answers with many chunks."""
+    print(f"\n## streaming relay ({streams} concurrent long streams)")
+    print(f"{'target':<14}{'events/s':>10}{'ratio':>8}{'cpu us/event':>14}")
+    base = 0.0
+    async with overhead.new_session(limit=streams) as session:
+        for p in peers:
+            await _long_streams(session, p, 0, 1)  # warm-up
+            cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
+            start = time.perf_counter()
+            counts = await asyncio.gather(
+                *(_long_streams(session, p, w, per_stream) for w in range(streams))
+            )
+            elapsed = time.perf_counter() - start
+            events = sum(counts)
+            cpu = (common.cpu_seconds(p.pid) - cpu0) if p.pid else float("nan")
+            rate = events / elapsed
+            base = base or rate
+            per_event = cpu / max(events, 1) * 1e6
+            print(f"{p.target.name:<14}{rate:>10.0f}{rate / base:>8.2f}{per_event:>14.2f}")
+            p.results["stream_relay"] = {
+                "events_per_s": rate,
+                "ratio": rate / base,
+                "events": events,
+                "cpu_us_per_event": per_event,
+            }
+
+
+# -- in-process: routing decision -----------------------------------------------------------
+
+
+def decision_cost(n: int) -> dict[str, float]:
+    """Analysis + policy + balancer per request, with the heuristic analyzer and its cache off,
+    over the conversations of the eval sets (made unique: a cache would hide the analyzer)."""
+    import gc
+
+    from zeta_router.config import parse_config
+    from zeta_router.protocol import parse_request
+    from zeta_router.router import Router
+
+    conversations: list[list[dict[str, Any]]] = []
+    for name in ("heldout.jsonl", "tune.jsonl"):
+        for line in (ROOT / "benchmarks" / "data" / name).read_text().splitlines():
+            if line.strip():
+                item = json.loads(line)
+                if "messages" in item:
+                    conversations.append(item["messages"])
+                else:
+                    conversations.append([{"role": "user", "content": item["prompt"]}])
+    cfg = {
+        "health": {"enabled": False},
+        "analysis": {"analyzer": "heuristic", "cache_size": 0},
+        "models": {
+            "brain": {
+                "endpoints": ["chat", "completions"],
+                "context_window": 131072,
+                "replicas": [{"url": "http://127.0.0.1:1/v1"}, {"url": "http://127.0.0.1:2/v1"}],
+            },
+            "coder": {
+                "endpoints": ["chat", "completions"],
+                "context_window": 131072,
+                "replicas": [{"url": "http://127.0.0.1:3/v1"}, {"url": "http://127.0.0.1:4/v1"}],
+            },
+        },
+        "routes": {
+            "code": ["coder", "brain"],
+            "reasoning": ["brain", "coder"],
+            "simple": ["coder", "brain"],
+            "retrieval": ["brain", "coder"],
+        },
+    }
+    router = Router(parse_config(cfg, "<perf>"))
+    reqs = []
+    for i in range(n):
+        messages = [dict(m) for m in conversations[i % len(conversations)]]
+        if i >= len(conversations):  # unique text, so nothing could be served from a cache
+            last = messages[-1]
+            if isinstance(last.get("content"), str):
+                last["content"] += f" (variant {i})"
+        raw = json.dumps({"model": "auto", "messages": messages}).encode()
+        reqs.append(parse_request("chat", raw))
+    clock = time.perf_counter_ns
+    samples = []
+    parse_samples = []
+    gc.collect()
+    for i, req in enumerate(reqs):
+        t0 = clock()
+        profile = router.profile(req, None)
+        task, _ = router.route_task(profile)
+        p = router.plan_for(req, profile, task)
+        now = router.clock()
+        ms = router.fleet.models[p.candidates[0].model]
+        usable = [r for r in ms.replicas if r.available(now)]
+        router.strategy.pick(usable, now)
+        samples.append(clock() - t0)
+        t0 = clock()
+        parse_request("chat", req.raw)
+        parse_samples.append(clock() - t0)
+        del i
+    out = {
+        "n": n,
+        "p50_us": common.percentile(samples, 50) / 1e3,
+        "p99_us": common.percentile(samples, 99) / 1e3,
+        "max_us": max(samples) / 1e3,
+        "parse_p50_us": common.percentile(parse_samples, 50) / 1e3,
+        "parse_p99_us": common.percentile(parse_samples, 99) / 1e3,
+    }
+    print(f"\n## routing decision, in-process, heuristic analyzer, cache off, {n} prompts")
+    print(
+        f"analysis+policy+balancer: p50 {out['p50_us']:.1f} us, p99 {out['p99_us']:.1f} us, "
+        f"max {out['max_us']:.1f} us (target p99 <= 100 us)"
+    )
+    print(
+        f"body parse + validation (separate): p50 {out['parse_p50_us']:.1f} us, "
+        f"p99 {out['parse_p99_us']:.1f} us"
+    )
+    return out
+
+
+# -- start-up, memory, soak ------------------------------------------------------------------
+
+
+def startup_times(backends: dict[str, list[str]], log_dir: Path, runs: int) -> dict[str, float]:
+    out = {}
+    for analyzer in ("auto", "heuristic"):
+        times = []
+        for i in range(runs):
+            proc, _ = overhead.start_gateway(
+                backends,
+                log_dir,
+                name=f"startup-{analyzer}-{i}",
+                analysis=f"{{analyzer: {analyzer}}}",
+            )
+            times.append(proc.ready_s or float("nan"))
+            proc.stop()
+        out[analyzer] = common.median(times)
+    print(f"\n## start-up to ready (process start to GET /health = 200, median of {runs})")
+    for k, v in out.items():
+        print(f"analyzer {k}: {v:.3f} s (target <= 1 s)")
+    return out
+
+
+async def soak(peer: Peer, n: int, concurrency: int, samples: int) -> None:
+    """``n`` requests (every 4th a stream) in ``samples`` slices; RSS and fds after each."""
+    t = peer.target
+    assert peer.pid is not None
+    url = t.base + "/chat/completions"
+    print(f"\n## soak: {n} requests at concurrency {concurrency} through {t.name} (pid {peer.pid})")
+    print(f"{'requests':>10}{'elapsed s':>11}{'req/s':>8}{'rss MB':>9}{'fds':>6}{'errors':>8}")
+    print(
+        f"{0:>10}{0:>11.1f}{'-':>8}{common.rss_bytes(peer.pid) / 2**20:>9.1f}"
+        f"{common.open_fds(peer.pid):>6}{0:>8}"
+    )
+    done = errors = 0
+    start = time.perf_counter()
+    rows = []
+    per_slice = max(1, n // samples)
+    async with overhead.new_session(limit=concurrency) as session:
+        while done < n:
+            todo = min(per_slice, n - done)
+            nxt = iter(range(done, done + todo))
+
+            async def worker(nxt: Any = nxt) -> None:
+                nonlocal errors
+                for i in nxt:
+                    data = overhead.body(i, stream=i % 4 == 0, model=t.model)
+                    try:
+                        async with session.post(
+                            url, data=data, headers={"Content-Type": "application/json"}
+                        ) as r:
+                            await r.read()
+                            errors += r.status != 200
+                    except (aiohttp.ClientError, TimeoutError):
+                        errors += 1
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            done += todo
+            elapsed = time.perf_counter() - start
+            rss, fds = common.rss_bytes(peer.pid), common.open_fds(peer.pid)
+            rows.append((done, rss, fds))
+            print(
+                f"{done:>10}{elapsed:>11.1f}{done / elapsed:>8.0f}{rss / 2**20:>9.1f}"
+                f"{fds:>6}{errors:>8}",
+                flush=True,
+            )
+    # Growth after warm-up: compare the end with the first slice (allocator and caches filled).
+    first, last = rows[0], rows[-1]
+    growth = (last[1] - first[1]) / first[1]
+    print(
+        f"RSS growth after the first slice: {growth * 100:+.1f}% (target within 10%); "
+        f"fds {first[2]} -> {last[2]}"
+    )
+    peer.results["soak"] = {"rows": rows, "rss_growth": growth, "errors": errors}
+
+
+# -- plot -------------------------------------------------------------------------------------
+
+
+def plot(peers: Sequence[Peer], path: Path, seq: dict[str, Any]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: pip install matplotlib (no plot)", file=sys.stderr)
+        return
+    qs = [50, 75, 90, 95, 99, 99.9]
+    panels = [
+        ("sequential non-stream", "seq", "non-stream/total"),
+        ("sequential stream, last byte", "seq", "stream/total"),
+        ("concurrency 64, non-stream", "tp", None),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(15, 4.5))
+    for ax, (title, kind, key) in zip(axes, panels, strict=True):
+        for p in peers:
+            name = p.target.name
+            if kind == "seq":
+                values = seq.get(f"{key}/{name}")
+            else:
+                values = p.results.get("throughput", {}).get("latencies_ms")
+            if not values:
+                continue
+            ys = [common.percentile(values, q) for q in qs]
+            ax.plot([str(q) for q in qs], ys, marker="o", label=name)
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("latency, ms (log)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle(
+        f"zeta-router vs direct vs LiteLLM: latency percentiles ({common.machine_line()})",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"\nplot written to {path}")
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--litellm", action="store_true", help="include LiteLLM's proxy (own venv)")
+    ap.add_argument("-n", type=int, default=500, help="sequential requests per target and mode")
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per throughput round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--stream-chunks", type=int, default=2000, help="events per long stream")
+    ap.add_argument("--streams", type=int, default=4, help="concurrent long streams")
+    ap.add_argument("--decisions", type=int, default=5000)
+    ap.add_argument("--startup-runs", type=int, default=3)
+    ap.add_argument("--soak", type=int, metavar="N", help="only the soak: N requests")
+    ap.add_argument("--soak-samples", type=int, default=20)
+    ap.add_argument("--plot", type=Path, help="write a PNG of latency percentiles here")
+    ap.add_argument("--json", type=Path, help="write all numbers here")
+    args = ap.parse_args(argv)
+
+    print(f"machine: {common.machine_line()}")
+    procs: list[common.Proc] = []
+    proxy = None
+    peers: list[Peer] = []
+    report: dict[str, Any] = {
+        "machine": common.machine(),
+        "args": vars(args) | {"plot": str(args.plot), "json": str(args.json)},
+    }
+    with tempfile.TemporaryDirectory(prefix="zeta-perf-") as tmp:
+        log_dir = Path(tmp)
+        try:
+            bport, lport = common.free_port(), common.free_port()
+            procs.append(common.start_fake_backend(bport, log_dir))
+            procs.append(
+                common.start_fake_backend(
+                    lport, log_dir, chunks=args.stream_chunks, name="backend-long"
+                )
+            )
+            burl, lurl = f"http://{common.HOST}:{bport}/v1", f"http://{common.HOST}:{lport}/v1"
+            backends = {"m": [burl], "m-long": [lurl]}
+            gateway, gurl = overhead.start_gateway(backends, log_dir)
+            procs.append(gateway)
+            time.sleep(0.5)
+            peers.append(Peer(Target("direct", burl, model="m"), long_base=lurl))
+            # "auto": the gateway classifies every request (the full decision path).
+            peers.append(
+                Peer(
+                    Target("zeta-router", gurl, model="auto"),
+                    gateway.pid,
+                    ready_s=gateway.ready_s,
+                    rss_idle=common.rss_bytes(gateway.pid),
+                )
+            )
+            if args.soak:
+                asyncio.run(soak(peers[1], args.soak, args.concurrency, args.soak_samples))
+                report["soak"] = peers[1].results["soak"]
+                return _finish(report, args)
+            if args.litellm:
+                import litellm_env
+
+                proxy = litellm_env.start_proxy(
+                    backends, fallbacks={"m": ["m-long"]}, retries=3, log_dir=log_dir
+                )
+                time.sleep(0.5)
+                peers.append(
+                    Peer(
+                        Target("litellm", proxy.url + "/v1", model="m"),
+                        proxy.pid,
+                        dict(proxy.headers),
+                        proxy.ready_s,
+                        common.rss_bytes(proxy.pid),
+                    )
+                )
+            seq = asyncio.run(sequential(peers, args.n))
+            report["sequential"] = {k: v for k, v in seq.items() if not isinstance(v, list)}
+            asyncio.run(throughput(peers, args.concurrency, args.duration, args.rounds))
+            asyncio.run(stream_relay(peers, args.streams, 2))
+            print("\n## memory (RSS, whole process tree)")
+            for p in peers[1:]:
+                after = common.rss_bytes(p.pid) if p.pid else 0
+                p.results["rss_idle_mb"] = p.rss_idle / 2**20
+                p.results["rss_after_load_mb"] = after / 2**20
+                p.results["ready_s"] = p.ready_s
+                print(
+                    f"{p.target.name:<14} idle {p.rss_idle / 2**20:7.1f} MB, after load "
+                    f"{after / 2**20:7.1f} MB, open fds {common.open_fds(p.pid or 0)}"
+                )
+            if args.plot:
+                plot(peers, args.plot, seq)
+        finally:
+            if proxy is not None:
+                proxy.stop()
+            for proc in reversed(procs):
+                proc.stop()
+        report["decision"] = decision_cost(args.decisions)
+        report["startup_s"] = startup_times(
+            {"m": ["http://127.0.0.1:9/v1"]}, log_dir, args.startup_runs
+        )
+        if proxy is not None:
+            print(f"litellm proxy: {proxy.ready_s:.3f} s")
+            report["startup_s"]["litellm"] = proxy.ready_s
+    for p in peers:
+        p.results.get("throughput", {}).pop("latencies_ms", None)
+        report[p.target.name] = p.results
+    return _finish(report, args)
+
+
+async def sequential(peers: Sequence[Peer], n: int) -> dict[str, Any]:
+    """Interleaved sequential requests: added latency per peer against the direct path."""
+    targets = [p.target for p in peers]
+    print(f"\n## sequential, {n} requests per target and mode, interleaved")
+    out: dict[str, Any] = {}
+    headers = {p.target.name: p.headers for p in peers}
+    async with overhead.new_session() as session:
+        for stream in (False, True):
+            label = "stream" if stream else "non-stream"
+            for rnd in (min(n, 50), n):  # warm-up, then the measured run
+                for t in targets:
+                    t.reset()
+                await interleaved(session, targets, rnd, stream, headers)
+            out.update(overhead.report(targets, label, ttfb=stream))
+            for t in targets:
+                out[f"{label}/total/{t.name}"] = [x * 1e3 for x in t.total]
+                if stream:
+                    out[f"{label}/ttfb/{t.name}"] = [x * 1e3 for x in t.ttfb]
+    return out
+
+
+async def interleaved(
+    session: aiohttp.ClientSession,
+    targets: Sequence[Target],
+    n: int,
+    stream: bool,
+    headers: dict[str, dict[str, str]],
+) -> None:
+    k = len(targets)
+    for i in range(n):
+        for j in range(k):
+            t = targets[(i + j) % k]
+            await overhead.one(session, t, i, stream=stream, headers=headers.get(t.name))
+
+
+def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+        print(f"numbers written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
