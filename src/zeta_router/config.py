@@ -43,6 +43,8 @@ class ServerSettings(_Frozen):
     #: Log prompt text in the per-request log line (off: prompts are user data).
     log_prompts: bool = False
     access_log: bool = True
+    #: On SIGTERM, how long in-flight requests and streams may take to finish before they are cut.
+    shutdown_timeout_s: PositiveFloat = 30.0
 
 
 class Timeouts(_Frozen):

@@ -46,6 +46,8 @@ class Decision:
     #: The stream broke after bytes reached the client (ended with an SSE error event).
     stream_error: str | None = None
     queued_s: float = 0.0
+    #: The last user message, kept only when server.log_prompts is on (prompts are user data).
+    prompt: str | None = None
 
     @property
     def fallback(self) -> str | None:

@@ -36,6 +36,8 @@ from .errors import (
 from .fleet import Fleet, ReplicaState
 from .policy import Plan, plan
 from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model, upstream_model_in
+from .reload import ReloadHook, ReloadLog, ReloadResult
+from .reload import reload as reload_config
 from .response import JSON_TYPE, Headers, Response, error_response, sse_error_event
 from .telemetry import Telemetry
 from .upstream import Reply, Stream, Upstream
@@ -86,13 +88,26 @@ class Router:
         self.strategy = build_strategy(config.balancer, self._rng, config.health.slow_start_s)
         self.upstream = Upstream(clock, session)
         self.budget = RetryBudget(config.retry, clock)
-        self.telemetry = Telemetry(access_log_enabled=config.server.access_log)
+        self.telemetry = Telemetry(
+            access_log_enabled=config.server.access_log, log_prompts=config.server.log_prompts
+        )
+        #: The file the config came from; a reload with no body re-reads it.
+        self.config_path: str | None = None
+        #: Replicas a reload removed, kept visible until their in-flight requests finish.
+        self.draining: dict[str, ReplicaState] = {}
+        self.reloads = ReloadLog()
+        self.reload_hooks: list[ReloadHook] = []
         self._id_prefix = os.urandom(4).hex()
         self._seq = 0
         self.started_at = time.time()
 
     async def start(self) -> None:
         self.telemetry.start()
+
+    def reload(self, config: Config) -> ReloadResult:
+        """Swap in a new config, keeping live replica state; raises ConfigError and keeps the
+        running config when the new one cannot be built."""
+        return reload_config(self, config)
 
     async def close(self) -> None:
         await self.telemetry.stop()
@@ -145,12 +160,15 @@ class Router:
                 )
             profile = self.profile(req, opts.task)
             d.profile = profile
+            if req.prompt is not None and self.telemetry.log_prompts:
+                d.prompt = req.prompt.last_user
             task, note = self.route_task(profile)
             d.task = task
             p = self.plan_for(req, profile, task)
             d.preferred = p.preferred
             total = opts.timeout_s if opts.timeout_s is not None else self.config.timeouts.total_s
             resp = await self._serve(req, d, p, now + total, note)
+            d.router_overhead_s = self.clock() - now - sum(a.elapsed_s for a in d.attempts)
         except RouterError as err:
             d.status = err.status
             d.error = err.message

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import uvicorn
 
 from .config import Config
+from .lifecycle import GatewayServer
 from .router import Router
 from .server import create_app
 
@@ -44,10 +46,13 @@ def run(
     config_path: str | None = None,
 ) -> int:
     router = Router(config)
+    router.config_path = config_path
     app = create_app(router)
     h = host or config.listen.host
     p = port if port is not None else config.listen.port
-    server = uvicorn.Server(uvicorn_config(app, h, p))
+    uv_config = uvicorn_config(app, h, p)
+    uv_config.timeout_graceful_shutdown = math.ceil(config.server.shutdown_timeout_s)
+    server = GatewayServer(uv_config, router)
     log.info("zeta-router listening on http://%s:%d (%d models)", h, p, len(config.models))
     server.run()
     return 0

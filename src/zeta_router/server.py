@@ -236,4 +236,11 @@ class App:
 
 
 def create_app(router: Router) -> App:
-    return App(router)
+    app = App(router)
+    # Imported here: these modules build on this one (json_response, read_body, App).
+    from . import metrics, reload, status
+
+    metrics.install(app)
+    status.install(app)
+    reload.install(app)
+    return app

@@ -1,7 +1,11 @@
 """Outcome recording: one call per finished request, off the response path.
 
-``record`` only appends the decision to a buffer; a background task turns the buffer into log
-lines and counters, so formatting never delays a client.
+``record`` only appends the decision to a buffer; a background task turns the buffer into the
+metric counters, the recent-decisions ring the status page shows, and one JSON log line per
+request on the ``zeta_router.access`` logger, so formatting never delays a client.
+
+The log line carries ids, the routing verdict and timings; prompt text only when
+``server.log_prompts`` is on, since prompts are user data.
 """
 
 from __future__ import annotations
@@ -9,25 +13,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter, deque
+from collections import deque
+from typing import Any
 
 import orjson
 
 from .decision import Decision
+from .metrics import RequestStats, reason_class
 
 access_log = logging.getLogger("zeta_router.access")
 
+#: Characters of prompt text kept in a log line when prompt logging is on.
+PROMPT_LOG_CHARS = 2000
+
 
 class Telemetry:
-    def __init__(self, *, recent: int = 200, access_log_enabled: bool = True) -> None:
+    def __init__(
+        self, *, recent: int = 200, access_log_enabled: bool = True, log_prompts: bool = False
+    ) -> None:
         self.recent: deque[Decision] = deque(maxlen=recent)
-        self.requests: Counter[tuple[str, str, int]] = Counter()
-        self.fallbacks: Counter[tuple[str, str]] = Counter()
-        self.stream_errors = 0
+        self.stats = RequestStats()
         self._pending: list[Decision] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._log = access_log_enabled
+        self.log_prompts = log_prompts
+
+    def configure(self, *, access_log_enabled: bool, log_prompts: bool) -> None:
+        """Apply reloaded server settings; counters and history are kept."""
+        self._log = access_log_enabled
+        self.log_prompts = log_prompts
 
     def record(self, d: Decision) -> None:
         self._pending.append(d)
@@ -61,11 +76,43 @@ class Telemetry:
 
     def _account(self, d: Decision) -> None:
         self.recent.append(d)
-        self.requests[(d.model or "-", d.task or "-", d.status)] += 1
-        fb = d.fallback
-        if fb is not None and d.preferred and d.model:
-            self.fallbacks[(d.preferred, d.model)] += 1
-        if d.stream_error:
-            self.stream_errors += 1
+        self.stats.observe(d)
         if self._log and access_log.isEnabledFor(logging.INFO):
-            access_log.info(orjson.dumps(d.to_dict()).decode())
+            access_log.info(orjson.dumps(self.log_record(d)).decode())
+
+    def log_record(self, d: Decision) -> dict[str, Any]:
+        """The per-request log line: flat, stable keys, no prompt text unless enabled."""
+        p = d.profile
+        fb_reason = None
+        if d.fallback is not None and d.preferred is not None:
+            fb_reason = reason_class(dict(d.passed_over).get(d.preferred, "unavailable"))
+        out: dict[str, Any] = {
+            "event": "request",
+            "id": d.request_id,
+            "endpoint": d.endpoint,
+            "task": d.task or None,
+            "confidence": None if p is None else round(p.confidence, 3),
+            "analyzer": None if p is None else p.source,
+            "model": d.model,
+            "replica": d.replica,
+            "attempts": len(d.attempts),
+            "fallback_from": d.preferred if fb_reason else None,
+            "fallback_reason": fb_reason,
+            "status": d.status,
+            "stream": d.stream,
+            "latency_ms": _ms(d.duration_s),
+            "ttfb_ms": _ms(d.ttfb_s),
+            "overhead_ms": _ms(d.router_overhead_s),
+            "tokens": d.tokens,
+        }
+        if d.stream_error:
+            out["stream_error"] = d.stream_error
+        if d.error:
+            out["error"] = d.error
+        if self.log_prompts and d.prompt is not None:
+            out["prompt"] = d.prompt[:PROMPT_LOG_CHARS]
+        return out
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
