@@ -43,7 +43,8 @@ def body(i: int, *, stream: bool, model: str = "auto") -> bytes:
     return json.dumps(
         {
             "model": model,
-            "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+            # A distinct prompt per request: the decision cache must not hide the analyzer.
+            "messages": [{"role": "user", "content": f"{PROMPTS[i % len(PROMPTS)]} ({i})"}],
             "max_tokens": 32,
             "stream": stream,
         }

@@ -407,6 +407,13 @@ def plot(peers: Sequence[Peer], path: Path, seq: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--litellm", action="store_true", help="include LiteLLM's proxy (own venv)")
+    ap.add_argument(
+        "--bare-relay",
+        action="append",
+        choices=("aiohttp", "httpx"),
+        default=[],
+        help="include a featureless relay with this upstream client (the floor; repeatable)",
+    )
     ap.add_argument("-n", type=int, default=500, help="sequential requests per target and mode")
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per throughput round")
@@ -415,6 +422,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--streams", type=int, default=4, help="concurrent long streams")
     ap.add_argument("--decisions", type=int, default=5000)
     ap.add_argument("--startup-runs", type=int, default=3)
+    ap.add_argument(
+        "--analyzer",
+        default=None,
+        help="gateway analysis.analyzer (default: the product default, auto)",
+    )
     ap.add_argument("--soak", type=int, metavar="N", help="only the soak: N requests")
     ap.add_argument("--soak-samples", type=int, default=20)
     ap.add_argument("--plot", type=Path, help="write a PNG of latency percentiles here")
@@ -441,7 +453,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             burl, lurl = f"http://{common.HOST}:{bport}/v1", f"http://{common.HOST}:{lport}/v1"
             backends = {"m": [burl], "m-long": [lurl]}
-            gateway, gurl = overhead.start_gateway(backends, log_dir)
+            extra = {"analysis": f"{{analyzer: {args.analyzer}}}"} if args.analyzer else {}
+            gateway, gurl = overhead.start_gateway(backends, log_dir, **extra)
             procs.append(gateway)
             time.sleep(0.5)
             peers.append(Peer(Target("direct", burl, model="m"), long_base=lurl))
@@ -458,6 +471,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 asyncio.run(soak(peers[1], args.soak, args.concurrency, args.soak_samples))
                 report["soak"] = peers[1].results["soak"]
                 return _finish(report, args)
+            for client in args.bare_relay:
+                rport = common.free_port()
+                relay = common.start(
+                    f"bare-relay-{client}",
+                    [
+                        sys.executable,
+                        str(Path(__file__).with_name("bare_relay.py")),
+                        str(rport),
+                        burl,
+                        "--long",
+                        lurl,
+                        "--client",
+                        client,
+                    ],
+                    log_dir=log_dir,
+                )
+                procs.append(relay)
+                relay.wait_ready(f"http://{common.HOST}:{rport}/health", 30)
+                rurl = f"http://{common.HOST}:{rport}/v1"
+                peers.append(
+                    Peer(
+                        Target(f"relay-{client}", rurl, model="m"),
+                        relay.pid,
+                        ready_s=relay.ready_s,
+                        rss_idle=common.rss_bytes(relay.pid),
+                    )
+                )
             if args.litellm:
                 import litellm_env
 

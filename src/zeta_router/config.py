@@ -7,6 +7,7 @@ or digs through dicts. Validation errors name the offending key the way a user w
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -255,7 +256,14 @@ class Config(_Frozen):
         return tuple(n for n, m in self.models.items() if endpoint in m.endpoints)
 
     def timeouts_for(self, model: str) -> Timeouts:
-        return self.models[model].timeouts.over(self.timeouts)
+        return _merged_timeouts(self.models[model].timeouts, self.timeouts)
+
+
+@functools.lru_cache(maxsize=256)
+def _merged_timeouts(override: TimeoutOverride, base: Timeouts) -> Timeouts:
+    # Asked once per upstream attempt; the merge (model_dump + copy) cost more than the rest
+    # of the routing decision. Both models are frozen, hence hashable and safe to memoise.
+    return override.over(base)
 
 
 def replica_id(model: str, index: int, replica: Replica) -> str:

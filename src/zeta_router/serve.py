@@ -35,6 +35,9 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
         timeout_graceful_shutdown=30,
         # Keep client connections as long as typical SDK pools do.
         timeout_keep_alive=30,
+        # Nothing reads the client address; the X-Forwarded-* middleware was a per-request
+        # layer for nothing.
+        proxy_headers=False,
     )
 
 
