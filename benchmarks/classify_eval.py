@@ -3,6 +3,11 @@
     python benchmarks/classify_eval.py                       # held-out split, all analyzers
     python benchmarks/classify_eval.py --split tune --analyzer heuristic
     python benchmarks/classify_eval.py --no-cli              # in-process only
+    python benchmarks/classify_eval.py --data benchmarks/data/realistic.jsonl
+
+Reported per set: per-task precision/recall, macro accuracy (mean per-task recall) overall and on
+the ``"messy": true`` subset when the set marks one, a confusion matrix, accuracy by length, a
+reliability table with the expected calibration error of ``confidence``, and latency.
 
 Accuracy comes from the ``zeta-router classify`` command (the public contract: JSON lines in,
 JSON lines out). Per-prompt latency is measured in-process by timing ``analyze()`` directly with
@@ -30,7 +35,11 @@ BUCKETS = ((0, 200, "<200"), (200, 1000, "200-1k"), (1000, 4000, "1k-4k"), (4000
 
 
 def load(split: str) -> list[dict[str, Any]]:
-    with open(DATA / f"{split}.jsonl", encoding="utf-8") as f:
+    return load_path(DATA / f"{split}.jsonl")
+
+
+def load_path(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -40,10 +49,14 @@ def chars(item: dict[str, Any]) -> int:
     return sum(len(str(m.get("content", ""))) for m in item["messages"])
 
 
-def run_cli(items: Sequence[dict[str, Any]], analyzer: str) -> tuple[dict[str, str], float]:
+Preds = dict[str, tuple[str, float]]  # id -> (task, confidence)
+
+
+def run_cli(items: Sequence[dict[str, Any]], analyzer: str) -> tuple[Preds, float]:
     exe = shutil.which("zeta-router")
     cmd = [exe] if exe else [sys.executable, "-m", "zeta_router"]
-    stdin = "".join(json.dumps({k: v for k, v in it.items() if k != "task"}) + "\n" for it in items)
+    keep = ("id", "prompt", "messages")
+    stdin = "".join(json.dumps({k: v for k, v in it.items() if k in keep}) + "\n" for it in items)
     start = time.perf_counter()
     proc = subprocess.run(
         [*cmd, "classify", "--analyzer", analyzer],
@@ -56,17 +69,17 @@ def run_cli(items: Sequence[dict[str, Any]], analyzer: str) -> tuple[dict[str, s
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"zeta-router classify failed ({proc.returncode}):\n{proc.stderr}")
-    out: dict[str, str] = {}
+    out: Preds = {}
     for line in proc.stdout.splitlines():
         row = json.loads(line)
         if row.get("id") is not None and "task" in row:
-            out[row["id"]] = row["task"]
+            out[row["id"]] = (row["task"], float(row.get("confidence", 0.0)))
     return out, elapsed
 
 
 def run_inprocess(
     items: Sequence[dict[str, Any]], analyzer_name: str, repeats: int
-) -> tuple[dict[str, str], list[float], float]:
+) -> tuple[Preds, list[float], float]:
     from zeta_router.analysis import Prompt, build_analyzer, prompt_from_messages
     from zeta_router.config import AnalysisSettings
 
@@ -77,7 +90,10 @@ def run_inprocess(
         prompt_from_messages(it["messages"]) if "messages" in it else Prompt.from_text(it["prompt"])
         for it in items
     ]
-    preds = {it["id"]: analyzer.analyze(p).task for it, p in zip(items, prompts, strict=True)}
+    preds: Preds = {}
+    for it, p in zip(items, prompts, strict=True):
+        profile = analyzer.analyze(p)
+        preds[it["id"]] = (profile.task, profile.confidence)
     timings: list[float] = []
     gc.disable()
     try:
@@ -91,27 +107,76 @@ def run_inprocess(
     return preds, timings, load_s
 
 
-def report(name: str, items: Sequence[dict[str, Any]], preds: dict[str, str]) -> float:
-    print(f"\n== {name}: {len(items)} prompts")
+def macro_accuracy(items: Sequence[dict[str, Any]], preds: Preds) -> float:
     recalls = []
     for task in TASKS:
-        tp = sum(1 for it in items if it["task"] == task and preds.get(it["id"]) == task)
+        support = [it for it in items if it["task"] == task]
+        if support:
+            ok = sum(1 for it in support if preds.get(it["id"], ("", 0.0))[0] == task)
+            recalls.append(ok / len(support))
+    return statistics.fmean(recalls) if recalls else 0.0
+
+
+def calibration(items: Sequence[dict[str, Any]], preds: Preds, bins: int = 5) -> float:
+    """Print a reliability table (confidence bin -> accuracy) and return the expected
+    calibration error: the count-weighted gap between mean confidence and accuracy."""
+    rows: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
+    for it in items:
+        task, conf = preds.get(it["id"], ("", 0.0))
+        rows[min(int(conf * bins), bins - 1)].append((conf, task == it["task"]))
+    ece = 0.0
+    cells = []
+    for i, row in enumerate(rows):
+        if not row:
+            continue
+        conf = statistics.fmean(c for c, _ in row)
+        acc = sum(ok for _, ok in row) / len(row)
+        ece += len(row) / len(items) * abs(conf - acc)
+        cells.append(
+            f"[{i / bins:.1f},{(i + 1) / bins:.1f}) conf {conf:.2f} acc {acc:.2f} n={len(row)}"
+        )
+    print("  reliability  " + "   ".join(cells))
+    print(f"  expected calibration error {ece:.3f}")
+    return ece
+
+
+def report(name: str, items: Sequence[dict[str, Any]], preds: Preds) -> float:
+    print(f"\n== {name}: {len(items)} prompts")
+    task_of = {k: v[0] for k, v in preds.items()}
+    for task in TASKS:
+        tp = sum(1 for it in items if it["task"] == task and task_of.get(it["id"]) == task)
         support = sum(1 for it in items if it["task"] == task)
-        predicted = sum(1 for it in items if preds.get(it["id"]) == task)
+        predicted = sum(1 for it in items if task_of.get(it["id"]) == task)
         p = tp / predicted if predicted else 0.0
         r = tp / support if support else 0.0
-        recalls.append(r)
         print(f"  {task:10s} precision {p:5.3f}  recall {r:5.3f}  (n={support})")
-    macro = statistics.fmean(recalls)
-    acc = sum(1 for it in items if preds.get(it["id"]) == it["task"]) / len(items)
+    macro = macro_accuracy(items, preds)
+    acc = sum(1 for it in items if task_of.get(it["id"]) == it["task"]) / len(items)
     print(f"  macro accuracy (mean per-task recall) {macro:.3f}   overall accuracy {acc:.3f}")
+    messy = [it for it in items if it.get("messy")]
+    if messy:
+        clean = [it for it in items if not it.get("messy")]
+        print(
+            f"  messy subset macro {macro_accuracy(messy, preds):.3f} (n={len(messy)})   "
+            f"clean subset macro {macro_accuracy(clean, preds):.3f} (n={len(clean)})"
+        )
+    print(
+        "  confusion (rows: label, columns: predicted)  " + " ".join(f"{t[:5]:>5s}" for t in TASKS)
+    )
+    for task in TASKS:
+        row = [
+            sum(1 for it in items if it["task"] == task and task_of.get(it["id"]) == col)
+            for col in TASKS
+        ]
+        print(f"    {task:10s}" + " " * 35 + " ".join(f"{n:5d}" for n in row))
     parts = []
     for lo, hi, label in BUCKETS:
         bucket = [it for it in items if lo <= chars(it) < hi]
         if bucket:
-            ok = sum(1 for it in bucket if preds.get(it["id"]) == it["task"])
+            ok = sum(1 for it in bucket if task_of.get(it["id"]) == it["task"])
             parts.append(f"{label}: {ok / len(bucket):.3f} (n={len(bucket)})")
     print("  accuracy by length  " + "   ".join(parts))
+    calibration(items, preds)
     return macro
 
 
@@ -123,12 +188,18 @@ def pct(xs: Sequence[float], q: float) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="heldout", help="tune | heldout (default) | all")
+    ap.add_argument("--data", type=Path, help="a JSONL set to evaluate instead of --split")
     ap.add_argument("--analyzer", action="append", help="heuristic, semantic (default: both)")
     ap.add_argument("--no-cli", action="store_true", help="skip the subprocess run")
     ap.add_argument("--repeats", type=int, default=5, help="latency passes over the set")
     ap.add_argument("--errors", action="store_true", help="print misclassified prompts")
     args = ap.parse_args(argv)
-    items = load("tune") + load("heldout") if args.split == "all" else load(args.split)
+    if args.data:
+        items = load_path(args.data)
+    elif args.split == "all":
+        items = load("tune") + load("heldout")
+    else:
+        items = load(args.split)
     for name in args.analyzer or ["heuristic", "semantic"]:
         if args.no_cli:
             preds, timings, load_s = run_inprocess(items, name, args.repeats)
@@ -145,10 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.errors:
             for it in items:
-                if preds.get(it["id"]) != it["task"]:
+                task, conf = preds.get(it["id"], ("", 0.0))
+                if task != it["task"]:
                     text = it.get("prompt") or json.dumps(it["messages"])[-300:]
                     flat = text[:160].replace("\n", " ")
-                    print(f"    {it['id']} want {it['task']} got {preds.get(it['id'])}: {flat}")
+                    print(f"    {it['id']} want {it['task']} got {task} ({conf:.2f}): {flat}")
     return 0
 
 
