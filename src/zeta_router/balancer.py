@@ -6,6 +6,7 @@ max_concurrency already checked) and never do I/O.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -21,15 +22,29 @@ class Strategy(Protocol):
     def pick(self, replicas: Sequence[ReplicaState], now: float) -> ReplicaState: ...
 
 
-def load_cost(r: ReplicaState, now: float, slow_start_s: float) -> float:
+#: Cost factor for a replica whose scraped load is stale: chosen only over other such replicas.
+STALE_PENALTY = 1000.0
+
+
+def load_cost(
+    r: ReplicaState, now: float, slow_start_s: float, stale_after_s: float = math.inf
+) -> float:
     """Expected wait if this replica takes one more request: peak-EWMA latency scaled by the
     work ahead of it (our in-flight plus the backend's own queue when it reports one)."""
     queued = r.in_flight + 1.0
     scraped = r.scraped
+    stale = False
     if scraped is not None:
-        # The backend's queue includes our in-flight requests; count only the excess.
-        queued += max(0.0, scraped.waiting + scraped.running - r.in_flight)
+        if now - scraped.at > stale_after_s:
+            # The backend stopped reporting (often: too busy to answer /metrics). Its load is
+            # unknown, so it counts as saturated.
+            stale = True
+        else:
+            # The backend's queue includes our in-flight requests; count only the excess.
+            queued += max(0.0, scraped.waiting + scraped.running - r.in_flight)
     cost = r.latency.value * queued / r.weight
+    if stale:
+        cost *= STALE_PENALTY
     if slow_start_s > 0 and r.ready_since:
         age = now - r.ready_since
         if age < slow_start_s:
@@ -44,9 +59,12 @@ class P2CEwma:
 
     name = "p2c-ewma"
 
-    def __init__(self, rng: random.Random, slow_start_s: float = 0.0) -> None:
+    def __init__(
+        self, rng: random.Random, slow_start_s: float = 0.0, stale_after_s: float = math.inf
+    ) -> None:
         self._rng = rng
         self._slow_start_s = slow_start_s
+        self._stale_after_s = stale_after_s
 
     def pick(self, replicas: Sequence[ReplicaState], now: float) -> ReplicaState:
         n = len(replicas)
@@ -60,8 +78,8 @@ class P2CEwma:
             if j >= i:
                 j += 1
             a, b = replicas[i], replicas[j]
-        s = self._slow_start_s
-        return a if load_cost(a, now, s) <= load_cost(b, now, s) else b
+        s, st = self._slow_start_s, self._stale_after_s
+        return a if load_cost(a, now, s, st) <= load_cost(b, now, s, st) else b
 
 
 class LeastRequest:
@@ -98,18 +116,22 @@ class Random:
         return self._rng.choices(replicas, weights=[r.weight for r in replicas])[0]
 
 
-StrategyFactory = Callable[[BalancerSettings, random.Random, float], Strategy]
+#: (settings, rng, slow_start_s, stale_after_s) -> strategy
+StrategyFactory = Callable[[BalancerSettings, random.Random, float, float], Strategy]
 
 STRATEGIES: dict[str, StrategyFactory] = {
-    "p2c-ewma": lambda _s, rng, slow: P2CEwma(rng, slow),
-    "least-request": lambda _s, _rng, _slow: LeastRequest(),
-    "round-robin": lambda _s, _rng, _slow: RoundRobin(),
-    "random": lambda _s, rng, _slow: Random(rng),
+    "p2c-ewma": lambda _s, rng, slow, stale: P2CEwma(rng, slow, stale),
+    "least-request": lambda _s, _rng, _slow, _stale: LeastRequest(),
+    "round-robin": lambda _s, _rng, _slow, _stale: RoundRobin(),
+    "random": lambda _s, rng, _slow, _stale: Random(rng),
 }
 
 
 def build_strategy(
-    settings: BalancerSettings, rng: random.Random, slow_start_s: float = 0.0
+    settings: BalancerSettings,
+    rng: random.Random,
+    slow_start_s: float = 0.0,
+    stale_after_s: float = math.inf,
 ) -> Strategy:
     try:
         factory = STRATEGIES[settings.strategy]
@@ -118,4 +140,4 @@ def build_strategy(
         raise ConfigError(
             f"balancer.strategy: unknown strategy {settings.strategy!r} (known: {known})"
         ) from None
-    return factory(settings, rng, slow_start_s)
+    return factory(settings, rng, slow_start_s, stale_after_s)

@@ -97,6 +97,8 @@ class HealthSettings(_Frozen):
     scrape_metrics: bool = True
     #: Scraped load older than this counts as saturated.
     stale_after_s: PositiveFloat = 10.0
+    #: Seconds between metric scrapes (keep well under stale_after_s).
+    scrape_interval_s: PositiveFloat = 2.0
 
 
 class BalancerSettings(_Frozen):
@@ -112,6 +114,22 @@ class AdmissionSettings(_Frozen):
     ageing_s: PositiveFloat = 5.0
     #: Default overall deadline when the client gives no x-zeta-timeout-ms.
     default_deadline_s: PositiveFloat | None = None
+    #: Send a request to the next capable model of its route when the preferred one is
+    #: saturated (and the model's max_complexity allows the task); off: always wait.
+    spill: bool = True
+    #: Scraped KV-cache use at or above this counts as saturated.
+    kv_cache_full: float = Field(default=0.95, gt=0, le=1)
+
+
+class FeedbackSettings(_Frozen):
+    enabled: bool = True
+    #: Bounds of the per-(model, task) score multiplier.
+    min_score: float = Field(default=0.5, gt=0, le=1)
+    max_score: float = Field(default=1.5, ge=1, le=4)
+    #: Time constant with which scores return to neutral (1.0).
+    decay_s: PositiveFloat = 600.0
+    #: Answered request ids kept for POST /v1/feedback.
+    remember: int = Field(default=10000, ge=1)
 
 
 class HedgeSettings(_Frozen):
@@ -204,6 +222,7 @@ class Config(_Frozen):
     balancer: BalancerSettings = BalancerSettings()
     admission: AdmissionSettings = AdmissionSettings()
     hedge: HedgeSettings = HedgeSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     analysis: AnalysisSettings = AnalysisSettings()
     models: Mapping[str, Model] = Field(min_length=1)
     routes: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)

@@ -14,10 +14,12 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import orjson
 
+from .admission import Admission, capacity_bound, load_report, saturation
 from .analysis import build_analyzer
 from .analysis.base import Analyzer
 from .analysis.profile import TaskProfile, estimate_tokens
@@ -33,12 +35,14 @@ from .errors import (
     RouterError,
     UpstreamError,
 )
-from .fleet import Fleet, ReplicaState
+from .feedback import Feedback
+from .fleet import Fleet, ModelState, ReplicaState
 from .policy import Plan, plan
 from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model, upstream_model_in
 from .reload import ReloadHook, ReloadLog, ReloadResult
 from .reload import reload as reload_config
 from .response import JSON_TYPE, Headers, Response, error_response, sse_error_event
+from .scrape import Scraper
 from .telemetry import Telemetry
 from .upstream import Reply, Stream, Upstream
 
@@ -85,9 +89,17 @@ class Router:
         self._rng = rng or random.Random()
         self.fleet = Fleet(config)
         self.analyzer = analyzer or build_analyzer(config.analysis)
-        self.strategy = build_strategy(config.balancer, self._rng, config.health.slow_start_s)
+        h = config.health
+        self.strategy = build_strategy(
+            config.balancer, self._rng, h.slow_start_s, h.stale_after_s
+        )
         self.upstream = Upstream(clock, session)
         self.budget = RetryBudget(config.retry, clock)
+        self.admission = Admission(config.admission, clock)
+        self.feedback = Feedback(config.feedback, clock)
+        self.scraper = Scraper(
+            config, self.fleet, self.upstream.get, clock=clock, sleep=sleep
+        )
         self.telemetry = Telemetry(
             access_log_enabled=config.server.access_log, log_prompts=config.server.log_prompts
         )
@@ -103,6 +115,8 @@ class Router:
 
     async def start(self) -> None:
         self.telemetry.start()
+        if self.config.health.scrape_metrics:
+            self.scraper.start()
 
     def reload(self, config: Config) -> ReloadResult:
         """Swap in a new config, keeping live replica state; raises ConfigError and keeps the
@@ -110,6 +124,7 @@ class Router:
         return reload_config(self, config)
 
     async def close(self) -> None:
+        await self.scraper.stop()
         await self.telemetry.stop()
         await self.upstream.close()
 
@@ -164,10 +179,15 @@ class Router:
                 d.prompt = req.prompt.last_user
             task, note = self.route_task(profile)
             d.task = task
-            p = self.plan_for(req, profile, task)
+            p = self.feedback.reorder(
+                self.plan_for(req, profile, task), profile.complexity, self.config.models
+            )
             d.preferred = p.preferred
-            total = opts.timeout_s if opts.timeout_s is not None else self.config.timeouts.total_s
+            total = opts.timeout_s
+            if total is None:
+                total = self.config.admission.default_deadline_s or self.config.timeouts.total_s
             resp = await self._serve(req, d, p, now + total, note)
+            self.feedback.remember(d)
             d.router_overhead_s = self.clock() - now - sum(a.elapsed_s for a in d.attempts)
         except RouterError as err:
             d.status = err.status
@@ -179,6 +199,7 @@ class Router:
     def finish(self, d: Decision) -> None:
         """Called by the HTTP layer once the last byte was sent (or the client left)."""
         d.duration_s = self.clock() - d.started
+        self.feedback.observe(d)
         self.telemetry.record(d)
 
     async def _serve(
@@ -192,14 +213,31 @@ class Router:
         passed_over: dict[str, str] = {}
         transient: list[tuple[ReplicaState, UpstreamError]] = []
         tried: set[str] = set()
+        spill: str | None = None
+        admitted = False
         for pass_no in range(2):
-            for cand in p.candidates:
+            spill_to = 0
+            for idx, cand in enumerate(p.candidates):
+                if idx < spill_to:
+                    continue
                 ms = self.fleet.models[cand.model]
                 while attempts_left > 0:
                     now = self.clock()
                     if now >= deadline:
                         raise self._deadline_error(passed_over)
                     usable = [r for r in ms.replicas if r.id not in tried and r.available(now)]
+                    why = self._saturated(ms, usable, tried, now, admitted)
+                    if why:
+                        to = self._spill_target(p, idx, d, tried, passed_over, now)
+                        if to is not None:
+                            passed_over[cand.model] = f"saturated ({why})"
+                            spill = f"spill: {cand.model} saturated ({why})"
+                            spill_to = to
+                            break
+                        if not usable or (not admitted and self.admission.busy(ms.name)):
+                            d.queued_s += await self._queue(ms, d, tried, deadline)
+                            admitted = True
+                            continue
                     if not usable:
                         if cand.model not in passed_over:
                             passed_over[cand.model] = (
@@ -214,7 +252,7 @@ class Router:
                     result = await self._attempt(req, d, replica, deadline)
                     if isinstance(result, Response):
                         d.passed_over = [(m, r) for m, r in passed_over.items() if m != cand.model]
-                        d.route = self._route_reason(cand.reason, note, pass_no)
+                        d.route = self._route_reason(cand.reason, note, pass_no, spill, d)
                         self._set_headers(result, d)
                         return result
                     tried.add(replica.id)
@@ -275,13 +313,90 @@ class Router:
         return DeadlineExceeded(f"The request deadline passed before any model answered ({tried})")
 
     @staticmethod
-    def _route_reason(reason: str, note: str | None, pass_no: int) -> str:
-        parts = [reason]
+    def _route_reason(
+        reason: str, note: str | None, pass_no: int, spill: str | None, d: Decision
+    ) -> str:
+        parts = [spill, reason] if spill else [reason]
         if note:
             parts.append(note)
+        if d.queued_s:
+            parts.append(f"queued {d.queued_s:.3f}s")
         if pass_no:
             parts.append("after back-off")
         return "; ".join(parts)
+
+    # -- load: saturation, spill-over, admission queue ---------------------------------------
+
+    def _saturated(
+        self,
+        ms: ModelState,
+        usable: list[ReplicaState],
+        tried: set[str],
+        now: float,
+        admitted: bool,
+    ) -> str:
+        """Why ``ms`` should take no more work now, or "" when it may."""
+        if not usable:
+            bound = capacity_bound(ms, now, tuple(tried))
+            if not bound:
+                return ""  # unavailable for other reasons: the failure path handles it
+            used = sum(r.in_flight for r in bound)
+            return f"{used}/{sum(r.max_concurrency or 0 for r in bound)} in flight"
+        if self.admission.pending and not admitted and self.admission.busy(ms.name):
+            return f"{self.admission.waiting(ms.name)} waiting"
+        h = self.config.health
+        return saturation(usable, now, h.stale_after_s, self.config.admission.kv_cache_full)
+
+    def _spill_target(
+        self,
+        p: Plan,
+        idx: int,
+        d: Decision,
+        tried: set[str],
+        passed_over: dict[str, str],
+        now: float,
+    ) -> int | None:
+        """The first later candidate that may take this task and has room. A pinned model's
+        requests wait for it rather than spill."""
+        if not self.config.admission.spill or p.candidates[idx].model == p.pinned:
+            return None
+        complexity = d.profile.complexity if d.profile is not None else 0.0
+        skipped: list[tuple[str, str]] = []
+        for j in range(idx + 1, len(p.candidates)):
+            ms = self.fleet.models[p.candidates[j].model]
+            limit = ms.config.max_complexity
+            if limit < complexity:
+                skipped.append((ms.name, f"max_complexity {limit:g} < {complexity:.2f}"))
+                continue
+            usable = [r for r in ms.replicas if r.id not in tried and r.available(now)]
+            if not usable:
+                continue
+            why = self._saturated(ms, usable, tried, now, False)
+            if why:
+                skipped.append((ms.name, f"saturated ({why})"))
+                continue
+            for name, reason in skipped:
+                passed_over.setdefault(name, reason)
+            return j
+        return None
+
+    async def _queue(
+        self, ms: ModelState, d: Decision, tried: set[str], deadline: float
+    ) -> float:
+        """Wait in the model's admission queue for a slot; raises Overloaded (429)."""
+        bound = capacity_bound(ms, self.clock(), tuple(tried)) or list(ms.replicas)
+        service = sum(r.latency.value for r in bound) / len(bound)
+        slots = sum(r.max_concurrency or 1 for r in bound)
+        return await self.admission.wait(ms.name, d.priority, deadline, service, slots)
+
+    def _release(self, replica: ReplicaState) -> None:
+        replica.in_flight -= 1
+        if self.admission.pending:
+            self.admission.release(replica.model)
+
+    def load_report(self) -> dict[str, Any]:
+        """Saturation, queues and feedback scores per model (GET /v1/feedback)."""
+        return load_report(self.fleet, self.admission, self.feedback, self.config, self.clock())
 
     async def _attempt(
         self, req: ParsedRequest, d: Decision, replica: ReplicaState, deadline: float
@@ -299,18 +414,18 @@ class Router:
                 replica, UPSTREAM_PATHS[req.endpoint], body, timeouts, deadline, stream=req.stream
             )
         except UpstreamError as err:
-            replica.in_flight -= 1
+            self._release(replica)
             self._failed(replica, d, err, start)
             if not err.retryable:
                 raise self._relayed_client_error(err) from None
             return err
         except BaseException:
-            replica.in_flight -= 1
+            self._release(replica)
             raise
         now = self.clock()
         ttfb = now - start
         if isinstance(result, Reply):
-            replica.in_flight -= 1
+            self._release(replica)
             return self._complete_reply(result, replica, d, start, ttfb)
         return self._start_stream(result, replica, d, start, ttfb, timeouts)
 
@@ -412,7 +527,7 @@ class Router:
                 code="stream_interrupted",
             )
         finally:
-            replica.in_flight -= 1
+            self._release(replica)
             stream.close()
             if not finished and d.stream_error is None:
                 d.stream_error = "client disconnected"

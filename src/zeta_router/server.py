@@ -120,6 +120,8 @@ class App:
         self.add_route("/health", "GET", self._health)
         self.add_route("/v1/models", "GET", self._models)
         self.add_route("/models", "GET", self._models)
+        self.add_route("/v1/feedback", "POST", self._feedback)
+        self.add_route("/v1/feedback", "GET", self._scores)
 
     def add_route(self, path: str, method: str, handler: Handler) -> None:
         self._routes.setdefault(path, {})[method] = handler
@@ -218,6 +220,13 @@ class App:
 
     async def _health(self, scope: Scope, receive: Receive) -> Response:
         return json_response({"status": "ok"})
+
+    async def _feedback(self, scope: Scope, receive: Receive) -> Response:
+        raw = await read_body(scope, receive, 64 * 1024)
+        return json_response(self.router.feedback.rate_body(raw))
+
+    async def _scores(self, scope: Scope, receive: Receive) -> Response:
+        return json_response(self.router.load_report())
 
     async def _models(self, scope: Scope, receive: Receive) -> Response:
         created = int(self.router.started_at)

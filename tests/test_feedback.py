@@ -1,0 +1,221 @@
+"""Per-(model, task) scores: outcomes and ratings move them within bounds, they decay back, they
+reorder a route by at most what the bounds allow and never past the capability filter; and the
+POST /v1/feedback endpoint's contract (404 unknown id, 422 bad rating, 400 bad body)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from zeta_router.config import Config, FeedbackSettings, parse_config
+from zeta_router.decision import Attempt, Decision
+from zeta_router.errors import InvalidRequest, NotFound, Unprocessable
+from zeta_router.feedback import Feedback
+from zeta_router.policy import plan
+from zeta_router.testing import Harness
+
+
+class Clock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def served(
+    fb: Feedback, rid: str, model: str, task: str, ttfb: float = 0.1, fails: tuple[str, ...] = ()
+) -> Decision:
+    d = Decision(rid, "chat", 0.0)
+    d.task, d.model, d.replica, d.status, d.ttfb_s = task, model, f"{model}-0", 200, ttfb
+    d.attempts = [Attempt(m, f"{m}-0", "503 unavailable", 0.01) for m in fails]
+    d.attempts.append(Attempt(model, f"{model}-0", "ok", ttfb))
+    fb.remember(d)
+    fb.observe(d)
+    return d
+
+
+def feedback(**settings: float) -> tuple[Feedback, Clock]:
+    clock = Clock()
+    return Feedback(FeedbackSettings(**settings), clock), clock  # type: ignore[arg-type]
+
+
+def test_ratings_move_the_score_within_bounds() -> None:
+    fb, _ = feedback()
+    for i in range(50):
+        served(fb, f"g{i}", "coder", "code")
+        fb.rate(f"g{i}", 5)
+    assert fb.score("coder", "code") == pytest.approx(1.5)
+    for i in range(50):
+        served(fb, f"b{i}", "brain", "code")
+        fb.rate(f"b{i}", 1)
+    assert fb.score("brain", "code") == pytest.approx(0.5)
+    assert fb.score("brain", "reasoning") == 1.0  # per task
+    row = next(r for r in fb.snapshot() if r["model"] == "brain")
+    assert (row["ratings"], row["mean_rating"]) == (50, 1.0)
+
+
+def test_rerating_replaces_the_previous_rating() -> None:
+    fb, _ = feedback()
+    served(fb, "r1", "coder", "code")
+    fb.rate("r1", 5)
+    out = fb.rate("r1", 3)
+    assert out["score"] == pytest.approx(1.0)
+    assert fb.snapshot()[0]["ratings"] == 1
+
+
+def test_errors_and_slow_answers_lower_successes_recover() -> None:
+    fb, _ = feedback()
+    served(fb, "1", "coder", "code", ttfb=0.1, fails=("brain", "brain"))
+    assert fb.score("brain", "code") == pytest.approx(0.9)
+    assert fb.score("coder", "code") == 1.0
+    served(fb, "2", "coder", "code", ttfb=0.5)  # 5x the norm of 0.1
+    slow = fb.score("coder", "code")
+    assert slow == pytest.approx(0.98)
+    served(fb, "3", "coder", "code", ttfb=0.1)
+    assert slow < fb.score("coder", "code") < 1.0
+
+
+def test_client_errors_do_not_count_against_the_model() -> None:
+    fb, _ = feedback()
+    d = Decision("x", "chat", 0.0)
+    d.task, d.status = "code", 400
+    d.attempts = [Attempt("coder", "coder-0", "4xx: bad request", 0.01)]
+    fb.observe(d)
+    assert fb.score("coder", "code") == 1.0
+
+
+def test_scores_decay_back_to_neutral() -> None:
+    fb, clock = feedback(decay_s=100.0)
+    served(fb, "1", "brain", "code")
+    fb.rate("1", 1)
+    assert fb.score("brain", "code") == pytest.approx(0.8)
+    clock.t += 100.0
+    assert fb.score("brain", "code") == pytest.approx(1 - 0.2 / 2.718281828, rel=1e-3)
+    clock.t += 10_000.0
+    assert fb.score("brain", "code") == pytest.approx(1.0, abs=1e-6)
+
+
+def test_forgets_old_request_ids() -> None:
+    fb, _ = feedback(remember=2)
+    for rid in ("a", "b", "c"):
+        served(fb, rid, "coder", "code")
+    with pytest.raises(NotFound):
+        fb.rate("a", 4)
+    fb.rate("c", 4)
+
+
+def cfg() -> Config:
+    return parse_config(
+        {
+            "models": {
+                "brain": {"replicas": [{"url": "http://b:1/v1"}]},
+                "coder": {"max_complexity": 0.6, "replicas": [{"url": "http://c:1/v1"}]},
+                "small": {"replicas": [{"url": "http://s:1/v1"}]},
+                "embed": {"endpoints": ["embeddings"], "replicas": [{"url": "http://e:1/v1"}]},
+            },
+            "routes": {"code": ["brain", "coder", "small"]},
+        }
+    )
+
+
+def code_plan(config: Config, pinned: str | None = None):  # type: ignore[no-untyped-def]
+    return plan(config, "code", "chat", pinned=pinned, prompt_tokens=10, max_tokens=None)
+
+
+def rate_many(fb: Feedback, model: str, task: str, rating: int, n: int = 20) -> None:
+    for i in range(n):
+        served(fb, f"{model}-{rating}-{i}", model, task)
+        fb.rate(f"{model}-{rating}-{i}", rating)
+
+
+def test_strong_feedback_swaps_the_first_two_candidates_and_says_why() -> None:
+    config = cfg()
+    fb, _ = feedback()
+    rate_many(fb, "brain", "code", 1)
+    rate_many(fb, "coder", "code", 5)
+    p = fb.reorder(code_plan(config), 0.5, config.models)
+    assert [c.model for c in p.candidates] == ["coder", "brain", "small"]
+    assert p.candidates[0].reason == ("route code, 2nd choice; feedback score 1.50 over brain 0.50")
+
+
+def test_feedback_never_promotes_past_max_complexity_or_the_capability_filter() -> None:
+    config = cfg()
+    fb, _ = feedback()
+    rate_many(fb, "brain", "code", 1)
+    rate_many(fb, "coder", "code", 5)
+    rate_many(fb, "embed", "code", 5)  # however it got there, embed cannot serve chat
+    p = fb.reorder(code_plan(config), 0.9, config.models)  # above coder's 0.6
+    assert [c.model for c in p.candidates] == ["brain", "coder", "small"]
+
+
+def test_bounds_keep_the_preferred_model_within_one_place() -> None:
+    config = cfg()
+    fb, _ = feedback()
+    rate_many(fb, "brain", "code", 1)
+    rate_many(fb, "coder", "code", 1)
+    rate_many(fb, "small", "code", 5)
+    p = fb.reorder(code_plan(config), 0.5, config.models)
+    # small (3rd) overtakes coder but not brain: the worst score still leaves brain 2nd at most.
+    assert [c.model for c in p.candidates][:2] == ["brain", "small"]
+
+
+def test_pinned_plans_keep_their_order() -> None:
+    config = cfg()
+    fb, _ = feedback()
+    rate_many(fb, "brain", "code", 1)
+    rate_many(fb, "coder", "code", 5)
+    p = code_plan(config, pinned="brain")
+    assert fb.reorder(p, 0.5, config.models) is p
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'{"request_id": "x", "rating": 0}', Unprocessable),
+        (b'{"request_id": "x", "rating": 6}', Unprocessable),
+        (b'{"request_id": "x", "rating": "5"}', Unprocessable),
+        (b'{"request_id": "x", "rating": true}', Unprocessable),
+        (b'{"request_id": "x"}', Unprocessable),
+        (b'{"request_id": "x", "rating": 3, "comment": 5}', Unprocessable),
+        (b'{"rating": 3}', InvalidRequest),
+        (b"[1, 2]", InvalidRequest),
+        (b"{not json", InvalidRequest),
+        (b'{"request_id": "x", "rating": 3}', NotFound),
+    ],
+)
+def test_body_validation(body: bytes, error: type[Exception]) -> None:
+    fb, _ = feedback()
+    with pytest.raises(error):
+        fb.rate_body(body)
+
+
+def test_feedback_endpoint_end_to_end(harness: Harness) -> None:
+    with httpx.Client(base_url=harness.base_url, timeout=10) as c:
+        r = c.post(
+            "/chat/completions",
+            json={"model": "coder", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        rid = r.headers["x-zeta-request-id"]
+        ok = c.post("/feedback", json={"request_id": rid, "rating": 1, "comment": "wrong"})
+        assert ok.status_code == 200
+        body = ok.json()
+        assert (body["model"], body["rating"]) == ("coder", 1)
+        assert body["score"] < 1.0
+
+        missing = c.post("/feedback", json={"request_id": "zr-nope-1", "rating": 3})
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "request_not_found"
+
+        bad = c.post("/feedback", json={"request_id": rid, "rating": 9})
+        assert bad.status_code == 422
+        err = bad.json()["error"]
+        assert (err["type"], err["param"]) == ("invalid_request_error", "rating")
+
+        report = c.get("/feedback").json()
+        assert any(
+            s["model"] == "coder" and s["ratings"] >= 1 and s["score"] < 1.0
+            for s in report["scores"]
+        )
+        assert {m["model"] for m in report["models"]} >= {"brain", "coder"}
+        assert report["comments"][-1]["comment"] == "wrong"
