@@ -6,6 +6,7 @@ managed fleet, the packaged models and the gateway work together.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -92,6 +93,26 @@ async def test_chat_stream_and_embeddings_through_the_gateway(
                 if chunk.choices and chunk.choices[0].delta.content:
                     parts.append(chunk.choices[0].delta.content)
         assert len(parts) > 1 and "".join(parts).strip()
+
+        # A stream must not be cut short by requests that arrive while it runs (llama-cpp-python
+        # would end it with a clean [DONE] unless told not to).
+        async def stream_finish() -> str | None:
+            finish = None
+            stream = await client.chat.completions.create(
+                model="small",
+                messages=[{"role": "user", "content": "Count from one to twenty."}],
+                max_tokens=24,
+                stream=True,
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].finish_reason:
+                    finish = chunk.choices[0].finish_reason
+            return finish
+
+        first, second, _ = await asyncio.gather(
+            stream_finish(), stream_finish(), chat(client, "Hi!", model="small")
+        )
+        assert first is not None and second is not None, "a stream ended without finish_reason"
 
         emb = await client.embeddings.with_raw_response.create(
             model="auto", input=["a cat", "a dog", "a stock market"], encoding_format="float"

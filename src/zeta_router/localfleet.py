@@ -171,6 +171,10 @@ def llama_command(
         str(threads),
         "--verbose",
         "false",
+        # By default llama-cpp-python ends a running stream with a clean [DONE] as soon as any
+        # other request arrives (even GET /v1/models): a silent truncation no router can see.
+        "--interrupt_requests",
+        "false",
         *extra,
     )
 
@@ -220,13 +224,17 @@ def fleet_dict(
         "timeouts": {"connect_s": 1.0, "first_byte_s": 60.0, "idle_s": 30.0, "total_s": 120.0},
         "retry": {"max_attempts": 4, "budget_min_per_s": 10.0, "backoff_base_s": 0.02},
         "breaker": {"consecutive_failures": 2, "eject_base_s": 1.0, "eject_max_s": 10.0},
-        "health": {"interval_s": 1.0, "timeout_s": 1.0, "slow_start_s": 0.0},
+        # No active probes: llama-cpp-python's only cheap GET (/v1/models) takes the model lock,
+        # so a probe waits behind every generation and would call a busy server down. The
+        # supervisor knows the process state first-hand; breakers cover a hung server. It
+        # exposes no /metrics either.
+        "health": {"enabled": False, "scrape_metrics": False, "slow_start_s": 0.0},
         "models": {
             "small": {
                 "description": "SmolLM2 135M Instruct (Q4_1), llama.cpp",
                 "endpoints": ["chat", "completions"],
                 "context_window": 2048,
-                "health": "openai",
+                "health": "none",
                 "replicas": [
                     replica(f"small-{i}", small_cmd, "small") for i in range(small_replicas)
                 ],
@@ -235,14 +243,14 @@ def fleet_dict(
                 "description": "Gemma 3 270M base (Q4_K_M), llama.cpp, gemma chat format",
                 "endpoints": ["chat", "completions"],
                 "context_window": 2048,
-                "health": "openai",
+                "health": "none",
                 "replicas": [replica("gemma-0", gemma_cmd, "gemma")],
             },
             "embed": {
                 "description": "SmolLM2 135M as a mean-pooled toy embedder (576 dims)",
                 "endpoints": ["embeddings"],
                 "context_window": 512,
-                "health": "openai",
+                "health": "none",
                 "replicas": [replica("embed-0", embed_cmd, "embed")],
             },
         },
