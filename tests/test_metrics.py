@@ -184,3 +184,16 @@ def test_each_router_has_its_own_registry() -> None:
     a.telemetry.stats.observe(d)
     assert sum(a.telemetry.stats.requests.values()) == 1
     assert sum(b.telemetry.stats.requests.values()) == 0
+
+
+def test_requests_rejected_before_routing_are_counted(harness: Harness) -> None:
+    before = scrape(harness)
+    resp = httpx.post(harness.base_url + "/chat/completions", json={"model": "auto"})
+    assert resp.status_code == 400
+    after = scrape(harness)
+    labels = {"model": "none", "task": "none", "status": "400", "endpoint": "chat"}
+    assert (
+        value(after, "zeta_requests_total", **labels)
+        - value(before, "zeta_requests_total", **labels)
+        == 1
+    )

@@ -171,6 +171,9 @@ class App:
                 resp = await handler(scope, receive)
         except RouterError as err:
             resp = error_response(err)
+            if endpoint is not None:
+                # Rejected before routing (bad body or headers): still a request in the metrics.
+                self.router.telemetry.rejected(endpoint, err.status)
         except asyncio.CancelledError:
             return
         except Exception:

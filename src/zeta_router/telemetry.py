@@ -49,6 +49,10 @@ class Telemetry:
         if len(self._pending) == 1:
             self._wake.set()
 
+    def rejected(self, endpoint: str, status: int) -> None:
+        """A request refused before routing (4xx on its body or headers): counted, not logged."""
+        self.stats.requests[("none", "none", str(status), endpoint)] += 1
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drain_loop())
