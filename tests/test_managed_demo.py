@@ -120,3 +120,15 @@ def test_missing_packages_name_the_install_command(tmp_path: Path) -> None:
         localfleet.ensure_gemma(tmp_path, package="zeta_no_such_package")
     with pytest.raises(localfleet.LocalModelError, match=r"zeta-router\[local\]"):
         localfleet._package_dir("zeta_no_such_package")
+
+
+def test_demo_options_parse_for_the_cli() -> None:
+    import argparse
+
+    from zeta_router.demo import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--requests", "5", "--no-kill", "--serve", "--max-tokens", "8"])
+    assert (args.requests, args.kill, args.serve, args.max_tokens) == (5, False, True, 8)
+    assert parser.parse_args([]).kill is True

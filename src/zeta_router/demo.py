@@ -492,17 +492,26 @@ async def _serve_forever(gw: Gateway, console: Console) -> None:
                 loop.remove_signal_handler(sig)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="zeta-router demo", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options, for ``zeta-router demo`` and ``python -m zeta_router.demo``."""
     parser.add_argument("--serve", action="store_true", help="keep the gateway up afterwards")
-    parser.add_argument("--requests", type=int, default=36)
-    parser.add_argument("--concurrency", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=36, help="requests to send (36)")
+    parser.add_argument("--concurrency", type=int, default=3, help="parallel clients (3)")
     parser.add_argument(
         "--no-kill", dest="kill", action="store_false", help="do not crash model servers midway"
     )
     parser.add_argument("--port", type=int, default=None, help="gateway port (default: free)")
-    parser.add_argument("--max-tokens", type=int, default=None)
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    parser.add_argument("--max-tokens", type=int, default=None, help="per answer (32)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="zeta-router demo", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run_args(parser.parse_args(list(argv) if argv is not None else None))
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run the demo from parsed options; 0 when every request succeeded."""
     from .localfleet import LocalModelError, fleet_config, llama_available
 
     console = Console()
