@@ -267,3 +267,16 @@ def test_stream_on_a_removed_replica_finishes_while_it_drains(gw: Harness) -> No
         model="coder", messages=[{"role": "user", "content": "hi"}]
     )
     assert raw.headers["x-zeta-replica"] == "coder-new"
+
+
+def test_a_replaced_replica_draining_under_its_id_gives_one_metric_series(router: Router) -> None:
+    from zeta_router.metrics import RouterCollector
+
+    router.fleet.replicas["b1"].in_flight = 1
+    new = small_config()
+    new["models"]["b"]["replicas"][0]["url"] = "http://10.0.0.4:8000/v1"
+    router.reload(parse_config(new))
+    assert "b1" in router.draining
+    (family,) = [m for m in RouterCollector(router).collect() if m.name == "zeta_replica_in_flight"]
+    series = [s for s in family.samples if s.labels["replica"] == "b1"]
+    assert len(series) == 1

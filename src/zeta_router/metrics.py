@@ -31,6 +31,7 @@ from .breaker import BreakerState
 from .decision import Decision
 from .errors import FailureKind
 from .fleet import Health, ReplicaState
+from .reload import prune_drained
 from .response import Response
 
 if TYPE_CHECKING:
@@ -279,7 +280,11 @@ def _replica_metrics(router: Router) -> Iterator[Metric]:
     failures = CounterMetricFamily(
         "zeta_replica_failures", "Upstream attempts that failed on the replica", labels=labels
     )
-    replicas: list[ReplicaState] = [*router.fleet.replicas.values(), *router.draining.values()]
+    prune_drained(router)
+    live = router.fleet.replicas
+    # A replaced replica (same id, new URL) may drain under its old id: one series per id.
+    draining = [r for rid, r in router.draining.items() if rid not in live]
+    replicas: list[ReplicaState] = [*live.values(), *draining]
     for r in replicas:
         key = [r.model, r.id]
         in_flight.add_metric(key, r.in_flight)
