@@ -75,13 +75,6 @@ class Breaker:
         if self.state is not BreakerState.CLOSED:
             self._close(now)
 
-    def on_abandon(self) -> None:
-        """A request ended with no verdict on the replica (cancelled, the client's own fault, a
-        hedge that lost): give back its half-open probe slot, or the breaker would stay
-        half-open with every slot taken and never let a request through again."""
-        if self.state is BreakerState.HALF_OPEN and self._probes > 0:
-            self._probes -= 1
-
     def on_failure(self, now: float, reason: str, min_open_s: float = 0.0) -> bool:
         """Record a failure; returns True when this failure (re-)opened the breaker.
 

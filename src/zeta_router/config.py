@@ -91,6 +91,8 @@ class HealthSettings(_Frozen):
     enabled: bool = True
     interval_s: PositiveFloat = 5.0
     timeout_s: PositiveFloat = 2.0
+    #: Consecutive failed probes before a replica is marked down (one blip is not an outage).
+    unhealthy_after: int = Field(default=2, ge=1)
     #: A replica that recovers takes a growing share of traffic over this many seconds.
     slow_start_s: float = Field(default=10.0, ge=0)
     #: Scrape backend /metrics (vLLM, llama.cpp, SGLang) for queue depth.

@@ -12,7 +12,7 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ from .errors import (
 )
 from .feedback import Feedback
 from .fleet import Fleet, ModelState, ReplicaState
+from .health import HealthProber
+from .hedge import HedgePolicy, race
 from .policy import Plan, plan
 from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model, upstream_model_in
 from .reload import ReloadHook, ReloadLog, ReloadResult
@@ -61,6 +63,23 @@ _TRANSIENT = frozenset(
 )
 #: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
 _LOADING_PAUSE_S = 2.0
+
+
+#: Failures that also count as a (very slow) latency sample.
+_SLOW = frozenset({FailureKind.FIRST_BYTE_TIMEOUT, FailureKind.CONNECT_TIMEOUT})
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """One upstream attempt's outcome, before it is turned into a response."""
+
+    replica: ReplicaState
+    start: float
+    result: Reply | Stream | UpstreamError
+
+
+def _sent_ok(sent: _Sent) -> bool:
+    return not isinstance(sent.result, UpstreamError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +119,8 @@ class Router:
         self.scraper = Scraper(
             config, self.fleet, self.upstream.get, clock=clock, sleep=sleep
         )
+        self.prober = HealthProber(config, self.fleet, self.upstream.get, clock=clock, sleep=sleep)
+        self.hedge = HedgePolicy(config.hedge) if config.hedge.enabled else None
         self.telemetry = Telemetry(
             access_log_enabled=config.server.access_log, log_prompts=config.server.log_prompts
         )
@@ -117,6 +138,8 @@ class Router:
         self.telemetry.start()
         if self.config.health.scrape_metrics:
             self.scraper.start()
+        if self.config.health.enabled:
+            self.prober.start()
 
     def reload(self, config: Config) -> ReloadResult:
         """Swap in a new config, keeping live replica state; raises ConfigError and keeps the
@@ -125,6 +148,7 @@ class Router:
 
     async def close(self) -> None:
         await self.scraper.stop()
+        await self.prober.stop()
         await self.telemetry.stop()
         await self.upstream.close()
 
@@ -249,7 +273,7 @@ class Router:
                         raise self._exhausted(d, passed_over, p, "retry budget exhausted")
                     replica = self.strategy.pick(usable, now)
                     attempts_left -= 1
-                    result = await self._attempt(req, d, replica, deadline)
+                    result = await self._attempt(req, d, replica, deadline, tried)
                     if isinstance(result, Response):
                         d.passed_over = [(m, r) for m, r in passed_over.items() if m != cand.model]
                         d.route = self._route_reason(cand.reason, note, pass_no, spill, d)
@@ -399,12 +423,44 @@ class Router:
         return load_report(self.fleet, self.admission, self.feedback, self.config, self.clock())
 
     async def _attempt(
-        self, req: ParsedRequest, d: Decision, replica: ReplicaState, deadline: float
+        self,
+        req: ParsedRequest,
+        d: Decision,
+        replica: ReplicaState,
+        deadline: float,
+        tried: set[str],
     ) -> Response | UpstreamError:
-        """One try on one replica. Returns the response, or the failure for the retry loop."""
+        """One try on one replica (plus, when hedging, at most one more on another replica of
+        the same model). Returns the response, or the failure for the retry loop."""
         timeouts = self.config.timeouts_for(replica.model)
         deadline = min(deadline, self.clock() + timeouts.total_s)
         body = set_model(req.raw, req.body, replica.upstream_model)
+        delay = self.hedge.delay_for(replica) if self.hedge is not None else None
+        if delay is None:
+            sent = await self._send(req, d, replica, body, timeouts, deadline)
+        else:
+            sent = await self._hedged(req, d, replica, body, timeouts, deadline, tried, delay)
+        result = sent.result
+        replica = sent.replica
+        if isinstance(result, UpstreamError):
+            if not result.retryable:
+                raise self._relayed_client_error(result) from None
+            return result
+        ttfb = self.clock() - sent.start
+        if isinstance(result, Reply):
+            self._release(replica)
+            return self._complete_reply(result, replica, d, sent.start, ttfb)
+        return self._start_stream(result, replica, d, sent.start, ttfb, timeouts)
+
+    async def _send(
+        self,
+        req: ParsedRequest,
+        d: Decision,
+        replica: ReplicaState,
+        body: bytes,
+        timeouts: Timeouts,
+        deadline: float,
+    ) -> _Sent:
         start = self.clock()
         replica.breaker.on_attempt(start)
         replica.in_flight += 1
@@ -416,18 +472,64 @@ class Router:
         except UpstreamError as err:
             self._release(replica)
             self._failed(replica, d, err, start)
-            if not err.retryable:
-                raise self._relayed_client_error(err) from None
-            return err
+            return _Sent(replica, start, err)
         except BaseException:
+            # Cancelled (the client left, or a hedge won): no verdict on the replica.
             self._release(replica)
+            replica.breaker.on_neutral()
+            d.attempts.append(Attempt(replica.model, replica.id, "cancelled", self.clock() - start))
             raise
-        now = self.clock()
-        ttfb = now - start
+        return _Sent(replica, start, result)
+
+    async def _hedged(
+        self,
+        req: ParsedRequest,
+        d: Decision,
+        replica: ReplicaState,
+        body: bytes,
+        timeouts: Timeouts,
+        deadline: float,
+        tried: set[str],
+        delay: float,
+    ) -> _Sent:
+        def start_hedge() -> Coroutine[Any, Any, _Sent] | None:
+            now = self.clock()
+            others = [
+                r
+                for r in self.fleet.models[replica.model].replicas
+                if r is not replica and r.id not in tried and r.available(now)
+            ]
+            # A hedge is extra load like a retry: the same budget bounds both.
+            if not others or not self.budget.try_spend():
+                return None
+            other = self.strategy.pick(others, now)
+            tried.add(other.id)
+            other_body = set_model(req.raw, req.body, other.upstream_model)
+            return self._send(req, d, other, other_body, timeouts, deadline)
+
+        outcome = await race(
+            self._send(req, d, replica, body, timeouts, deadline),
+            delay,
+            start_hedge,
+            won=_sent_ok,
+            discard=self._discard,
+            sleep=self._sleep,
+        )
+        return outcome.result
+
+    def _discard(self, sent: _Sent) -> None:
+        """A hedged attempt that answered too late to be used."""
+        result = sent.result
+        if isinstance(result, UpstreamError):
+            return
+        replica = sent.replica
+        self._release(replica)
         if isinstance(result, Reply):
-            self._release(replica)
-            return self._complete_reply(result, replica, d, start, ttfb)
-        return self._start_stream(result, replica, d, start, ttfb, timeouts)
+            # It did answer: a success for the replica's health and latency estimate.
+            self._succeeded(replica, self.clock() - sent.start)
+        else:
+            result.close()
+            replica.breaker.on_neutral()
 
     def _failed(self, replica: ReplicaState, d: Decision, err: UpstreamError, start: float) -> None:
         now = self.clock()
@@ -442,6 +544,10 @@ class Router:
             # Health state belongs to the active probes; the passive path only steps aside
             # for a moment, so a router without probes still comes back to a loaded replica.
             pause = max(pause or 0.0, _LOADING_PAUSE_S)
+        elif err.kind in _SLOW:
+            # A timeout is a latency sample too: the balancer steers away from a replica that
+            # stopped answering before the breaker has seen enough failures to eject it.
+            replica.latency.observe(now - start, now)
         if pause:
             replica.cooldown_until = max(replica.cooldown_until, now + pause)
         replica.breaker.on_failure(now, err.reason)
