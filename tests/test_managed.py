@@ -39,11 +39,12 @@ SERVER = textwrap.dedent(
         def do_GET(self):
             ok = mode != "never" and time.monotonic() - start >= delay
             code = 200 if ok else 503
+            # Logged before answering, so the log is complete once the prober sees the answer.
+            print(f"GET {self.path} {code}", flush=True)
             self.send_response(code)
             self.send_header("content-length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
-            print(f"GET {self.path} {code}", flush=True)
 
         def log_message(self, *a):
             pass
