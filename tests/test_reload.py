@@ -280,3 +280,29 @@ def test_a_replaced_replica_draining_under_its_id_gives_one_metric_series(router
     (family,) = [m for m in RouterCollector(router).collect() if m.name == "zeta_replica_in_flight"]
     series = [s for s in family.samples if s.labels["replica"] == "b1"]
     assert len(series) == 1
+
+
+def test_reload_reaches_queues_feedback_hedging_and_probes(router: Router) -> None:
+    admission, feedback, prober = router.admission, router.feedback, router.prober
+    assert router.hedge is None
+    new = small_config(
+        admission={"queue_size": 3},
+        hedge={"enabled": True},
+        health={"enabled": False, "interval_s": 1.5},
+    )
+    result = router.reload(parse_config(new))
+    assert router.admission is admission and admission.settings.queue_size == 3
+    assert router.feedback is feedback and feedback.settings == router.config.feedback
+    assert router.hedge is not None
+    assert router.prober is not prober, "probe settings changed on a router not yet serving"
+    assert set(result.rebuilt) == {"hedge", "probes"}
+
+
+def test_reload_restarts_probes_of_a_running_router(gw: Harness) -> None:
+    old = gw.router.prober
+    assert not old.running, "the template disables probes"
+    new = resolved(gw, health={"enabled": True, "interval_s": 60, "scrape_metrics": False})
+    assert post_reload(gw, yaml.safe_dump(new).encode()).status_code == 200
+    assert gw.router.prober is not old
+    assert gw.thread.call(lambda: gw.router.prober.running)
+    assert not gw.thread.call(lambda: gw.router.scraper.running)

@@ -180,3 +180,21 @@ def test_router_keeps_prompt_text_only_when_configured(harness: Harness) -> None
     c.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hello there"}])
     harness.router.telemetry.flush()
     assert harness.router.telemetry.recent[-1].prompt is None
+
+
+def test_status_and_metrics_show_load_and_feedback_scores(harness: Harness) -> None:
+    c = openai.OpenAI(base_url=harness.base_url, api_key="unused", max_retries=0)
+    raw = c.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": CODE_PROMPT}]
+    )
+    rid = raw.headers["x-zeta-request-id"]
+    resp = httpx.post(harness.base_url + "/feedback", json={"request_id": rid, "rating": 5})
+    assert resp.status_code == 200, resp.text
+    s = status(harness)
+    coder = next(m for m in s["models"] if m["name"] == "coder")
+    assert (coder["queued"], coder["shed"], coder["saturated"]) == (0, 0, False)
+    rated = [x for x in s["scores"] if (x["model"], x["task"]) == ("coder", "code")]
+    assert rated and rated[0]["ratings"] >= 1
+    metrics = httpx.get(harness.url + "/metrics").text
+    assert 'zeta_admission_queue_depth{model="coder"} 0.0' in metrics
+    assert 'zeta_feedback_score{model="coder",task="code"}' in metrics

@@ -166,6 +166,7 @@ class RouterCollector:
         yield from _request_metrics(router.telemetry.stats)
         yield from _replica_metrics(router)
         yield from _analysis_metrics(router)
+        yield from _load_metrics(router)
         info = GaugeMetricFamily("zeta_build_info", "zeta-router build", labels=["version"])
         info.add_metric([__version__], 1.0)
         yield info
@@ -297,6 +298,23 @@ def _replica_metrics(router: Router) -> Iterator[Metric]:
         requests.add_metric(key, r.requests)
         failures.add_metric(key, r.failures)
     yield from (in_flight, queue, ewma, breaker, health, requests, failures)
+
+
+def _load_metrics(router: Router) -> Iterator[Metric]:
+    queue = GaugeMetricFamily(
+        "zeta_admission_queue_depth", "Requests waiting in the router's queue", labels=["model"]
+    )
+    for name in router.fleet.models:
+        queue.add_metric([name], router.admission.waiting(name))
+    yield queue
+    score = GaugeMetricFamily(
+        "zeta_feedback_score",
+        "Outcome and rating score per model and task",
+        labels=["model", "task"],
+    )
+    for row in router.feedback.snapshot():
+        score.add_metric([row["model"], row["task"]], row["score"])
+    yield score
 
 
 def _analysis_metrics(router: Router) -> Iterator[Metric]:

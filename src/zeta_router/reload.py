@@ -38,7 +38,10 @@ from .budget import RetryBudget
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, InvalidRequest, Unauthorized, Unprocessable
 from .fleet import Fleet, Health, PeakEwma, ReplicaState
+from .health import HealthProber
+from .hedge import HedgePolicy
 from .response import Response
+from .scrape import Scraper
 
 if TYPE_CHECKING:
     from .router import Router
@@ -93,12 +96,18 @@ def prepare(router: Router, new: Config) -> Prepared:
     if new.analysis != old.analysis:
         analyzer = build_analyzer(new.analysis)
     strategy = None
-    if new.balancer != old.balancer or new.health.slow_start_s != old.health.slow_start_s:
+    h, oh = new.health, old.health
+    if (
+        new.balancer != old.balancer
+        or h.slow_start_s != oh.slow_start_s
+        or h.stale_after_s != oh.stale_after_s
+    ):
         strategy = build_strategy(
             # The router's own (injectable) rng keeps seeded tests deterministic.
             new.balancer,
             router._rng,
-            new.health.slow_start_s,
+            h.slow_start_s,
+            h.stale_after_s,
         )
     return Prepared(new, analyzer, strategy)
 
@@ -148,6 +157,17 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
     if new.retry != old.retry:
         router.budget = RetryBudget(new.retry, router.clock)
         rebuilt.append("retry budget")
+    # Queues, scores and hedging read their settings per request: swapping them keeps the
+    # waiting requests and the learned scores.
+    router.admission.settings = new.admission
+    router.feedback.settings = new.feedback
+    if new.hedge != old.hedge:
+        router.hedge = HedgePolicy(new.hedge) if new.hedge.enabled else None
+        rebuilt.append("hedge")
+    if new.health != old.health and not router.telemetry.running:
+        # Not serving yet: nothing to stop. A running router restarts them in reload_from.
+        _rebuild_background(router, new)
+        rebuilt.append("probes")
     router.telemetry.configure(
         access_log_enabled=new.server.access_log, log_prompts=new.server.log_prompts
     )
@@ -189,6 +209,23 @@ def _carry_over(state: ReplicaState, fresh: ReplicaState, old: Config, new: Conf
         state.breaker = breaker
     if new.balancer.ewma_decay_s != old.balancer.ewma_decay_s:
         state.latency = PeakEwma(new.balancer.ewma_decay_s, state.latency.value)
+
+
+def _rebuild_background(router: Router, new: Config) -> None:
+    get, clock, sleep = router.upstream.get, router.clock, router._sleep
+    router.prober = HealthProber(new, router.fleet, get, clock=clock, sleep=sleep)
+    router.scraper = Scraper(new, router.fleet, get, clock=clock, sleep=sleep)
+
+
+async def _restart_background(router: Router, new: Config) -> None:
+    """Probe and scrape intervals changed on a running router: restart those tasks."""
+    await router.prober.stop()
+    await router.scraper.stop()
+    _rebuild_background(router, new)
+    if new.health.scrape_metrics:
+        router.scraper.start()
+    if new.health.enabled:
+        router.prober.start()
 
 
 def prune_drained(router: Router) -> None:
@@ -237,7 +274,11 @@ async def reload_from(router: Router, body: bytes | None) -> ReloadResult:
     except ConfigError as exc:
         _failed(router, str(exc))
         raise
-    return commit(router, prep)
+    old_health = router.config.health
+    result = commit(router, prep)
+    if new.health != old_health and router.telemetry.running:
+        await _restart_background(router, new)
+    return result
 
 
 # -- the admin endpoint ------------------------------------------------------------------------

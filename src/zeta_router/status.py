@@ -129,8 +129,11 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
     prune_drained(router)
     now = router.clock()
     config = router.config
+    report = router.load_report()
+    load = {m["model"]: m for m in report["models"]}
     models = []
     for name, ms in router.fleet.models.items():
+        lm = load.get(name, {})
         models.append(
             {
                 "name": name,
@@ -140,6 +143,11 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
                 "replicas": [r.id for r in ms.replicas],
                 "in_flight": ms.in_flight(),
                 "unavailable_reason": ms.unavailable_reason(now),
+                "saturated": lm.get("saturated", False),
+                "saturation": lm.get("why") or None,
+                "utilisation": lm.get("utilisation"),
+                "queued": lm.get("queued", 0),
+                "shed": lm.get("shed", 0),
             }
         )
     replicas = [replica_status(r, now) for r in router.fleet.replicas.values()]
@@ -162,7 +170,7 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
         "routes": {task: list(config.route_for(task)) for task in config.tasks},
         "models": models,
         "replicas": replicas,
-        "scores": {},
+        "scores": report["scores"],
         "decisions": [d.to_dict() for d in recent[:decisions]],
         "fallbacks": [d.to_dict() for d in fallbacks[:decisions]],
         "reloads": {

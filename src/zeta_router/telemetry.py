@@ -53,6 +53,11 @@ class Telemetry:
         """A request refused before routing (4xx on its body or headers): counted, not logged."""
         self.stats.requests[("none", "none", str(status), endpoint)] += 1
 
+    @property
+    def running(self) -> bool:
+        """Whether the drain task runs, i.e. the router has been started and not closed."""
+        return self._task is not None
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drain_loop())
