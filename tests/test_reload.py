@@ -306,3 +306,38 @@ def test_reload_restarts_probes_of_a_running_router(gw: Harness) -> None:
     assert gw.router.prober is not old
     assert gw.thread.call(lambda: gw.router.prober.running)
     assert not gw.thread.call(lambda: gw.router.scraper.running)
+
+
+def test_a_removed_model_stays_reachable_but_unusable_for_requests_already_planned(
+    router: Router,
+) -> None:
+    from zeta_router.status import snapshot
+
+    clock = router.clock
+    assert isinstance(clock, FakeClock)
+    b1 = router.fleet.replicas["b1"]
+    new = small_config()
+    del new["models"]["b"]
+    router.reload(parse_config(new))
+    # A plan made before the reload may still name "b": it finds only draining replicas.
+    retired = router.fleet.models["b"]
+    assert retired.replicas == (b1,)
+    assert retired.unavailable_reason(clock.now) == "removed by reload"
+    assert [m["name"] for m in snapshot(router)["models"]] == ["a"]
+    clock.now += router.config.timeouts.total_s + 1
+    snapshot(router)  # looking at the fleet forgets what nothing can reach any more
+    assert "b" not in router.fleet.models and router.reloads.retired == {}
+
+
+def test_a_draining_replica_added_back_keeps_its_state(router: Router) -> None:
+    a2 = router.fleet.replicas["a2"]
+    a2.in_flight, a2.requests = 1, 9
+    new = small_config()
+    removed = small_config()
+    del removed["models"]["a"]["replicas"][1]
+    router.reload(parse_config(removed))
+    assert a2.health is Health.DRAINING
+    result = router.reload(parse_config(new))
+    assert router.fleet.replicas["a2"] is a2 and "a2" in result.kept
+    assert a2.health is Health.UNKNOWN and a2.requests == 9
+    assert router.draining == {}

@@ -304,7 +304,7 @@ def _load_metrics(router: Router) -> Iterator[Metric]:
     queue = GaugeMetricFamily(
         "zeta_admission_queue_depth", "Requests waiting in the router's queue", labels=["model"]
     )
-    for name in router.fleet.models:
+    for name in router.config.models:
         queue.add_metric([name], router.admission.waiting(name))
     yield queue
     score = GaugeMetricFamily(

@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -61,6 +61,9 @@ class ReloadLog:
     failed: int = 0
     last_at: float | None = None
     last_error: str | None = None
+    #: Models a reload removed -> when (router clock). They stay in the fleet, with only their
+    #: draining replicas, until no request planned before the reload can still reach them.
+    retired: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +127,13 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
     for ms in fresh.models.values():
         states: list[ReplicaState] = []
         for st in ms.replicas:
-            prev = fleet.replicas.get(st.id)
+            prev = fleet.replicas.get(st.id) or router.draining.get(st.id)
             if prev is None or prev.base_url != st.base_url:
                 added.append(st.id)
                 states.append(st)
                 continue
+            if router.draining.get(st.id) is prev:
+                del router.draining[st.id]
             _carry_over(prev, st, old, new)
             survivors.add(id(prev))
             kept.append(st.id)
@@ -139,8 +144,23 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
         r.health = Health.DRAINING
         r.health_detail = "removed by reload"
         router.draining[r.id] = r
+    # A request planned under the old config may still walk to a model this reload removes:
+    # it finds the model with only draining replicas and moves on, rather than failing.
+    retired = router.reloads.retired
+    gone = {id(r) for r in removed}
+    kept_models = {}
+    for name, ms in fleet.models.items():
+        if name not in fresh.models:
+            retired.setdefault(name, now)
+            ms.replicas = tuple(
+                r for r in ms.replicas if id(r) in gone or router.draining.get(r.id) is r
+            )
+            kept_models[name] = ms
+    for name in fresh.models:
+        retired.pop(name, None)
     fleet.models.clear()
     fleet.models.update(fresh.models)
+    fleet.models.update(kept_models)
     fleet.replicas.clear()
     for ms in fleet.models.values():
         for st in ms.replicas:
@@ -229,9 +249,21 @@ async def _restart_background(router: Router, new: Config) -> None:
 
 
 def prune_drained(router: Router) -> None:
-    """Forget drained replicas once their last request has finished."""
+    """Forget drained replicas once their last request has finished, and removed models once
+    no request planned before their removal can still be running."""
     for rid in [rid for rid, r in router.draining.items() if r.in_flight <= 0]:
         del router.draining[rid]
+    retired = router.reloads.retired
+    if not retired:
+        return
+    now = router.clock()
+    grace = router.config.timeouts.total_s
+    models = router.fleet.models
+    for name, at in list(retired.items()):
+        ms = models.get(name)
+        if ms is None or (now - at >= grace and all(r.in_flight <= 0 for r in ms.replicas)):
+            models.pop(name, None)
+            del retired[name]
 
 
 def reload(router: Router, new: Config) -> ReloadResult:

@@ -133,6 +133,8 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
     load = {m["model"]: m for m in report["models"]}
     models = []
     for name, ms in router.fleet.models.items():
+        if name in router.reloads.retired:
+            continue  # removed by a reload; its replicas show as draining
         lm = load.get(name, {})
         models.append(
             {
