@@ -191,13 +191,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo
-
-    result: int = demo.main(args.rest)
-    return result
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zeta-router",
@@ -231,13 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--analyzer")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("demo", help="run the local fleet demo (needs the 'local' extra)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_demo)
+    # Listed for --help; its options belong to the demo module, which is imported (with rich
+    # and the local fleet) only when the demo runs: see main().
+    sub.add_parser(
+        "demo", help="run the local fleet demo (needs the 'local' extra)", add_help=False
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        from . import demo
+
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return demo.main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),

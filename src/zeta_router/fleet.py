@@ -21,8 +21,9 @@ class Health(StrEnum):
     UNKNOWN = "unknown"  # not probed yet: usable, the first requests tell
     READY = "ready"
     LOADING = "loading"  # llama.cpp's 503 while the model loads
-    DOWN = "down"  # probe failed or the managed process is not running
+    DOWN = "down"  # the health probe failed
     STARTING = "starting"  # a managed process is starting
+    EXITED = "exited"  # a managed process is not running (the supervisor restarts it)
     DRAINING = "draining"  # removed by a reload; finishing in-flight work
 
 
@@ -48,6 +49,14 @@ class PeakEwma:
             w = math.exp(-(now - self._last) / self._tau)
             self.value = self.value * w + sample * (1.0 - w)
         self._last = now
+
+    def decayed(self, now: float) -> float:
+        """The estimate read at ``now``: without new samples it decays towards zero (as
+        Finagle's does), so a replica avoided for being slow gets a trial request again after a
+        while instead of being avoided forever."""
+        if self._last == 0.0 or now <= self._last:
+            return self.value
+        return self.value * math.exp(-(now - self._last) / self._tau)
 
 
 @dataclass(slots=True)

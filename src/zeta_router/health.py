@@ -35,7 +35,7 @@ Sleep = Callable[[float], Awaitable[None]]
 Getter = Callable[[str, float], Awaitable[tuple[int, bytes]]]
 
 #: States owned by someone else (the process supervisor, a reload).
-_NOT_OURS = frozenset({Health.STARTING, Health.DRAINING})
+_NOT_OURS = frozenset({Health.STARTING, Health.EXITED, Health.DRAINING})
 #: Answers that mean "no such path here", so ``auto`` moves on to ``/models``.
 _MISSING = frozenset({404, 405, 501})
 

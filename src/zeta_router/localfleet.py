@@ -288,25 +288,6 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _health_hook(router: Router) -> StateCallback:
-    """Mirror process states into the router's fleet, for a router that does not own a
-    supervisor itself: a replica is routable only while its process is ready."""
-    from .fleet import Health
-
-    to_health = {"ready": Health.READY, "starting": Health.STARTING, "restarting": Health.STARTING}
-
-    def hook(rid: str, state: str) -> None:
-        rs = router.fleet.replicas.get(rid)
-        if rs is None:
-            return
-        rs.health = to_health.get(state, Health.DOWN)
-        rs.health_detail = "" if state == "ready" else f"process {state}"
-        if state == "ready":
-            rs.ready_since = router.clock()
-
-    return hook
-
-
 @asynccontextmanager
 async def running_gateway(
     config: Config, *, on_state: StateCallback | None = None, start_timeout_s: float = 30.0
@@ -339,24 +320,20 @@ async def running_gateway(
             await asyncio.wait_for(serving, 5.0)
         sock.close()
         raise RuntimeError(f"the gateway did not start on {host}:{port}")
-    own: Supervisor | None = None
-    supervisor: Supervisor | None = getattr(router, "supervisor", None)
+    supervisor = router.supervisor
     if supervisor is None:
-        own = supervisor = Supervisor.from_config(config, on_state=_health_hook(router))
+        supervisor = Supervisor()  # nothing to launch: an empty supervisor keeps one shape
     if on_state is not None:
         supervisor.add_listener(on_state)
     try:
-        if own is not None:
-            await own.start()
         yield Gateway(config, router, supervisor, f"http://{host}:{port}")
     finally:
         server.should_exit = True
         try:
+            # Lifespan shutdown (Router.close) stops the managed replicas.
             await asyncio.wait_for(serving, 40.0)
         finally:
             sock.close()
-            if own is not None:
-                await own.stop()
 
 
 # -- command line: `python -m zeta_router.localfleet ...` ------------------------------------

@@ -36,9 +36,10 @@ from .errors import (
     UpstreamError,
 )
 from .feedback import Feedback
-from .fleet import Fleet, ModelState, ReplicaState
+from .fleet import Fleet, Health, ModelState, ReplicaState
 from .health import HealthProber
 from .hedge import HedgePolicy, race
+from .managed import Supervisor
 from .policy import Plan, plan
 from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model, upstream_model_in
 from .reload import ReloadHook, ReloadLog, ReloadResult
@@ -63,10 +64,6 @@ _TRANSIENT = frozenset(
 )
 #: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
 _LOADING_PAUSE_S = 2.0
-
-
-#: Failures that also count as a (very slow) latency sample.
-_SLOW = frozenset({FailureKind.FIRST_BYTE_TIMEOUT, FailureKind.CONNECT_TIMEOUT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +118,10 @@ class Router:
         )
         self.prober = HealthProber(config, self.fleet, self.upstream.get, clock=clock, sleep=sleep)
         self.hedge = HedgePolicy(config.hedge) if config.hedge.enabled else None
+        #: Local model servers this router launches (replicas with a ``launch`` entry).
+        self.supervisor: Supervisor | None = None
+        if any(r.launch for m in config.models.values() for r in m.replicas):
+            self.supervisor = Supervisor.from_config(config, on_state=self._on_managed_state)
         self.telemetry = Telemetry(
             access_log_enabled=config.server.access_log, log_prompts=config.server.log_prompts
         )
@@ -136,6 +137,9 @@ class Router:
 
     async def start(self) -> None:
         self.telemetry.start()
+        if self.supervisor is not None:
+            # Launch without waiting: the replicas stay STARTING (unused) until ready.
+            await self.supervisor.start()
         if self.config.health.scrape_metrics:
             self.scraper.start()
         if self.config.health.enabled:
@@ -149,8 +153,26 @@ class Router:
     async def close(self) -> None:
         await self.scraper.stop()
         await self.prober.stop()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
         await self.telemetry.stop()
         await self.upstream.close()
+
+    def _on_managed_state(self, rid: str, state: str) -> None:
+        """Mirror a managed process's state into the fleet: a replica is routable only while
+        its process is ready; meanwhile the normal fallback path serves its requests."""
+        replica = self.fleet.replicas.get(rid)
+        if replica is None:
+            return
+        if state == "ready":
+            replica.health = Health.READY
+            replica.health_detail = ""
+            replica.ready_since = self.clock()
+            replica.breaker.reset(self.clock())
+        else:
+            starting = state in ("starting", "restarting")
+            replica.health = Health.STARTING if starting else Health.EXITED
+            replica.health_detail = f"process {state}"
 
     # -- decisions (pure, no I/O) -------------------------------------------------------------
 
@@ -544,10 +566,6 @@ class Router:
             # Health state belongs to the active probes; the passive path only steps aside
             # for a moment, so a router without probes still comes back to a loaded replica.
             pause = max(pause or 0.0, _LOADING_PAUSE_S)
-        elif err.kind in _SLOW:
-            # A timeout is a latency sample too: the balancer steers away from a replica that
-            # stopped answering before the breaker has seen enough failures to eject it.
-            replica.latency.observe(now - start, now)
         if pause:
             replica.cooldown_until = max(replica.cooldown_until, now + pause)
         replica.breaker.on_failure(now, err.reason)
