@@ -2,12 +2,13 @@
 
 A prompt's *shape* says as much about its task as its words: a pasted article reads like its
 topic (cooking, law, physics) but the request is to read it, so the analyzers look at where the
-text sits (system, earlier turns, the last user turn), how much prose or code there is and what
-the short "ask" around it says.
+text sits (system, earlier turns, the last user turn), how much prose, code or tabular data there
+is and what the short "ask" around it says.
 
 Speed matters more than elegance here (the budget is tens of microseconds): Python's regex engine
 is slow on wide alternations, so keywords are matched by one tokenising regex plus set lookups on
-words and bigrams, and line structure by ``str`` methods. Long prompts are sampled (head + tail).
+words and bigrams, and line structure by ``str`` methods. Regexes that do run are gated by a cheap
+character check and only see the ask or a bounded sample. Long prompts are sampled (head + tail).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .profile import Prompt
 
 # Long texts are sampled: head and tail carry the instruction and most of the structure.
 _SAMPLE_HALF = 2000
+# Earlier turns only set the scene; a short sample of them is enough for keyword counts.
+_CONTEXT_SAMPLE = 600
 # The ask: where users put the question relative to pasted material.
 _ASK_MIN_SPLIT = 400
 _ASK_HEAD = 300
@@ -53,15 +56,48 @@ _MATH_INLINE = re.compile(
     r"|[∫∑∏√π∞∂≈∈∀∃≤≥≠]|\b[xyzn] ?[+\-=] ?\d|\bf\([a-z]\)"
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# Line starts that are code in practice. Starts that also open English sentences ("from the
+# article", "let me know", "class has 30 students") count only with code punctuation on the line.
 _CODE_STARTS = (
-    "def ", "class ", "import ", "from ", "#include", "function ", "function(", "const ",
-    "let ", "var ", "public ", "private ", "protected ", "static ", "fn ", "func ", "package ",
-    "return", "if (", "if(", "for (", "for(", "while (", "elif ", "else:", "else {", "try:",
-    "try {", "except", "catch", "SELECT ", "INSERT ", "UPDATE ", "CREATE ", "@", "$ ", ">>> ",
-    "<div", "<?", "}", "//", "# ", "#!", "async ", "await ", "print(", "console.", "std::",
-    "println", "echo ", "sudo ", "pip ", "npm ", "git ", "docker ", "cd ", "mkdir ",
+    "def ", "class ", "#include", "function ", "function(", "public ", "private ", "protected ",
+    "static ", "fn ", "func ", "package ", "return ", "return;", "if (", "if(", "for (", "for(",
+    "while (", "elif ", "else:", "else {", "try:", "try {", "except ", "except:", "catch ",
+    "catch(", "SELECT ", "INSERT ", "UPDATE ", "CREATE ", "$ ", ">>> ", "<div", "<?", "}", "//",
+    "#!", "async ", "await ", "print(", "console.", "std::", "println", "echo ", "sudo ", "pip ",
+    "npm ", "git ", "docker ", "cd ", "mkdir ", "assert ", "import ", "from ", "const ", "let ",
+    "var ", "@", "- name:", "- run:", "apiVersion:", "FROM ", "RUN ", "COPY ",
 )  # fmt: skip
-_CODE_ENDS = (";", "{", "}", "):", ")", "];", "[", "(", ",")
+_PROSE_STARTS = ("import ", "from ", "const ", "let ", "var ", "@", "class ", "package ", "public ")
+_CODE_PUNCT = re.compile(r"\w\(|[=;{}\[\]]|->|=>|::")
+# Line ends only code has, and ends prose shares ("Hi team," is prose, "f(a," is code).
+_CODE_ENDS = (";", "{", "}", "):", "];", "=>", "->")
+_WEAK_ENDS = (")", "[", "(", ",", ":")
+# Rows with cells (pipes or tabs) from this many lines up are a pasted table: data to read.
+_TABLE_MIN_ROWS = 3
+# Code-shaped tokens in an ask: camelCase, snake_case, calls, file names, CLI flags, operators,
+# inline `code`. Chat users name code this way without writing "code" or "python".
+_CODE_TOKEN = re.compile(
+    r"\b[a-z]{2,}[A-Z][a-z]\w*|\b[a-z]+_[a-z_]+\b|\b\w+\.\w+\(|\b\w+\(\)"
+    r"|\w\.(?:py|js|jsx|ts|tsx|rs|go|java|cpp|rb|php|sh|ya?ml|json|toml|sql|css|html|ipynb)\b"
+    r"|(?:^|\s)--?[a-zA-Z][\w-]*|==|!=|=>|->|::|&&|\|\||\+\+|</?[a-z]+>|`[^`\n]+`"
+)
+_CODE_TOKEN_GATE = re.compile(r"[A-Z_.()\-=!&|+:<`]")
+# Worked input/output examples: programming-problem statements and doctests.
+_IO_MARKERS = ("Input:", "Output:", ">>> ", "assert ", "Example 1", "Constraints:")
+# Quoted material long enough to be something to read rather than a phrase to rewrite.
+_QUOTE_MIN = 150
+_QUOTE = re.compile(
+    r"[\"“«]([^\"”»]{150,})[\"”»]|(?:^|[\s:(])'(.{150,}?)'(?=[\s.,;:!?)]|$)", re.DOTALL
+)
+# "30 cm in inches", "how many ounces in a cup", "convert 5 miles to km": a lookup, not math.
+_UNITS = "|".join(lx.UNITS)
+_CONVERSION = re.compile(
+    r"\bconvert\b|\bhow many \w+ (?:are )?in (?:a|an|one)\b"
+    rf"|\d\s*°?\s*(?:{_UNITS})\.? (?:in|to|into) (?:{_UNITS})\b",
+    re.IGNORECASE,
+)
+_CONVERSION_GATE = re.compile(r"convert|how many|\d", re.IGNORECASE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +112,7 @@ class Features:
     traceback: bool
     code_lines: int
     lines: int
-    doc_chars: int  # prose outside the ask: pasted in the last turn, earlier turns or system
+    doc_chars: int  # prose or tables outside the ask: pasted, earlier turns or system
     question: bool
     math: int
     numbers: int
@@ -91,6 +127,13 @@ class Features:
     reason_ask: int
     simple_ask: int
     greeting: bool
+    code_tokens: int = 0
+    io_examples: bool = False
+    transform_ask: bool = False  # translate / rewrite / proofread the given text
+    back_ref: bool = False  # "what did I say earlier" with earlier material to look at
+    conversion: bool = False
+    context_code: int = 0  # programming terms in the system prompt and earlier user turns
+    context_math: int = 0
 
     @property
     def code_ratio(self) -> float:
@@ -103,24 +146,43 @@ def _sample(text: str) -> str:
     return text[:_SAMPLE_HALF] + "\n" + text[-_SAMPLE_HALF:]
 
 
+def _last_sentence_at(text: str, start: int) -> int:
+    """Where the last sentence of ``text`` begins, searching no earlier than ``start``."""
+    cut = max(text.rfind(". ", start, len(text) - 2), text.rfind("? ", start, len(text) - 2))
+    cut = max(cut, text.rfind("! ", start, len(text) - 2), text.rfind("\n", start, len(text) - 2))
+    return cut + 2 if cut >= 0 else start
+
+
 def split_ask(text: str) -> tuple[str, str]:
     """Split a user turn into (pasted material, ask).
 
     People write "Summarize this:" on a line before a paste, or "what does it say about X?" on
     a line after it, or "Context: ... Question: ..." in one paragraph. The ask is a short first
-    line plus the last line (or, without line breaks, the last couple of sentences)."""
+    line plus a short last line. When the last line is itself a long paragraph of the material,
+    only a question glued to its end belongs to the ask; a long single paragraph without any
+    line break is a self-contained request (a long word problem), not material plus a question.
+    """
     if len(text) < _ASK_MIN_SPLIT:
         return "", text
     first = text.find("\n")
-    head = text[:first] if 0 < first <= _ASK_HEAD else ""
+    if first < 0:
+        cut = text.find("Question:")
+        if cut > 0:
+            return text[:cut], text[cut:]
+        return "", text
+    head = text[:first] if first <= _ASK_HEAD else ""
     last = text.rfind("\n")
     if last > len(head) and len(text) - last <= _ASK_TAIL:
         tail_at = last
     else:
-        tail_at = max(len(head), len(text) - _ASK_TAIL_SENTENCES)
-        cut = text.find("Question:", tail_at - _ASK_TAIL_SENTENCES)
+        floor = max(len(head), last)
+        cut = text.find("Question:", max(floor, len(text) - _ASK_TAIL))
         if cut > len(head):
-            tail_at = min(tail_at, cut)
+            tail_at = cut
+        elif text.rstrip().endswith("?") or not head:
+            tail_at = _last_sentence_at(text, max(floor, len(text) - _ASK_TAIL_SENTENCES))
+        else:
+            tail_at = len(text)
     return text[len(head) : tail_at], head + "\n" + text[tail_at:]
 
 
@@ -128,17 +190,35 @@ def _has_traceback(text: str) -> bool:
     return any(m in text for m in _TRACEBACK_MARKERS) and _TRACEBACK.search(text) is not None
 
 
-def count_code_lines(text: str) -> tuple[int, int]:
-    """(code-like lines, non-blank lines) by how lines start and end."""
-    code = total = 0
+def is_code_line(raw: str, line: str) -> bool:
+    """Whether one stripped, non-blank line looks like code rather than prose."""
+    if line.startswith(_CODE_STARTS):
+        return not line.startswith(_PROSE_STARTS) or _CODE_PUNCT.search(line) is not None
+    if line.endswith(_CODE_ENDS):
+        return True
+    if line.endswith(_WEAK_ENDS) or raw.startswith(("    ", "\t")):
+        return _CODE_PUNCT.search(line) is not None
+    return False
+
+
+def count_code_lines(text: str) -> tuple[int, int, int]:
+    """(code-like lines, non-blank lines, characters in table rows) by line shape."""
+    code = total = table_chars = 0
+    rows: list[tuple[str, str]] = []
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             continue
         total += 1
-        if line.startswith(_CODE_STARTS) or line.endswith(_CODE_ENDS) or raw.startswith("    "):
+        if line.count("|") >= 2 or line.count("\t") >= 2:
+            rows.append((raw, line))
+            table_chars += len(line)
+        elif is_code_line(raw, line):
             code += 1
-    return code, total
+    if len(rows) >= _TABLE_MIN_ROWS:
+        return code, total, table_chars
+    # Too few rows for a table: a shell pipeline or a markdown fragment, judged like any line.
+    return code + sum(1 for raw, line in rows if is_code_line(raw, line)), total, 0
 
 
 def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
@@ -160,8 +240,20 @@ def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
                 for fam in fams:
                     counts[fam] += 1
         prev = w
+    if _CJK.search(ask) is not None:
+        # No spaces between words: look the (few) CJK keys up as substrings instead.
+        for key, fams in lx.CJK_TABLE.items():
+            if key in ask:
+                for fam in fams:
+                    counts[fam] += 1
     first = words[0] if words else ""
     return counts, first in lx.GREETINGS, first in lx.QUESTION_STARTS, len(words)
+
+
+def _quoted_chars(text: str) -> int:
+    if len(text) < _QUOTE_MIN or not any(q in text for q in "\"“«'"):
+        return 0
+    return max((len(m.group(1) or m.group(2)) for m in _QUOTE.finditer(text)), default=0)
 
 
 def extract(prompt: Prompt) -> Features:
@@ -172,6 +264,7 @@ def extract(prompt: Prompt) -> Features:
     # (user, tool, system); long assistant answers in a chat are not a pasted document.
     context_chars = len(prompt.system) if len(prompt.system) > 200 else 0
     earlier = ""
+    user_context = 0
     skipped_last = False
     for turn in reversed(prompt.turns):
         if not skipped_last and turn.role == "user" and turn.text is last:
@@ -179,17 +272,29 @@ def extract(prompt: Prompt) -> Features:
             continue
         if turn.role != "assistant":
             context_chars += len(turn.text)
+            user_context += len(turn.text)
             earlier = earlier or turn.text
     ctx = _sample(prompt.system + "\n" + earlier) if context_chars else ""
-    code_lines, lines = count_code_lines(sample)
-    ctx_code, ctx_lines = count_code_lines(ctx) if ctx else (0, 0)
+    code_lines, lines, table_chars = count_code_lines(sample)
+    ctx_code, ctx_lines, ctx_table = count_code_lines(ctx) if ctx else (0, 0, 0)
     fence = "```" in last or "```" in ctx
     traceback = _has_traceback(sample) or (bool(ctx) and _has_traceback(ctx))
     prose_last = not fence and code_lines * 4 < max(lines, 1)
     prose_ctx = ctx_code * 4 < max(ctx_lines, 1) and "```" not in ctx
     doc_chars = (len(body) if prose_last else 0) + (context_chars if prose_ctx else 0)
+    if table_chars or ctx_table:
+        # A pasted table is material to read however short: a few rows of figures are a lot.
+        doc_chars += max(table_chars + ctx_table, DOC_CHARS)
+    if prose_last and not body:
+        doc_chars += _quoted_chars(last)
     counts, greeting, qstart, words = _keywords(ask)
+    # Scene-setting words from the system prompt and the previous user turn: a follow-up such
+    # as "now for each month" inherits the topic of the conversation.
+    scene = prompt.system[:_CONTEXT_SAMPLE] + "\n" + earlier[:_CONTEXT_SAMPLE]
+    scene_counts = _keywords(scene)[0] if scene.strip() else [0] * lx.FAMILIES
     tail_q = ask.rstrip()[-300:]
+    code_tokens = len(_CODE_TOKEN.findall(ask)) if _CODE_TOKEN_GATE.search(ask) else 0
+    conversion = _CONVERSION_GATE.search(ask) is not None and _CONVERSION.search(ask) is not None
     return Features(
         chars=prompt.chars,
         ask_chars=len(ask),
@@ -213,4 +318,11 @@ def extract(prompt: Prompt) -> Features:
         reason_ask=counts[lx.REASON],
         simple_ask=counts[lx.SIMPLE],
         greeting=greeting,
+        code_tokens=code_tokens,
+        io_examples=any(m in sample for m in _IO_MARKERS),
+        transform_ask=counts[lx.TRANSFORM] > 0,
+        back_ref=counts[lx.BACK_REF] > 0 and user_context + len(prompt.system) >= 150,
+        conversion=conversion,
+        context_code=scene_counts[lx.CODE],
+        context_math=scene_counts[lx.MATH],
     )

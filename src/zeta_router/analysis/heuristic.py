@@ -13,6 +13,8 @@ from .features import DOC_CHARS, Features, extract
 from .profile import Prompt, TaskProfile, estimate_tokens
 
 TASKS = ("code", "reasoning", "simple", "retrieval")
+# Quoted or pasted prose this long, with a question, is worth reading even below DOC_CHARS.
+SHORT_DOC_CHARS = 150
 # Softmax temperature: a score gap of ~2 is a confident call.
 _TEMPERATURE = 1.0
 
@@ -36,6 +38,16 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
     if f.code_words:
         s["code"] += min(f.code_words, 3) * 1.0
         why.append("programming terms")
+    if f.code_tokens:
+        s["code"] += min(f.code_tokens, 3) * 0.7
+        why.append("code-shaped tokens")
+    if f.io_examples:
+        s["code"] += 1.5
+        why.append("input/output examples")
+    if f.context_code:
+        # A follow-up in a programming conversation ("now group it by month") stays code.
+        s["code"] += min(f.context_code, 3) * 0.5
+        why.append("programming conversation")
 
     if f.doc_chars >= DOC_CHARS:
         doc_weight = 1.5 + min(f.doc_chars / 4000.0, 1.0)
@@ -48,14 +60,30 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         s["simple"] -= 1.0
         if f.turns > 2:
             why.append("multi-turn with long context")
+    elif f.doc_chars >= SHORT_DOC_CHARS and (f.question or f.retrieval_ask):
+        # A short quoted review or email plus a question about it.
+        s["retrieval"] += 1.5
+        why.append("quoted text + question")
     if f.retrieval_ask:
         s["retrieval"] += min(f.retrieval_ask, 2) * (1.5 if f.chars >= 400 else 0.6)
         why.append("refers to provided text")
+    if f.back_ref:
+        s["retrieval"] += 3.0
+        why.append("refers back to the conversation")
+    if f.transform_ask and f.doc_chars >= DOC_CHARS:
+        # Translating or proofreading pasted text is light rewriting, not answering from it.
+        s["simple"] += 3.0
+        why.append("rewrite of provided text")
 
     if f.math:
         s["reasoning"] += min(f.math, 4) * 0.6
         why.append("math notation")
-    if f.math_words:
+    if f.context_math:
+        s["reasoning"] += min(f.context_math, 3) * 0.3
+    if f.conversion:
+        s["simple"] += 2.0
+        why.append("unit conversion")
+    elif f.math_words:
         s["reasoning"] += min(f.math_words, 4) * 0.5
         if f.numbers + f.number_words >= 2:
             s["reasoning"] += 1.0 + min(f.numbers + f.number_words, 6) * 0.15
@@ -67,7 +95,8 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         s["reasoning"] += 0.5
 
     if f.greeting:
-        s["simple"] += 1.5
+        # "hi" alone is chit-chat; "hi, can you write a parser" is whatever follows it.
+        s["simple"] += 1.5 if f.words <= 4 else 0.5
         why.append("greeting")
     if f.simple_ask:
         s["simple"] += min(f.simple_ask, 2) * 0.8

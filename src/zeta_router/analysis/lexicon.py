@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-CODE, CODE_VERB, CODE_NOUN, RETRIEVAL, MATH, REASON, SIMPLE, NUMBER = range(8)
-FAMILIES = 8
+CODE, CODE_VERB, CODE_NOUN, RETRIEVAL, MATH, REASON, SIMPLE, NUMBER, TRANSFORM, BACK_REF = range(10)
+FAMILIES = 10
 
 _CODE = """
 code coding coder python py javascript js typescript ts java golang rust c++ c# cpp sql mysql
@@ -30,6 +30,17 @@ float char bytes utf8 unicode encoding parse parser parsing serialize deserializ
 excel formula spreadsheet css div github cron
 crontab vlookup macro script scripts sh env config cuda gpu tensor pytorch
 tensorflow sklearn jupyter notebook vim emacs vscode ide ci pipeline deploy deployment
+rsync ssh scp curl wget grep sed awk xargs chmod chown systemd systemctl terraform ansible helm
+gunicorn uvicorn arduino raspberry unity godot hashmap hashset arraylist linkedlist stream
+streams dataframe dataframes df groupby matplotlib seaborn spark kafka redis mongodb mongo
+elasticsearch firebase supabase aws s3 ec2 gcp azure bigquery snowflake airflow cors ssl tls
+dns localhost port 404 502 frontend fullstack devops webhook webhooks cookie cookies jwt token
+tailwind bootstrap jquery nextjs svelte flutter dart android ios xcode yarn pnpm venv
+virtualenv conda poetry cmake gcc clang cargo goroutine goroutines mutex semaphore nums
+linked_list binary_tree time_complexity big-o subarray substring leetcode hackerrank mock
+fixture fixtures assert selenium playwright webpack babel eslint prettier typescript's
+funcion función funciones código codigo programa programar fonction fonctions requête requete
+erreur fehler funktion skript programmieren schleife klasse
 """
 _CODE_VERB = """
 write implement fix debug refactor optimize optimise convert port review generate create build
@@ -39,6 +50,7 @@ _CODE_NOUN = """
 function functions code script program class method query regex test tests endpoint component
 module api cli bot parser algorithm snippet decorator hook middleware handler dockerfile makefile
 lambda schema migration loop unittest
+sketch formula macro command query
 """
 _RETRIEVAL = """
 summarize summarise summarize: summary summarization tl;dr tldr gist recap condense
@@ -54,6 +66,13 @@ text_below article_below provided_text provided_context provided_document mentio
 key_points main_points key_takeaways takeaways main_idea main_ideas bullet_points
 what_does this_document this_doc these_notes the_meeting this_meeting the_call this_call
 the_speaker the_interview cited quote quotes quoted
+the_study this_study the_table this_table the_data these_numbers the_figures the_release
+release_notes the_warranty the_handbook the_brief the_chat the_log the_slides the_deck
+the_file this_file the_pdf the_page this_page the_website the_results search_results
+the_excerpts from_the from_this the_sources this_review this_email this_article this_clause
+the_clause this_section the_section mentioned mention mentions says said state states stated
+zusammen zusammenfassung zusammenfassen fasse laut_dem im_text dem_text résume résumer
+resumen resumir resume según_el del_texto el_texto le_texte du_texte selon_le d'après
 """
 _MATH = """
 solve equation equations integral derivative differentiate integrate prove proof theorem lemma
@@ -66,6 +85,10 @@ permutations combinations dice coin coins per_hour km mph miles interest profit 
 costs total each twice half dozen how_many how_much find_all find_the value remainder area
 volume perimeter sum product digits digit sqrt squared cube cubic x y n apples minutes hours
 days weeks speed rate rates price prices dollars $ cents km/h meters kg liters odd even
+calcula calcular calculer berechne berechnen cuánto cuántos cuántas combien wie_viele
+möglichkeiten probabilidad wahrscheinlichkeit probabilité tip split unit_price per_month
+per_year compound cm grams litres gallons kilometres kilometers hour minute
+ways how_many_ways arrange arrangements
 """
 _REASON = """
 step_by_step step-by-step think_carefully think_through reasoning reason compare comparison
@@ -79,6 +102,11 @@ ethical philosophy philosophical lying liar knights knaves true_or is_it_possibl
 cannot_be scenario scenarios recommend_a long-term risk risks evidence hypothesis thought
 experiment counterfactual steps roadmap framework implications versus vs difference
 differences tradeoff
+explain_step walk_through walk_me predict happens happen happened how_would how_does
+how_do_we check_whether is_it_better better_deal worth better_off riskier likely unlikely
+more_likely less_likely smarter justify_the warum pourquoi por_qué porque
+explain show_the show_your your_work work_it work_out realistic trade_offs trade_off
+should_a should_we should_the invest investment jsutify justfy explian prove_that argue_for
 """
 _SIMPLE = """
 capital who_is who_was who_wrote who_invented who_painted who_discovered when_did when_was
@@ -88,11 +116,42 @@ polite casual tone shorter joke jokes poem haiku slogan tagline recipe fun_fact 
 caption tweet title subject_line email_to reply_to name_ideas suggest_a how_do_you_say
 thank thanks favorite favourite song movie movies book books sentence sentences word
 what's what_is who's fact list_of give_me tell_me quick quickly briefly short one_word
+name_for title_ideas ideas capital_of population language_spoken stand_for abbreviation
+hello hi hey thanks congrats limerick rhyme pun nickname random mean means
 """
 _NUMBER = """
 one two three four five six seven eight nine ten eleven twelve twenty thirty hundred thousand
 million twice thrice half third quarter double triple dozen
 """
+_TRANSFORM = """
+translate translation traduce traducir traduis traduire traduction übersetze übersetzen
+übersetzung rewrite rephrase reword paraphrase proofread polish shorten simplify grammar
+spelling formal informal friendlier polite politely tone correct_the fix_the_grammar
+"""
+_BACK_REF = """
+earlier i_said did_i i_told told_you i_mentioned i_wrote i_asked we_discussed you_said
+remind_me again previously go_back back_to what_was what_were mentioned
+"""
+# Units for unit-conversion asks ("30 cm in inches"); matched by regex in features.py.
+UNITS = (
+    "mm", "cm", "m", "km", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yards?", "mi",
+    "miles?", "g", "grams?", "kg", "kilograms?", "lbs?", "pounds?", "oz", "ounces?", "ml", "l",
+    "liters?", "litres?", "gallons?", "cups?", "tbsp", "tsp", "teaspoons?", "tablespoons?",
+    "c", "f", "celsius", "fahrenheit", "kelvin", "mph", "km/h", "kph", "acres?", "hectares?",
+    "usd", "eur", "euros?", "dollars?", "gbp", "yen", "hours?", "minutes?", "seconds?", "days?",
+    "weeks?", "years?", "mb", "gb", "tb", "kb", "stones?", "knots?",
+)  # fmt: skip
+# Keys for text without spaces between words (Chinese, Japanese), matched as substrings.
+_CJK_KEYS = (
+    (CODE, "代码 函数 编程 报错 数组 变量 接口 程序 脚本 算法 python java sql 读取 安装"),
+    (CODE_VERB, "写 实现 修复"),
+    (CODE_NOUN, "函数 代码 脚本 程序"),
+    (RETRIEVAL, "总结 摘要 概括 根据 文章 这段 上文 下面的内容 以下内容 文中 原文"),
+    (MATH, "多少 几 计算 求 证明 概率 面积 周长 方程 厘米 只"),
+    (REASON, "为什么 如何 分析 比较 推理"),
+    (SIMPLE, "是什么 哪里 哪个 谁 翻译 你好 首都 谢谢 意思"),
+    (TRANSFORM, "翻译 改写 润色"),
+)
 _GREETINGS = """
 hi hello hey yo hiya howdy thanks thank thx ty ok okay cool nice great lol haha good bonjour hola
 hallo ciao salut sup gm morning evening night bye goodbye
@@ -116,6 +175,8 @@ def _table() -> Mapping[str, tuple[int, ...]]:
         (REASON, _REASON),
         (SIMPLE, _SIMPLE),
         (NUMBER, _NUMBER),
+        (TRANSFORM, _TRANSFORM),
+        (BACK_REF, _BACK_REF),
     ):
         for key in text.split():
             words = key.replace("_", " ")
@@ -128,3 +189,16 @@ def _table() -> Mapping[str, tuple[int, ...]]:
 TABLE: Mapping[str, tuple[int, ...]] = _table()
 # First words of the bigram keys, so the hot loop only builds a bigram when it could match.
 BIGRAM_FIRSTS = frozenset(k.split(" ", 1)[0] for k in TABLE if " " in k)
+
+
+def _cjk_table() -> Mapping[str, tuple[int, ...]]:
+    table: dict[str, list[int]] = {}
+    for fam, keys in _CJK_KEYS:
+        for key in keys.split():
+            fams = table.setdefault(key, [])
+            if fam not in fams:
+                fams.append(fam)
+    return {k: tuple(v) for k, v in table.items()}
+
+
+CJK_TABLE: Mapping[str, tuple[int, ...]] = _cjk_table()

@@ -35,8 +35,10 @@ BUILTIN = ("code", "reasoning", "simple", "retrieval")
 _ALL_HEAD = 1200
 _ALL_TAIL = 400
 _TOP_K = 3
-# Logit margin for a custom task over the built-in task it borrows structural weights from.
-_CUSTOM_MARGIN = 0.5
+# Margin for a custom task over the built-in task it borrows structural weights from, in units
+# of exemplar similarity (so it means the same after the head is retrained with other weights):
+# the more specific definition wins unless the parent's exemplars match clearly better.
+_CUSTOM_MARGIN_SIM = 0.04
 
 Array = npt.NDArray[np.float32]
 
@@ -64,11 +66,19 @@ def feature_vector(f: Features) -> list[float]:
         float(f.chars < 120),
         min(math.log1p(f.chars) / math.log(20000), 1.0),
         float(f.turns > 2),
+        min(f.code_tokens, 3) / 3,
+        float(f.io_examples),
+        float(f.transform_ask),
+        float(f.transform_ask and f.doc_chars >= DOC_CHARS),
+        float(f.back_ref),
+        float(f.conversion),
+        min(f.context_code, 3) / 3,
+        min(f.context_math, 3) / 3,
         *(heur[t] / 5 for t in BUILTIN),
     ]
 
 
-FEATURE_COUNT = 23
+FEATURE_COUNT = 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +145,8 @@ class SemanticAnalyzer:
         for t, parent in self.parents.items():
             i, j = self.tasks.index(t), self.tasks.index(parent)
             self._weights[i] = self._weights[j]
-            self._bias[i] = self._bias[j] + _CUSTOM_MARGIN
+            margin = _CUSTOM_MARGIN_SIM * (head.w_ask + head.w_all)
+            self._bias[i] = self._bias[j] + margin
 
     def _parent(self, examples: Sequence[str]) -> str:
         votes = dict.fromkeys(BUILTIN, 0)
