@@ -143,3 +143,32 @@ def test_build_strategy_registry() -> None:
         assert build_strategy(BalancerSettings(strategy=name), rng).name == name
     with pytest.raises(ConfigError, match=r"balancer\.strategy: unknown strategy 'fastest'"):
         build_strategy(BalancerSettings(strategy="fastest"), rng)
+
+
+def test_latency_outliers_are_left_out_while_peers_are_usable() -> None:
+    reps = replicas()
+    for r, lat in zip(reps, (0.02, 0.06, 0.2), strict=True):
+        set_latency(r, lat)
+    reps[0].in_flight = 20  # 0.02 x 21 > 0.2: r2 would win against r0 on the cost alone
+    assert load_cost(reps[2], NOW, 0.0) < load_cost(reps[0], NOW, 0.0)
+    p2c = P2CEwma(random.Random(7), outlier_ratio=5.0)
+    picks = Counter(p2c.pick(reps, NOW).id for _ in range(300))
+    # r2 is 10x the best: out. r1 at 3x stays in the draw.
+    assert picks["r2"] == 0 and picks["r1"] > 0
+    # Alone (its peers full or down), the outlier still serves.
+    assert p2c.pick([reps[2]], NOW) is reps[2]
+
+
+def test_an_avoided_replicas_estimate_decays_so_it_gets_a_trial_again() -> None:
+    a, b = replicas(2)
+    a.latency.observe(0.2, NOW)  # slow once, then never chosen
+    b.latency.observe(0.02, NOW)
+    assert a.latency.decayed(NOW) == pytest.approx(0.2)
+    tau = 10.0  # balancer.ewma_decay_s
+    assert a.latency.decayed(NOW + tau) == pytest.approx(0.2 / 2.718281828, rel=1e-6)
+    p2c = P2CEwma(random.Random(0), outlier_ratio=5.0)
+    assert p2c.pick([a, b], NOW + 1) is b
+    b.latency.observe(0.02, NOW + 40)
+    b.in_flight = 1
+    # 40 s later a's estimate fell below b's cost: it gets the next request and a fresh sample.
+    assert p2c.pick([a, b], NOW + 40) is a

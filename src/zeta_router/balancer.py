@@ -42,7 +42,7 @@ def load_cost(
         else:
             # The backend's queue includes our in-flight requests; count only the excess.
             queued += max(0.0, scraped.waiting + scraped.running - r.in_flight)
-    cost = r.latency.value * queued / r.weight
+    cost = r.latency.decayed(now) * queued / r.weight
     if stale:
         cost *= STALE_PENALTY
     if slow_start_s > 0 and r.ready_since:
@@ -55,21 +55,39 @@ def load_cost(
 
 class P2CEwma:
     """Power of two choices over :func:`load_cost`. Cheap and avoids the herd that always
-    choosing the single best replica causes when the estimates are stale."""
+    choosing the single best replica causes when the estimates are stale.
+
+    Latency outliers (estimate above ``outlier_ratio`` x the best usable replica's) are left
+    out of the draw. The cost's in-flight factor models a server that works one request at a
+    time; LLM servers batch, so a replica ten times slower than its peers would otherwise win
+    whenever a peer has a few requests in flight. The estimate decays while a replica is
+    avoided, so an outlier gets a trial request again after a while."""
 
     name = "p2c-ewma"
 
     def __init__(
-        self, rng: random.Random, slow_start_s: float = 0.0, stale_after_s: float = math.inf
+        self,
+        rng: random.Random,
+        slow_start_s: float = 0.0,
+        stale_after_s: float = math.inf,
+        outlier_ratio: float = 0.0,
     ) -> None:
         self._rng = rng
         self._slow_start_s = slow_start_s
         self._stale_after_s = stale_after_s
+        self._outlier_ratio = outlier_ratio
+        #: model -> (computed at, typical latency of its fastest replica), see _reference.
+        self._refs: dict[str, tuple[float, float]] = {}
 
     def pick(self, replicas: Sequence[ReplicaState], now: float) -> ReplicaState:
         n = len(replicas)
         if n == 1:
             return replicas[0]
+        if self._outlier_ratio:
+            replicas = self._without_outliers(replicas, now)
+            n = len(replicas)
+            if n == 1:
+                return replicas[0]
         if n == 2:
             a, b = replicas
         else:
@@ -80,6 +98,29 @@ class P2CEwma:
             a, b = replicas[i], replicas[j]
         s, st = self._slow_start_s, self._stale_after_s
         return a if load_cost(a, now, s, st) <= load_cost(b, now, s, st) else b
+
+    def _without_outliers(
+        self, replicas: Sequence[ReplicaState], now: float
+    ) -> Sequence[ReplicaState]:
+        lats = [r.latency.decayed(now) for r in replicas]
+        limit = min(min(lats), self._reference(replicas, now)) * self._outlier_ratio
+        if max(lats) <= limit:
+            return replicas  # the common case: no allocation
+        kept = [r for r, lat in zip(replicas, lats, strict=True) if lat <= limit]
+        return kept or replicas
+
+    def _reference(self, replicas: Sequence[ReplicaState], now: float) -> float:
+        """The median recent latency of the model's fastest replica, refreshed every 100 ms.
+        A median, unlike the peak-sensitive estimate, does not jump with one slow answer of a
+        healthy replica, which would let the real outlier back into the draw."""
+        model = replicas[0].model
+        cached = self._refs.get(model)
+        if cached is not None and now - cached[0] < 0.1:
+            return cached[1]
+        medians = [m for r in replicas if (m := r.ttfb_quantile(0.5)) is not None]
+        ref = min(medians) if medians else math.inf
+        self._refs[model] = (now, ref)
+        return ref
 
 
 class LeastRequest:
@@ -120,7 +161,7 @@ class Random:
 StrategyFactory = Callable[[BalancerSettings, random.Random, float, float], Strategy]
 
 STRATEGIES: dict[str, StrategyFactory] = {
-    "p2c-ewma": lambda _s, rng, slow, stale: P2CEwma(rng, slow, stale),
+    "p2c-ewma": lambda s, rng, slow, stale: P2CEwma(rng, slow, stale, s.outlier_ratio),
     "least-request": lambda _s, _rng, _slow, _stale: LeastRequest(),
     "round-robin": lambda _s, _rng, _slow, _stale: RoundRobin(),
     "random": lambda _s, rng, _slow, _stale: Random(rng),

@@ -107,6 +107,9 @@ class BalancerSettings(_Frozen):
     strategy: str = "p2c-ewma"
     #: Decay of the peak-EWMA latency estimate.
     ewma_decay_s: PositiveFloat = 10.0
+    #: p2c-ewma leaves out a replica whose latency estimate is more than this many times the
+    #: best usable replica's while any other has room (0: never).
+    outlier_ratio: float = Field(default=5.0, ge=0)
 
 
 class AdmissionSettings(_Frozen):
