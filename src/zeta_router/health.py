@@ -146,7 +146,7 @@ class HealthProber:
 
     async def check(self, replica: ReplicaState) -> ProbeResult:
         """Ask the replica once; no state changes (besides learning that /health is absent)."""
-        st = self._state.setdefault(replica.id, _ProbeState("auto"))
+        st = self._probe_state(replica)
         url = probe_url(st.kind, replica.base_url)
         if url is None:
             return ProbeResult(Verdict.READY)
@@ -155,6 +155,15 @@ class HealthProber:
             st.kind = "openai"
             result = await self._ask(replica.base_url + "/models", auto=False)
         return result
+
+    def _probe_state(self, replica: ReplicaState) -> _ProbeState:
+        st = self._state.get(replica.id)
+        if st is None:
+            # A replica added by a reload after this prober was built.
+            model = self._fleet.models.get(replica.model)
+            st = _ProbeState(model.config.health if model is not None else "auto")
+            self._state[replica.id] = st
+        return st
 
     async def _ask(self, url: str, *, auto: bool) -> ProbeResult:
         try:
@@ -170,7 +179,7 @@ class HealthProber:
         self.apply(replica, result)
 
     def apply(self, replica: ReplicaState, result: ProbeResult) -> None:
-        st = self._state.setdefault(replica.id, _ProbeState("auto"))
+        st = self._probe_state(replica)
         now = self._clock()
         if result.verdict is Verdict.READY:
             st.failures = 0

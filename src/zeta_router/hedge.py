@@ -63,7 +63,7 @@ async def race(
     """Run ``primary``; if it has not finished after ``delay_s``, start the hedge (when
     ``start_hedge`` offers one) and return the first result that ``won``. When no attempt won,
     the primary's result is returned so the caller sees its failure. Attempts still running
-    are cancelled; finished results that are not returned go to ``discard``.
+    are cancelled; finished successes that are not returned go to ``discard``.
 
     Exceptions from either attempt propagate (they mean the request itself is at fault)."""
     first = asyncio.ensure_future(primary)
@@ -94,13 +94,17 @@ async def race(
         return Race(first.result(), hedged=True, winner_is_hedge=False)
     finally:
         timer.cancel()
-        await _settle(tasks, chosen, discard)
+        await _settle(tasks, chosen, won, discard)
 
 
 async def _settle(
-    tasks: list[asyncio.Future[T]], chosen: asyncio.Future[T] | None, discard: Callable[[T], None]
+    tasks: list[asyncio.Future[T]],
+    chosen: asyncio.Future[T] | None,
+    won: Callable[[T], bool],
+    discard: Callable[[T], None],
 ) -> None:
-    """Cancel the attempts still running and discard every finished result not handed back."""
+    """Cancel the attempts still running and discard every finished success not handed back
+    (it holds a connection or a replica slot that must be released)."""
     for t in tasks:
         if not t.done():
             t.cancel()
@@ -110,4 +114,6 @@ async def _settle(
         await asyncio.wait(others)
     for t in tasks:
         if t is not chosen and t.done() and not t.cancelled() and t.exception() is None:
-            discard(t.result())
+            result = t.result()
+            if won(result):
+                discard(result)
