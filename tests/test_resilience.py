@@ -191,6 +191,7 @@ def test_down_replica_retried_then_ejected_then_half_open_probe_brings_it_back(
     f.prefer("brain-a")
     assert served_by(f.chat()) == ("brain", "brain-a")
     assert a.breaker.state is BreakerState.CLOSED
+    assert a.ready_since == f.clock.now, "re-enters with the balancer's slow start"
 
 
 def test_all_replicas_of_preferred_model_down_falls_back_and_says_why(make: MakeFleet) -> None:

@@ -24,6 +24,7 @@ from .analysis import build_analyzer
 from .analysis.base import Analyzer
 from .analysis.profile import TaskProfile, estimate_tokens
 from .balancer import build_strategy
+from .breaker import BreakerState
 from .budget import RetryBudget
 from .config import Config, Timeouts
 from .decision import Attempt, Decision
@@ -573,6 +574,9 @@ class Router:
     def _succeeded(self, replica: ReplicaState, ttfb: float) -> None:
         now = self.clock()
         replica.successes += 1
+        if replica.breaker.state is BreakerState.HALF_OPEN:
+            # Back from an ejection: the balancer's slow start ramps its share up again.
+            replica.ready_since = now
         replica.breaker.on_success(now)
         replica.latency.observe(ttfb, now)
         replica.ttfb_samples.append(ttfb)
@@ -660,6 +664,8 @@ class Router:
     def _succeeded_stream(self, replica: ReplicaState) -> None:
         now = self.clock()
         replica.successes += 1
+        if replica.breaker.state is BreakerState.HALF_OPEN:
+            replica.ready_since = now
         replica.breaker.on_success(now)
 
     def _relayed_client_error(self, err: UpstreamError) -> RouterError:
