@@ -190,3 +190,20 @@ async def test_release_without_waiters_is_a_no_op() -> None:
     adm.release("m")
     assert adm.pending == 0 and not adm.busy("m")
     assert adm.snapshot() == []
+
+
+async def test_a_requeued_waiter_keeps_its_rank() -> None:
+    adm, clock = admission()
+    first_queued = clock.t
+    clock.t += 1.0
+    other = waiter(adm, "other", NORMAL)
+    await settle()
+
+    async def requeued() -> str:
+        await adm.wait("m", NORMAL, FAR, 0.01, 1, since=first_queued)
+        return "requeued"
+
+    back = asyncio.get_running_loop().create_task(requeued())
+    await settle()
+    served = await drain(adm, "m", ["a", "b"], [other, back])
+    assert served == ["requeued", "other"]

@@ -4,9 +4,14 @@ POST /v1/feedback endpoint's contract (404 unknown id, 422 bad rating, 400 bad b
 
 from __future__ import annotations
 
-import httpx
-import pytest
+from pathlib import Path
 
+import httpx
+import orjson
+import pytest
+import yaml
+
+from zeta_router import cli
 from zeta_router.config import Config, FeedbackSettings, parse_config
 from zeta_router.decision import Attempt, Decision
 from zeta_router.errors import InvalidRequest, NotFound, Unprocessable
@@ -219,3 +224,30 @@ def test_feedback_endpoint_end_to_end(harness: Harness) -> None:
         )
         assert {m["model"] for m in report["models"]} >= {"brain", "coder"}
         assert report["comments"][-1]["comment"] == "wrong"
+
+
+def test_explain_shows_live_scores_and_applies_them(
+    harness: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Runs last in this module: the ratings below stay on the shared harness router.
+    with httpx.Client(base_url=harness.base_url, timeout=10) as c:
+        for model, rating in (("brain", 1), ("coder", 5)):
+            for _ in range(6):
+                r = c.post(
+                    "/chat/completions",
+                    headers={"x-zeta-task": "reasoning"},
+                    json={"model": model, "messages": [{"role": "user", "content": "why?"}]},
+                )
+                rid = r.headers["x-zeta-request-id"]
+                assert c.post("/feedback", json={"request_id": rid, "rating": rating}).is_success
+    cfg = tmp_path / "router.yaml"
+    cfg.write_text(yaml.safe_dump(harness.config.model_dump(mode="json", exclude_none=True)))
+    prompt = "Think step by step: why does ice float on water? Explain the reasoning."
+    assert cli.main(["explain", "-c", str(cfg), "--json", "--url", harness.url, prompt]) == 0
+    out = orjson.loads(capsys.readouterr().out)
+    if out["route_task"] != "reasoning":
+        pytest.skip(f"the analyzer routed the prompt to {out['route_task']}")
+    assert [c["model"] for c in out["candidates"]][:2] == ["coder", "brain"]
+    assert "feedback score 1.50 over brain 0.50" in out["candidates"][0]["reason"]
+    live = {s["model"]: s["score"] for s in out["live"]["scores"] if s["task"] == "reasoning"}
+    assert live["brain"] == pytest.approx(0.5) and live["coder"] == pytest.approx(1.5)

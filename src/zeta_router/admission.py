@@ -170,9 +170,18 @@ class Admission:
         )
 
     async def wait(
-        self, model: str, priority: int, deadline: float, service_s: float, slots: int
+        self,
+        model: str,
+        priority: int,
+        deadline: float,
+        service_s: float,
+        slots: int,
+        since: float | None = None,
     ) -> float:
         """Wait for a slot of ``model``; returns the seconds waited.
+
+        ``since`` is when the request first queued, for one that was woken but found its slot
+        taken (by a retry, say) and queues again: it keeps its rank instead of going to the back.
 
         ``service_s`` is the model's typical time per request and ``slots`` its concurrency,
         for the estimate of when this request would get in. Raises :class:`Overloaded` (429)
@@ -180,7 +189,7 @@ class Admission:
         already passes the deadline, or when the deadline passes while waiting."""
         now = self._clock()
         q = self._queues.setdefault(model, [])
-        key = self._key(priority, now)
+        key = self._key(priority, now if since is None else since)
         per_slot = service_s / max(slots, 1)
         est = (self._ahead(q, key) + 1) * per_slot
         if now + est > deadline:

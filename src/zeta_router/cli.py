@@ -117,6 +117,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except RouterError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
+    live = _live_load(args.url) if args.url else None
+    if live is not None:
+        from .feedback import reorder
+
+        scores = {s["model"]: s["score"] for s in live["scores"] if s["task"] == task}
+        p = reorder(p, profile.complexity, config.models, scores)
+    spill = _spill_notes(config, p, profile.complexity)
     if args.json:
         out: dict[str, Any] = {
             "task": profile.task,
@@ -126,9 +133,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "prompt_tokens": profile.prompt_tokens,
             "analyzer": profile.source,
             "signals": list(profile.signals),
-            "candidates": [{"model": c.model, "reason": c.reason} for c in p.candidates],
+            "candidates": [
+                {"model": c.model, "reason": c.reason, "spill_over": spill.get(c.model)}
+                for c in p.candidates
+            ],
             "not_capable": [{"model": m, "reason": r} for m, r in p.skipped],
         }
+        if live is not None:
+            out["live"] = live
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
     print(f"task        {profile.task}  (analyzer: {profile.source})")
@@ -142,6 +154,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print("candidates, in order:")
     for i, c in enumerate(p.candidates, 1):
         print(f"  {i}. {c.model:<16} {c.reason}")
+        if c.model in spill:
+            print(f"     {'':<16} spill-over: {spill[c.model]}")
+    if live is not None:
+        print(f"live load from {args.url}:")
+        _print_live(live, [c.model for c in p.candidates], task)
     if not p.candidates:
         print("  (none: the request would get a 503)")
     for m, r in p.skipped:
@@ -149,6 +166,49 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print("At run time a candidate is passed over while its replicas are down, open-circuited")
     print("or saturated; the response headers x-zeta-route and x-zeta-fallback then say so.")
     return 0
+
+
+def _spill_notes(config: Config, p: Any, complexity: float) -> dict[str, str]:
+    """Whether each later candidate may take this request when the one before is saturated."""
+    notes = {}
+    for c in p.candidates[1:]:
+        limit = config.models[c.model].max_complexity
+        ok = limit >= complexity
+        sign = ">=" if ok else "<"
+        notes[c.model] = (
+            f"{'yes' if ok else 'no'} (max_complexity {limit:g} {sign} complexity "
+            f"{complexity:.2f})"
+        )
+    return notes
+
+
+def _live_load(url: str) -> dict[str, Any] | None:
+    """Saturation, queues and feedback scores from a running gateway (GET /v1/feedback)."""
+    import urllib.error
+    import urllib.request
+
+    target = url.rstrip("/").removesuffix("/v1") + "/v1/feedback"
+    try:
+        with urllib.request.urlopen(target, timeout=5) as resp:
+            data: dict[str, Any] = orjson.loads(resp.read())
+            return data
+    except (urllib.error.URLError, OSError, orjson.JSONDecodeError) as exc:
+        print(f"warning: no live load from {target}: {exc}", file=sys.stderr)
+        return None
+
+
+def _print_live(live: dict[str, Any], models: list[str], task: str) -> None:
+    scores = {s["model"]: s for s in live.get("scores", []) if s["task"] == task}
+    for m in live.get("models", []):
+        if m["model"] not in models:
+            continue
+        state = f"saturated ({m['why']})" if m["saturated"] else "has room"
+        sc = scores.get(m["model"])
+        score = f"score {sc['score']:.2f} for {task}" if sc else "score 1.00 (no feedback)"
+        print(
+            f"     {m['model']:<16} {state}; load {m['utilisation']:.0%}, "
+            f"{m['in_flight']} in flight, {m['queued']} queued, {m['shed']} shed; {score}"
+        )
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -216,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", default="chat", choices=("chat", "completions", "embeddings"))
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--url", help="a running gateway: show its live load and apply its feedback scores"
+    )
     p.add_argument("prompt", nargs="*", help="the prompt (default: read stdin)")
     p.set_defaults(func=cmd_explain)
 

@@ -209,34 +209,12 @@ class Feedback:
     # -- use ----------------------------------------------------------------------------------
 
     def reorder(self, p: Plan, complexity: float, models: Mapping[str, Model]) -> Plan:
-        """The plan with candidates ordered by position over score: a candidate overtakes the
-        one before it only when scores differ a lot (with [0.5, 1.5], 2nd beats 1st when its
-        score is over twice as high). Pinned plans keep their order."""
-        cands = p.candidates
-        if p.pinned is not None or len(cands) < 2 or not self._scores:
+        """The plan reordered by this router's scores (see :func:`reorder`)."""
+        if p.pinned is not None or len(p.candidates) < 2 or not self._scores:
             return p
         now = self._clock()
-        scores = [self.score(c.model, p.task, now) for c in cands]
-        keys = []
-        for i, (c, s) in enumerate(zip(cands, scores, strict=True)):
-            if models[c.model].max_complexity < complexity:
-                s = min(s, 1.0)  # may fall back, never be promoted past its remit
-            keys.append((i + 1) / s)
-        order = sorted(range(len(cands)), key=keys.__getitem__)
-        if order == list(range(len(cands))):
-            return p
-        first = cands[0]
-        out = []
-        for rank, i in enumerate(order):
-            c = cands[i]
-            if rank < i:
-                c = Candidate(
-                    c.model,
-                    f"{c.reason}; feedback score {scores[i]:.2f} over "
-                    f"{first.model} {scores[0]:.2f}",
-                )
-            out.append(c)
-        return Plan(p.task, tuple(out), p.skipped, p.pinned)
+        scores = {c.model: self.score(c.model, p.task, now) for c in p.candidates}
+        return reorder(p, complexity, models, scores)
 
     def snapshot(self) -> list[dict[str, Any]]:
         now = self._clock()
@@ -252,3 +230,36 @@ class Feedback:
             }
             for (model, task), s in sorted(self._scores.items())
         ]
+
+
+def reorder(
+    p: Plan, complexity: float, models: Mapping[str, Model], scores: Mapping[str, float]
+) -> Plan:
+    """The plan with candidates ordered by position over score: a candidate overtakes the one
+    before it only when scores differ a lot (with [0.5, 1.5], the 2nd beats the 1st when its
+    score is over twice as high). Pinned plans keep their order; a model whose max_complexity is
+    below the request's may fall back but is never promoted."""
+    cands = p.candidates
+    if p.pinned is not None or len(cands) < 2:
+        return p
+    keys = []
+    for i, c in enumerate(cands):
+        s = scores.get(c.model, 1.0)
+        if models[c.model].max_complexity < complexity:
+            s = min(s, 1.0)
+        keys.append((i + 1) / s)
+    order = sorted(range(len(cands)), key=keys.__getitem__)
+    if order == list(range(len(cands))):
+        return p
+    first = cands[0]
+    out = []
+    for rank, i in enumerate(order):
+        c = cands[i]
+        if rank < i:
+            c = Candidate(
+                c.model,
+                f"{c.reason}; feedback score {scores.get(c.model, 1.0):.2f} over "
+                f"{first.model} {scores.get(first.model, 1.0):.2f}",
+            )
+        out.append(c)
+    return Plan(p.task, tuple(out), p.skipped, p.pinned)

@@ -434,7 +434,8 @@ class Router:
         bound = capacity_bound(ms, self.clock(), tuple(tried)) or list(ms.replicas)
         service = sum(r.latency.value for r in bound) / len(bound)
         slots = sum(r.max_concurrency or 1 for r in bound)
-        return await self.admission.wait(ms.name, d.priority, deadline, service, slots)
+        since = self.clock() - d.queued_s if d.queued_s else None
+        return await self.admission.wait(ms.name, d.priority, deadline, service, slots, since)
 
     def _release(self, replica: ReplicaState) -> None:
         replica.in_flight -= 1
