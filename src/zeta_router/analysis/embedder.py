@@ -32,6 +32,14 @@ _DTYPES = {"I64": np.int64, "I32": np.int32, "F32": np.float32, "I8": np.int8, "
 MAX_VOCAB = 30000
 # Longest word tried as one piece; longer runs (hashes, base64) are cut into pieces anyway.
 _MAX_PIECE = 24
+# Longer "words" (hashes, base64, minified code) are cut to this many characters before greedy
+# matching: their pieces carry no meaning, and matching a 4,000-character run piece by piece
+# would cost milliseconds.
+_MAX_WORD = 32
+# Characters of out-of-vocabulary words segmented per text; beyond that such words are skipped.
+# A text of gibberish or identifiers otherwise costs milliseconds, and a few hundred characters
+# of rare words say all they can about a text's task.
+_SEGMENT_BUDGET = 400
 # Bounded per-instance memo of word -> piece ids; most traffic reuses a small vocabulary.
 _MEMO_SIZE = 50_000
 
@@ -98,8 +106,10 @@ class StaticEmbedder:
         self.weights = (weights[:n] if weights is not None else np.ones(n)).astype(np.float32)
         self.dim = int(self.vectors.shape[1])
         self._memo: dict[str, tuple[int, ...]] = {}
+        self.max_piece = min(max(map(len, self.vocab), default=1), _MAX_PIECE)
 
     def pieces(self, word: str) -> tuple[int, ...]:
+        word = word[:_MAX_WORD]
         memo = self._memo.get(word)
         if memo is not None:
             return memo
@@ -112,7 +122,7 @@ class StaticEmbedder:
             found: list[int] = []
             i = 0
             while i < len(text):
-                for j in range(min(len(text), i + _MAX_PIECE), i, -1):
+                for j in range(min(len(text), i + self.max_piece), i, -1):
                     hit = vocab.get(text[i:j])
                     if hit is not None:
                         found.append(hit)
@@ -127,8 +137,18 @@ class StaticEmbedder:
 
     def ids(self, text: str) -> list[int]:
         out: list[int] = []
+        vocab = self.vocab
+        budget = _SEGMENT_BUDGET
         for word in _WORD.findall(text):
-            out.extend(self.pieces(word))
+            word = word[:_MAX_WORD]
+            whole = vocab.get(_SPACE + word)
+            if whole is not None:
+                out.append(whole)
+            elif budget > 0:
+                # Counted whether or not the word is memoised, so the output never depends on
+                # what the analyzer has seen before.
+                budget -= len(word)
+                out.extend(self.pieces(word))
         return out
 
     def embed(self, text: str) -> Vector:

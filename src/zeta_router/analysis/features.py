@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import islice
 
 from . import lexicon as lx
 from .profile import Prompt
@@ -28,6 +29,15 @@ _ASK_MIN_SPLIT = 400
 _ASK_HEAD = 300
 _ASK_TAIL = 400
 _ASK_TAIL_SENTENCES = 200
+# A single paragraph up to this long is read as one request; it also bounds the regex work.
+_ASK_MAX = 1200
+# A last line longer than this after an introducing first line is material, not the ask.
+_ASK_TAIL_LINE = 200
+_INTRO_MAX = 60
+# Middle lines of a short prompt this long are a pasted message rather than part of the ask.
+_SHORT_MATERIAL = 150
+# Earlier user or system text this long is something a back-reference can point at.
+_BACK_REF_MIN = 60
 # Prose this long, outside code, counts as a pasted document.
 DOC_CHARS = 350
 
@@ -68,6 +78,7 @@ _CODE_STARTS = (
     "var ", "@", "- name:", "- run:", "apiVersion:", "FROM ", "RUN ", "COPY ",
 )  # fmt: skip
 _PROSE_STARTS = ("import ", "from ", "const ", "let ", "var ", "@", "class ", "package ", "public ")
+_IMPORT_WORDS = 6
 _CODE_PUNCT = re.compile(r"\w\(|[=;{}\[\]]|->|=>|::")
 # Line ends only code has, and ends prose shares ("Hi team," is prose, "f(a," is code).
 _CODE_ENDS = (";", "{", "}", "):", "];", "=>", "->")
@@ -97,6 +108,8 @@ _CONVERSION = re.compile(
     re.IGNORECASE,
 )
 _CONVERSION_GATE = re.compile(r"convert|how many|\d", re.IGNORECASE)
+# Conversions are short lookups; a long ask with numbers and units is a word problem.
+_CONVERSION_MAX = 200
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
@@ -158,21 +171,36 @@ def split_ask(text: str) -> tuple[str, str]:
 
     People write "Summarize this:" on a line before a paste, or "what does it say about X?" on
     a line after it, or "Context: ... Question: ..." in one paragraph. The ask is a short first
-    line plus a short last line. When the last line is itself a long paragraph of the material,
-    only a question glued to its end belongs to the ask; a long single paragraph without any
-    line break is a self-contained request (a long word problem), not material plus a question.
+    line plus a short last line. When the last line is itself a paragraph of the material (after
+    a "Translate this:" line), or a long paragraph with a question glued to its end, only that
+    question belongs to the ask. A single paragraph without line breaks is one self-contained
+    request (a long word problem), not material plus a question, unless it is longer than any
+    question would be. A short prompt keeps all its words in the ask unless its middle lines
+    are enough prose to be a pasted message.
     """
-    if len(text) < _ASK_MIN_SPLIT:
-        return "", text
     first = text.find("\n")
     if first < 0:
+        if len(text) < _ASK_MIN_SPLIT:
+            return "", text
         cut = text.find("Question:")
         if cut > 0:
             return text[:cut], text[cut:]
-        return "", text
+        if len(text) <= _ASK_MAX:
+            return "", text
+        # Longer than any self-contained question: a pasted paragraph with the ask at its end.
+        tail_at = _last_sentence_at(text, len(text) - _ASK_TAIL_SENTENCES)
+        return text[:tail_at], text[tail_at:]
     head = text[:first] if first <= _ASK_HEAD else ""
     last = text.rfind("\n")
-    if last > len(head) and len(text) - last <= _ASK_TAIL:
+    tail = text[last + 1 :].strip()
+    if len(text) < _ASK_MIN_SPLIT:
+        if _is_pasted_tail(head, tail):
+            return text[len(head) :], head
+        middle = text[len(head) : last] if last > len(head) else ""
+        if len(middle.strip()) < _SHORT_MATERIAL:
+            return "", text
+        return middle, head + "\n" + text[last:]
+    if last > len(head) and len(text) - last <= _ASK_TAIL and not _is_pasted_tail(head, tail):
         tail_at = last
     else:
         floor = max(len(head), last)
@@ -186,6 +214,15 @@ def split_ask(text: str) -> tuple[str, str]:
     return text[len(head) : tail_at], head + "\n" + text[tail_at:]
 
 
+def _is_pasted_tail(head: str, tail: str) -> bool:
+    """Whether a last line is the end of the material: a long line that is no question, after
+    a first line that introduces a paste ("Summarize this:", "tl;dr")."""
+    if len(tail) <= _ASK_TAIL_LINE or tail.endswith(("?", "？")):
+        return False
+    intro = head.rstrip()
+    return intro.endswith((":", "：")) or 0 < len(intro) < _INTRO_MAX
+
+
 def _has_traceback(text: str) -> bool:
     return any(m in text for m in _TRACEBACK_MARKERS) and _TRACEBACK.search(text) is not None
 
@@ -193,7 +230,17 @@ def _has_traceback(text: str) -> bool:
 def is_code_line(raw: str, line: str) -> bool:
     """Whether one stripped, non-blank line looks like code rather than prose."""
     if line.startswith(_CODE_STARTS):
-        return not line.startswith(_PROSE_STARTS) or _CODE_PUNCT.search(line) is not None
+        if not line.startswith(_PROSE_STARTS) or _CODE_PUNCT.search(line) is not None:
+            return True
+        if line.startswith("@"):
+            return " " not in line  # a bare decorator, not a mention
+        # "from x import y", "import numpy as np": short and without sentence punctuation.
+        return (
+            line.startswith(("from ", "import "))
+            and (" import " in line or line.startswith("import "))
+            and line.count(" ") < _IMPORT_WORDS
+            and not line.endswith((".", "?", "!"))
+        )
     if line.endswith(_CODE_ENDS):
         return True
     if line.endswith(_WEAK_ENDS) or raw.startswith(("    ", "\t")):
@@ -250,6 +297,11 @@ def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
     return counts, first in lx.GREETINGS, first in lx.QUESTION_STARTS, len(words)
 
 
+def _count(pattern: re.Pattern[str], text: str, cap: int) -> int:
+    """Matches up to ``cap``: the analyzers saturate there, and dense text stops early."""
+    return sum(1 for _ in islice(pattern.finditer(text), cap))
+
+
 def _quoted_chars(text: str) -> int:
     if len(text) < _QUOTE_MIN or not any(q in text for q in "\"“«'"):
         return 0
@@ -293,8 +345,12 @@ def extract(prompt: Prompt) -> Features:
     scene = prompt.system[:_CONTEXT_SAMPLE] + "\n" + earlier[:_CONTEXT_SAMPLE]
     scene_counts = _keywords(scene)[0] if scene.strip() else [0] * lx.FAMILIES
     tail_q = ask.rstrip()[-300:]
-    code_tokens = len(_CODE_TOKEN.findall(ask)) if _CODE_TOKEN_GATE.search(ask) else 0
-    conversion = _CONVERSION_GATE.search(ask) is not None and _CONVERSION.search(ask) is not None
+    code_tokens = _count(_CODE_TOKEN, ask, 3) if _CODE_TOKEN_GATE.search(ask) else 0
+    conversion = (
+        len(ask) <= _CONVERSION_MAX
+        and _CONVERSION_GATE.search(ask) is not None
+        and _CONVERSION.search(ask) is not None
+    )
     return Features(
         chars=prompt.chars,
         ask_chars=len(ask),
@@ -306,8 +362,8 @@ def extract(prompt: Prompt) -> Features:
         lines=lines + ctx_lines,
         doc_chars=doc_chars,
         question=qstart or "?" in tail_q,
-        math=len(_MATH_INLINE.findall(ask)) if _MATH_GATE.search(ask) else 0,
-        numbers=len(_NUMBER.findall(ask)),
+        math=_count(_MATH_INLINE, ask, 4) if _MATH_GATE.search(ask) else 0,
+        numbers=_count(_NUMBER, ask, 6),
         number_words=counts[lx.NUMBER],
         sentences=ask.count(". ") + ask.count("? ") + ask.count("! ") + ask.count(".\n"),
         words=words,
@@ -321,7 +377,7 @@ def extract(prompt: Prompt) -> Features:
         code_tokens=code_tokens,
         io_examples=any(m in sample for m in _IO_MARKERS),
         transform_ask=counts[lx.TRANSFORM] > 0,
-        back_ref=counts[lx.BACK_REF] > 0 and user_context + len(prompt.system) >= 150,
+        back_ref=counts[lx.BACK_REF] > 0 and user_context + len(prompt.system) >= _BACK_REF_MIN,
         conversion=conversion,
         context_code=scene_counts[lx.CODE],
         context_math=scene_counts[lx.MATH],

@@ -44,7 +44,7 @@ erreur fehler funktion skript programmieren schleife klasse
 """
 _CODE_VERB = """
 write implement fix debug refactor optimize optimise convert port review generate create build
-make add rewrite translate explain complete finish test mock parse code
+make add rewrite translate explain complete finish test mock parse
 """
 _CODE_NOUN = """
 function functions code script program class method query regex test tests endpoint component

@@ -131,6 +131,16 @@ class SemanticAnalyzer:
             bounds.append((len(rows), len(rows) + len(examples[t])))
             rows.extend(examples[t])
         self._bounds = tuple(bounds)
+        # Exemplar rows per task padded to one width with an index of a -inf slot, so top-k per
+        # task is one sort over a small matrix instead of a numpy call per task (call overhead,
+        # not arithmetic, dominates at this size).
+        width = max(b - a for a, b in bounds)
+        pad = len(rows)
+        self._gather = np.array(
+            [list(range(a, b)) + [pad] * (width - (b - a)) for a, b in bounds], dtype=np.intp
+        )
+        self._top_k = min(_TOP_K, width)
+        self._k_per_task = np.array([min(_TOP_K, b - a) for a, b in bounds], dtype=np.float32)
         self._matrix: Array = embedder.embed_many(rows)
         # A custom task has no trained structural weights; it borrows those of the built-in task
         # its own examples are classified as (a "translation" task competes with "simple" on
@@ -166,21 +176,21 @@ class SemanticAnalyzer:
     def similarities(self, text: str) -> Array:
         """Per task, the mean cosine similarity of the text to its top-k exemplars."""
         # No ``@`` on the request path: see StaticEmbedder.embed on OpenBLAS threads.
-        sims = (self._matrix * self.embedder.embed(text)).sum(axis=1)
-        out = np.empty(len(self.tasks), dtype=np.float32)
-        for i, (a, b) in enumerate(self._bounds):
-            part = sims[a:b]
-            k = min(_TOP_K, b - a)
-            out[i] = np.partition(part, b - a - k)[b - a - k :].mean() if k < b - a else part.mean()
-        return out
+        sims = np.empty(len(self._matrix) + 1, dtype=np.float32)
+        (self._matrix * self.embedder.embed(text)).sum(axis=1, out=sims[:-1])
+        sims[-1] = -np.inf
+        top = np.sort(sims[self._gather], axis=1)[:, -self._top_k :]
+        out: Array = np.where(top > -np.inf, top, 0.0).sum(axis=1) / self._k_per_task
+        return out.astype(np.float32, copy=False)
 
     def probabilities(self, prompt: Prompt) -> tuple[dict[str, float], Features, Array]:
         f = extract(prompt)
         last = prompt.last_user
         _, ask = split_ask(last)
         whole = last if len(last) <= _ALL_HEAD + _ALL_TAIL else last[:_ALL_HEAD] + last[-_ALL_TAIL:]
-        s_ask = self.similarities(ask)
         s_all = self.similarities(whole)
+        # Short prompts are their own ask: one embedding, not two.
+        s_ask = s_all if ask == whole else self.similarities(ask)
         x = np.array(feature_vector(f), dtype=np.float32)
         logits = (
             self.head.w_ask * s_ask
