@@ -49,7 +49,13 @@ BODY = orjson.dumps(
 PINNED = orjson.dumps(
     {"model": "brain", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 )
-STRATEGIES = ("round-robin", "random", "p2c-ewma")
+#: Row label -> balancer settings. The last row is ours without the latency-outlier rule.
+STRATEGIES: dict[str, dict[str, Any]] = {
+    "round-robin": {"strategy": "round-robin"},
+    "random": {"strategy": "random"},
+    "p2c-ewma": {"strategy": "p2c-ewma"},
+    "p2c-ewma, outlier_ratio 0": {"strategy": "p2c-ewma", "outlier_ratio": 0},
+}
 
 
 # -- fake backends in a child process ----------------------------------------------------------
@@ -133,7 +139,7 @@ class PhaseStats:
 
 
 async def run_strategy(
-    strategy: str,
+    balancer: dict[str, Any],
     host: BackendHost,
     phases: list[tuple[str, float, list[float]]],
     concurrency: int,
@@ -143,7 +149,7 @@ async def run_strategy(
         {
             "health": {"enabled": False, "scrape_metrics": True, "scrape_interval_s": 0.5},
             "analysis": {"analyzer": "heuristic"},
-            "balancer": {"strategy": strategy},
+            "balancer": balancer,
             "models": {
                 "m": {"replicas": [{"url": u, "id": f"r{i}"} for i, u in enumerate(host.urls)]}
             },
@@ -200,8 +206,8 @@ async def part1(args: argparse.Namespace) -> dict[str, Any]:
     ]
     out: dict[str, Any] = {}
     try:
-        for strategy in STRATEGIES:
-            out[strategy] = await run_strategy(strategy, host, phases, args.concurrency, args.seed)
+        for label, balancer in STRATEGIES.items():
+            out[label] = await run_strategy(balancer, host, phases, args.concurrency, args.seed)
     finally:
         await host.stop()
     return out
@@ -328,11 +334,18 @@ def report(p1: dict[str, Any], p2: dict[str, Any]) -> str:
     rr = p1["round-robin"]
     ratio_self = ours["slow"]["p99_ms"] / ours["steady"]["p99_ms"]
     ratio_rr = rr["slow"]["p99_ms"] / ours["slow"]["p99_ms"]
+    plain = p1.get("p2c-ewma, outlier_ratio 0")
     lines.append("")
     lines.append(
         f"p2c-ewma p99 slow/steady = {ratio_self:.2f} (target <= 1.5); "
         f"round-robin p99 / p2c-ewma p99 in the slow phase = {ratio_rr:.2f} (target >= 2)"
     )
+    if plain is not None:
+        lines.append(
+            "without the outlier rule: p99 slow/steady = "
+            f"{plain['slow']['p99_ms'] / plain['steady']['p99_ms']:.2f}, round-robin / it = "
+            f"{rr['slow']['p99_ms'] / plain['slow']['p99_ms']:.2f}"
+        )
     lines.append("")
     lines.append(
         "| saturation phase | workers | requests | auto spilled to coder | waited in queue "
