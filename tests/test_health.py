@@ -206,7 +206,13 @@ async def test_each_kind_asks_its_own_path() -> None:
         assert servers["openai"].paths == ["/v1/models"]
         assert servers["vllm"].paths == ["/health"]
         assert servers["none"].paths == []
-        assert all(r.health is Health.READY for r in router.fleet.replicas.values())
+        health = {r.model: r.health for r in router.fleet.replicas.values()}
+        assert health == {
+            "ollama": Health.READY,
+            "openai": Health.READY,
+            "vllm": Health.READY,
+            "none": Health.UNKNOWN,  # never probed, never changed by the prober
+        }
     finally:
         await router.close()
         for s in servers.values():

@@ -126,6 +126,27 @@ def test_failing_replica_is_retried_on_the_other_replica(
     f.h.backend("b1").release_hung()
 
 
+def test_hung_replica_costs_one_timeout_per_request_then_is_ejected(make: MakeFleet) -> None:
+    f = make(
+        timeouts={"connect_s": 1.0, "first_byte_s": 0.2, "idle_s": 1.0, "total_s": 10.0},
+        breaker={"consecutive_failures": 2},
+    )
+    f.h.set("b1", mode="hang")
+    for _ in range(2):
+        f.prefer("brain-a")
+        r = f.chat()
+        assert served_by(r) == ("brain", "brain-b")
+        assert r.headers["x-zeta-attempts"] == "2", "one timeout on brain-a, then brain-b"
+    assert f.replica("brain-a").breaker.state is BreakerState.OPEN
+    hit = f.h.backend("b1").requests
+    for _ in range(3):
+        f.prefer("brain-a")
+        r = f.chat()
+        assert r.headers["x-zeta-attempts"] == "1"
+    assert f.h.backend("b1").requests == hit, "ejected: no more requests wait on it"
+    f.h.backend("b1").release_hung()
+
+
 def test_503_and_429_retry_after_keeps_the_replica_out_until_it_passes(make: MakeFleet) -> None:
     f = make()
     for mode, wait in (("503", 4), ("429", 7)):

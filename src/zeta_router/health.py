@@ -12,7 +12,8 @@ dead one comes back. What a probe asks depends on the server:
 
 A replica that probes healthy after being down or loading re-enters with a clean breaker and a
 fresh ``ready_since`` so the balancer's slow start ramps its share up. Probes never touch
-replicas whose process the supervisor is starting, nor ones a reload is draining.
+replicas whose process the supervisor is starting, ones a reload is draining, nor models with
+``health: none`` (their health is whatever the supervisor or the request path says).
 """
 
 from __future__ import annotations
@@ -140,7 +141,11 @@ class HealthProber:
 
     async def probe_once(self) -> None:
         """Probe every replica once, concurrently, and apply the verdicts."""
-        replicas = [r for r in self._fleet.replicas.values() if r.health not in _NOT_OURS]
+        replicas = [
+            r
+            for r in self._fleet.replicas.values()
+            if r.health not in _NOT_OURS and self._probe_state(r).kind != "none"
+        ]
         await asyncio.gather(*(self._probe(r) for r in replicas))
         self.rounds += 1
 
