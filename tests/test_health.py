@@ -255,6 +255,7 @@ async def test_router_start_runs_probe_rounds_on_its_sleep_and_close_stops_them(
         }
     )
     router = Router(cfg, clock=Clock(), sleep=sleep)
+    assert router.prober.retry_at(only(router), 1000.0) == 1000.0, "not running: no probe wait"
     replica = only(router)
     backend.set(mode="loading")
     await router.start()
@@ -262,6 +263,8 @@ async def test_router_start_runs_probe_rounds_on_its_sleep_and_close_stops_them(
         assert await asyncio.wait_for(rounds.get(), 5) == 7.0
         assert replica.health is Health.LOADING
         assert router.prober.running
+        # A 503 from the router now says: come back after the next probe round.
+        assert router.prober.retry_at(replica, 1000.0) == 1007.0
         backend.heal()
         go.set()
         await asyncio.wait_for(rounds.get(), 5)

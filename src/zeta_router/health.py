@@ -37,6 +37,8 @@ Getter = Callable[[str, float], Awaitable[tuple[int, bytes]]]
 
 #: States owned by someone else (the process supervisor, a reload).
 _NOT_OURS = frozenset({Health.STARTING, Health.EXITED, Health.DRAINING})
+#: States only a probe moves a replica out of.
+_PROBED_BACK = frozenset({Health.DOWN, Health.LOADING})
 #: Answers that mean "no such path here", so ``auto`` moves on to ``/models``.
 _MISSING = frozenset({404, 405, 501})
 
@@ -115,6 +117,8 @@ class HealthProber:
         }
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
+        #: When the running probe loop starts its next round.
+        self.next_round_at: float | None = None
 
     @property
     def running(self) -> bool:
@@ -137,7 +141,16 @@ class HealthProber:
                 await self.probe_once()
             except Exception:  # pragma: no cover - a probe bug must not end probing
                 log.exception("health probe round failed")
+            self.next_round_at = self._clock() + self._settings.interval_s
             await self._sleep(self._settings.interval_s)
+
+    def retry_at(self, replica: ReplicaState, now: float) -> float:
+        """Earliest time the replica may serve again: a down or loading one only comes back
+        through a probe, so not before the next round (for Retry-After on a 503)."""
+        at = replica.retry_at(now)
+        if replica.health in _PROBED_BACK and self.running and self.next_round_at is not None:
+            at = max(at, self.next_round_at)
+        return at
 
     async def probe_once(self) -> None:
         """Probe every replica once, concurrently, and apply the verdicts."""

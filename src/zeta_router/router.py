@@ -337,7 +337,11 @@ class Router:
         if skipped:
             msg += f" Not capable: {skipped}."
         retry_at = min(
-            (r.retry_at(now) for c in p.candidates for r in self.fleet.models[c.model].replicas),
+            (
+                self.prober.retry_at(r, now)
+                for c in p.candidates
+                for r in self.fleet.models[c.model].replicas
+            ),
             default=now + 1.0,
         )
         d.passed_over = list(passed_over.items())
