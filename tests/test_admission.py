@@ -207,3 +207,12 @@ async def test_a_requeued_waiter_keeps_its_rank() -> None:
     await settle()
     served = await drain(adm, "m", ["a", "b"], [other, back])
     assert served == ["requeued", "other"]
+
+
+async def test_waiters_look_again_after_recheck_s_without_a_wake_up() -> None:
+    clock = Clock()
+    adm = Admission(AdmissionSettings(), clock, recheck_s=0.01)
+    waited = await adm.wait("m", NORMAL, clock.t + 60.0, 0.01, 1)
+    # Returned without being woken (the caller checks the replicas again), nothing left behind.
+    assert waited == 0.0
+    assert adm.pending == 0 and not adm.busy("m") and adm.admitted_after_wait["m"] == 0

@@ -247,3 +247,20 @@ async def test_ollama_flavor_404_leaves_router_counters() -> None:
     finally:
         await up.close()
         await backend.stop()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_router_starts_and_stops_the_scraper(enabled: bool) -> None:
+    from zeta_router.router import Router
+
+    cfg = parse_config(
+        {
+            "health": {"enabled": False, "scrape_metrics": enabled},
+            "models": {"m": {"replicas": [{"url": "http://127.0.0.1:9/v1"}]}},
+        }
+    )
+    router = Router(cfg)
+    await router.start()
+    assert router.scraper.running is enabled
+    await router.close()
+    assert not router.scraper.running

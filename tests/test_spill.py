@@ -229,3 +229,22 @@ async def test_load_report_shows_saturation_and_queues(backends: dict[str, FakeB
         assert not coder["saturated"] and coder["max_complexity"] == 0.6
     finally:
         await router.close()
+
+
+async def test_capacity_back_without_a_release_is_noticed(
+    backends: dict[str, FakeBackend],
+) -> None:
+    router = await make_router(backends, coder_max_complexity=0.4)
+    router.admission.recheck_s = 0.01
+    brain = router.fleet.replicas["brain-0"]
+    try:
+        brain.in_flight = 1
+        task = asyncio.get_running_loop().create_task(ask(router))
+        await settle()
+        assert router.admission.waiting("brain") == 1
+        brain.in_flight = 0  # e.g. a reload raised max_concurrency: no slot was released
+        resp = await task
+        assert headers(resp)["x-zeta-model"] == "brain"
+        assert router.admission.pending == 0
+    finally:
+        await router.close()

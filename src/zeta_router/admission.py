@@ -120,9 +120,10 @@ class QueueSnapshot:
 
 
 class Admission:
-    def __init__(self, settings: AdmissionSettings, clock: Clock) -> None:
+    def __init__(self, settings: AdmissionSettings, clock: Clock, recheck_s: float = 1.0) -> None:
         self.settings = settings
         self._clock = clock
+        self.recheck_s = recheck_s
         self._queues: dict[str, list[_Waiter]] = {}
         #: Waiters woken but not yet running: their slot must not go to a newcomer meanwhile.
         self._handoffs: Counter[str] = Counter()
@@ -208,20 +209,31 @@ class Admission:
         w = _Waiter(key, next(self._seq), priority, deadline, now, future)
         heapq.heappush(q, w)
         self.pending += 1
+        # Wake-ups come from released slots. Capacity can also come back without one (a
+        # breaker closing, a reload), so a waiter also looks again every recheck_s.
+        final = deadline - now <= self.recheck_s
         try:
             # Not wait_for: in 3.11 it can swallow a cancellation that races with the wake-up.
-            async with asyncio.timeout(deadline - now):
+            async with asyncio.timeout(min(deadline - now, self.recheck_s)):
                 await w.future
-        except (TimeoutError, asyncio.CancelledError) as exc:
+        except asyncio.CancelledError:
             if not self._discard(model, w) and _woken(w.future):
-                # Woken, but timed out or cancelled before running: pass the slot on.
+                # Woken, but cancelled before running: pass the slot on.
                 self._handoffs[model] -= 1
                 self.release(model)
-            if isinstance(exc, TimeoutError):
-                raise self._refuse(
-                    model, "the request's deadline passed while it waited", per_slot * (len(q) + 1)
-                ) from None
             raise
+        except TimeoutError:
+            if self._discard(model, w) or not _woken(w.future):
+                if final:
+                    raise self._refuse(
+                        model,
+                        "the request's deadline passed while it waited",
+                        per_slot * (len(q) + 1),
+                    ) from None
+                # Not woken: the caller looks at the replicas again and may queue again,
+                # keeping its rank (``since``).
+                return self._clock() - now
+            # Woken just as the timer fired: the slot is ours.
         finally:
             self.pending -= 1
         self._handoffs[model] -= 1
