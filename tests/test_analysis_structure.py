@@ -226,3 +226,39 @@ def test_long_prompts_stay_fast() -> None:
             analyzer.analyze(prompt)
             best = min(best, time.thread_time() - start)
         assert best < 0.002, (text[:30], best)
+
+
+def test_numbers_next_to_programming_terms_are_a_spec_not_a_word_problem() -> None:
+    text = "regex for 2 letters then 6 digits then an optional letter"
+    assert heuristic(Prompt.from_text(text)) == "code"
+
+
+def test_uppercase_sql_is_code_even_on_one_line() -> None:
+    text = "make faster: SELECT id FROM users WHERE email LIKE '%@acme.com' ORDER BY created"
+    assert extract(Prompt.from_text(text)).code_tokens >= 2
+    assert heuristic(Prompt.from_text(text)) == "code"
+    # Lowercase English "select ... from ... where" is not SQL.
+    assert (
+        extract(Prompt.from_text("select a gift from the list where kids can see")).code_tokens == 0
+    )
+
+
+def test_several_numbers_without_math_words_are_worked_out() -> None:
+    text = "i had 240 followers in march, 410 in april and 655 in may, where will i be by august"
+    assert heuristic(Prompt.from_text(text)) == "reasoning"
+
+
+def test_context_layout_markers_mark_material() -> None:
+    text = (
+        "Passage: The Fenwick ferry has run since 1921. It carries 40 cars and crosses in "
+        "twelve minutes, with a reduced timetable on winter Sundays.\n"
+        "Question: How long is the crossing?"
+    )
+    assert extract(Prompt.from_text(text)).context_markers
+    assert heuristic(Prompt.from_text(text)) == "retrieval"
+
+
+def test_question_word_after_a_filler_still_asks() -> None:
+    f = extract(Prompt.from_text("ok so when does the shop open"))
+    assert f.question
+    assert not extract(Prompt.from_text("ok thanks")).question

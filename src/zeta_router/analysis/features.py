@@ -36,6 +36,8 @@ _ASK_TAIL_LINE = 200
 _INTRO_MAX = 60
 # Middle lines of a short prompt this long are a pasted message rather than part of the ask.
 _SHORT_MATERIAL = 150
+# Material before a "Question:" label this long (one sentence) makes a laid-out reading task.
+_MARKER_MIN = 60
 # Earlier user or system text this long is something a back-reference can point at.
 _BACK_REF_MIN = 60
 # Prose this long, outside code, counts as a pasted document.
@@ -91,10 +93,18 @@ _CODE_TOKEN = re.compile(
     r"\b[a-z]{2,}[A-Z][a-z]\w*|\b[a-z]+_[a-z_]+\b|\b\w+\.\w+\(|\b\w+\(\)"
     r"|\w\.(?:py|js|jsx|ts|tsx|rs|go|java|cpp|rb|php|sh|ya?ml|json|toml|sql|css|html|ipynb)\b"
     r"|(?:^|\s)--?[a-zA-Z][\w-]*|==|!=|=>|->|::|&&|\|\||\+\+|</?[a-z]+>|`[^`\n]+`"
+    r"|\b(?:SELECT|INSERT INTO|DELETE FROM|WHERE|JOIN|GROUP BY|ORDER BY)\b"
 )
 _CODE_TOKEN_GATE = re.compile(r"[A-Z_.()\-=!&|+:<`]")
 # Worked input/output examples: programming-problem statements and doctests.
 _IO_MARKERS = ("Input:", "Output:", ">>> ", "assert ", "Example 1", "Constraints:")
+# Labels that frame provided material: reading-comprehension and RAG prompt layouts.
+_CONTEXT_MARKERS = (
+    "Context:", "Passage:", "Question:", "Document", "Doc ", "Title:", "Article", "[1]", "(1)",
+    "Source:", "<context", "<doc", "Excerpt", "Retrieved", "Knowledge", "Transcript",
+)  # fmt: skip
+# A question word this early in the ask makes it a question even without a "?".
+_WH_WITHIN = 4
 # Quoted material long enough to be something to read rather than a phrase to rewrite.
 _QUOTE_MIN = 150
 _QUOTE = re.compile(
@@ -145,6 +155,7 @@ class Features:
     transform_ask: bool = False  # translate / rewrite / proofread the given text
     back_ref: bool = False  # "what did I say earlier" with earlier material to look at
     conversion: bool = False
+    context_markers: bool = False  # "Context:", "Passage:", "[1]": material laid out to read
     context_code: int = 0  # programming terms in the system prompt and earlier user turns
     context_math: int = 0
 
@@ -178,6 +189,10 @@ def split_ask(text: str) -> tuple[str, str]:
     question would be. A short prompt keeps all its words in the ask unless its middle lines
     are enough prose to be a pasted message.
     """
+    marker = max(text.rfind("\nQuestion:"), text.rfind("\nQ:"))
+    if marker >= _MARKER_MIN:
+        # A laid-out reading task: everything before the question label is the material.
+        return text[:marker], text[marker:]
     first = text.find("\n")
     if first < 0:
         if len(text) < _ASK_MIN_SPLIT:
@@ -294,7 +309,9 @@ def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
                 for fam in fams:
                     counts[fam] += 1
     first = words[0] if words else ""
-    return counts, first in lx.GREETINGS, first in lx.QUESTION_STARTS, len(words)
+    # "just tell me when it starts", "ok so what did she say": the question word comes late.
+    question = first in lx.QUESTION_STARTS or any(w in lx.WH_WORDS for w in words[1:_WH_WITHIN])
+    return counts, first in lx.GREETINGS, question, len(words)
 
 
 def _count(pattern: re.Pattern[str], text: str, cap: int) -> int:
@@ -376,6 +393,8 @@ def extract(prompt: Prompt) -> Features:
         greeting=greeting,
         code_tokens=code_tokens,
         io_examples=any(m in sample for m in _IO_MARKERS),
+        context_markers=(bool(ctx) or len(last) >= _SHORT_MATERIAL)
+        and any(m in sample or m in ctx for m in _CONTEXT_MARKERS),
         transform_ask=counts[lx.TRANSFORM] > 0,
         back_ref=counts[lx.BACK_REF] > 0 and user_context + len(prompt.system) >= _BACK_REF_MIN,
         conversion=conversion,

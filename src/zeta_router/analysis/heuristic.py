@@ -15,6 +15,8 @@ from .profile import Prompt, TaskProfile, estimate_tokens
 TASKS = ("code", "reasoning", "simple", "retrieval")
 # Quoted or pasted prose this long, with a question, is worth reading even below DOC_CHARS.
 SHORT_DOC_CHARS = 150
+_MANY_NUMBERS = 3
+_LABELLED_DOC_CHARS = 60
 # Softmax temperature, fitted by negative log-likelihood on tune + supplement (optimum ~0.3;
 # rounded up because the scores were hand-tuned on those sets): a score gap of ~1 is a
 # confident call.
@@ -34,6 +36,10 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
     if f.code_lines >= 3 and f.code_ratio >= 0.2:
         s["code"] += 1.5 + min(f.code_ratio, 1.0) * 2.0
         why.append(f"{f.code_lines} code-like lines")
+    elif f.code_lines and f.code_ratio >= 0.3:
+        # One pasted statement ("optimize: SELECT ...") in a short prompt.
+        s["code"] += 1.0
+        why.append("a line of code")
     if f.code_ask:
         s["code"] += 2.0
         why.append("asks for code")
@@ -62,7 +68,7 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         s["simple"] -= 1.0
         if f.turns > 2:
             why.append("multi-turn with long context")
-    elif f.doc_chars >= SHORT_DOC_CHARS and (f.question or f.retrieval_ask):
+    elif f.doc_chars >= SHORT_DOC_CHARS and (f.question or f.retrieval_ask or f.context_markers):
         # A short quoted review or email plus a question about it.
         s["retrieval"] += 2.0
         s["simple"] -= 0.5
@@ -70,6 +76,10 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
     if f.retrieval_ask:
         s["retrieval"] += min(f.retrieval_ask, 2) * (1.5 if f.chars >= 400 else 0.6)
         why.append("refers to provided text")
+    if f.context_markers and f.doc_chars >= _LABELLED_DOC_CHARS:
+        # "Passage: ... Question: ..." is a reading task even when the passage is one sentence.
+        s["retrieval"] += 2.0
+        why.append("context layout")
     if f.back_ref:
         s["retrieval"] += 3.0
         why.append("refers back to the conversation")
@@ -88,9 +98,14 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         why.append("unit conversion")
     elif f.math_words:
         s["reasoning"] += min(f.math_words, 4) * 0.5
-        if f.numbers + f.number_words >= 2:
+        # Numbers next to programming terms are specs ("3 digits then 4 digits"), not a problem.
+        if f.numbers + f.number_words >= 2 and not (f.code_words or f.code_tokens):
             s["reasoning"] += 1.0 + min(f.numbers + f.number_words, 6) * 0.15
             why.append("word problem")
+    elif f.numbers >= _MANY_NUMBERS and not (f.code_words or f.code_tokens or f.doc_chars):
+        # Several figures and an ask, even without a math word, is something to work out.
+        s["reasoning"] += 1.0
+        why.append("several numbers")
     if f.reason_ask:
         s["reasoning"] += min(f.reason_ask, 3) * 1.0
         why.append("multi-step ask")

@@ -107,6 +107,7 @@ how_do_we check_whether is_it_better better_deal worth better_off riskier likely
 more_likely less_likely smarter justify_the warum pourquoi por_qué porque
 explain show_the show_your your_work work_it work_out realistic trade_offs trade_off
 should_a should_we should_the invest investment jsutify justfy explian prove_that argue_for
+therefore hence conclude conclusion valid invalid fallacy syllogism follows
 """
 _SIMPLE = """
 capital who_is who_was who_wrote who_invented who_painted who_discovered when_did when_was
@@ -130,7 +131,7 @@ spelling formal informal friendlier polite politely tone correct_the fix_the_gra
 """
 _BACK_REF = """
 earlier i_said did_i i_told told_you i_mentioned i_wrote i_asked we_discussed you_said
-remind_me again previously go_back back_to what_was what_were mentioned
+remind_me again previously mentioned i_gave gave_you i_shared i_pasted i_sent what_i
 """
 # Units for unit-conversion asks ("30 cm in inches"); matched by regex in features.py.
 UNITS = (
@@ -160,6 +161,7 @@ _QUESTION_STARTS = """
 what who when where why how which is are does do did can could should would will list name give
 find identify explain describe summarize summarise tell
 """
+WH_WORDS = frozenset(["what", "when", "where", "who", "whom", "whose", "which", "why", "how"])
 GREETINGS = frozenset(_GREETINGS.split())
 QUESTION_STARTS = frozenset(_QUESTION_STARTS.split())
 

@@ -27,7 +27,7 @@ from ..config import AnalysisSettings
 from .embedder import StaticEmbedder
 from .exemplars import EXEMPLARS
 from .features import DOC_CHARS, Features, extract, split_ask
-from .heuristic import complexity, score
+from .heuristic import SHORT_DOC_CHARS, complexity, score
 from .profile import Prompt, TaskProfile, estimate_tokens
 
 BUILTIN = ("code", "reasoning", "simple", "retrieval")
@@ -74,11 +74,14 @@ def feature_vector(f: Features) -> list[float]:
         float(f.conversion),
         min(f.context_code, 3) / 3,
         min(f.context_math, 3) / 3,
+        float(f.doc_chars >= SHORT_DOC_CHARS),
+        float(f.context_markers),
+        float(f.numbers >= 3),
         *(heur[t] / 5 for t in BUILTIN),
     ]
 
 
-FEATURE_COUNT = 31
+FEATURE_COUNT = 34
 
 
 @dataclass(frozen=True, slots=True)
