@@ -98,6 +98,7 @@ def stress_prompts() -> list[str]:
         "x" * 4000,
         "5 km in miles 3 kg to pounds " * 140,
         'Traceback (most recent call last):\n  File "a.py", line 1\nValueError: x\n' * 60,
+        "Context: a\nQ: " + "1 + 2 = 3, what is the sum? " * 140,
     ]
     # Out-of-vocabulary runs (hashes, identifiers, gibberish) are the embedder's slow path.
     rng = random.Random(0)

@@ -216,7 +216,10 @@ def test_heuristic_confidence_is_sharp_on_clear_cases() -> None:
 def test_long_prompts_stay_fast() -> None:
     rng = random.Random(0)
     gibberish = " ".join("".join(rng.choices(string.ascii_letters, k=30)) for _ in range(130))
-    shapes = [("1 + 2 = 3, " * 109)[:1199], "' " * 2000, gibberish[:4000], "x" * 4000]
+    labelled = "Passage: " + "The ferry leaves at nine. " * 4 + "\nQuestion: " + "why? " * 800
+    shapes = [("1 + 2 = 3, " * 109)[:1199], "' " * 2000, gibberish[:4000], "x" * 4000, labelled]
+    for text in shapes:
+        assert len(split_ask(text)[1]) <= 1201  # the ask, where regexes run, stays bounded
     analyzer = HeuristicAnalyzer()
     for text in shapes:
         prompt = Prompt.from_text(text)

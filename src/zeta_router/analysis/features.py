@@ -178,6 +178,16 @@ def _last_sentence_at(text: str, start: int) -> int:
 
 
 def split_ask(text: str) -> tuple[str, str]:
+    """Split a user turn into (pasted material, ask); see ``_split_ask``. The ask is capped at
+    ``_ASK_MAX`` characters (head and tail) so keyword and regex work stays bounded."""
+    body, ask = _split_ask(text)
+    if len(ask) > _ASK_MAX:
+        half = _ASK_MAX // 2
+        ask = ask[:half] + "\n" + ask[-half:]
+    return body, ask
+
+
+def _split_ask(text: str) -> tuple[str, str]:
     """Split a user turn into (pasted material, ask).
 
     People write "Summarize this:" on a line before a paste, or "what does it say about X?" on
