@@ -319,7 +319,8 @@ def test_openai_sdk_sees_a_fallback_as_a_normal_answer(make: MakeFleet) -> None:
 # -- hedging -------------------------------------------------------------------------------
 
 
-def test_hedge_to_another_replica_when_first_byte_is_overdue(make: MakeFleet) -> None:
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_hedge_to_another_replica_when_first_byte_is_overdue(make: MakeFleet, stream: bool) -> None:
     f = make(hedge={"enabled": True, "quantile": 0.95, "min_delay_s": 0.02})
     a = f.replica("brain-a")
     for _ in range(10):
@@ -327,8 +328,10 @@ def test_hedge_to_another_replica_when_first_byte_is_overdue(make: MakeFleet) ->
     f.h.set("b1", mode="hang")
     f.prefer("brain-a")  # which now hangs
     before = f.h.backend("b1").requests
-    r = f.chat()
+    r = f.chat(stream=stream)
     assert served_by(r) == ("brain", "brain-b")
+    if stream:
+        assert sse_events(r)[-1] == "data: [DONE]"
     assert r.headers["x-zeta-attempts"] == "2"
     assert f.h.backend("b1").requests == before + 1
     f.h.thread.run(asyncio.sleep(0.05))
