@@ -19,7 +19,6 @@ replicas whose process the supervisor is starting, ones a reload is draining, no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from enum import Enum
 from .config import Config, HealthKind
 from .errors import UpstreamError
 from .fleet import Fleet, Health, ReplicaState
+from .periodic import Periodic
 
 log = logging.getLogger("zeta_router.health")
 
@@ -115,34 +115,26 @@ class HealthProber:
         self._state: dict[str, _ProbeState] = {
             r.id: _ProbeState(fleet.models[r.model].config.health) for r in fleet.replicas.values()
         }
-        self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         #: When the running probe loop starts its next round.
         self.next_round_at: float | None = None
+        self._loop = Periodic(
+            "health probes", self._round, lambda: self._settings.interval_s, sleep, log
+        )
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._loop.running
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.probe_once()
-            except Exception:  # pragma: no cover - a probe bug must not end probing
-                log.exception("health probe round failed")
-            self.next_round_at = self._clock() + self._settings.interval_s
-            await self._sleep(self._settings.interval_s)
+    async def _round(self) -> None:
+        await self.probe_once()
+        self.next_round_at = self._clock() + self._settings.interval_s
 
     def retry_at(self, replica: ReplicaState, now: float) -> float:
         """Earliest time the replica may serve again: a down or loading one only comes back

@@ -20,7 +20,6 @@ metrics endpoint is not one to send more work to.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -30,6 +29,7 @@ import orjson
 from .config import Config, HealthKind
 from .errors import UpstreamError
 from .fleet import Fleet, ReplicaState, ScrapedLoad
+from .periodic import Periodic
 
 log = logging.getLogger("zeta_router.scrape")
 
@@ -180,31 +180,20 @@ class Scraper:
         self._quiet_until: dict[str, float] = {}
         #: Replica id -> True once /metrics was missing and /slots answered instead.
         self._use_slots: dict[str, bool] = {}
-        self._task: asyncio.Task[None] | None = None
         self.rounds = 0
+        self._loop = Periodic(
+            "metric scrapes", self.scrape_once, lambda: self._settings.scrape_interval_s, sleep, log
+        )
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._loop.running
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.scrape_once()
-            except Exception:  # pragma: no cover - a scrape bug must not end scraping
-                log.exception("metrics scrape round failed")
-            await self._sleep(self._settings.scrape_interval_s)
+        await self._loop.stop()
 
     def targets(self, now: float) -> list[ReplicaState]:
         out = []
