@@ -57,6 +57,8 @@ class Target:
     #: Base URL up to and including /v1.
     base: str
     model: str = "auto"
+    #: Extra request headers (a proxy's API key).
+    headers: dict[str, str] = field(default_factory=dict)
     total: list[float] = field(default_factory=list)
     ttfb: list[float] = field(default_factory=list)
     errors: int = 0
@@ -67,17 +69,10 @@ class Target:
         self.errors = 0
 
 
-async def one(
-    session: aiohttp.ClientSession,
-    t: Target,
-    i: int,
-    *,
-    stream: bool,
-    headers: dict[str, str] | None = None,
-) -> bool:
+async def one(session: aiohttp.ClientSession, t: Target, i: int, *, stream: bool) -> bool:
     """One request; records total time (and TTFB for streams). False on a failure."""
     data = body(i, stream=stream, model=t.model)
-    headers = {"Content-Type": "application/json", **(headers or {})}
+    headers = {"Content-Type": "application/json", **t.headers}
     start = time.perf_counter()
     try:
         async with session.post(t.base + "/chat/completions", data=data, headers=headers) as r:
@@ -181,6 +176,8 @@ def report(targets: Sequence[Target], label: str, *, ttfb: bool = False) -> dict
 
 
 async def measure(targets: Sequence[Target], n: int, warmup: int) -> dict[str, object]:
+    """Non-stream then stream: warm-up, then ``n`` interleaved requests per target. Returns the
+    summary rows plus the raw samples in ms (``"<mode>/<total|ttfb>/<target>"``)."""
     results: dict[str, object] = {}
     async with new_session() as session:
         for stream in (False, True):
@@ -192,6 +189,10 @@ async def measure(targets: Sequence[Target], n: int, warmup: int) -> dict[str, o
             await interleaved(session, targets, n, stream=stream)
             label = "stream" if stream else "non-stream"
             results.update(report(targets, label, ttfb=stream))
+            for t in targets:
+                results[f"{label}/total/{t.name}"] = [x * 1e3 for x in t.total]
+                if stream:
+                    results[f"{label}/ttfb/{t.name}"] = [x * 1e3 for x in t.ttfb]
     return results
 
 

@@ -48,7 +48,6 @@ class Peer:
 
     target: Target
     pid: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
     ready_s: float | None = None
     rss_idle: int = 0
     #: Where and as what model to ask for a long stream (the many-chunk backend).
@@ -71,7 +70,7 @@ async def closed_loop(
     errors = 0
     stop_at = time.perf_counter() + duration_s
     url = t.base + "/chat/completions"
-    headers = {"Content-Type": "application/json", **peer.headers}
+    headers = {"Content-Type": "application/json", **t.headers}
 
     async def worker(w: int) -> None:
         nonlocal errors
@@ -153,7 +152,7 @@ async def _long_streams(
     """Long streams one after another (at least one) for ``duration_s``; returns the SSE
     events received."""
     url = (p.long_base or p.target.base) + "/chat/completions"
-    headers = {"Content-Type": "application/json", **p.headers}
+    headers = {"Content-Type": "application/json", **p.target.headers}
     events = 0
     stop_at = time.perf_counter() + duration_s
     i = 0
@@ -535,9 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 time.sleep(0.5)
                 peers.append(
                     Peer(
-                        Target("litellm", proxy.url + "/v1", model="m"),
+                        Target("litellm", proxy.url + "/v1", model="m", headers=proxy.headers),
                         proxy.pid,
-                        dict(proxy.headers),
                         proxy.ready_s,
                         common.rss_bytes(proxy.pid),
                     )
@@ -578,37 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def sequential(peers: Sequence[Peer], n: int) -> dict[str, Any]:
     """Interleaved sequential requests: added latency per peer against the direct path."""
-    targets = [p.target for p in peers]
     print(f"\n## sequential, {n} requests per target and mode, interleaved")
-    out: dict[str, Any] = {}
-    headers = {p.target.name: p.headers for p in peers}
-    async with overhead.new_session() as session:
-        for stream in (False, True):
-            label = "stream" if stream else "non-stream"
-            for rnd in (min(n, 50), n):  # warm-up, then the measured run
-                for t in targets:
-                    t.reset()
-                await interleaved(session, targets, rnd, stream, headers)
-            out.update(overhead.report(targets, label, ttfb=stream))
-            for t in targets:
-                out[f"{label}/total/{t.name}"] = [x * 1e3 for x in t.total]
-                if stream:
-                    out[f"{label}/ttfb/{t.name}"] = [x * 1e3 for x in t.ttfb]
-    return out
-
-
-async def interleaved(
-    session: aiohttp.ClientSession,
-    targets: Sequence[Target],
-    n: int,
-    stream: bool,
-    headers: dict[str, dict[str, str]],
-) -> None:
-    k = len(targets)
-    for i in range(n):
-        for j in range(k):
-            t = targets[(i + j) % k]
-            await overhead.one(session, t, i, stream=stream, headers=headers.get(t.name))
+    return await overhead.measure([p.target for p in peers], n, min(n, 50))
 
 
 def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
