@@ -120,21 +120,16 @@ def start(
 
 
 def start_fake_backend(
-    port: int, log_dir: Path | None = None, *, chunks: int = 8, name: str = "backend"
+    port: int,
+    log_dir: Path | None = None,
+    *,
+    chunks: int = 8,
+    chunk_delay_s: float = 0.0,
+    name: str = "backend",
 ) -> Proc:
-    proc = start(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "zeta_router.testing.fake_backend",
-            "--port",
-            str(port),
-            "--chunks",
-            str(chunks),
-        ],
-        log_dir=log_dir,
-    )
+    cmd = [sys.executable, "-m", "zeta_router.testing.fake_backend", "--port", str(port)]
+    cmd += ["--chunks", str(chunks), "--chunk-delay", str(chunk_delay_s)]
+    proc = start(name, cmd, log_dir=log_dir)
     proc.wait_ready(f"http://{HOST}:{port}/health", 20)
     return proc
 

@@ -194,6 +194,39 @@ async def stream_relay(peers: Sequence[Peer], streams: int, duration_s: float) -
             }
 
 
+async def paced_relay(peers: Sequence[Peer], base_of: dict[str, str], streams: int) -> None:
+    """The relay's worst case: ``streams`` concurrent streams from a backend that paces its
+    events (2 ms apart), so each event arrives, and is relayed, on its own. Reports the proxy's
+    CPU per event (1 / that is its events/s ceiling on one core)."""
+    print(f"\n## paced streaming relay ({streams} streams, one event per read)")
+    print(f"{'target':<14}{'events/s':>10}{'cpu us/event':>14}{'ceiling ev/s':>14}")
+    async with overhead.new_session(limit=streams) as session:
+        for p in peers:
+            base = base_of.get(p.target.name)
+            if base is None:
+                continue
+            paced = Peer(Target(p.target.name, base, p.target.model, p.target.headers), p.pid)
+            paced.long_model = p.target.model if p.target.name == "direct" else "m-paced"
+            await _long_streams(session, paced, 0, 0)
+            cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
+            start = time.perf_counter()
+            counts = await asyncio.gather(
+                *(_long_streams(session, paced, w, 0) for w in range(streams))
+            )
+            elapsed = time.perf_counter() - start
+            events = sum(counts)
+            cpu = (common.cpu_seconds(p.pid) - cpu0) if p.pid else float("nan")
+            per_event = cpu / max(events, 1) * 1e6
+            print(
+                f"{p.target.name:<14}{events / elapsed:>10.0f}{per_event:>14.2f}"
+                f"{1e6 / per_event if p.pid else float('nan'):>14.0f}"
+            )
+            p.results["paced_relay"] = {
+                "events_per_s": events / elapsed,
+                "cpu_us_per_event": per_event if p.pid else None,
+            }
+
+
 # -- in-process: routing decision -----------------------------------------------------------
 
 
@@ -443,6 +476,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--stream-chunks", type=int, default=2000, help="events per long stream")
     ap.add_argument("--streams", type=int, default=4, help="concurrent long streams")
+    ap.add_argument(
+        "--paced",
+        type=int,
+        default=48,
+        metavar="N",
+        help="concurrent paced streams (400 events, 2 ms apart) for the per-event relay cost; "
+        "0 skips it",
+    )
     ap.add_argument("--decisions", type=int, default=5000)
     ap.add_argument("--startup-runs", type=int, default=3)
     ap.add_argument(
@@ -478,6 +519,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             burl, lurl = f"http://{common.HOST}:{bport}/v1", f"http://{common.HOST}:{lport}/v1"
             backends = {"m": [burl], "m-long": [lurl]}
+            if args.paced:
+                pport = common.free_port()
+                procs.append(
+                    common.start_fake_backend(
+                        pport, log_dir, chunks=400, chunk_delay_s=0.002, name="backend-paced"
+                    )
+                )
+                backends["m-paced"] = [f"http://{common.HOST}:{pport}/v1"]
             peers.append(Peer(Target("direct", burl, model="m"), long_base=lurl))
             for analyzer in args.analyzer or [None]:
                 extra = {"analysis": f"{{analyzer: {analyzer}}}"} if analyzer else {}
@@ -544,6 +593,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["sequential"] = {k: v for k, v in seq.items() if not isinstance(v, list)}
             asyncio.run(throughput(peers, args.concurrency, args.duration, args.rounds))
             asyncio.run(stream_relay(peers, args.streams, args.duration))
+            if args.paced:
+                # The fake backend serves any model name; zeta pins "m-paced" to that backend.
+                bases = {p.target.name: p.target.base for p in peers if p.target.name != "direct"}
+                bases = {k: v for k, v in bases.items() if k.startswith("zeta")}
+                bases["direct"] = backends["m-paced"][0]
+                asyncio.run(paced_relay(peers, bases, args.paced))
             print("\n## memory (RSS, whole process tree)")
             for p in peers[1:]:
                 after = common.rss_bytes(p.pid) if p.pid else 0
