@@ -15,6 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .breaker import Breaker, BreakerState
 from .config import Config, Model, Replica, replica_id
+from .errors import FailureKind, UpstreamError
+
+#: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
+LOADING_PAUSE_S = 2.0
 
 
 class Health(StrEnum):
@@ -138,6 +142,37 @@ class ReplicaState:
             and now >= self.cooldown_until
             and (self.max_concurrency is None or self.in_flight < self.max_concurrency)
         )
+
+    # -- outcomes of requests sent here: the only writers of breaker and latency state --------
+
+    def on_failure(self, err: UpstreamError, now: float) -> None:
+        if not err.retryable:
+            # The request was at fault, not the replica: give back a half-open probe slot.
+            self.breaker.on_neutral()
+            return
+        self.failures += 1
+        pause = err.retry_after_s
+        if err.kind is FailureKind.LOADING:
+            # Health state belongs to the active probes; the passive path only steps aside
+            # for a moment, so a router without probes still comes back to a loaded replica.
+            pause = max(pause or 0.0, LOADING_PAUSE_S)
+        if pause:
+            self.cooldown_until = max(self.cooldown_until, now + pause)
+        self.breaker.on_failure(now, err.reason)
+
+    def on_success(self, now: float, ttfb: float | None = None) -> None:
+        """A complete answer; ``ttfb`` is given when this success is also a latency sample."""
+        self.successes += 1
+        if self.breaker.state is BreakerState.HALF_OPEN:
+            # Back from an ejection: the balancer's slow start ramps its share up again.
+            self.ready_since = now
+        self.breaker.on_success(now)
+        if ttfb is not None:
+            self.observe_ttfb(ttfb, now)
+
+    def observe_ttfb(self, ttfb: float, now: float) -> None:
+        self.latency.observe(ttfb, now)
+        self.ttfb_samples.append(ttfb)
 
     def retry_at(self, now: float) -> float:
         """Earliest time this replica may be tried again (for Retry-After on a 503)."""

@@ -12,19 +12,18 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import orjson
 
+from . import relay
 from .admission import Admission, capacity_bound, load_report, saturation
 from .analysis import build_analyzer
 from .analysis.base import Analyzer
 from .analysis.profile import TaskProfile, estimate_tokens
 from .balancer import build_strategy
-from .breaker import BreakerState
 from .budget import RetryBudget
 from .config import Config, Timeouts
 from .decision import Attempt, Decision
@@ -42,10 +41,10 @@ from .health import HealthProber
 from .hedge import HedgePolicy, race
 from .managed import Supervisor
 from .policy import Plan, plan
-from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model, upstream_model_in
+from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model
 from .reload import ReloadHook, ReloadLog, ReloadResult
 from .reload import reload as reload_config
-from .response import JSON_TYPE, Headers, Response, error_response, sse_error_event
+from .response import Response, error_response
 from .scrape import Scraper
 from .telemetry import Telemetry
 from .upstream import Reply, Stream, Upstream
@@ -63,10 +62,6 @@ _TRANSIENT = frozenset(
         FailureKind.CONNECT_TIMEOUT,
     }
 )
-#: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
-_LOADING_PAUSE_S = 2.0
-
-
 @dataclass(frozen=True, slots=True)
 class _Sent:
     """One upstream attempt's outcome, before it is turned into a response."""
@@ -239,7 +234,7 @@ class Router:
         except RouterError as err:
             d.status = err.status
             d.error = err.message
-            resp = error_response(err, self._headers(d))
+            resp = error_response(err, relay.error_headers(d))
         resp.decision = d
         return resp
 
@@ -300,7 +295,7 @@ class Router:
                     if isinstance(result, Response):
                         d.passed_over = [(m, r) for m, r in passed_over.items() if m != cand.model]
                         d.route = self._route_reason(cand.reason, note, pass_no, spill, d)
-                        self._set_headers(result, d)
+                        relay.set_headers(result, d)
                         return result
                     tried.add(replica.id)
                     passed_over[cand.model] = result.reason
@@ -472,13 +467,12 @@ class Router:
         replica = sent.replica
         if isinstance(result, UpstreamError):
             if not result.retryable:
-                raise self._relayed_client_error(result) from None
+                raise relay.relayed_client_error(result) from None
             return result
-        ttfb = self.clock() - sent.start
         if isinstance(result, Reply):
             self._release(replica)
-            return self._complete_reply(result, replica, d, sent.start, ttfb)
-        return self._start_stream(result, replica, d, sent.start, ttfb, timeouts)
+            return relay.complete_reply(result, replica, d, sent.start, self.clock())
+        return relay.start_stream(result, replica, d, sent.start, self.clock, self._release)
 
     async def _send(
         self,
@@ -499,7 +493,7 @@ class Router:
             )
         except UpstreamError as err:
             self._release(replica)
-            self._failed(replica, d, err, start)
+            relay.failed(replica, d, err, start, self.clock())
             return _Sent(replica, start, err)
         except BaseException:
             # Cancelled (the client left, or a hedge won): no verdict on the replica.
@@ -554,165 +548,8 @@ class Router:
         self._release(replica)
         if isinstance(result, Reply):
             # It did answer: a success for the replica's health and latency estimate.
-            self._succeeded(replica, self.clock() - sent.start)
+            now = self.clock()
+            replica.on_success(now, now - sent.start)
         else:
             result.close()
             replica.breaker.on_neutral()
-
-    def _failed(self, replica: ReplicaState, d: Decision, err: UpstreamError, start: float) -> None:
-        now = self.clock()
-        d.attempts.append(Attempt(replica.model, replica.id, err.reason, now - start))
-        if not err.retryable:
-            # The request was at fault, not the replica: give back a half-open probe slot.
-            replica.breaker.on_neutral()
-            return
-        replica.failures += 1
-        pause = err.retry_after_s
-        if err.kind is FailureKind.LOADING:
-            # Health state belongs to the active probes; the passive path only steps aside
-            # for a moment, so a router without probes still comes back to a loaded replica.
-            pause = max(pause or 0.0, _LOADING_PAUSE_S)
-        if pause:
-            replica.cooldown_until = max(replica.cooldown_until, now + pause)
-        replica.breaker.on_failure(now, err.reason)
-
-    def _succeeded(self, replica: ReplicaState, ttfb: float) -> None:
-        now = self.clock()
-        replica.successes += 1
-        if replica.breaker.state is BreakerState.HALF_OPEN:
-            # Back from an ejection: the balancer's slow start ramps its share up again.
-            replica.ready_since = now
-        replica.breaker.on_success(now)
-        replica.latency.observe(ttfb, now)
-        replica.ttfb_samples.append(ttfb)
-
-    def _complete_reply(
-        self, reply: Reply, replica: ReplicaState, d: Decision, start: float, ttfb: float
-    ) -> Response | UpstreamError:
-        try:
-            obj = orjson.loads(reply.body)
-        except orjson.JSONDecodeError:
-            obj = None
-        if not isinstance(obj, dict) or ("error" in obj and len(obj) == 1):
-            err = UpstreamError(FailureKind.MALFORMED, "not an OpenAI JSON object")
-            self._failed(replica, d, err, start)
-            return err
-        self._succeeded(replica, ttfb)
-        d.attempts.append(Attempt(replica.model, replica.id, "ok", ttfb))
-        d.model, d.replica, d.status, d.ttfb_s = replica.model, replica.id, 200, ttfb
-        usage = obj.get("usage")
-        if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int):
-            d.tokens = usage["total_tokens"]
-        body = set_model(reply.body, obj, replica.model)
-        return Response(200, [(b"content-type", JSON_TYPE)], body)
-
-    def _start_stream(
-        self,
-        stream: Stream,
-        replica: ReplicaState,
-        d: Decision,
-        start: float,
-        ttfb: float,
-        timeouts: Timeouts,
-    ) -> Response:
-        d.attempts.append(Attempt(replica.model, replica.id, "ok", ttfb))
-        d.model, d.replica, d.status, d.ttfb_s = replica.model, replica.id, 200, ttfb
-        replica.latency.observe(ttfb, self.clock())
-        replica.ttfb_samples.append(ttfb)
-        headers: Headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-cache"),
-        ]
-        return Response(200, headers, stream=self._relay(stream, replica, d))
-
-    async def _relay(
-        self, stream: Stream, replica: ReplicaState, d: Decision
-    ) -> AsyncIterator[bytes]:
-        served = replica.model
-        up = upstream_model_in(stream.first)
-        swaps: list[tuple[bytes, bytes]] = []
-        if up is not None and up != served:
-            old, new = orjson.dumps(up), orjson.dumps(served)
-            swaps = [
-                (b'"model":' + old, b'"model":' + new),
-                (b'"model": ' + old, b'"model": ' + new),
-            ]
-        finished = False
-        try:
-            block = stream.first
-            for a, b in swaps:
-                block = block.replace(a, b)
-            yield block
-            async for block in stream:
-                for a, b in swaps:
-                    block = block.replace(a, b)
-                yield block
-            finished = True
-            self._succeeded_stream(replica)
-        except UpstreamError as err:
-            now = self.clock()
-            replica.failures += 1
-            replica.breaker.on_failure(now, err.reason)
-            d.stream_error = err.reason
-            yield sse_error_event(
-                f"The upstream stream from {served} broke after the response started "
-                f"({err.reason}); the answer above is incomplete.",
-                code="stream_interrupted",
-            )
-        finally:
-            self._release(replica)
-            stream.close()
-            if not finished and d.stream_error is None:
-                d.stream_error = "client disconnected"
-                replica.breaker.on_neutral()
-
-    def _succeeded_stream(self, replica: ReplicaState) -> None:
-        now = self.clock()
-        replica.successes += 1
-        if replica.breaker.state is BreakerState.HALF_OPEN:
-            replica.ready_since = now
-        replica.breaker.on_success(now)
-
-    def _relayed_client_error(self, err: UpstreamError) -> RouterError:
-        """The upstream rejected the request itself (400/413/422): the client's mistake, relayed
-        with the upstream's own message."""
-        message = f"The model server rejected the request: {err.detail}"
-        if err.body:
-            try:
-                obj = orjson.loads(err.body)
-                inner = obj.get("error") if isinstance(obj, dict) else None
-                if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-                    message = inner["message"]
-                elif isinstance(inner, str):
-                    message = inner
-            except orjson.JSONDecodeError:
-                pass
-        cls = InvalidRequest
-        out = cls(message, code="upstream_rejected")
-        out.status = err.status or 400
-        return out
-
-    # -- response headers ---------------------------------------------------------------------
-
-    def _headers(self, d: Decision) -> Headers:
-        h: Headers = [(b"x-zeta-request-id", d.request_id.encode())]
-        if d.task:
-            h.append((b"x-zeta-task", d.task.encode()))
-        h.append((b"x-zeta-attempts", str(len(d.attempts)).encode()))
-        return h
-
-    def _set_headers(self, resp: Response, d: Decision) -> None:
-        h = resp.headers
-        h.append((b"x-zeta-request-id", d.request_id.encode()))
-        h.append((b"x-zeta-model", (d.model or "").encode()))
-        h.append((b"x-zeta-replica", (d.replica or "").encode()))
-        h.append((b"x-zeta-task", d.task.encode()))
-        h.append((b"x-zeta-route", _header_safe(d.route)))
-        h.append((b"x-zeta-attempts", str(len(d.attempts)).encode()))
-        fb = d.fallback
-        if fb is not None:
-            h.append((b"x-zeta-fallback", _header_safe(fb)))
-
-
-def _header_safe(text: str) -> bytes:
-    return text.encode("ascii", "replace")[:512].replace(b"\r", b" ").replace(b"\n", b" ")

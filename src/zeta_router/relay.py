@@ -1,0 +1,154 @@
+"""The response side of an attempt: finishing a reply, relaying a stream, the x-zeta headers.
+
+Nothing here is retried: by the time these run, an upstream has answered. A reply that turns
+out malformed is still a failure the retry loop may act on (no byte went to the client yet);
+a stream that breaks after its first event ends with an explicit SSE error event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+
+from .decision import Attempt, Decision
+from .errors import FailureKind, InvalidRequest, RouterError, UpstreamError
+from .fleet import ReplicaState
+from .protocol import set_model, upstream_model_in
+from .response import JSON_TYPE, Headers, Response, sse_error_event
+from .upstream import Reply, Stream
+
+Clock = Callable[[], float]
+Release = Callable[[ReplicaState], None]
+
+_SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+)
+
+
+def served_by(d: Decision, replica: ReplicaState, ttfb: float) -> None:
+    d.attempts.append(Attempt(replica.model, replica.id, "ok", ttfb))
+    d.model, d.replica, d.status, d.ttfb_s = replica.model, replica.id, 200, ttfb
+
+
+def failed(
+    replica: ReplicaState, d: Decision, err: UpstreamError, start: float, now: float
+) -> None:
+    d.attempts.append(Attempt(replica.model, replica.id, err.reason, now - start))
+    replica.on_failure(err, now)
+
+
+def complete_reply(
+    reply: Reply, replica: ReplicaState, d: Decision, start: float, now: float
+) -> Response | UpstreamError:
+    """Check a non-stream answer and name the serving model in it; a body that is not an
+    OpenAI JSON object is a failure of the replica, and the retry loop moves on."""
+    try:
+        obj = orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict) or ("error" in obj and len(obj) == 1):
+        err = UpstreamError(FailureKind.MALFORMED, "not an OpenAI JSON object")
+        failed(replica, d, err, start, now)
+        return err
+    ttfb = now - start
+    replica.on_success(now, ttfb)
+    served_by(d, replica, ttfb)
+    usage = obj.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int):
+        d.tokens = usage["total_tokens"]
+    return Response(200, [(b"content-type", JSON_TYPE)], set_model(reply.body, obj, replica.model))
+
+
+def start_stream(
+    stream: Stream, replica: ReplicaState, d: Decision, start: float, clock: Clock, release: Release
+) -> Response:
+    now = clock()
+    ttfb = now - start
+    served_by(d, replica, ttfb)
+    replica.observe_ttfb(ttfb, now)
+    return Response(200, list(_SSE_HEADERS), stream=_relay(stream, replica, d, clock, release))
+
+
+async def _relay(
+    stream: Stream, replica: ReplicaState, d: Decision, clock: Clock, release: Release
+) -> AsyncIterator[bytes]:
+    served = replica.model
+    up = upstream_model_in(stream.first)
+    swaps: list[tuple[bytes, bytes]] = []
+    if up is not None and up != served:
+        # Servers differ on JSON spacing; both spellings are cheap C-level replaces per block.
+        old, new = orjson.dumps(up), orjson.dumps(served)
+        swaps = [(key + old, key + new) for key in (b'"model":', b'"model": ')]
+    finished = False
+    try:
+        block = stream.first
+        for a, b in swaps:
+            block = block.replace(a, b)
+        yield block
+        async for block in stream:
+            for a, b in swaps:
+                block = block.replace(a, b)
+            yield block
+        finished = True
+        replica.on_success(clock())
+    except UpstreamError as err:
+        replica.failures += 1
+        replica.breaker.on_failure(clock(), err.reason)
+        d.stream_error = err.reason
+        yield sse_error_event(
+            f"The upstream stream from {served} broke after the response started "
+            f"({err.reason}); the answer above is incomplete.",
+            code="stream_interrupted",
+        )
+    finally:
+        release(replica)
+        stream.close()
+        if not finished and d.stream_error is None:
+            d.stream_error = "client disconnected"
+            replica.breaker.on_neutral()
+
+
+def relayed_client_error(err: UpstreamError) -> RouterError:
+    """The upstream rejected the request itself (400/413/422): the client's mistake, relayed
+    with the upstream's status and its own message."""
+    message = f"The model server rejected the request: {err.detail}"
+    if err.body:
+        try:
+            obj = orjson.loads(err.body)
+        except orjson.JSONDecodeError:
+            obj = None
+        inner = obj.get("error") if isinstance(obj, dict) else None
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            message = inner["message"]
+        elif isinstance(inner, str):
+            message = inner
+    out = InvalidRequest(message, code="upstream_rejected")
+    out.status = err.status or InvalidRequest.status
+    return out
+
+
+def error_headers(d: Decision) -> Headers:
+    h: Headers = [(b"x-zeta-request-id", d.request_id.encode())]
+    if d.task:
+        h.append((b"x-zeta-task", d.task.encode()))
+    h.append((b"x-zeta-attempts", str(len(d.attempts)).encode()))
+    return h
+
+
+def set_headers(resp: Response, d: Decision) -> None:
+    h = resp.headers
+    h.append((b"x-zeta-request-id", d.request_id.encode()))
+    h.append((b"x-zeta-model", (d.model or "").encode()))
+    h.append((b"x-zeta-replica", (d.replica or "").encode()))
+    h.append((b"x-zeta-task", d.task.encode()))
+    h.append((b"x-zeta-route", header_safe(d.route)))
+    h.append((b"x-zeta-attempts", str(len(d.attempts)).encode()))
+    fb = d.fallback
+    if fb is not None:
+        h.append((b"x-zeta-fallback", header_safe(fb)))
+
+
+def header_safe(text: str) -> bytes:
+    return text.encode("ascii", "replace")[:512].replace(b"\r", b" ").replace(b"\n", b" ")
