@@ -126,7 +126,9 @@ class FakeBackend:
 
     # -- protocol -----------------------------------------------------------------------------
 
-    def _error(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> web.Response:
+    def _error(
+        self, status: int, message: str, kind: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
         body = {"error": {"message": message, "type": kind, "param": None, "code": status}}
         return web.Response(
             status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
@@ -140,7 +142,9 @@ class FakeBackend:
             return self._error(503, "Loading model", "unavailable_error")
         if f.mode == "503":
             return self._error(
-                503, "Service temporarily unavailable", "unavailable_error",
+                503,
+                "Service temporarily unavailable",
+                "unavailable_error",
                 {"Retry-After": str(f.retry_after_s)},
             )
         if f.mode == "429":
@@ -190,7 +194,9 @@ class FakeBackend:
             if slots is not None:
                 slots.release()
 
-    async def _answer(self, request: web.Request, body: dict[str, Any], kind: str) -> web.StreamResponse:
+    async def _answer(
+        self, request: web.Request, body: dict[str, Any], kind: str
+    ) -> web.StreamResponse:
         f = self.faults
         if f.delay_s:
             await asyncio.sleep(f.delay_s)
@@ -198,7 +204,9 @@ class FakeBackend:
         rid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{self.name}-{next(self._ids)}"
         created = int(time.time())
         if f.mode == "garbage":
-            return web.Response(body=b"<html>502 Bad Gateway</html>", content_type="application/json")
+            return web.Response(
+                body=b"<html>502 Bad Gateway</html>", content_type="application/json"
+            )
         if body.get("stream"):
             return await self._stream(request, kind, rid, created, model)
         text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(f.chunks))
@@ -222,7 +230,11 @@ class FakeBackend:
                     "created": created,
                     "model": model,
                     "choices": [choice],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": f.chunks, "total_tokens": 10 + f.chunks},
+                    "usage": {
+                        "prompt_tokens": 10,
+                        "completion_tokens": f.chunks,
+                        "total_tokens": 10 + f.chunks,
+                    },
                 }
             ),
             content_type="application/json",
@@ -232,7 +244,9 @@ class FakeBackend:
         self, request: web.Request, kind: str, rid: str, created: int, model: str
     ) -> web.StreamResponse:
         f = self.faults
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await resp.prepare(request)
         for i in range(f.chunks + 1):
             if f.mode == "cut" and i == f.cut_after:
@@ -247,12 +261,26 @@ class FakeBackend:
                 delta: dict[str, Any] = {} if last else {"content": word}
                 if i == 0:
                     delta["role"] = "assistant"
-                choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": "stop" if last else None}
+                choice: dict[str, Any] = {
+                    "index": 0,
+                    "delta": delta,
+                    "finish_reason": "stop" if last else None,
+                }
                 obj = "chat.completion.chunk"
             else:
-                choice = {"index": 0, "text": "" if last else word, "finish_reason": "stop" if last else None}
+                choice = {
+                    "index": 0,
+                    "text": "" if last else word,
+                    "finish_reason": "stop" if last else None,
+                }
                 obj = "text_completion"
-            event = {"id": rid, "object": obj, "created": created, "model": model, "choices": [choice]}
+            event = {
+                "id": rid,
+                "object": obj,
+                "created": created,
+                "model": model,
+                "choices": [choice],
+            }
             await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         self.completed += 1
@@ -275,14 +303,27 @@ class FakeBackend:
         if self.faults.mode == "garbage":
             return web.Response(body=b"not json", content_type="application/json")
         inputs = body.get("input")
-        items = inputs if isinstance(inputs, list) and not all(isinstance(x, int) for x in inputs) else [inputs]
+        items = (
+            inputs
+            if isinstance(inputs, list) and not all(isinstance(x, int) for x in inputs)
+            else [inputs]
+        )
         data = [
-            {"object": "embedding", "index": i, "embedding": [round(0.1 * (i + 1), 3), 0.5, -0.25, float(len(str(x)) % 7)]}
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": [round(0.1 * (i + 1), 3), 0.5, -0.25, float(len(str(x)) % 7)],
+            }
             for i, x in enumerate(items)
         ]
         self.completed += 1
         return web.json_response(
-            {"object": "list", "data": data, "model": self._model(body), "usage": {"prompt_tokens": 4, "total_tokens": 4}},
+            {
+                "object": "list",
+                "data": data,
+                "model": self._model(body),
+                "usage": {"prompt_tokens": 4, "total_tokens": 4},
+            },
             dumps=lambda o: orjson.dumps(o).decode(),
         )
 
@@ -290,7 +331,9 @@ class FakeBackend:
         if self.faults.mode == "loading":
             return self._error(503, "Loading model", "unavailable_error")
         name = self.served_model or self.name
-        return web.json_response({"object": "list", "data": [{"id": name, "object": "model", "owned_by": "fake"}]})
+        return web.json_response(
+            {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "fake"}]}
+        )
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         mode = self.faults.mode
