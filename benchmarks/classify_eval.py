@@ -6,7 +6,8 @@
     python benchmarks/classify_eval.py --data benchmarks/data/realistic.jsonl
 
 Reported per set: per-task precision/recall, macro accuracy (mean per-task recall) overall and on
-the ``"messy": true`` subset when the set marks one, a confusion matrix, accuracy by length, a
+the ``"messy": true`` subset when the set marks one, by ``"style"`` and ``"lang"`` when the set
+carries them (blind2), a confusion matrix, accuracy by length, a
 reliability table with the expected calibration error of ``confidence``, and latency.
 
 Accuracy comes from the ``zeta-router classify`` command (the public contract: JSON lines in,
@@ -196,6 +197,23 @@ def report(name: str, items: Sequence[dict[str, Any]], preds: Preds) -> float:
             f"  messy subset macro {macro_accuracy(messy, preds):.3f} (n={len(messy)})   "
             f"clean subset macro {macro_accuracy(clean, preds):.3f} (n={len(clean)})"
         )
+    styles = sorted({str(it["style"]) for it in items if "style" in it})
+    if styles:
+        cells = []
+        for st in styles:
+            sub = [it for it in items if it.get("style") == st]
+            cells.append(f"{st} macro {macro_accuracy(sub, preds):.3f} (n={len(sub)})")
+        print("  by style  " + "   ".join(cells))
+    langs = sorted({str(it["lang"]) for it in items if "lang" in it})
+    if len(langs) > 1:
+        cells = []
+        for lang in langs:
+            sub = [it for it in items if it.get("lang") == lang]
+            ok = sum(1 for it in sub if task_of.get(it["id"]) == it["task"])
+            cells.append(f"{lang} {ok}/{len(sub)}")
+        other = [it for it in items if it.get("lang", "en") != "en"]
+        ok = sum(1 for it in other if task_of.get(it["id"]) == it["task"])
+        print(f"  accuracy by language  non-en {ok / max(1, len(other)):.3f}  " + "  ".join(cells))
     print(
         "  confusion (rows: label, columns: predicted)  " + " ".join(f"{t[:5]:>5s}" for t in TASKS)
     )

@@ -49,6 +49,8 @@ _TRACEBACK = re.compile(
     r"|[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)|panic: |Segmentation fault|error\[E\d+\]"
     r"|npm ERR!|undefined reference to|cannot find symbol|Uncaught \w+|core dumped"
     r"|:\d+:\d+: (?:error|warning)|exit(?:ed with)? (?:code|status) [1-9]"
+    r"|^fatal: |^error: (?:failed to push|src refspec|pathspec|Your local changes)|! \[rejected\]",
+    re.MULTILINE,
 )
 # Cheap substring gates: the traceback regex only runs when one of these is present.
 _TRACEBACK_MARKERS = (
@@ -60,6 +62,7 @@ _TRACEBACK_MARKERS = (
     "dumped",
     "Segmentation",
     "undefined ref",
+    "fatal: ",
 )
 # Characters without which no inline math can match, checked with one fast char-class scan.
 _MATH_GATE = re.compile(r"[=^*/×÷+<>\\$∫∑∏√π∞∂≈∈∀∃≤≥≠]")
@@ -156,8 +159,11 @@ class Features:
     back_ref: bool = False  # "what did I say earlier" with earlier material to look at
     conversion: bool = False
     context_markers: bool = False  # "Context:", "Passage:", "[1]": material laid out to read
-    context_code: int = 0  # programming terms in the system prompt and earlier user turns
+    context_code: int = 0  # programming terms in the system prompt and earlier turns
     context_math: int = 0
+    context_reason: int = 0  # "think step by step" in the system prompt or earlier turns
+    reply_ask: bool = False  # write a reply to the provided message
+    summary_ask: bool = False  # condense the provided text
 
     @property
     def code_ratio(self) -> float:
@@ -343,13 +349,16 @@ def extract(prompt: Prompt) -> Features:
     # (user, tool, system); long assistant answers in a chat are not a pasted document.
     context_chars = len(prompt.system) if len(prompt.system) > 200 else 0
     earlier = ""
+    answer = ""  # the assistant's last answer: its topic carries over to an elliptic follow-up
     user_context = 0
     skipped_last = False
     for turn in reversed(prompt.turns):
         if not skipped_last and turn.role == "user" and turn.text is last:
             skipped_last = True
             continue
-        if turn.role != "assistant":
+        if turn.role == "assistant":
+            answer = answer or turn.text
+        else:
             context_chars += len(turn.text)
             user_context += len(turn.text)
             earlier = earlier or turn.text
@@ -371,6 +380,13 @@ def extract(prompt: Prompt) -> Features:
     # as "now for each month" inherits the topic of the conversation.
     scene = prompt.system[:_CONTEXT_SAMPLE] + "\n" + earlier[:_CONTEXT_SAMPLE]
     scene_counts = _keywords(scene)[0] if scene.strip() else [0] * lx.FAMILIES
+    answer_code = answer_math = 0
+    if answer:
+        # A code answer (or a worked calculation) makes "now for k lists" / "and with 5?" a
+        # follow-up in the same task, even when the user's own words name no topic.
+        reply = answer[:_CONTEXT_SAMPLE]
+        answer_code = 2 if "```" in reply or count_code_lines(reply)[0] >= 2 else 0
+        answer_math = _count(_MATH_INLINE, reply, 2) if _MATH_GATE.search(reply) else 0
     tail_q = ask.rstrip()[-300:]
     code_tokens = _count(_CODE_TOKEN, ask, 3) if _CODE_TOKEN_GATE.search(ask) else 0
     conversion = (
@@ -408,6 +424,9 @@ def extract(prompt: Prompt) -> Features:
         transform_ask=counts[lx.TRANSFORM] > 0,
         back_ref=counts[lx.BACK_REF] > 0 and user_context + len(prompt.system) >= _BACK_REF_MIN,
         conversion=conversion,
-        context_code=scene_counts[lx.CODE],
-        context_math=scene_counts[lx.MATH],
+        context_code=scene_counts[lx.CODE] + answer_code,
+        context_math=scene_counts[lx.MATH] + answer_math,
+        context_reason=scene_counts[lx.REASON],
+        reply_ask=counts[lx.REPLY] > 0,
+        summary_ask=counts[lx.SUMMARY] > 0,
     )

@@ -17,6 +17,7 @@ TASKS = ("code", "reasoning", "simple", "retrieval")
 SHORT_DOC_CHARS = 150
 _MANY_NUMBERS = 3
 _LABELLED_DOC_CHARS = 60
+_ELLIPTIC_WORDS = 12
 # Softmax temperature, fitted by negative log-likelihood on tune + supplement (optimum ~0.3;
 # rounded up because the scores were hand-tuned on those sets): a score gap of ~1 is a
 # confident call.
@@ -52,18 +53,27 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
     if f.io_examples:
         s["code"] += 1.5
         why.append("input/output examples")
+    # A short follow-up ("now for k lists", "also allow slashes") names no topic of its own.
+    # Not after a pasted document, whose topic words ("library", "closure") are no conversation.
+    elliptic = f.user_turns > 1 and f.words <= _ELLIPTIC_WORDS and f.doc_chars < SHORT_DOC_CHARS
     if f.context_code:
         # A follow-up in a programming conversation ("now group it by month") stays code.
-        s["code"] += min(f.context_code, 3) * 0.5
+        s["code"] += min(f.context_code, 3) * (1.0 if elliptic else 0.5)
         why.append("programming conversation")
 
+    # Translating or proofreading pasted text is a rewrite even when the ask names it ("this
+    # email"); writing a *reply* to it, or condensing it, is answering from it.
+    rewrite = f.transform_ask and not (f.reply_ask or f.summary_ask)
     if f.doc_chars >= DOC_CHARS:
         doc_weight = 1.5 + min(f.doc_chars / 4000.0, 1.0)
         s["retrieval"] += doc_weight
         why.append("pasted document")
-        if f.question or f.retrieval_ask:
+        if (f.question or f.retrieval_ask) and not rewrite:
             s["retrieval"] += 1.5
             why.append("pasted document + question")
+        if f.reply_ask:
+            s["retrieval"] += 1.5
+            why.append("reply to provided text")
         # A long paste swamps keyword counts in the other tasks; only structure competes.
         s["simple"] -= 1.0
         if f.turns > 2:
@@ -73,7 +83,7 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         s["retrieval"] += 2.0
         s["simple"] -= 0.5
         why.append("quoted text + question")
-    if f.retrieval_ask:
+    if f.retrieval_ask and not (rewrite and f.doc_chars >= DOC_CHARS):
         s["retrieval"] += min(f.retrieval_ask, 2) * (1.5 if f.chars >= 400 else 0.6)
         why.append("refers to provided text")
     if f.context_markers and f.doc_chars >= _LABELLED_DOC_CHARS:
@@ -83,7 +93,7 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
     if f.back_ref:
         s["retrieval"] += 3.0
         why.append("refers back to the conversation")
-    if f.transform_ask and f.doc_chars >= DOC_CHARS:
+    if rewrite and f.doc_chars >= DOC_CHARS:
         # Translating or proofreading pasted text is light rewriting, not answering from it.
         s["simple"] += 3.0
         why.append("rewrite of provided text")
@@ -92,7 +102,10 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         s["reasoning"] += min(f.math, 4) * 0.6
         why.append("math notation")
     if f.context_math:
-        s["reasoning"] += min(f.context_math, 3) * 0.3
+        s["reasoning"] += min(f.context_math, 3) * (0.8 if elliptic else 0.3)
+    if f.context_reason:
+        # "Think step by step" in the system prompt: the operator expects worked answers.
+        s["reasoning"] += min(f.context_reason, 2) * 0.35
     if f.conversion:
         s["simple"] += 2.0
         why.append("unit conversion")

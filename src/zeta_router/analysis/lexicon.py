@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-CODE, CODE_VERB, CODE_NOUN, RETRIEVAL, MATH, REASON, SIMPLE, NUMBER, TRANSFORM, BACK_REF = range(10)
-FAMILIES = 10
+(CODE, CODE_VERB, CODE_NOUN, RETRIEVAL, MATH, REASON, SIMPLE, NUMBER) = range(8)
+(TRANSFORM, BACK_REF, REPLY, SUMMARY) = range(8, 12)
+FAMILIES = 12
 
 _CODE = """
 code coding coder python py javascript js typescript ts java golang rust c++ c# cpp sql mysql
@@ -41,16 +42,23 @@ linked_list binary_tree time_complexity big-o subarray substring leetcode hacker
 fixture fixtures assert selenium playwright webpack babel eslint prettier typescript's
 funcion función funciones código codigo programa programar fonction fonctions requête requete
 erreur fehler funktion skript programmieren schleife klasse
+код кода коде функцию функция функции скрипт программу программа регулярное регулярку
+питоне питон запрос_sql массив цикл ошибку_в função funções código programação laço
+quicksort mergesort heapsort bubblesort binary_search big_o complexity_of hashtable
 """
 _CODE_VERB = """
 write implement fix debug refactor optimize optimise convert port review generate create build
 make add rewrite translate explain complete finish test mock parse
+напиши написать исправь сделай escreva escreve crie faça escribe escribir crea haz schreibe
+schreib écris écrire
 """
 _CODE_NOUN = """
 function functions code script program class method query regex test tests endpoint component
 module api cli bot parser algorithm snippet decorator hook middleware handler dockerfile makefile
 lambda schema migration loop unittest
 sketch formula macro command query
+функцию функция код скрипт программу регулярное регулярку função código script programa
+fonction funktion función
 """
 _RETRIEVAL = """
 summarize summarise summarize: summary summarization tl;dr tldr gist recap condense
@@ -73,6 +81,8 @@ the_excerpts from_the from_this the_sources this_review this_email this_article 
 the_clause this_section the_section mentioned mention mentions says said state states stated
 zusammen zusammenfassung zusammenfassen fasse laut_dem im_text dem_text résume résumer
 resumen resumir resume según_el del_texto el_texto le_texte du_texte selon_le d'après
+texto trecho resuma resumo com_base o_texto este_texto leia текст текста тексту статью статья
+статьи письмо письма кратко перескажи отрывок документ документа согласно
 """
 _MATH = """
 solve equation equations integral derivative differentiate integrate prove proof theorem lemma
@@ -89,6 +99,8 @@ calcula calcular calculer berechne berechnen cuánto cuántos cuántas combien w
 möglichkeiten probabilidad wahrscheinlichkeit probabilité tip split unit_price per_month
 per_year compound cm grams litres gallons kilometres kilometers hour minute
 ways how_many_ways arrange arrangements
+сколько найдите найди вычисли вычислите решите реши задача задачу уравнение вероятность
+quantos quantas quanto calcule calcula dias horas kitne kitna
 """
 _REASON = """
 step_by_step step-by-step think_carefully think_through reasoning reason compare comparison
@@ -107,7 +119,10 @@ how_do_we check_whether is_it_better better_deal worth better_off riskier likely
 more_likely less_likely smarter justify_the warum pourquoi por_qué porque
 explain show_the show_your your_work work_it work_out realistic trade_offs trade_off
 should_a should_we should_the invest investment jsutify justfy explian prove_that argue_for
-therefore hence conclude conclusion valid invalid fallacy syllogism follows
+by_step therefore hence conclude conclusion valid invalid fallacy syllogism follows
+lies always_lies tells_the the_truth truth-teller truthteller what_am
+brothers_and sisters_i докажи доказать докажите почему логика загадка demuestra demuéstrame
+demostrar demonstre prove_que beweise beweis démontre prouve montrer_que
 """
 _SIMPLE = """
 capital who_is who_was who_wrote who_invented who_painted who_discovered when_did when_was
@@ -119,6 +134,7 @@ thank thanks favorite favourite song movie movies book books sentence sentences 
 what's what_is who's fact list_of give_me tell_me quick quickly briefly short one_word
 name_for title_ideas ideas capital_of population language_spoken stand_for abbreviation
 hello hi hey thanks congrats limerick rhyme pun nickname random mean means
+кто что_такое столица переведи привет спасибо quem qual traduza obrigado
 """
 _NUMBER = """
 one two three four five six seven eight nine ten eleven twelve twenty thirty hundred thousand
@@ -128,10 +144,26 @@ _TRANSFORM = """
 translate translation traduce traducir traduis traduire traduction übersetze übersetzen
 übersetzung rewrite rephrase reword paraphrase proofread polish shorten simplify grammar
 spelling formal informal friendlier polite politely tone correct_the fix_the_grammar
+переведи перевести перевод traduza traduzir traduzca anuvaad
 """
 _BACK_REF = """
 earlier i_said did_i i_told told_you i_mentioned i_wrote i_asked we_discussed you_said
 remind_me again previously mentioned i_gave gave_you i_shared i_pasted i_sent what_i
+"""
+# Writing a reply to a pasted message, or continuing a pasted story: the answer is grounded in
+# that text (retrieval), unlike making the text itself more polite (a rewrite).
+_REPLY = """
+continue continuation next_scene next_chapter keep_going carry_on what_happens_next continúa
+continua fortsetzen weiterschreiben продолжи продолжение
+reply respond response answer_her answer_him answer_them answer_this write_back replying
+responding draft_a_reply responde responda responder respuesta resposta antworte antwort
+antworten répondre réponds réponse ответ ответь ответить
+"""
+# Asks that condense provided text: a rewrite of it into another language is no such ask.
+_SUMMARY = """
+summarize summarise summary summarization tl;dr tldr gist recap condense key_points main_points
+key_takeaways takeaways resumen resumir resume resuma resumo zusammenfassung zusammenfassen
+fasse résume résumer кратко перескажи
 """
 # Units for unit-conversion asks ("30 cm in inches"); matched by regex in features.py.
 UNITS = (
@@ -145,13 +177,17 @@ UNITS = (
 # Keys for text without spaces between words (Chinese, Japanese), matched as substrings.
 _CJK_KEYS = (
     (CODE, "代码 函数 编程 报错 数组 变量 接口 程序 脚本 算法 python java sql 读取 安装"),
+    (CODE, "コード 関数 プログラム インデックス エラー"),
     (CODE_VERB, "写 实现 修复"),
     (CODE_NOUN, "函数 代码 脚本 程序"),
-    (RETRIEVAL, "总结 摘要 概括 根据 文章 这段 上文 下面的内容 以下内容 文中 原文"),
-    (MATH, "多少 几 计算 求 证明 概率 面积 周长 方程 厘米 只"),
-    (REASON, "为什么 如何 分析 比较 推理"),
+    (RETRIEVAL, "总结 摘要 概括 根据 文章 这段 上文 下面的内容 以下内容 文中 原文 下面的文字"),
+    (RETRIEVAL, "要約 以下の文章 本文 まとめ"),
+    (MATH, "多少 几 计算 求 证明 概率 面积 周长 方程 厘米 只 計算 確率 何人 いくつ"),
+    (REASON, "为什么 如何 分析 比较 推理 証明 嘘つき 正直者 論理 なぜ 謎"),
     (SIMPLE, "是什么 哪里 哪个 谁 翻译 你好 首都 谢谢 意思"),
-    (TRANSFORM, "翻译 改写 润色"),
+    (TRANSFORM, "翻译 改写 润色 翻訳 訳して"),
+    (REPLY, "回复 返信 续写 続き"),
+    (SUMMARY, "总结 摘要 概括 要約 まとめ"),
 )
 _GREETINGS = """
 hi hello hey yo hiya howdy thanks thank thx ty ok okay cool nice great lol haha good bonjour hola
@@ -179,6 +215,8 @@ def _table() -> Mapping[str, tuple[int, ...]]:
         (NUMBER, _NUMBER),
         (TRANSFORM, _TRANSFORM),
         (BACK_REF, _BACK_REF),
+        (REPLY, _REPLY),
+        (SUMMARY, _SUMMARY),
     ):
         for key in text.split():
             words = key.replace("_", " ")
