@@ -323,6 +323,16 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: invalid config\n  " + "\n  ".join(lines)) from None
 
 
+def yaml_error(exc: yaml.YAMLError) -> str:
+    """A YAML error with its position but without the quoted source line, which may hold a
+    replica URL's password (the message goes to logs and the reload endpoint's answer)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return f"{exc.problem or exc.context or 'syntax error'}{where}"
+    return str(exc)
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
     p = Path(path)
     try:
@@ -332,5 +342,5 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{p}: not valid YAML: {yaml_error(exc)}") from None
     return parse_config(data, str(p))

@@ -13,6 +13,11 @@ from .config import Config, Endpoint
 from .errors import InvalidRequest, ModelNotFound
 
 _ORDINALS = ("1st", "2nd", "3rd")
+_PROMPT_PARAM: dict[Endpoint, str] = {
+    "chat": "messages",
+    "completions": "prompt",
+    "embeddings": "input",
+}
 
 
 def ordinal(i: int) -> str:
@@ -89,6 +94,7 @@ def plan(
     candidates: list[Candidate] = []
     skipped: list[tuple[str, str]] = []
     seen: set[str] = set()
+    too_long = False
     for name, reason in order:
         if name in seen:
             continue
@@ -98,4 +104,14 @@ def plan(
             candidates.append(Candidate(name, reason))
         else:
             skipped.append((name, why_not))
+            too_long = too_long or endpoint in config.models[name].endpoints
+    if not candidates and too_long:
+        # Models serve this endpoint but none can hold the request: the client's to fix (400),
+        # not an outage (503).
+        why = "; ".join(f"{m}: {r}" for m, r in skipped)
+        raise InvalidRequest(
+            f"The request does not fit the context window of any capable model ({why})",
+            param="max_tokens" if max_tokens else _PROMPT_PARAM[endpoint],
+            code="context_length_exceeded",
+        )
     return Plan(task, tuple(candidates), tuple(skipped), pinned)

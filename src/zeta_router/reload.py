@@ -35,7 +35,7 @@ from .analysis.base import Analyzer
 from .balancer import Strategy, build_strategy
 from .breaker import Breaker, BreakerState
 from .budget import RetryBudget
-from .config import Config, load_config, parse_config
+from .config import Config, load_config, parse_config, yaml_error
 from .errors import ConfigError, InvalidRequest, Unauthorized, Unprocessable
 from .fleet import Fleet, Health, PeakEwma, ReplicaState
 from .health import HealthProber
@@ -286,7 +286,9 @@ def _parse_body(raw: bytes) -> Config:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"request body: not valid YAML or JSON: {exc}") from None
+        raise ConfigError(f"request body: not valid YAML or JSON: {yaml_error(exc)}") from None
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ConfigError("request body: not valid YAML or JSON: nested too deeply") from None
     return parse_config(data, "request body")
 
 

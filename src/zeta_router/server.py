@@ -36,6 +36,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[Scope, Receive], Awaitable[Response]]
 
+#: x-zeta-timeout-ms above this (about 31 years) means "no deadline of my own" anyway.
+_MAX_TIMEOUT_MS = 10**12
+
 _INFERENCE: dict[str, Endpoint] = {
     "/v1/chat/completions": "chat",
     "/v1/completions": "completions",
@@ -102,7 +105,8 @@ def request_options(scope: Scope, tasks: tuple[str, ...]) -> RequestOptions:
                 raise InvalidRequest(
                     "x-zeta-timeout-ms must be a positive integer", param="x-zeta-timeout-ms"
                 )
-            timeout = ms / 1000.0
+            # Clamped: a huge value (hundreds of digits) would overflow the float.
+            timeout = min(ms, _MAX_TIMEOUT_MS) / 1000.0
     return RequestOptions(
         task=task,
         priority=PRIORITIES["normal"] if priority is None else priority,

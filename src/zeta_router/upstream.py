@@ -12,8 +12,10 @@ relay costs a clock read per chunk.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
@@ -48,6 +50,34 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     except ValueError:
         # An HTTP-date is legal but rare from model servers; treat it as "a little while".
         return 1.0
+
+
+def credentials(replica: ReplicaState) -> tuple[bytes, ...]:
+    """What this replica is sent that must never be repeated: its API key, and the password
+    from its URL (also as the Basic auth token aiohttp builds from it)."""
+    found: list[str] = []
+    if replica.auth_header:
+        found.append(replica.auth_header.partition(" ")[2])
+    parts = urlsplit(replica.base_url)
+    if parts.password:
+        user, password = unquote(parts.username or ""), unquote(parts.password)
+        pair = f"{user}:{password}".encode("latin-1", "replace")
+        found += [password, parts.password, base64.b64encode(pair).decode()]
+    out: set[bytes] = set()
+    for secret in found:
+        if secret:
+            out.add(secret.encode())
+            out.add(secret.encode().replace(b"/", b"\\/"))  # as some JSON encoders write it
+    return tuple(out)
+
+
+def redact(body: bytes, secrets: tuple[bytes, ...]) -> bytes:
+    """``body`` with every secret masked: error bodies feed reason strings, logs, headers and
+    relayed client errors, and some servers quote the request's Authorization header."""
+    for secret in secrets:
+        if secret in body:
+            body = body.replace(secret, b"<redacted>")
+    return body
 
 
 def status_error(status: int, headers: Mapping[str, str] | None, body: bytes) -> UpstreamError:
@@ -288,6 +318,7 @@ class Upstream:
                 )
                 if resp.status >= 300:
                     err_body = await resp.content.read(_ERROR_BODY_LIMIT)
+                    err_body = redact(err_body, credentials(replica))
                     raise status_error(resp.status, resp.headers, err_body)
                 ctype = resp.headers.get("Content-Type", "")
                 if not (stream and ctype.startswith("text/event-stream")):

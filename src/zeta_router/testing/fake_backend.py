@@ -19,7 +19,9 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
-Mode = Literal["ok", "503", "429", "500", "hang", "garbage", "cut", "loading", "reset"]
+Mode = Literal[
+    "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset"
+]
 Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
@@ -39,6 +41,9 @@ class Faults:
     retry_after_s: int = 1
     #: Requests served at once; more wait in a queue (reported in the metrics).
     capacity: int | None = None
+    #: Error bodies quote the request's headers (Authorization included), as careless servers
+    #: and debug builds do: a router must not pass that on.
+    echo_headers: bool = False
 
 
 class FakeBackend:
@@ -129,6 +134,9 @@ class FakeBackend:
     def _error(
         self, status: int, message: str, kind: str, headers: dict[str, str] | None = None
     ) -> web.Response:
+        if self.faults.echo_headers:
+            auth = self.last_headers.get("Authorization")
+            message += f" (Authorization: {auth}; request headers: {self.last_headers})"
         body = {"error": {"message": message, "type": kind, "param": None, "code": status}}
         return web.Response(
             status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
@@ -153,6 +161,10 @@ class FakeBackend:
             )
         if f.mode == "500":
             return self._error(500, "Internal server error", "server_error")
+        if f.mode == "401":
+            return self._error(401, "Invalid API key", "authentication_error")
+        if f.mode == "400":
+            return self._error(400, "Bad request", "invalid_request_error")
         if f.mode == "reset":
             assert request.transport is not None
             request.transport.abort()
