@@ -175,6 +175,39 @@ def test_prompt_is_logged_only_when_enabled(caplog: pytest.LogCaptureFixture) ->
     assert orjson.loads(line)["prompt"] == "my private question"
 
 
+def test_batched_log_lines_match_the_logging_module() -> None:
+    """A plain StreamHandler gets the batch as one write: the same text, line for line, as
+    logging would write record by record, filters and levels still applied."""
+    import io
+
+    batched, single = io.StringIO(), io.StringIO()
+    fmt = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    logger = logging.getLogger("zeta_router.access")
+    handlers = [logging.StreamHandler(batched), logging.StreamHandler(single)]
+    for h in handlers:
+        h.setFormatter(fmt)
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        logger.addHandler(handlers[0])
+        t = Telemetry()
+        t.record(_decision())
+        t.record(_decision())
+        t.flush()
+        logger.removeHandler(handlers[0])
+        logger.addHandler(handlers[1])
+        for line in batched.getvalue().splitlines():
+            logger.info(line.split(": ", 1)[1])
+    finally:
+        for h in handlers:
+            logger.removeHandler(h)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+    assert batched.getvalue() == single.getvalue()
+    assert len(batched.getvalue().splitlines()) == 2
+
+
 def test_router_keeps_prompt_text_only_when_configured(harness: Harness) -> None:
     c = openai.OpenAI(base_url=harness.base_url, api_key="unused", max_retries=0)
     c.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hello there"}])

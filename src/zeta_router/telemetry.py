@@ -72,8 +72,22 @@ class Telemetry:
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []
+        if not pending:
+            return
+        log = self._log and access_log.isEnabledFor(logging.INFO)
+        records: list[logging.LogRecord] = []
         for d in pending:
-            self._account(d)
+            self.recent.append(d)
+            self.stats.observe(d)
+            if log:
+                line = orjson.dumps(self.log_record(d)).decode()
+                records.append(
+                    access_log.makeRecord(
+                        access_log.name, logging.INFO, __file__, 0, line, (), None, "flush"
+                    )
+                )
+        if records:
+            emit_batch(access_log, records)
 
     async def _drain_loop(self) -> None:
         while True:
@@ -82,12 +96,6 @@ class Telemetry:
             # Let the responses that produced these records finish first.
             await asyncio.sleep(0)
             self.flush()
-
-    def _account(self, d: Decision) -> None:
-        self.recent.append(d)
-        self.stats.observe(d)
-        if self._log and access_log.isEnabledFor(logging.INFO):
-            access_log.info(orjson.dumps(self.log_record(d)).decode())
 
     def log_record(self, d: Decision) -> dict[str, Any]:
         """The per-request log line: flat, stable keys, no prompt text unless enabled."""
@@ -121,6 +129,49 @@ class Telemetry:
         if self.log_prompts and d.prompt is not None:
             out["prompt"] = d.prompt[:PROMPT_LOG_CHARS]
         return out
+
+
+def emit_batch(logger: logging.Logger, records: list[logging.LogRecord]) -> None:
+    """Hand ``records`` to ``logger``'s handlers as ``logger.handle`` would, one at a time,
+    except that a plain StreamHandler or FileHandler gets the whole batch as one write and one
+    flush: per record, its lock, write and flush were most of the access log's cost."""
+    if logger.disabled:
+        return
+    if logger.filters:
+        records = [r for r in records if logger.filter(r)]
+    found = False
+    c: logging.Logger | None = logger
+    while c is not None:
+        for h in c.handlers:
+            found = True
+            batchable = (
+                type(h) in _BATCHABLE and not h.filters and getattr(h, "stream", None) is not None
+            )
+            if not batchable:
+                for r in records:
+                    if r.levelno >= h.level:
+                        h.handle(r)
+                continue
+            assert isinstance(h, logging.StreamHandler)
+            try:
+                text = "".join(h.format(r) + h.terminator for r in records if r.levelno >= h.level)
+                with h.lock or contextlib.nullcontext():
+                    h.stream.write(text)
+                    h.flush()
+            except Exception:
+                h.handleError(records[0])
+        if not c.propagate:
+            break
+        c = c.parent
+    if not found and logging.lastResort is not None:
+        for r in records:
+            if r.levelno >= logging.lastResort.level:
+                logging.lastResort.handle(r)
+
+
+#: Handler types whose emit is exactly "format, write, flush"; subclasses (pytest's capture
+#: handler, rotating files) keep their own emit, record by record.
+_BATCHABLE: tuple[type[logging.Handler], ...] = (logging.StreamHandler, logging.FileHandler)
 
 
 def _ms(seconds: float | None) -> float | None:
