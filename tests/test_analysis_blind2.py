@@ -141,3 +141,28 @@ def test_step_by_step_system_prompt_counts_for_reasoning() -> None:
     )
     assert extract(prompt).context_reason > 0
     assert heuristic(prompt) == "reasoning"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        (
+            chat(
+                ("user", TALE),
+                ("assistant", "A lovely, quiet opening. What should I do with it?"),
+                ("user", "continue it, same tone, about 300 words"),
+            ),
+            "retrieval",
+        ),
+        (Prompt.from_text(LETTER + "\n\nwrite a polite reply, we will reissue it"), "retrieval"),
+        (Prompt.from_text("Please translate this email into French:\n\n" + LETTER), "simple"),
+        (Prompt.from_text("Напиши функцию на питоне, которая удаляет дубликаты"), "code"),
+    ],
+)
+def test_semantic_follows_the_blind2_fixes(prompt: Prompt, task: str) -> None:
+    pytest.importorskip("numpy")
+    pytest.importorskip("static_model")
+    from zeta_router.analysis.embedder import StaticEmbedder
+    from zeta_router.analysis.semantic import Head, SemanticAnalyzer
+
+    assert SemanticAnalyzer(StaticEmbedder(), Head.load()).analyze(prompt).task == task

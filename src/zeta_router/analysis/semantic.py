@@ -46,6 +46,8 @@ Array = npt.NDArray[np.float32]
 def feature_vector(f: Features) -> list[float]:
     """Structural features scaled to roughly [0, 1]; the order is the head's contract."""
     heur, _ = score(f)
+    # Translating pasted text is a rewrite; replying to it or continuing it is reading it.
+    rewrite = f.transform_ask and not (f.reply_ask or f.summary_ask)
     return [
         float(f.fence),
         float(f.traceback),
@@ -68,8 +70,8 @@ def feature_vector(f: Features) -> list[float]:
         float(f.turns > 2),
         min(f.code_tokens, 3) / 3,
         float(f.io_examples),
-        float(f.transform_ask),
-        float(f.transform_ask and f.doc_chars >= DOC_CHARS),
+        float(rewrite),
+        float(rewrite and f.doc_chars >= DOC_CHARS),
         float(f.back_ref),
         float(f.conversion),
         min(f.context_code, 3) / 3,
@@ -78,10 +80,12 @@ def feature_vector(f: Features) -> list[float]:
         float(f.context_markers),
         float(f.numbers >= 3),
         *(heur[t] / 5 for t in BUILTIN),
+        float(f.reply_ask and f.doc_chars >= SHORT_DOC_CHARS),
+        min(f.context_reason, 2) / 2,
     ]
 
 
-FEATURE_COUNT = 34
+FEATURE_COUNT = 36
 
 
 @dataclass(frozen=True, slots=True)
