@@ -19,7 +19,15 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, Phase, event, example, given, settings
+from hypothesis import (
+    HealthCheck,
+    Phase,
+    currently_in_test_context,
+    event,
+    example,
+    given,
+    settings,
+)
 from hypothesis import strategies as st
 
 from zeta_router.testing import Harness
@@ -266,7 +274,8 @@ def _encode_header(value: str) -> bytes:
 def check(r: httpx.Response, *, method: str = "POST", deadline_header: bool = False) -> None:
     """The non-negotiables for any answer."""
     body = r.content
-    event(f"HTTP {r.status_code}")  # --hypothesis-show-statistics: how deep the fuzz got
+    if currently_in_test_context():
+        event(f"HTTP {r.status_code}")  # --hypothesis-show-statistics: how deep the fuzz got
     assert r.status_code != 500, body[:500]
     if r.status_code >= 500:
         # 5xx is for valid requests the fleet could not serve; this fleet is healthy, so only a
@@ -395,3 +404,18 @@ def test_request_that_fits_no_context_window_is_a_400_naming_the_parameter(
     r = http.post("/v1/completions", json={"prompt": "word " * 40_000})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "prompt"
+
+
+@pytest.mark.parametrize("port", ["99999", "abc"])
+def test_replica_url_with_a_bad_port_is_a_config_error(
+    gw: Harness, http: httpx.Client, port: str
+) -> None:
+    """Such a URL once passed validation, and then /v1/router/status (which strips the
+    credentials from it) answered 500."""
+    config = gw._resolve(template())
+    config["models"]["coder"]["replicas"][0]["url"] = f"http://u:p@127.0.0.1:{port}/v1"
+    admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    r = http.post("/v1/router/reload", json=config, headers=admin)
+    assert r.status_code == 422, r.text
+    assert "models.coder.replicas[0].url" in r.json()["error"]["message"]
+    check(http.get("/v1/router/status"), method="GET")

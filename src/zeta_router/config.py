@@ -196,6 +196,7 @@ class Replica(_Frozen):
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
+        _ = parts.port  # raises ValueError when the port is not a number in 0-65535
         return v.rstrip("/")
 
 
