@@ -20,6 +20,8 @@ import httpx
 import openai
 import pytest
 
+from zeta_router.config import parse_config
+from zeta_router.errors import ConfigError
 from zeta_router.testing import Harness
 
 API_KEY = "sk-zeta-APIKEY-S3CR3T-7f3a9c"
@@ -209,3 +211,12 @@ def test_openai_sdk_error_carries_no_secret(gw: Harness) -> None:
     text = f"{info.value} {info.value.body} {info.value.response.headers}"
     assert info.value.status_code == 503
     assert not [s for s in SECRETS if s in text], text
+
+
+def test_replica_with_both_an_api_key_and_url_credentials_is_a_config_error() -> None:
+    """Both would need the one Authorization header: aiohttp refused every request (reported
+    as "connection reset: ValueError") and the replica never served."""
+    replica = {"url": f"http://{USER}:{PASSWORD}@127.0.0.1:9/v1", "api_key_env": KEY_ENV}
+    with pytest.raises(ConfigError, match=r"models\.brain\.replicas\[0\]: api_key_env") as info:
+        parse_config({"models": {"brain": {"replicas": [replica]}}})
+    assert MARK not in str(info.value)
