@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from zeta_router.analysis import HeuristicAnalyzer, Prompt, prompt_from_messages
-from zeta_router.analysis.features import extract
+from zeta_router.analysis.features import extract, split_ask
 
 LETTER = (
     "Dear Mr Okafor,\n"
@@ -166,3 +166,43 @@ def test_semantic_follows_the_blind2_fixes(prompt: Prompt, task: str) -> None:
     from zeta_router.analysis.semantic import Head, SemanticAnalyzer
 
     assert SemanticAnalyzer(StaticEmbedder(), Head.load()).analyze(prompt).task == task
+
+
+def test_long_first_person_request_in_one_paragraph_is_the_ask() -> None:
+    request = (
+        "My brother and I inherited our parents' small flat and we can't agree what to do with "
+        "it. I'd like to sell it now while prices are high and split the money, because I need "
+        "a deposit for my own place in the next year. He wants to keep it and rent it out, "
+        "since the rent would cover the service charge and leave about 450 a month to share, "
+        "and he thinks prices will keep rising. The flat needs a new kitchen before anyone "
+        "would rent it, maybe 8,000, and neither of us has that in cash. We also get on well "
+        "and I really don't want this to turn into a fight. Could you help me lay out the "
+        "options fairly, including one of us buying the other out, what each costs or earns "
+        "over five years, and the risks on each side, so we can sit down with the numbers in "
+        "front of us? We are both reasonable people but we see the risk very differently, and "
+        "I suspect we are each underestimating something. Please be honest about the "
+        "weaknesses of my position too, and show your reasoning rather than a verdict. For "
+        "context, the flat is in a town with a university, so there is steady demand from "
+        "students, but the building has had problems with damp, and the management company "
+        "has warned that the roof may need work within three years, shared between owners."
+    )
+    assert len(request) > 1200 and "\n" not in request
+    body, _ = split_ask(request)
+    assert body == ""
+    assert heuristic(Prompt.from_text(request)) == "reasoning"
+
+
+def test_question_first_then_pasted_passage_is_retrieval() -> None:
+    text = (
+        "Segundo a ata, quantos sócios votaram a favor da proposta de aumento?\n\n"
+        "Na assembleia de sábado estiveram presentes 41 sócios do clube. A proposta de aumentar "
+        "a mensalidade em 8 reais foi aprovada com 29 votos a favor, 9 contra e 3 abstenções. "
+        "As obras no campo começam em maio."
+    )
+    body, _ = split_ask(text)
+    assert "assembleia" in body
+    assert heuristic(Prompt.from_text(text)) == "retrieval"
+
+
+def test_what_has_but_cannot_riddle_is_reasoning() -> None:
+    assert heuristic(Prompt.from_text("what has teeth but can't bite")) == "reasoning"

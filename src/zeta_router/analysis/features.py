@@ -40,6 +40,11 @@ _SHORT_MATERIAL = 150
 _MARKER_MIN = 60
 # Earlier user or system text this long is something a back-reference can point at.
 _BACK_REF_MIN = 60
+# A long paragraph this dense in first-person words, addressing the assistant, is a request.
+_FIRST_PERSON = frozenset(["i", "i'm", "i've", "i'd", "my", "me", "we", "we're", "our", "us"])
+_ADDRESS_MARKERS = ("can you", "could you", "help me", "help us", "i need", "we need", "please")
+_PERSONAL_SHARE = 0.04
+_PERSONAL_SAMPLE = 1500
 # Prose this long, outside code, counts as a pasted document.
 DOC_CHARS = 350
 
@@ -216,7 +221,7 @@ def _split_ask(text: str) -> tuple[str, str]:
         cut = text.find("Question:")
         if cut > 0:
             return text[:cut], text[cut:]
-        if len(text) <= _ASK_MAX:
+        if len(text) <= _ASK_MAX or _is_personal_request(text):
             return "", text
         # Longer than any self-contained question: a pasted paragraph with the ask at its end.
         tail_at = _last_sentence_at(text, len(text) - _ASK_TAIL_SENTENCES)
@@ -247,11 +252,25 @@ def _split_ask(text: str) -> tuple[str, str]:
 
 def _is_pasted_tail(head: str, tail: str) -> bool:
     """Whether a last line is the end of the material: a long line that is no question, after
-    a first line that introduces a paste ("Summarize this:", "tl;dr")."""
+    a first line that introduces a paste ("Summarize this:", "tl;dr") or asks the question
+    first ("how many people came? <the minutes>")."""
     if len(tail) <= _ASK_TAIL_LINE or tail.endswith(("?", "？")):
         return False
     intro = head.rstrip()
-    return intro.endswith((":", "：")) or 0 < len(intro) < _INTRO_MAX
+    return intro.endswith((":", "：", "?", "？")) or 0 < len(intro) < _INTRO_MAX
+
+
+def _is_personal_request(text: str) -> bool:
+    """Whether one long paragraph is the user's own request ("my partner and I are deciding
+    ... can you work through the numbers") rather than pasted prose: it is written in the first
+    person and addresses the assistant before its last sentences. Articles and reports are
+    rarely either, and a pasted letter comes with line breaks."""
+    head = text[: len(text) - _ASK_TAIL_SENTENCES].lower()
+    if not any(m in head for m in _ADDRESS_MARKERS):
+        return False
+    words = _WORD.findall(head[:_PERSONAL_SAMPLE])
+    mine = sum(1 for w in words if w in _FIRST_PERSON)
+    return mine >= _PERSONAL_SHARE * max(len(words), 1)
 
 
 def _has_traceback(text: str) -> bool:

@@ -119,7 +119,8 @@ how_do_we check_whether is_it_better better_deal worth better_off riskier likely
 more_likely less_likely smarter justify_the warum pourquoi por_qué porque
 explain show_the show_your your_work work_it work_out realistic trade_offs trade_off
 should_a should_we should_the invest investment jsutify justfy explian prove_that argue_for
-by_step therefore hence conclude conclusion valid invalid fallacy syllogism follows
+by_step but_can't but_cannot but_never
+therefore hence conclude conclusion valid invalid fallacy syllogism follows
 lies always_lies tells_the the_truth truth-teller truthteller what_am
 brothers_and sisters_i докажи доказать докажите почему логика загадка demuestra demuéstrame
 demostrar demonstre prove_que beweise beweis démontre prouve montrer_que
