@@ -249,6 +249,13 @@ class Router:
     ) -> Response:
         if not p.candidates:
             why = "; ".join(f"{m}: {r}" for m, r in p.skipped) or "the route is empty"
+            if d.profile is not None and d.profile.source == "header":
+                # The client chose the task: its route cannot serve this endpoint, ever.
+                raise InvalidRequest(
+                    f"No model on the route of x-zeta-task '{d.task}' can serve this request "
+                    f"({why})",
+                    param="x-zeta-task",
+                )
             raise NoCapacity(f"No configured model can serve this request ({why})")
         self.budget.on_request()
         attempts_left = self.config.retry.max_attempts
