@@ -206,3 +206,30 @@ def test_question_first_then_pasted_passage_is_retrieval() -> None:
 
 def test_what_has_but_cannot_riddle_is_reasoning() -> None:
     assert heuristic(Prompt.from_text("what has teeth but can't bite")) == "reasoning"
+
+
+def test_regex_answer_is_no_worked_calculation() -> None:
+    # "[0-5]" and "2[0-3]" in an assistant's regex look like arithmetic to the math pattern.
+    prompt = chat(
+        ("user", "a regex for a 24h time like 23:59"),
+        ("assistant", "^([01]\\d|2[0-3]):[0-5]\\d$"),
+        ("user", "and seconds optional"),
+    )
+    assert extract(prompt).context_math == 0
+    assert heuristic(prompt) == "code"
+
+
+def test_semantic_features_flag_elliptic_follow_ups() -> None:
+    pytest.importorskip("numpy")
+    from zeta_router.analysis.semantic import FEATURE_COUNT, feature_vector
+
+    follow_up = chat(
+        ("user", "sort the people by age"),
+        ("assistant", "```python\npeople.sort(key=lambda p: p['age'])\n```"),
+        ("user", "and oldest first?"),
+    )
+    x = feature_vector(extract(follow_up))
+    assert len(x) == FEATURE_COUNT
+    assert x[-2] == 1.0  # follow-up after code
+    # The same words as a first message are no follow-up.
+    assert feature_vector(extract(Prompt.from_text("and oldest first?")))[-2] == 0.0

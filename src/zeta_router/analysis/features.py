@@ -405,7 +405,9 @@ def extract(prompt: Prompt) -> Features:
         # follow-up in the same task, even when the user's own words name no topic.
         reply = answer[:_CONTEXT_SAMPLE]
         answer_code = 2 if "```" in reply or count_code_lines(reply)[0] >= 2 else 0
-        answer_math = _count(_MATH_INLINE, reply, 2) if _MATH_GATE.search(reply) else 0
+        # A regex or code answer is full of "0-9" and "a*b": no worked calculation.
+        worked = not answer_code and "\\" not in reply and "[" not in reply
+        answer_math = _count(_MATH_INLINE, reply, 2) if worked and _MATH_GATE.search(reply) else 0
     tail_q = ask.rstrip()[-300:]
     code_tokens = _count(_CODE_TOKEN, ask, 3) if _CODE_TOKEN_GATE.search(ask) else 0
     conversion = (

@@ -17,7 +17,7 @@ TASKS = ("code", "reasoning", "simple", "retrieval")
 SHORT_DOC_CHARS = 150
 _MANY_NUMBERS = 3
 _LABELLED_DOC_CHARS = 60
-_ELLIPTIC_WORDS = 12
+ELLIPTIC_WORDS = 12
 # Softmax temperature, fitted by negative log-likelihood on tune + supplement (optimum ~0.3;
 # rounded up because the scores were hand-tuned on those sets): a score gap of ~1 is a
 # confident call.
@@ -55,7 +55,7 @@ def score(f: Features) -> tuple[dict[str, float], list[str]]:
         why.append("input/output examples")
     # A short follow-up ("now for k lists", "also allow slashes") names no topic of its own.
     # Not after a pasted document, whose topic words ("library", "closure") are no conversation.
-    elliptic = f.user_turns > 1 and f.words <= _ELLIPTIC_WORDS and f.doc_chars < SHORT_DOC_CHARS
+    elliptic = f.user_turns > 1 and f.words <= ELLIPTIC_WORDS and f.doc_chars < SHORT_DOC_CHARS
     if f.context_code:
         # A follow-up in a programming conversation ("now group it by month") stays code.
         s["code"] += min(f.context_code, 3) * (1.0 if elliptic else 0.5)

@@ -27,7 +27,7 @@ from ..config import AnalysisSettings
 from .embedder import StaticEmbedder
 from .exemplars import EXEMPLARS
 from .features import DOC_CHARS, Features, extract, split_ask
-from .heuristic import SHORT_DOC_CHARS, complexity, score
+from .heuristic import ELLIPTIC_WORDS, SHORT_DOC_CHARS, complexity, score
 from .profile import Prompt, TaskProfile, estimate_tokens
 
 BUILTIN = ("code", "reasoning", "simple", "retrieval")
@@ -48,6 +48,7 @@ def feature_vector(f: Features) -> list[float]:
     heur, _ = score(f)
     # Translating pasted text is a rewrite; replying to it or continuing it is reading it.
     rewrite = f.transform_ask and not (f.reply_ask or f.summary_ask)
+    follow_up = f.user_turns > 1 and f.words <= ELLIPTIC_WORDS and f.doc_chars < SHORT_DOC_CHARS
     return [
         float(f.fence),
         float(f.traceback),
@@ -82,10 +83,13 @@ def feature_vector(f: Features) -> list[float]:
         *(heur[t] / 5 for t in BUILTIN),
         float(f.reply_ask and f.doc_chars >= SHORT_DOC_CHARS),
         min(f.context_reason, 2) / 2,
+        # A short follow-up that names no topic of its own, after a programming or math turn.
+        float(follow_up and f.context_code > 0),
+        float(follow_up and f.context_math > 0),
     ]
 
 
-FEATURE_COUNT = 36
+FEATURE_COUNT = 38
 
 
 @dataclass(frozen=True, slots=True)
