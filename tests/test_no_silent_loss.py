@@ -51,6 +51,7 @@ FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("stall", {"chunk_delay_s": 0.4}),
     ("slow", {"delay_s": 0.05, "chunk_delay_s": 0.01}),
     ("down", {}),
+    ("json", {"ignore_stream": True}),
 ]
 STEPS = 6
 BATCH = 16
@@ -268,3 +269,29 @@ def test_every_request_ends_complete_or_with_an_explicit_error(gw: Harness, seed
     assert recorded == seen, (recorded, seen)
     broken = sum(o.stream_broke for o in outcomes)
     assert sum(stats.stream_errors.values()) == broken
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+def test_stream_answered_with_json_still_reaches_a_streaming_client(
+    gw: Harness, endpoint: str
+) -> None:
+    """A server that ignores ``stream: true`` and answers one JSON body: relayed as JSON, the
+    SDK read no event and returned an empty answer without any error."""
+    for name in BACKENDS:
+        gw.set(name, ignore_stream=True)
+    sdk = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0, timeout=20)
+    prompt = PROMPTS[0]
+    text, finish = "", None
+    if endpoint == "chat":
+        messages: Any = [{"role": "user", "content": prompt}]
+        for chunk in sdk.chat.completions.create(model="auto", messages=messages, stream=True):
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+    else:
+        for piece in sdk.completions.create(model="auto", prompt=prompt, stream=True):
+            text += piece.choices[0].text
+            finish = piece.choices[0].finish_reason or finish
+    assert text.startswith("[b") and finish == "stop", (text, finish)
+    with httpx.Client(base_url=gw.url, timeout=20) as http:
+        out = raw_request(http, endpoint, True, prompt)
+    assert (out.status, out.verdict) == (200, "done"), out

@@ -61,6 +61,24 @@ def complete_reply(
     return Response(200, [(b"content-type", JSON_TYPE)], set_model(reply.body, obj, replica.model))
 
 
+def reply_as_stream(resp: Response) -> Response:
+    """A complete JSON answer to a request that asked for a stream (some servers ignore
+    ``stream``), sent as SSE: one chunk, then [DONE]. Relayed as JSON, a streaming client (the
+    openai SDK) would read no event at all and end with an empty answer and no error."""
+    obj = orjson.loads(resp.body)
+    raw = obj.get("choices")
+    choices: list[object] = []
+    for c in raw if isinstance(raw, list) else []:
+        if isinstance(c, dict) and "message" in c:
+            c = {**{k: v for k, v in c.items() if k != "message"}, "delta": c["message"]}
+        choices.append(c)
+    chunk = {**obj, "choices": choices}
+    if chunk.get("object") == "chat.completion":
+        chunk["object"] = "chat.completion.chunk"
+    body = b"data: " + orjson.dumps(chunk) + b"\n\ndata: [DONE]\n\n"
+    return Response(200, list(_SSE_HEADERS), body)
+
+
 def start_stream(
     stream: Stream, replica: ReplicaState, d: Decision, start: float, clock: Clock, release: Release
 ) -> Response:

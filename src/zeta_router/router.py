@@ -478,7 +478,10 @@ class Router:
             return result
         if isinstance(result, Reply):
             self._release(replica)
-            return relay.complete_reply(result, replica, d, sent.start, self.clock())
+            out = relay.complete_reply(result, replica, d, sent.start, self.clock())
+            if req.stream and isinstance(out, Response):
+                return relay.reply_as_stream(out)
+            return out
         return relay.start_stream(result, replica, d, sent.start, self.clock, self._release)
 
     async def _send(

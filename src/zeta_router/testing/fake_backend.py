@@ -44,6 +44,8 @@ class Faults:
     #: Error bodies quote the request's headers (Authorization included), as careless servers
     #: and debug builds do: a router must not pass that on.
     echo_headers: bool = False
+    #: Answer ``stream: true`` with one complete JSON body, as servers without streaming do.
+    ignore_stream: bool = False
 
 
 class FakeBackend:
@@ -219,7 +221,7 @@ class FakeBackend:
             return web.Response(
                 body=b"<html>502 Bad Gateway</html>", content_type="application/json"
             )
-        if body.get("stream"):
+        if body.get("stream") and not f.ignore_stream:
             return await self._stream(request, kind, rid, created, model)
         text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(f.chunks))
         choice: dict[str, Any]
