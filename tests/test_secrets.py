@@ -20,8 +20,6 @@ import httpx
 import openai
 import pytest
 
-from zeta_router.config import parse_config
-from zeta_router.errors import ConfigError
 from zeta_router.testing import Harness
 
 API_KEY = "sk-zeta-APIKEY-S3CR3T-7f3a9c"
@@ -213,10 +211,25 @@ def test_openai_sdk_error_carries_no_secret(gw: Harness) -> None:
     assert not [s for s in SECRETS if s in text], text
 
 
-def test_replica_with_both_an_api_key_and_url_credentials_is_a_config_error() -> None:
-    """Both would need the one Authorization header: aiohttp refused every request (reported
-    as "connection reset: ValueError") and the replica never served."""
-    replica = {"url": f"http://{USER}:{PASSWORD}@127.0.0.1:9/v1", "api_key_env": KEY_ENV}
-    with pytest.raises(ConfigError, match=r"models\.brain\.replicas\[0\]: api_key_env") as info:
-        parse_config({"models": {"brain": {"replicas": [replica]}}})
-    assert MARK not in str(info.value)
+def test_replica_with_both_an_api_key_and_url_credentials_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both want the one Authorization header: aiohttp refused every request (reported as
+    "connection reset: ValueError") and the replica never served. The configured key wins."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    t = template()
+    t["models"]["brain"]["replicas"] = [{"url": "cred:b1", "id": "both", "api_key_env": KEY_ENV}]
+    h = CredHarness(["b1", "b2", "c1"], t)
+    try:
+        r = httpx.post(
+            h.base_url + "/chat/completions",
+            json={"model": "brain", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=20,
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["x-zeta-replica"] == "both", r.headers
+        assert h.backend("b1").last_headers["Authorization"] == f"Bearer {API_KEY}"
+        status = httpx.get(h.url + "/v1/router/status", timeout=20).text
+        assert MARK not in status and API_KEY not in status
+    finally:
+        h.close()

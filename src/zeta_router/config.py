@@ -199,13 +199,6 @@ class Replica(_Frozen):
         _ = parts.port  # raises ValueError when the port is not a number in 0-65535
         return v.rstrip("/")
 
-    @model_validator(mode="after")
-    def _one_credential(self) -> Replica:
-        # Both would need the one Authorization header: every request would fail.
-        if self.api_key_env and urlsplit(self.url).username is not None:
-            raise ValueError("api_key_env and credentials in the url cannot both be set")
-        return self
-
 
 class Model(_Frozen):
     endpoints: tuple[Endpoint, ...] = ("chat", "completions")

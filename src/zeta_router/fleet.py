@@ -103,11 +103,13 @@ class ReplicaState:
         self.model = model
         self.index = index
         self.id = replica_id(model, index, cfg)
-        self.base_url = cfg.url
         self.upstream_model = cfg.upstream_model or model
         key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
         # Kept only as the header value sent upstream; never logged or shown in status.
         self.auth_header = f"Bearer {key}" if key else None
+        # The key wins over credentials in the URL: aiohttp refuses a request that has both.
+        userinfo = urlsplit(cfg.url).username is not None
+        self.base_url = redact_url(cfg.url) if key and userinfo else cfg.url
         self.max_concurrency = cfg.max_concurrency
         self.weight = cfg.weight
         self.breaker = Breaker(config.breaker)
