@@ -25,6 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -96,11 +100,21 @@ async def closed_loop(
 
 
 async def throughput(
-    peers: Sequence[Peer], concurrency: int, duration_s: float, rounds: int
+    peers: Sequence[Peer], concurrency: int, duration_s: float, rounds: int, backend_pid: int
 ) -> None:
     print(f"\n## closed-loop throughput, concurrency {concurrency}, {rounds} x {duration_s:.0f} s")
+    print("(load generator: this process, Python + aiohttp, one core at most)")
     acc: dict[str, dict[str, Any]] = {
-        p.target.name: {"ok": 0, "err": 0, "lat": [], "elapsed": 0.0, "cpu": 0.0} for p in peers
+        p.target.name: {
+            "ok": 0,
+            "err": 0,
+            "lat": [],
+            "elapsed": 0.0,
+            "cpu": 0.0,
+            "client_cpu": 0.0,
+            "backend_cpu": 0.0,
+        }
+        for p in peers
     }
     async with overhead.new_session(limit=concurrency) as session:
         for p in peers:  # warm the pools
@@ -108,11 +122,14 @@ async def throughput(
         for _ in range(rounds):
             for p in peers:
                 cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
+                own0, b0 = _own_cpu(), common.cpu_seconds(backend_pid)
                 ok, err, lat, elapsed = await closed_loop(
                     session, p, concurrency, duration_s, False
                 )
                 a = acc[p.target.name]
                 a["cpu"] += (common.cpu_seconds(p.pid) - cpu0) if p.pid else 0.0
+                a["client_cpu"] += _own_cpu() - own0
+                a["backend_cpu"] += common.cpu_seconds(backend_pid) - b0
                 a["ok"] += ok
                 a["err"] += err
                 a["lat"] += lat
@@ -122,16 +139,18 @@ async def throughput(
     d99 = common.percentile(direct["lat"], 99)
     print(
         f"{'target':<14}{'req/s':>9}{'ratio':>8}{'err':>6}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'+p99 ms':>9}{'cpu ms/req':>12}"
+        f"{'+p99 ms':>9}{'cpu ms/req':>12}{'client ms/req':>15}{'backend ms/req':>16}"
     )
     for p in peers:
         a = acc[p.target.name]
         rps = a["ok"] / a["elapsed"]
         p50, p99 = common.percentile(a["lat"], 50), common.percentile(a["lat"], 99)
-        cpu_req = a["cpu"] / max(1, a["ok"] + a["err"]) if p.pid else float("nan")
+        n = max(1, a["ok"] + a["err"])
+        cpu_req = a["cpu"] / n if p.pid else float("nan")
         print(
             f"{p.target.name:<14}{rps:>9.0f}{rps / direct_rps:>8.2f}{a['err']:>6}"
             f"{p50 * 1e3:>9.2f}{p99 * 1e3:>9.2f}{(p99 - d99) * 1e3:>9.2f}{cpu_req * 1e3:>12.3f}"
+            f"{a['client_cpu'] / n * 1e3:>15.3f}{a['backend_cpu'] / n * 1e3:>16.3f}"
         )
         p.results["throughput"] = {
             "concurrency": concurrency,
@@ -142,7 +161,149 @@ async def throughput(
             "p99_ms": p99 * 1e3,
             "added_p99_ms": (p99 - d99) * 1e3,
             "cpu_ms_per_req": cpu_req * 1e3 if p.pid else None,
+            "client_cpu_ms_per_req": a["client_cpu"] / n * 1e3,
+            "backend_cpu_ms_per_req": a["backend_cpu"] / n * 1e3,
             "latencies_ms": sorted(x * 1e3 for x in a["lat"]),
+        }
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+# -- a second load generator: wrk (C, epoll), so the client is not the bottleneck ------------
+
+_WRK_LUA = """
+local prompts = {%(prompts)s}
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+%(headers)s
+request = function()
+  counter = counter + 1
+  local p = prompts[(counter %% #prompts) + 1]
+  local body = '{"model": %(model)s, "messages": [{"role": "user", "content": "' .. p ..
+    ' (' .. counter .. ')"}], "max_tokens": 32, "stream": false}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def _wrk_script(path: Path, t: Target) -> Path:
+    """A wrk script sending the same bodies as :func:`overhead.body`: a distinct prompt per
+    request (the counter), so the gateway classifies every one."""
+    # JSON string contents (escapes included) inside Lua long brackets, which take them as is.
+    prompts = ", ".join("[==[" + json.dumps(q)[1:-1] + "]==]" for q in overhead.PROMPTS)
+    headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = [==[{v}]==]" for k, v in t.headers.items())
+    path.write_text(
+        _WRK_LUA % {"prompts": prompts, "headers": headers, "model": json.dumps(t.model)}
+    )
+    return path
+
+
+def _wrk_once(
+    script: Path, url: str, concurrency: int, duration_s: float
+) -> tuple[float, int, float, float, int]:
+    """One wrk run; returns (req/s, non-2xx + socket errors, p50 ms, p99 ms, requests)."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{duration_s:g}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(m) for m in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    for m in re.finditer(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        errors += sum(int(x) for x in m.groups())
+    pct = {
+        q: _wrk_ms(v, unit)
+        for q, v, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    }
+    return rps, errors, pct.get("50", float("nan")), pct.get("99", float("nan")), total
+
+
+def _wrk_ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def wrk_throughput(
+    peers: Sequence[Peer],
+    concurrency: int,
+    duration_s: float,
+    rounds: int,
+    backend_pid: int,
+    tmp: Path,
+) -> None:
+    """The throughput section again with wrk as the load generator (one thread, C): its CPU
+    per request is a few microseconds, so the direct path is bounded by the backend, not by
+    the client. Rounds interleave the targets as above."""
+    if shutil.which("wrk") is None:
+        print("\nwrk not found (Debian: apt-get install wrk): wrk throughput skipped")
+        return
+    print(
+        f"\n## closed-loop throughput with wrk -t1 -c{concurrency}, {rounds} x {duration_s:.0f} s"
+    )
+    scripts = {
+        p.target.name: _wrk_script(tmp / f"wrk-{p.target.name}.lua", p.target) for p in peers
+    }
+    acc: dict[str, dict[str, Any]] = {
+        p.target.name: {"rps": [], "err": 0, "p50": [], "p99": [], "n": 0, "cpu": 0.0, "bcpu": 0.0}
+        for p in peers
+    }
+    for p in peers:  # warm-up
+        _wrk_once(scripts[p.target.name], p.target.base + "/chat/completions", concurrency, 1)
+    for _ in range(rounds):
+        for p in peers:
+            cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
+            b0 = common.cpu_seconds(backend_pid)
+            rps, err, p50, p99, n = _wrk_once(
+                scripts[p.target.name], p.target.base + "/chat/completions", concurrency, duration_s
+            )
+            a = acc[p.target.name]
+            a["cpu"] += (common.cpu_seconds(p.pid) - cpu0) if p.pid else 0.0
+            a["bcpu"] += common.cpu_seconds(backend_pid) - b0
+            a["rps"].append(rps)
+            a["p50"].append(p50)
+            a["p99"].append(p99)
+            a["err"] += err
+            a["n"] += n
+    direct_rps = common.median(acc[peers[0].target.name]["rps"])
+    print(
+        f"{'target':<14}{'req/s':>9}{'ratio':>8}{'err':>6}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'cpu ms/req':>12}{'backend ms/req':>16}   (medians over rounds)"
+    )
+    for p in peers:
+        a = acc[p.target.name]
+        rps = common.median(a["rps"])
+        n = max(1, a["n"])
+        cpu_req = a["cpu"] / n if p.pid else float("nan")
+        print(
+            f"{p.target.name:<14}{rps:>9.0f}{rps / direct_rps:>8.2f}{a['err']:>6}"
+            f"{common.median(a['p50']):>9.2f}{common.median(a['p99']):>9.2f}"
+            f"{cpu_req * 1e3:>12.3f}{a['bcpu'] / n * 1e3:>16.3f}"
+        )
+        p.results["throughput_wrk"] = {
+            "concurrency": concurrency,
+            "rps": rps,
+            "ratio": rps / direct_rps,
+            "errors": a["err"],
+            "p50_ms": common.median(a["p50"]),
+            "p99_ms": common.median(a["p99"]),
+            "cpu_ms_per_req": cpu_req * 1e3 if p.pid else None,
+            "backend_cpu_ms_per_req": a["bcpu"] / n * 1e3,
         }
 
 
@@ -474,6 +635,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per throughput round")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--wrk",
+        action="store_true",
+        help="repeat the throughput section with wrk (C load generator) as the client",
+    )
     ap.add_argument("--stream-chunks", type=int, default=2000, help="events per long stream")
     ap.add_argument("--streams", type=int, default=4, help="concurrent long streams")
     ap.add_argument(
@@ -591,7 +757,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             seq = asyncio.run(sequential(peers, args.n))
             report["sequential"] = {k: v for k, v in seq.items() if not isinstance(v, list)}
-            asyncio.run(throughput(peers, args.concurrency, args.duration, args.rounds))
+            backend_pid = procs[0].pid
+            asyncio.run(
+                throughput(peers, args.concurrency, args.duration, args.rounds, backend_pid)
+            )
+            if args.wrk:
+                wrk_throughput(
+                    peers, args.concurrency, args.duration, args.rounds, backend_pid, log_dir
+                )
             asyncio.run(stream_relay(peers, args.streams, args.duration))
             if args.paced:
                 # The fake backend serves any model name; zeta pins "m-paced" to that backend.
