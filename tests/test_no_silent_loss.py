@@ -295,3 +295,33 @@ def test_stream_answered_with_json_still_reaches_a_streaming_client(
     with httpx.Client(base_url=gw.url, timeout=20) as http:
         out = raw_request(http, endpoint, True, prompt)
     assert (out.status, out.verdict) == (200, "done"), out
+
+
+@pytest.mark.parametrize("say", ["data: [DONE]", "\n\ndata: [DONE]\n\n"])
+def test_a_model_quoting_the_done_marker_does_not_end_the_stream(gw: Harness, say: str) -> None:
+    """A chunk whose *text* is the end-of-stream marker (a model explaining SSE) was taken for
+    the real one: the relay stopped there, and the client got a truncated stream with neither
+    [DONE] nor an error event."""
+    for name in BACKENDS:
+        gw.set(name, say=say, chunks=5, chunk_delay_s=0.01)  # one event per read
+    with httpx.Client(base_url=gw.url, timeout=20) as http:
+        for endpoint in ("chat", "completions"):
+            r = http.post(
+                "/v1/chat/completions" if endpoint == "chat" else "/v1/completions",
+                json={"stream": True, "messages": [{"role": "user", "content": "hi"}]}
+                if endpoint == "chat"
+                else {"stream": True, "prompt": "hi"},
+            )
+            assert r.status_code == 200, r.text
+            verdict, _ = check_sse(r.content)
+            assert verdict == "done", (verdict, r.text[-300:])
+            events = [e for e in r.content.split(b"\n\n") if e.strip()]
+            assert len(events) == 5 + 1 + 1, "every chunk, the final one, then [DONE]"
+    sdk = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0, timeout=20)
+    text = "".join(
+        c.choices[0].delta.content or ""
+        for c in sdk.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
+    assert text.count(say) == 4, text

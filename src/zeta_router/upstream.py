@@ -28,6 +28,9 @@ from .fleet import ReplicaState
 
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")
 _DONE = b"data: [DONE]"
+#: [DONE] as an event starts a line; inside a JSON string (a model quoting the protocol) it
+#: cannot, since JSON escapes newlines.
+_DONE_LINE = b"\n" + _DONE
 #: Bytes of an upstream error body kept for the reason string and relay.
 _ERROR_BODY_LIMIT = 64 * 1024
 #: Upstream 4xx answers that mean the request itself is wrong: relayed, never retried.
@@ -124,6 +127,11 @@ def translate(exc: BaseException, phase: str) -> UpstreamError:
     return UpstreamError(FailureKind.RESET, type(exc).__name__)
 
 
+def _has_done(block: bytes) -> bool:
+    """Whether ``block`` (whole SSE events) holds the end-of-stream event."""
+    return block.startswith(_DONE) or _DONE_LINE in block
+
+
 def _split_events(buf: bytes) -> int:
     """Index just past the last complete SSE event in ``buf`` (0 when none is complete)."""
     end = 0
@@ -177,7 +185,7 @@ class Stream:
         self._last = clock()
         self._expired: UpstreamError | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self.done = _DONE in first
+        self.done = _has_done(first)
 
     def _arm(self) -> None:
         when = min(self._last + self._idle_s, self._deadline)
@@ -224,7 +232,7 @@ class Stream:
                     continue
                 block = buf[:end]
                 self._buf = buf[end:]
-                if _DONE in block:
+                if _has_done(block):
                     self.done = True
                     yield block
                     return

@@ -46,6 +46,8 @@ class Faults:
     echo_headers: bool = False
     #: Answer ``stream: true`` with one complete JSON body, as servers without streaming do.
     ignore_stream: bool = False
+    #: When set, the text of every stream chunk after the first (say, a model quoting SSE).
+    say: str | None = None
 
 
 class FakeBackend:
@@ -270,6 +272,8 @@ class FakeBackend:
             if i and f.chunk_delay_s:
                 await asyncio.sleep(f.chunk_delay_s)
             word = f"[{self.name}]" if i == 0 else " " + _WORDS[(i - 1) % len(_WORDS)]
+            if i and f.say is not None:
+                word = f.say
             last = i == f.chunks
             if kind == "chat":
                 delta: dict[str, Any] = {} if last else {"content": word}
