@@ -52,6 +52,7 @@ FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("slow", {"delay_s": 0.05, "chunk_delay_s": 0.01}),
     ("down", {}),
     ("json", {"ignore_stream": True}),
+    ("quote", {"say": "data: [DONE]", "chunk_delay_s": 0.005}),
 ]
 STEPS = 6
 BATCH = 16
