@@ -326,3 +326,18 @@ def test_a_model_quoting_the_done_marker_does_not_end_the_stream(gw: Harness, sa
         )
     )
     assert text.count(say) == 4, text
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "1e308"])
+def test_an_absurd_upstream_retry_after_is_bounded(gw: Harness, value: str) -> None:
+    """``Retry-After: inf`` from a replica cooled it down forever and turned the router's own
+    503 into a 500 (its Retry-After could not be computed)."""
+    for name in BACKENDS:
+        gw.set(name, mode="503", retry_after_s=value)
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=gw.url, timeout=20) as http:
+        r = http.post("/v1/chat/completions", json=body)
+        assert r.status_code == 503, r.text
+        assert 1 <= int(r.headers["retry-after"]) <= 300
+        now = gw.router.clock()
+        assert all(r.cooldown_until <= now + 300 for r in gw.router.fleet.replicas.values())

@@ -35,6 +35,8 @@ _DONE_LINE = b"\n" + _DONE
 _ERROR_BODY_LIMIT = 64 * 1024
 #: Upstream 4xx answers that mean the request itself is wrong: relayed, never retried.
 _CLIENT_FAULT = frozenset({400, 413, 422})
+#: The longest upstream Retry-After honoured: beyond it, health probes and breakers decide.
+_MAX_RETRY_AFTER_S = 300.0
 
 
 @dataclass(slots=True)
@@ -51,10 +53,13 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        secs = float(value)
     except ValueError:
         # An HTTP-date is legal but rare from model servers; treat it as "a little while".
         return 1.0
+    if not math.isfinite(secs):  # "inf" or "nan" must not cool a replica down for good
+        return 1.0
+    return min(max(0.0, secs), _MAX_RETRY_AFTER_S)
 
 
 def credentials(replica: ReplicaState) -> tuple[bytes, ...]:
