@@ -130,6 +130,11 @@ class Router:
         self._id_prefix = os.urandom(4).hex()
         self._seq = 0
         self.started_at = time.time()
+        #: Plans of requests that fit every model's context window, which then depend only on
+        #: (task, endpoint, pinned model); keyed to the config they were made from (reloads).
+        self._plans: dict[tuple[str, str, str | None], Plan] = {}
+        self._plans_config: Config | None = None
+        self._plans_fit = 0
 
     async def start(self) -> None:
         self.telemetry.start()
@@ -195,14 +200,29 @@ class Router:
         return profile.task, None
 
     def plan_for(self, req: ParsedRequest, profile: TaskProfile, task: str) -> Plan:
-        return plan(
-            self.config,
-            task,
-            req.endpoint,
-            pinned=req.model,
-            prompt_tokens=profile.prompt_tokens,
-            max_tokens=req.max_tokens,
-        )
+        config = self.config
+        if self._plans_config is not config:
+            self._plans.clear()
+            self._plans_config = config
+            windows = [m.context_window for m in config.models.values()]
+            self._plans_fit = min((w for w in windows if w is not None), default=2**62)
+        cacheable = profile.prompt_tokens + (req.max_tokens or 0) <= self._plans_fit
+        # Bounded without an explicit limit: tasks come from the config's list and a pinned
+        # model outside the config raises before anything is stored.
+        key = (task, req.endpoint, req.model)
+        p = self._plans.get(key) if cacheable else None
+        if p is None:
+            p = plan(
+                config,
+                task,
+                req.endpoint,
+                pinned=req.model,
+                prompt_tokens=profile.prompt_tokens,
+                max_tokens=req.max_tokens,
+            )
+            if cacheable:
+                self._plans[key] = p
+        return p
 
     # -- the request path ---------------------------------------------------------------------
 

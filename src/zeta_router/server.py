@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .config import Endpoint
+from .config import Config, Endpoint
 from .errors import (
     InternalError,
     InvalidRequest,
@@ -38,6 +38,9 @@ Handler = Callable[[Scope, Receive], Awaitable[Response]]
 
 #: x-zeta-timeout-ms above this (about 31 years) means "no deadline of my own" anyway.
 _MAX_TIMEOUT_MS = 10**12
+
+#: Most requests carry no x-zeta-* header: they share one (frozen) options object.
+_NO_OPTIONS = RequestOptions()
 
 _INFERENCE: dict[str, Endpoint] = {
     "/v1/chat/completions": "chat",
@@ -77,12 +80,15 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def request_options(scope: Scope, tasks: tuple[str, ...]) -> RequestOptions:
+def request_options(scope: Scope, config: Config) -> RequestOptions:
     task = priority = timeout = None
+    seen = False
     for name, value in scope["headers"]:
         if not name.startswith(b"x-zeta-"):
             continue
+        seen = True
         if name == b"x-zeta-task":
+            tasks = config.tasks
             task = value.decode("latin-1").strip().lower()
             if task not in tasks:
                 raise InvalidRequest(
@@ -107,6 +113,8 @@ def request_options(scope: Scope, tasks: tuple[str, ...]) -> RequestOptions:
                 )
             # Clamped: a huge value (hundreds of digits) would overflow the float.
             timeout = min(ms, _MAX_TIMEOUT_MS) / 1000.0
+    if not seen:
+        return _NO_OPTIONS
     return RequestOptions(
         task=task,
         priority=PRIORITIES["normal"] if priority is None else priority,
@@ -188,7 +196,7 @@ class App:
     async def _inference(self, endpoint: Endpoint, scope: Scope, receive: Receive) -> Response:
         router = self.router
         raw = await read_body(scope, receive, router.config.server.max_body_bytes)
-        opts = request_options(scope, router.config.tasks)
+        opts = request_options(scope, router.config)
         req = parse_request(endpoint, raw)
         return await router.handle(req, opts)
 
