@@ -3,8 +3,9 @@ through the real gateway ends with a complete answer or an explicit, documented 
 
 Concurrent streaming and non-streaming requests, chat and completions, through the official
 ``openai`` SDK and a raw HTTP client, while replicas go down, answer 5xx/429/garbage, reset,
-hang, cut streams after a few chunks or stall between chunks. Faults change mid-batch (when half
-of a batch has finished), never on a timer.
+hang, cut streams after a few chunks or stall between chunks, and the config is reloaded (a
+replica removed, then back). Faults change mid-batch (when half of a batch has finished), never
+on a timer.
 
 Checked for every request:
 - a stream ends with ``data: [DONE]`` (the SDK: its last chunk has a finish_reason) or with an
@@ -245,11 +246,16 @@ def test_every_request_ends_complete_or_with_an_explicit_error(gw: Harness, seed
                 else:
                     call = lambda e=endpoint, s=stream, p=prompt: raw_request(http, e, s, p)  # noqa: E731
                 futures.append(pool.submit(call))
-            # Change the faults under the second half of the batch.
+            # Change the faults under the second half of the batch, and reload the config
+            # (every other time without one brain replica, which then drains).
             pending = set(futures)
             while len(pending) > BATCH // 2:
                 _, pending = wait(pending, return_when=FIRST_COMPLETED)
             apply(gw, steps[i + 1])
+            config = gw._resolve(template())
+            if i % 2 == 0:
+                config["models"]["brain"]["replicas"].pop()
+            assert http.post("/v1/router/reload", json=config).status_code == 200
             outcomes.extend(f.result(timeout=30) for f in futures)
         release_all(gw)
     gw.close()  # drains: every finished request is recorded before the router stops
