@@ -347,3 +347,22 @@ def test_an_absurd_upstream_retry_after_is_bounded(gw: Harness, value: str) -> N
         assert 1 <= int(r.headers["retry-after"]) <= 300
         now = gw.router.clock()
         assert all(r.cooldown_until <= now + 300 for r in gw.router.fleet.replicas.values())
+
+
+@pytest.mark.parametrize("done", [b"data:[DONE]"])
+def test_done_marker_spelled_without_a_space_ends_the_stream(gw: Harness, done: bytes) -> None:
+    """``data:[DONE]`` is the same SSE event as ``data: [DONE]``. Unrecognised, the relay
+    waited for more, appended a "stream ended before [DONE]" error event to a complete answer
+    and counted a failure against a healthy replica."""
+    for name in BACKENDS:
+        gw.set(name, done_event=done, chunk_delay_s=0.005)
+    with httpx.Client(base_url=gw.url, timeout=20) as http:
+        for _ in range(3):
+            r = http.post(
+                "/v1/chat/completions",
+                json={"stream": True, "messages": [{"role": "user", "content": "hi"}]},
+            )
+            assert r.status_code == 200, r.text
+            assert b'"error"' not in r.content, r.text[-300:]
+            assert r.content.rstrip().endswith(done.rstrip()), r.text[-300:]
+    assert all(rep.failures == 0 for rep in gw.router.fleet.replicas.values())

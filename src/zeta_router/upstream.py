@@ -28,9 +28,11 @@ from .fleet import ReplicaState
 
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")
 _DONE = b"data: [DONE]"
+_DONE_TIGHT = b"data:[DONE]"  # the same event: SSE makes the space after the colon optional
 #: [DONE] as an event starts a line; inside a JSON string (a model quoting the protocol) it
 #: cannot, since JSON escapes newlines.
 _DONE_LINE = b"\n" + _DONE
+_DONE_TIGHT_LINE = b"\n" + _DONE_TIGHT
 #: Bytes of an upstream error body kept for the reason string and relay.
 _ERROR_BODY_LIMIT = 64 * 1024
 #: Upstream 4xx answers that mean the request itself is wrong: relayed, never retried.
@@ -134,7 +136,11 @@ def translate(exc: BaseException, phase: str) -> UpstreamError:
 
 def _has_done(block: bytes) -> bool:
     """Whether ``block`` (whole SSE events) holds the end-of-stream event."""
-    return block.startswith(_DONE) or _DONE_LINE in block
+    if b"[DONE]" not in block:  # the usual block: one scan
+        return False
+    if block.startswith(_DONE) or _DONE_LINE in block:
+        return True
+    return block.startswith(_DONE_TIGHT) or _DONE_TIGHT_LINE in block
 
 
 def _split_events(buf: bytes) -> int:

@@ -48,6 +48,8 @@ class Faults:
     ignore_stream: bool = False
     #: When set, the text of every stream chunk after the first (say, a model quoting SSE).
     say: str | None = None
+    #: The end-of-stream event as written (SSE allows no space after the colon).
+    done_event: bytes = b"data: [DONE]"
 
 
 class FakeBackend:
@@ -300,7 +302,7 @@ class FakeBackend:
                 "choices": [choice],
             }
             await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
-        await resp.write(b"data: [DONE]\n\n")
+        await resp.write(f.done_event + b"\n\n")
         self.completed += 1
         await resp.write_eof()
         return resp
