@@ -292,8 +292,8 @@ def check(r: httpx.Response, *, method: str = "POST", deadline_header: bool = Fa
         assert isinstance(orjson.loads(body), dict)
 
 
-def _headers(zeta: dict[str, str]) -> dict[str, bytes]:
-    return {k: _encode_header(v) for k, v in zeta.items()}
+def _headers(zeta: dict[str, str]) -> dict[bytes, bytes]:
+    return {k.encode(): _encode_header(v) for k, v in zeta.items()}
 
 
 # -- the properties ------------------------------------------------------------------------------

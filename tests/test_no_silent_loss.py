@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -103,7 +104,7 @@ class Outcome:
     stream_broke: bool = False
 
 
-def check_error(status: int, headers: httpx.Headers, body: bytes) -> str:
+def check_error(status: int, headers: Mapping[str, str], body: bytes) -> str:
     if status not in ERROR_STATUSES:
         return f"status {status}: {body[:300]!r}"
     err = orjson.loads(body).get("error")
@@ -242,9 +243,9 @@ def test_every_request_ends_complete_or_with_an_explicit_error(gw: Harness, seed
                 prompt = rng.choice(PROMPTS)
                 call: Callable[[], Outcome]
                 if rng.random() < 0.5:
-                    call = lambda e=endpoint, s=stream, p=prompt: sdk_request(sdk, e, s, p)  # noqa: E731
+                    call = partial(sdk_request, sdk, endpoint, stream, prompt)
                 else:
-                    call = lambda e=endpoint, s=stream, p=prompt: raw_request(http, e, s, p)  # noqa: E731
+                    call = partial(raw_request, http, endpoint, stream, prompt)
                 futures.append(pool.submit(call))
             # Change the faults under the second half of the batch, and reload the config
             # (every other time without one brain replica, which then drains).
