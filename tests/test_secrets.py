@@ -153,12 +153,20 @@ def test_secrets_never_leave_the_router(gw: Harness, caplog: pytest.LogCaptureFi
         for name in ("b1", "b2", "c1"):
             gw.heal(name)
 
-        # Down replicas: connect failures.
+        # Down replicas: connect failures, and what the health probes and metric scrapes
+        # (which use the credentialed URL) make of them.
         gw.down("b2")
         prefer(gw, "brain-cred")
         assert seen.add(chat(c)).headers["x-zeta-replica"] == "brain-key"
+        gw.set("b1", mode="500", echo_headers=True)
+        for _ in range(2):
+            gw.thread.run(gw.router.prober.probe_once())
+            gw.thread.run(gw.router.scraper.scrape_once())
+        assert gw.router.fleet.replicas["brain-cred"].health.value == "down"
         gw.up("b2")
-        gw.heal("b2")
+        for name in ("b1", "b2"):
+            gw.heal(name)
+        gw.thread.run(gw.router.prober.probe_once())
 
         # Streams cut after the first bytes.
         for rid, name in (("brain-key", "b1"), ("brain-cred", "b2")):
