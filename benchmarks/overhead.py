@@ -100,13 +100,19 @@ async def one(session: aiohttp.ClientSession, t: Target, i: int, *, stream: bool
 
 
 async def interleaved(
-    session: aiohttp.ClientSession, targets: Sequence[Target], n: int, *, stream: bool
+    session: aiohttp.ClientSession,
+    targets: Sequence[Target],
+    n: int,
+    *,
+    stream: bool,
+    start: int = 0,
 ) -> None:
-    """``n`` sequential requests per target, round-robin, rotating which target goes first."""
+    """``n`` sequential requests per target, round-robin, rotating which target goes first.
+    Prompts are numbered from ``start``: callers give each phase its own range."""
     k = len(targets)
     for i in range(n):
         for j in range(k):
-            await one(session, targets[(i + j) % k], i, stream=stream)
+            await one(session, targets[(i + j) % k], start + i, stream=stream)
 
 
 def added(routed: Sequence[float], direct: Sequence[float]) -> dict[str, float]:
@@ -181,12 +187,16 @@ async def measure(targets: Sequence[Target], n: int, warmup: int) -> dict[str, o
     results: dict[str, object] = {}
     async with new_session() as session:
         for stream in (False, True):
+            # Each phase (warm-up, measured; non-stream, stream) gets prompts of its own:
+            # repeating one would let the gateway's decision cache answer instead of the
+            # analyzer.
+            base = 4_000_000 if stream else 0
             for t in targets:
                 t.reset()
-            await interleaved(session, targets, warmup, stream=stream)
+            await interleaved(session, targets, warmup, stream=stream, start=base + 2_000_000)
             for t in targets:
                 t.reset()
-            await interleaved(session, targets, n, stream=stream)
+            await interleaved(session, targets, n, stream=stream, start=base)
             label = "stream" if stream else "non-stream"
             results.update(report(targets, label, ttfb=stream))
             for t in targets:

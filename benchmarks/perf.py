@@ -64,9 +64,16 @@ class Peer:
 
 
 async def closed_loop(
-    session: aiohttp.ClientSession, peer: Peer, concurrency: int, duration_s: float, stream: bool
+    session: aiohttp.ClientSession,
+    peer: Peer,
+    concurrency: int,
+    duration_s: float,
+    stream: bool,
+    first: int = 0,
 ) -> tuple[int, int, list[float], float]:
     """``concurrency`` workers, each sending the next request when its last one finishes.
+    Prompts are numbered from ``first`` (a range per round, so no round repeats another's
+    prompts into the gateway's decision cache).
 
     Returns (ok, errors, latencies, elapsed)."""
     t = peer.target
@@ -78,7 +85,7 @@ async def closed_loop(
 
     async def worker(w: int) -> None:
         nonlocal errors
-        i = w
+        i = first + w
         while time.perf_counter() < stop_at:
             data = overhead.body(i, stream=stream, model=t.model)
             i += concurrency
@@ -119,12 +126,12 @@ async def throughput(
     async with overhead.new_session(limit=concurrency) as session:
         for p in peers:  # warm the pools
             await closed_loop(session, p, concurrency, 0.5, False)
-        for _ in range(rounds):
+        for r in range(rounds):
             for p in peers:
                 cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
                 own0, b0 = _own_cpu(), common.cpu_seconds(backend_pid)
                 ok, err, lat, elapsed = await closed_loop(
-                    session, p, concurrency, duration_s, False
+                    session, p, concurrency, duration_s, False, first=(r + 1) * 10_000_000
                 )
                 a = acc[p.target.name]
                 a["cpu"] += (common.cpu_seconds(p.pid) - cpu0) if p.pid else 0.0
@@ -177,6 +184,10 @@ def _own_cpu() -> float:
 _WRK_LUA = """
 local prompts = {%(prompts)s}
 local counter = 0
+-- The first prompt number comes after "--" on wrk's command line: a range per run.
+init = function(args)
+  counter = tonumber(args[1] or "0")
+end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 %(headers)s
@@ -203,7 +214,7 @@ def _wrk_script(path: Path, t: Target) -> Path:
 
 
 def _wrk_once(
-    script: Path, url: str, concurrency: int, duration_s: float
+    script: Path, url: str, concurrency: int, duration_s: float, first: int = 0
 ) -> tuple[float, int, float, float, int]:
     """One wrk run; returns (req/s, non-2xx + socket errors, p50 ms, p99 ms, requests)."""
     out = subprocess.run(
@@ -216,6 +227,8 @@ def _wrk_once(
             "-s",
             str(script),
             url,
+            "--",
+            str(first),
         ],
         capture_output=True,
         text=True,
@@ -265,12 +278,16 @@ def wrk_throughput(
     }
     for p in peers:  # warm-up
         _wrk_once(scripts[p.target.name], p.target.base + "/chat/completions", concurrency, 1)
-    for _ in range(rounds):
+    for r in range(rounds):
         for p in peers:
             cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
             b0 = common.cpu_seconds(backend_pid)
             rps, err, p50, p99, n = _wrk_once(
-                scripts[p.target.name], p.target.base + "/chat/completions", concurrency, duration_s
+                scripts[p.target.name],
+                p.target.base + "/chat/completions",
+                concurrency,
+                duration_s,
+                first=(r + 1) * 10_000_000,
             )
             a = acc[p.target.name]
             a["cpu"] += (common.cpu_seconds(p.pid) - cpu0) if p.pid else 0.0
