@@ -49,14 +49,30 @@ _PERSONAL_SAMPLE = 1500
 DOC_CHARS = 350
 
 _WORD = re.compile(r"[\w+#']+")
-_TRACEBACK = re.compile(
-    r"Traceback \(most recent call last\)|File \"[^\"\n]+\", line \d+|\bat [\w$.<>/]+\("
-    r"|[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)|panic: |Segmentation fault|error\[E\d+\]"
-    r"|npm ERR!|undefined reference to|cannot find symbol|Uncaught \w+|core dumped"
-    r"|:\d+:\d+: (?:error|warning)|exit(?:ed with)? (?:code|status) [1-9]"
-    r"|^fatal: |^error: (?:failed to push|src refspec|pathspec|Your local changes)|! \[rejected\]",
-    re.MULTILINE,
+# Each alternative of the traceback pattern with the substrings it cannot match without. One
+# regex alternation re-tries every branch at every position (~40 ns a branch in Python's engine,
+# 130 µs on a 3 kB sample); a substring test is a memchr-speed scan, so only the branches whose
+# literal is present run. "Any branch matches" is exactly "the alternation matches".
+_TRACEBACK_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"Traceback \(most recent call last\)", ("Traceback (most recent call last)",)),
+    (r"File \"[^\"\n]+\", line \d+", ('File "',)),
+    (r"\bat [\w$.<>/]+\(", ("at ",)),
+    (r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)", ("Error", "Exception")),
+    (r"panic: ", ("panic: ",)),
+    (r"Segmentation fault", ("Segmentation fault",)),
+    (r"error\[E\d+\]", ("error[E",)),
+    (r"npm ERR!", ("npm ERR!",)),
+    (r"undefined reference to", ("undefined reference to",)),
+    (r"cannot find symbol", ("cannot find symbol",)),
+    (r"Uncaught \w+", ("Uncaught ",)),
+    (r"core dumped", ("core dumped",)),
+    (r":\d+:\d+: (?:error|warning)", (": error", ": warning")),
+    (r"exit(?:ed with)? (?:code|status) [1-9]", ("exit",)),
+    (r"^fatal: ", ("fatal: ",)),
+    (r"^error: (?:failed to push|src refspec|pathspec|Your local changes)", ("error: ",)),
+    (r"! \[rejected\]", ("! [rejected]",)),
 )
+_TRACEBACK_BRANCHES = tuple((re.compile(p, re.MULTILINE), needs) for p, needs in _TRACEBACK_PARTS)
 # Cheap substring gates: the traceback regex only runs when one of these is present.
 _TRACEBACK_MARKERS = (
     "rror",
@@ -274,7 +290,12 @@ def _is_personal_request(text: str) -> bool:
 
 
 def _has_traceback(text: str) -> bool:
-    return any(m in text for m in _TRACEBACK_MARKERS) and _TRACEBACK.search(text) is not None
+    if not any(m in text for m in _TRACEBACK_MARKERS):
+        return False
+    return any(
+        any(n in text for n in needs) and rx.search(text) is not None
+        for rx, needs in _TRACEBACK_BRANCHES
+    )
 
 
 def is_code_line(raw: str, line: str) -> bool:
