@@ -99,7 +99,7 @@ class StaticEmbedder:
         self.vocab = _read_vocab(model_dir / "tokenizer.json", max_vocab)
         n = len(self.vocab) + 2
         # int8 vectors stay int8 (640 kB); the gather casts the few rows a text needs.
-        self.vectors = tensors["embeddings"]
+        self.vectors: npt.NDArray[np.int8] = tensors["embeddings"].astype(np.int8, copy=False)
         mapping = tensors.get("mapping")
         weights = tensors.get("weights")
         self.mapping = (mapping[:n] if mapping is not None else np.arange(n)).astype(np.int32)
@@ -137,18 +137,20 @@ class StaticEmbedder:
 
     def ids(self, text: str) -> list[int]:
         out: list[int] = []
-        vocab = self.vocab
+        get = self.vocab.get
+        memo = self._memo.get
         budget = _SEGMENT_BUDGET
         for word in _WORD.findall(text):
             word = word[:_MAX_WORD]
-            whole = vocab.get(_SPACE + word)
+            whole = get(_SPACE + word)
             if whole is not None:
                 out.append(whole)
             elif budget > 0:
                 # Counted whether or not the word is memoised, so the output never depends on
                 # what the analyzer has seen before.
                 budget -= len(word)
-                out.extend(self.pieces(word))
+                known = memo(word)
+                out.extend(known if known is not None else self.pieces(word))
         return out
 
     def embed(self, text: str) -> Vector:
@@ -156,11 +158,17 @@ class StaticEmbedder:
         if not ids:
             return np.zeros(self.dim, dtype=np.float32)
         # Elementwise products, not ``@``: a BLAS call on a matrix this small can wake OpenBLAS's
-        # thread pool, which costs milliseconds at the tail on a busy 2-core box.
-        rows = self.vectors[self.mapping[ids]].astype(np.float32)
-        v: Vector = (rows * self.weights[ids][:, None]).sum(axis=0, dtype=np.float32)
-        norm = float(np.sqrt((v * v).sum()))
-        return (v / np.float32(norm)).astype(np.float32) if norm > 0 else v
+        # thread pool, which costs milliseconds at the tail on a busy 2-core box. One index array
+        # serves both gathers, and int8 rows times float32 weights are already float32 (int8 is
+        # exact in float32), so no cast or copy is needed.
+        idx = np.array(ids, dtype=np.intp)
+        v: Vector = (self.vectors[self.mapping[idx]] * self.weights[idx][:, None]).sum(
+            axis=0, dtype=np.float32
+        )
+        norm = np.sqrt((v * v).sum())
+        if norm > 0:
+            v /= norm
+        return v
 
     def embed_many(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
