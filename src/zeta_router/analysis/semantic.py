@@ -152,6 +152,8 @@ class SemanticAnalyzer:
         )
         self._top_k = min(_TOP_K, width)
         self._k_per_task = np.array([min(_TOP_K, b - a) for a, b in bounds], dtype=np.float32)
+        # Only a task with fewer exemplars than k has -inf among its top k to zero out.
+        self._padded = any(b - a < self._top_k for a, b in bounds)
         self._matrix: Array = embedder.embed_many(rows)
         # A custom task has no trained structural weights; it borrows those of the built-in task
         # its own examples are classified as (a "translation" task competes with "simple" on
@@ -186,22 +188,33 @@ class SemanticAnalyzer:
 
     def similarities(self, text: str) -> Array:
         """Per task, the mean cosine similarity of the text to its top-k exemplars."""
+        out: Array = self._similarities(self.embedder.embed(text)[None, :])[0]
+        return out
+
+    def _similarities(self, vectors: Array) -> Array:
+        """``similarities`` for each row of ``vectors`` (unit embeddings): one numpy call per
+        step for all of them, because call overhead, not arithmetic, dominates at this size."""
         # No ``@`` on the request path: see StaticEmbedder.embed on OpenBLAS threads.
-        sims = np.empty(len(self._matrix) + 1, dtype=np.float32)
-        (self._matrix * self.embedder.embed(text)).sum(axis=1, out=sims[:-1])
-        sims[-1] = -np.inf
-        top = np.sort(sims[self._gather], axis=1)[:, -self._top_k :]
-        out: Array = np.where(top > -np.inf, top, 0.0).sum(axis=1) / self._k_per_task
-        return out.astype(np.float32, copy=False)
+        sims = np.empty((len(vectors), len(self._matrix) + 1), dtype=np.float32)
+        (self._matrix * vectors[:, None, :]).sum(axis=2, out=sims[:, :-1])
+        sims[:, -1] = -np.inf
+        top = np.sort(sims[:, self._gather], axis=2)[:, :, -self._top_k :]
+        if self._padded:
+            top = np.where(top > -np.inf, top, 0.0)
+        out: Array = top.sum(axis=2) / self._k_per_task
+        return out
 
     def probabilities(self, prompt: Prompt) -> tuple[dict[str, float], Features, Array]:
         f = extract(prompt)
         last = prompt.last_user
         _, ask = split_ask(last)
         whole = last if len(last) <= _ALL_HEAD + _ALL_TAIL else last[:_ALL_HEAD] + last[-_ALL_TAIL:]
-        s_all = self.similarities(whole)
+        embed = self.embedder.embed
         # Short prompts are their own ask: one embedding, not two.
-        s_ask = s_all if ask == whole else self.similarities(ask)
+        if ask == whole:
+            s_all = s_ask = self._similarities(embed(whole)[None, :])[0]
+        else:
+            s_all, s_ask = self._similarities(np.stack((embed(whole), embed(ask))))
         x = np.array(feature_vector(f), dtype=np.float32)
         logits = (
             self.head.w_ask * s_ask
