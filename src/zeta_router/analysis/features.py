@@ -92,6 +92,20 @@ _PERSONAL_SAMPLE = 1500
 DOC_CHARS = 350
 
 _WORD = re.compile(r"[\w+#']+")
+# For ASCII text (most prompts), the bytes outside _WORD's class mapped to spaces and split in C:
+# the same tokens 3x faster than the regex, whose per-character class test dominates.
+_ASCII_WORD_BYTES = (
+    bytes(c if chr(c).isalnum() or chr(c) in "_+#'" else ord(" ") for c in range(128)) + b" " * 128
+)
+
+
+def _words(text: str) -> list[str]:
+    """``_WORD.findall(text)``."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
+    return _WORD.findall(text)
+
+
 # Each alternative of the traceback pattern with the substrings it cannot match without. One
 # regex alternation re-tries every branch at every position (~40 ns a branch in Python's engine,
 # 130 µs on a 3 kB sample); a substring test is a memchr-speed scan, so only the branches whose
@@ -343,8 +357,8 @@ def _is_personal_request(text: str) -> bool:
     head = text[: len(text) - _ASK_TAIL_SENTENCES].lower()
     if not any(m in head for m in _ADDRESS_MARKERS):
         return False
-    words = _WORD.findall(head[:_PERSONAL_SAMPLE])
-    mine = sum(1 for w in words if w in _FIRST_PERSON)
+    words = _words(head[:_PERSONAL_SAMPLE])
+    mine = sum(map(_FIRST_PERSON.__contains__, words))
     return mine >= _PERSONAL_SHARE * max(len(words), 1)
 
 
@@ -401,22 +415,21 @@ def count_code_lines(text: str) -> tuple[int, int, int]:
 def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
     """Counts per keyword family, whether the ask opens with a greeting or question word,
     and the number of words."""
-    words = _WORD.findall(ask.lower())
+    words = _words(ask.lower())
     counts = [0] * lx.FAMILIES
-    table = lx.TABLE
+    get = lx.TABLE.get
+    # The lookups run in C (map/filter); only hits reach Python code. Most words are misses.
+    for fams in filter(None, map(get, words)):
+        for fam in fams:
+            counts[fam] += 1
     firsts = lx.BIGRAM_FIRSTS
-    prev = ""
-    for w in words:
-        fams = table.get(w)
-        if fams is not None:
-            for fam in fams:
-                counts[fam] += 1
-        if prev in firsts:
-            fams = table.get(prev + " " + w)
-            if fams is not None:
-                for fam in fams:
-                    counts[fam] += 1
-        prev = w
+    if not firsts.isdisjoint(words):
+        for i, w in enumerate(words[:-1]):
+            if w in firsts:
+                pair = get(w + " " + words[i + 1])
+                if pair is not None:
+                    for fam in pair:
+                        counts[fam] += 1
     if _CJK.search(ask) is not None:
         # No spaces between words: look the (few) CJK keys up as substrings instead.
         for key, fams in lx.CJK_TABLE.items():
@@ -425,13 +438,13 @@ def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
                     counts[fam] += 1
     first = words[0] if words else ""
     # "just tell me when it starts", "ok so what did she say": the question word comes late.
-    question = first in lx.QUESTION_STARTS or any(w in lx.WH_WORDS for w in words[1:_WH_WITHIN])
+    question = first in lx.QUESTION_STARTS or not lx.WH_WORDS.isdisjoint(words[1:_WH_WITHIN])
     return counts, first in lx.GREETINGS, question, len(words)
 
 
 def _count(pattern: re.Pattern[str], text: str, cap: int) -> int:
     """Matches up to ``cap``: the analyzers saturate there, and dense text stops early."""
-    return sum(1 for _ in islice(pattern.finditer(text), cap))
+    return len(list(islice(pattern.finditer(text), cap)))
 
 
 def _quoted_chars(text: str) -> int:
