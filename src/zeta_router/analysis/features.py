@@ -55,12 +55,17 @@ class _Branches:
     parts: tuple[tuple[str, Gate], ...]
 
     @classmethod
-    def of(cls, parts: tuple[tuple[str, Gate], ...]) -> _Branches:
-        return cls(re.compile("|".join(p for p, _ in parts)), parts)
+    def of(cls, parts: tuple[tuple[str, Gate], ...], flags: int = 0) -> _Branches:
+        return cls(re.compile("|".join(p for p, _ in parts), flags), parts)
+
+    def pattern(self, text: str) -> re.Pattern[str] | None:
+        """The alternation of the branches that can match in ``text``; None if none can."""
+        source = "|".join(p for p, can_match in self.parts if can_match(text))
+        return re.compile(source, self.full.flags) if source else None
 
     def count(self, text: str, cap: int) -> int:
-        source = "|".join(p for p, can_match in self.parts if can_match(text))
-        return _count(re.compile(source), text, cap) if source else 0
+        pattern = self.pattern(text)
+        return _count(pattern, text, cap) if pattern is not None else 0
 
 
 # Long texts are sampled: head and tail carry the instruction and most of the structure.
@@ -204,8 +209,12 @@ _CONTEXT_MARKERS = (
 _WH_WITHIN = 4
 # Quoted material long enough to be something to read rather than a phrase to rewrite.
 _QUOTE_MIN = 150
-_QUOTE = re.compile(
-    r"[\"“«]([^\"”»]{150,})[\"”»]|(?:^|[\s:(])'(.{150,}?)'(?=[\s.,;:!?)]|$)", re.DOTALL
+_QUOTE = _Branches.of(
+    (
+        (r"[\"“«]([^\"”»]{150,})[\"”»]", _has('"', "“", "«")),
+        (r"(?:^|[\s:(])'(.{150,}?)'(?=[\s.,;:!?)]|$)", _starts_or_finds("'", r"'(?<=[\s:(]')")),
+    ),
+    re.DOTALL,
 )
 # "30 cm in inches", "how many ounces in a cup", "convert 5 miles to km": a lookup, not math.
 _UNITS = "|".join(lx.UNITS)
@@ -448,9 +457,13 @@ def _count(pattern: re.Pattern[str], text: str, cap: int) -> int:
 
 
 def _quoted_chars(text: str) -> int:
-    if len(text) < _QUOTE_MIN or not any(q in text for q in "\"“«'"):
+    if len(text) < _QUOTE_MIN:
         return 0
-    return max((len(m.group(1) or m.group(2)) for m in _QUOTE.finditer(text)), default=0)
+    pattern = _QUOTE.pattern(text)
+    if pattern is None:
+        return 0
+    # The quoted text is the one group that took part in the match, whichever branches ran.
+    return max((len(m[m.lastindex or 0]) for m in pattern.finditer(text)), default=0)
 
 
 def extract(prompt: Prompt) -> Features:
