@@ -205,6 +205,9 @@ _CONTEXT_MARKERS = (
     "Context:", "Passage:", "Question:", "Document", "Doc ", "Title:", "Article", "[1]", "(1)",
     "Source:", "<context", "<doc", "Excerpt", "Retrieved", "Knowledge", "Transcript",
 )  # fmt: skip
+# One scan for all the labels: they start with capitals or brackets, which the engine skips to
+# directly, where 16 substring searches each read the whole sample (18 -> 7 µs on 4 kB).
+_CONTEXT_MARKER = re.compile("|".join(map(re.escape, _CONTEXT_MARKERS)))
 # A question word this early in the ask makes it a question even without a "?".
 _WH_WITHIN = 4
 # Quoted material long enough to be something to read rather than a phrase to rewrite.
@@ -547,7 +550,7 @@ def extract(prompt: Prompt) -> Features:
         code_tokens=code_tokens,
         io_examples=any(m in sample for m in _IO_MARKERS),
         context_markers=(bool(ctx) or len(last) >= _SHORT_MATERIAL)
-        and any(m in sample or m in ctx for m in _CONTEXT_MARKERS),
+        and (_CONTEXT_MARKER.search(sample) is not None or _CONTEXT_MARKER.search(ctx) is not None),
         transform_ask=counts[lx.TRANSFORM] > 0,
         back_ref=counts[lx.BACK_REF] > 0 and user_context + len(prompt.system) >= _BACK_REF_MIN,
         conversion=conversion,
