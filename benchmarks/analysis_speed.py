@@ -62,6 +62,10 @@ def outputs(analyzer: Any, prompt: Any) -> dict[str, Any]:
     }
 
 
+def _reported(out: dict[str, Any]) -> tuple[Any, ...]:
+    return out["task"], out["complexity"], out["confidence"], out["signals"]
+
+
 def pct(xs: list[int], q: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(q * len(s)))] / 1000.0
@@ -111,7 +115,20 @@ def main() -> int:
         for name in names:
             diffs = [k for k, v in golden[name].items() if want[name].get(k) != v]
             tasks = [k for k in diffs if want[name][k]["task"] != golden[name][k]["task"]]
-            print(f"{name:9s} outputs differing: {len(diffs)}  tasks differing: {len(tasks)}")
+            shown = [k for k in diffs if _reported(want[name][k]) != _reported(golden[name][k])]
+            drift = max(
+                (
+                    abs(p - want[name][k]["probs"][t])
+                    for k in diffs
+                    for t, p in golden[name][k]["probs"].items()
+                ),
+                default=0.0,
+            )
+            print(
+                f"{name:9s} outputs differing: {len(diffs)}  reported (task, complexity, "
+                f"confidence, signals) differing: {len(shown)}  tasks differing: {len(tasks)}  "
+                f"max probability change {drift:.1e}"
+            )
             for k in diffs[:5]:
                 print(f"  {k}: want {want[name][k]}\n  {' ' * len(k)}  got  {golden[name][k]}")
             failed = failed or bool(diffs)
