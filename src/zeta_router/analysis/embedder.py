@@ -18,13 +18,13 @@ import re
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
 _FILES = ("config.json", "model.safetensors", "tokenizer.json")
 _SPACE = "\u2581"  # the Metaspace marker that starts a word piece
-_WORD = re.compile(r"\S+")
 _PIECE = re.compile(r'\["((?:[^"\\]|\\.)*)",\s*-?[0-9.eE+-]+\]')
 _DTYPES = {"I64": np.int64, "I32": np.int32, "F32": np.float32, "I8": np.int8, "F16": np.float16}
 # Pieces above this rank are rare words (names, typos); dropping them saves memory and time while
@@ -107,6 +107,8 @@ class StaticEmbedder:
         self.dim = int(self.vectors.shape[1])
         self._memo: dict[str, tuple[int, ...]] = {}
         self.max_piece = min(max(map(len, self.vocab), default=1), _MAX_PIECE)
+        # Whole-word lookups may skip cutting words to _MAX_WORD when no piece is that long.
+        self._uncut_lookup = max(map(len, self.vocab), default=0) <= len(_SPACE) + _MAX_WORD
 
     def pieces(self, word: str) -> tuple[int, ...]:
         word = word[:_MAX_WORD]
@@ -136,13 +138,25 @@ class StaticEmbedder:
         return ids
 
     def ids(self, text: str) -> list[int]:
-        out: list[int] = []
+        # str.split and the regex \S+ split on the same characters (str.isspace); split is 3x
+        # faster, and the whole-word lookups then run in C. A word longer than _MAX_WORD is in
+        # no hit (see _uncut_lookup) and takes the loop below, which cuts it.
+        words = text.split()
         get = self.vocab.get
+        if self._uncut_lookup:
+            hits = list(map(get, map(_SPACE.__add__, words)))
+            if None not in hits:
+                return cast(list[int], hits)
+        else:
+            hits = [get(_SPACE + word[:_MAX_WORD]) for word in words]
+        out: list[int] = []
         memo = self._memo.get
         budget = _SEGMENT_BUDGET
-        for word in _WORD.findall(text):
-            word = word[:_MAX_WORD]
-            whole = get(_SPACE + word)
+        for word, hit in zip(words, hits, strict=True):
+            whole = hit
+            if whole is None and len(word) > _MAX_WORD:
+                word = word[:_MAX_WORD]
+                whole = get(_SPACE + word)
             if whole is not None:
                 out.append(whole)
             elif budget > 0:
