@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import signal
@@ -14,11 +15,15 @@ import pytest
 
 from .test_managed import alive, wait_gone
 
-pytest.importorskip(
-    "llama_cpp", reason="llama-cpp-python is not installed: pip install -e '.[local]'"
-)
-
-pytestmark = pytest.mark.slow
+# Looked up, not imported: the servers run in child processes, and importing llama_cpp here
+# would leak the /dev/null handle it opens at import time into this process.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None,
+        reason="llama-cpp-python is not installed: pip install -e '.[local]'",
+    ),
+]
 
 
 def children(pid: int) -> set[int]:

@@ -7,6 +7,7 @@ managed fleet, the packaged models and the gateway work together.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,11 +18,15 @@ from zeta_router.localfleet import Gateway, LocalModelError, fleet_config, runni
 
 from .test_managed import Recorder, alive, wait_gone
 
-pytest.importorskip(
-    "llama_cpp", reason="llama-cpp-python is not installed: pip install -e '.[local]'"
-)
-
-pytestmark = pytest.mark.slow
+# Looked up, not imported: the servers run in child processes, and importing llama_cpp here
+# would leak the /dev/null handle it opens at import time into this process.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None,
+        reason="llama-cpp-python is not installed: pip install -e '.[local]'",
+    ),
+]
 
 
 @pytest.fixture
