@@ -179,14 +179,12 @@ class RouterCollector:
 
 
 def _request_metrics(s: RequestStats) -> Iterator[Metric]:
-    c = CounterMetricFamily(
+    yield _counter(
         "zeta_requests",
         "Finished requests by serving model, task, HTTP status and endpoint",
-        labels=["model", "task", "status", "endpoint"],
+        ["model", "task", "status", "endpoint"],
+        s.requests.items(),
     )
-    for key4, n in s.requests.items():
-        c.add_metric(list(key4), n)
-    yield c
     yield _histograms(
         "zeta_request_duration_seconds",
         "Request duration from routing to the last byte, by serving model",
@@ -211,44 +209,46 @@ def _request_metrics(s: RequestStats) -> Iterator[Metric]:
         "task",
         s.confidence,
     )
-    c = CounterMetricFamily(
+    yield _counter(
         "zeta_fallbacks",
         "Requests served by another model than the preferred one",
-        labels=["from", "to", "reason"],
+        ["from", "to", "reason"],
+        s.fallbacks.items(),
     )
-    for key3, n in s.fallbacks.items():
-        c.add_metric(list(key3), n)
-    yield c
-    c = CounterMetricFamily(
-        "zeta_retries", "Upstream attempts after a request's first, by model", labels=["model"]
+    yield _counter(
+        "zeta_retries",
+        "Upstream attempts after a request's first, by model",
+        ["model"],
+        s.retries.items(),
     )
-    for model, n in s.retries.items():
-        c.add_metric([model], n)
-    yield c
-    c = CounterMetricFamily(
+    yield _counter(
         "zeta_upstream_failures",
         "Failed upstream attempts by model and reason",
-        labels=["model", "reason"],
+        ["model", "reason"],
+        s.attempt_failures.items(),
     )
-    for key2, n in s.attempt_failures.items():
-        c.add_metric(list(key2), n)
-    yield c
-    c = CounterMetricFamily(
+    yield _counter(
         "zeta_shed_requests",
         "Requests refused with 429 by admission, by preferred model",
-        labels=["model"],
+        ["model"],
+        s.shed.items(),
     )
-    for model, n in s.shed.items():
-        c.add_metric([model], n)
-    yield c
-    c = CounterMetricFamily(
+    yield _counter(
         "zeta_stream_errors",
         "Streams that ended early after the first byte",
-        labels=["model", "reason"],
+        ["model", "reason"],
+        s.stream_errors.items(),
     )
-    for key2, n in s.stream_errors.items():
-        c.add_metric(list(key2), n)
-    yield c
+
+
+def _counter(
+    name: str, doc: str, labels: list[str], counts: Iterable[tuple[str | tuple[str, ...], int]]
+) -> Metric:
+    """A counter family from (label value or label values, count) pairs."""
+    c = CounterMetricFamily(name, doc, labels=labels)
+    for key, n in counts:
+        c.add_metric([key] if isinstance(key, str) else list(key), n)
+    return c
 
 
 def _histograms(name: str, doc: str, label: str, table: dict[str, Histogram]) -> Metric:
