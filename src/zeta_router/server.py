@@ -25,7 +25,7 @@ from .errors import (
     RouterError,
 )
 from .protocol import PRIORITIES, parse_request
-from .response import JSON_TYPE, Response, error_response
+from .response import JSON_TYPE, Response, error_response, sse_error_event
 from .router import RequestOptions, Router
 
 log = logging.getLogger("zeta_router.server")
@@ -221,10 +221,23 @@ class App:
         # stop relaying (and free the upstream slot) at the next chunk.
         gone = asyncio.ensure_future(receive())
         try:
-            async for chunk in stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if gone.done():
-                    break
+            try:
+                async for chunk in stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if gone.done():
+                        break
+            except Exception:
+                # Headers are out, so no status can say it: the stream itself must end with an
+                # explicit error event rather than a truncation the client cannot tell apart.
+                log.exception("stream relay failed")
+                if resp.decision is not None:
+                    resp.decision.stream_error = "internal error"
+                event = sse_error_event(
+                    "The router hit an internal error; the answer above is incomplete.",
+                    kind="server_error",
+                    code="internal_error",
+                )
+                await send({"type": "http.response.body", "body": event, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             gone.cancel()
