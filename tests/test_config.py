@@ -112,3 +112,10 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
         load_config(p)
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_deeply_nested_file_is_a_config_error(tmp_path: Path) -> None:
+    p = tmp_path / "deep.yaml"
+    p.write_text("models: " + "[" * 20000 + "]" * 20000)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(p)

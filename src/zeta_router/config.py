@@ -340,8 +340,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
+    return parse_config(read_yaml(text, str(p)), str(p))
+
+
+def read_yaml(text: str | bytes, source: str) -> Any:
+    """Decode a YAML (or JSON) document; every failure is a ConfigError naming ``source``."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {yaml_error(exc)}") from None
-    return parse_config(data, str(p))
+        raise ConfigError(f"{source}: not valid YAML or JSON: {yaml_error(exc)}") from None
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ConfigError(f"{source}: not valid YAML or JSON: nested too deeply") from None

@@ -28,14 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from .analysis import build_analyzer
 from .analysis.base import Analyzer
 from .balancer import Strategy, build_strategy
 from .breaker import Breaker, BreakerState
 from .budget import RetryBudget
-from .config import Config, load_config, parse_config, yaml_error
+from .config import Config, load_config, parse_config, read_yaml
 from .errors import ConfigError, InvalidRequest, Unauthorized, Unprocessable
 from .fleet import Fleet, Health, PeakEwma, ReplicaState
 from .health import HealthProber
@@ -283,13 +281,7 @@ def _failed(router: Router, message: str) -> None:
 
 
 def _parse_body(raw: bytes) -> Config:
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"request body: not valid YAML or JSON: {yaml_error(exc)}") from None
-    except RecursionError:  # PyYAML recurses once per nesting level
-        raise ConfigError("request body: not valid YAML or JSON: nested too deeply") from None
-    return parse_config(data, "request body")
+    return parse_config(read_yaml(raw, "request body"), "request body")
 
 
 async def reload_from(router: Router, body: bytes | None) -> ReloadResult:
