@@ -52,6 +52,10 @@ from .upstream import Reply, Stream, Upstream
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+#: Less time than this left before the deadline is no time for an attempt: event-loop timers
+#: have millisecond granularity and can wake a timed-out attempt just before the deadline.
+_MIN_ATTEMPT_S = 0.005
+
 #: Failures worth one more try on the same replica after a back-off, when nothing else serves.
 _TRANSIENT = frozenset(
     {
@@ -292,7 +296,7 @@ class Router:
                 ms = self.fleet.models[cand.model]
                 while attempts_left > 0:
                     now = self.clock()
-                    if now >= deadline:
+                    if now >= deadline - _MIN_ATTEMPT_S:
                         raise self._deadline_error(passed_over)
                     usable = [r for r in ms.replicas if r.id not in tried and r.available(now)]
                     why = self._saturated(ms, usable, tried, now, admitted)
