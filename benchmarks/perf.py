@@ -351,15 +351,7 @@ async def stream_relay(peers: Sequence[Peer], streams: int, duration_s: float) -
     base = 0.0
     async with overhead.new_session(limit=streams) as session:
         for p in peers:
-            await _long_streams(session, p, 0, 0)  # warm-up: one stream
-            cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
-            start = time.perf_counter()
-            counts = await asyncio.gather(
-                *(_long_streams(session, p, w, duration_s) for w in range(streams))
-            )
-            elapsed = time.perf_counter() - start
-            events = sum(counts)
-            cpu = (common.cpu_seconds(p.pid) - cpu0) if p.pid else float("nan")
+            events, elapsed, cpu = await _timed_streams(session, p, streams, duration_s)
             rate = events / elapsed
             base = base or rate
             per_event = cpu / max(events, 1) * 1e6
@@ -370,6 +362,21 @@ async def stream_relay(peers: Sequence[Peer], streams: int, duration_s: float) -
                 "events": events,
                 "cpu_us_per_event": per_event,
             }
+
+
+async def _timed_streams(
+    session: aiohttp.ClientSession, p: Peer, streams: int, duration_s: float
+) -> tuple[int, float, float]:
+    """One warm-up stream, then ``streams`` concurrent ones: (events, seconds, proxy CPU s)."""
+    await _long_streams(session, p, 0, 0)
+    cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
+    start = time.perf_counter()
+    counts = await asyncio.gather(
+        *(_long_streams(session, p, w, duration_s) for w in range(streams))
+    )
+    elapsed = time.perf_counter() - start
+    cpu = (common.cpu_seconds(p.pid) - cpu0) if p.pid else float("nan")
+    return sum(counts), elapsed, cpu
 
 
 async def paced_relay(peers: Sequence[Peer], base_of: dict[str, str], streams: int) -> None:
@@ -385,15 +392,7 @@ async def paced_relay(peers: Sequence[Peer], base_of: dict[str, str], streams: i
                 continue
             paced = Peer(Target(p.target.name, base, p.target.model, p.target.headers), p.pid)
             paced.long_model = p.target.model if p.target.name == "direct" else "m-paced"
-            await _long_streams(session, paced, 0, 0)
-            cpu0 = common.cpu_seconds(p.pid) if p.pid else 0.0
-            start = time.perf_counter()
-            counts = await asyncio.gather(
-                *(_long_streams(session, paced, w, 0) for w in range(streams))
-            )
-            elapsed = time.perf_counter() - start
-            events = sum(counts)
-            cpu = (common.cpu_seconds(p.pid) - cpu0) if p.pid else float("nan")
+            events, elapsed, cpu = await _timed_streams(session, paced, streams, 0)
             per_event = cpu / max(events, 1) * 1e6
             print(
                 f"{p.target.name:<14}{events / elapsed:>10.0f}{per_event:>14.2f}"
