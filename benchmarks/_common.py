@@ -125,10 +125,11 @@ def start_fake_backend(
     *,
     chunks: int = 8,
     chunk_delay_s: float = 0.0,
+    delay_s: float = 0.0,
     name: str = "backend",
 ) -> Proc:
     cmd = [sys.executable, "-m", "zeta_router.testing.fake_backend", "--port", str(port)]
-    cmd += ["--chunks", str(chunks), "--chunk-delay", str(chunk_delay_s)]
+    cmd += ["--chunks", str(chunks), "--chunk-delay", str(chunk_delay_s), "--delay", str(delay_s)]
     proc = start(name, cmd, log_dir=log_dir)
     proc.wait_ready(f"http://{HOST}:{port}/health", 20)
     return proc

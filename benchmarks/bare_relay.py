@@ -1,7 +1,8 @@
 """The floor for a Python gateway: a featureless relay (uvicorn + httptools + uvloop, raw ASGI,
 one pooled upstream client) that forwards the body and the answer unchanged.
 
-    python benchmarks/bare_relay.py PORT UPSTREAM_V1_URL [--long URL] [--client aiohttp|httpx]
+    python benchmarks/bare_relay.py PORT UPSTREAM_V1_URL [--long URL] [--route MODEL=URL ...]
+        [--client aiohttp|httpx]
 
 perf.py runs it beside zeta-router (``--bare-relay``) so the cost of the gateway's features is
 the distance between the two, measured in the same run; ``--client`` compares the upstream
@@ -76,8 +77,11 @@ def httpx_forward() -> Forward:
 
 
 def make_app(
-    forward: Forward, upstream: str, long: str | None
+    forward: Forward, upstream: str, long: str | None, routes: dict[str, str] | None = None
 ) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    # Looked up by substring, like "-long" below: enough for the bodies perf.py sends.
+    by_model = [(f'"{m}"'.encode(), url) for m, url in (routes or {}).items()]
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while True:
@@ -101,6 +105,10 @@ def make_app(
         stream = b'"stream": true' in body or b'"stream":true' in body
         # The many-chunk backend of perf.py's relay test serves the models named "*-long".
         target = long if long and b'-long"' in body else upstream
+        for quoted, url in by_model:
+            if quoted in body:
+                target = url
+                break
         await forward(target, scope["path"].removeprefix("/v1"), body, stream, send)
 
     return app
@@ -111,11 +119,14 @@ def main() -> None:
     ap.add_argument("port", type=int)
     ap.add_argument("upstream", help="upstream base URL ending in /v1")
     ap.add_argument("--long", help="upstream for models named *-long")
+    ap.add_argument(
+        "--route", action="append", default=[], metavar="MODEL=URL", help="upstream for MODEL"
+    )
     ap.add_argument("--client", choices=("aiohttp", "httpx"), default="aiohttp")
     args = ap.parse_args()
     forward = (aiohttp_forward if args.client == "aiohttp" else httpx_forward)()
     uvicorn.run(
-        make_app(forward, args.upstream, args.long),
+        make_app(forward, args.upstream, args.long, dict(r.split("=", 1) for r in args.route)),
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",

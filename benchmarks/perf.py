@@ -107,9 +107,18 @@ async def closed_loop(
 
 
 async def throughput(
-    peers: Sequence[Peer], concurrency: int, duration_s: float, rounds: int, backend_pid: int
+    peers: Sequence[Peer],
+    concurrency: int,
+    duration_s: float,
+    rounds: int,
+    backend_pid: int,
+    key: str = "throughput",
+    backend_note: str = "",
 ) -> None:
-    print(f"\n## closed-loop throughput, concurrency {concurrency}, {rounds} x {duration_s:.0f} s")
+    print(
+        f"\n## closed-loop throughput, concurrency {concurrency}, {rounds} x {duration_s:.0f} s"
+        + backend_note
+    )
     print("(load generator: this process, Python + aiohttp, one core at most)")
     acc: dict[str, dict[str, Any]] = {
         p.target.name: {
@@ -159,7 +168,7 @@ async def throughput(
             f"{p50 * 1e3:>9.2f}{p99 * 1e3:>9.2f}{(p99 - d99) * 1e3:>9.2f}{cpu_req * 1e3:>12.3f}"
             f"{a['client_cpu'] / n * 1e3:>15.3f}{a['backend_cpu'] / n * 1e3:>16.3f}"
         )
-        p.results["throughput"] = {
+        p.results[key] = {
             "concurrency": concurrency,
             "rps": rps,
             "ratio": rps / direct_rps,
@@ -172,6 +181,31 @@ async def throughput(
             "backend_cpu_ms_per_req": a["backend_cpu"] / n * 1e3,
             "latencies_ms": sorted(x * 1e3 for x in a["lat"]),
         }
+
+
+async def think_throughput(
+    peers: Sequence[Peer], model: str, url: str, pid: int, ms: float, args: argparse.Namespace
+) -> None:
+    """The throughput section again, every peer asking for ``model``: a backend that takes
+    ``ms`` per answer, so the backend's own CPU is no longer nearly free. The gateways pin the
+    model by name, which still runs the whole decision path (analysis included)."""
+    think = [
+        Peer(
+            Target(
+                p.target.name,
+                url if p.target.name == "direct" else p.target.base,
+                model=model,
+                headers=p.target.headers,
+            ),
+            p.pid,
+        )
+        for p in peers
+    ]
+    key = f"throughput_think_{ms:g}ms"
+    note = f", backend answering in {ms:g} ms"
+    await throughput(think, args.concurrency, args.duration, args.rounds, pid, key, note)
+    for p, t in zip(peers, think, strict=True):
+        p.results[key] = t.results[key]
 
 
 def _own_cpu() -> float:
@@ -666,6 +700,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="concurrent paced streams (400 events, 2 ms apart) for the per-event relay cost; "
         "0 skips it",
     )
+    ap.add_argument(
+        "--think-ms",
+        type=float,
+        action="append",
+        default=[],
+        metavar="MS",
+        help="repeat the throughput section against a backend that takes MS ms per answer, as "
+        "a model server does (repeatable)",
+    )
     ap.add_argument("--decisions", type=int, default=5000)
     ap.add_argument("--startup-runs", type=int, default=3)
     ap.add_argument(
@@ -709,6 +752,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 )
                 backends["m-paced"] = [f"http://{common.HOST}:{pport}/v1"]
+            think: dict[float, tuple[str, str, int]] = {}  # ms -> (model, base URL, pid)
+            for ms in args.think_ms:
+                tport = common.free_port()
+                tproc = common.start_fake_backend(
+                    tport, log_dir, delay_s=ms / 1000, name=f"backend-think-{ms:g}ms"
+                )
+                procs.append(tproc)
+                model = f"m-think-{ms:g}ms"
+                think[ms] = (model, f"http://{common.HOST}:{tport}/v1", tproc.pid)
+                backends[model] = [think[ms][1]]
             peers.append(Peer(Target("direct", burl, model="m"), long_base=lurl))
             for analyzer in args.analyzer or [None]:
                 extra = {"analysis": f"{{analyzer: {analyzer}}}"} if analyzer else {}
@@ -742,6 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         lurl,
                         "--client",
                         client,
+                        *(f"--route={m}={url}" for m, url, _ in think.values()),
                     ],
                     log_dir=log_dir,
                 )
@@ -777,6 +831,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(
                 throughput(peers, args.concurrency, args.duration, args.rounds, backend_pid)
             )
+            for ms, (model, url, pid) in think.items():
+                asyncio.run(think_throughput(peers, model, url, pid, ms, args))
             if args.wrk:
                 wrk_throughput(
                     peers, args.concurrency, args.duration, args.rounds, backend_pid, log_dir
@@ -813,7 +869,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"litellm proxy: {proxy.ready_s:.3f} s")
             report["startup_s"]["litellm"] = proxy.ready_s
     for p in peers:
-        p.results.get("throughput", {}).pop("latencies_ms", None)
+        for key, value in p.results.items():
+            if key.startswith("throughput"):
+                value.pop("latencies_ms", None)
         report[p.target.name] = p.results
     return _finish(report, args)
 
