@@ -177,8 +177,29 @@ _CODE_STARTS = (
     "var ", "@", "- name:", "- run:", "apiVersion:", "FROM ", "RUN ", "COPY ",
 )  # fmt: skip
 _PROSE_STARTS = ("import ", "from ", "const ", "let ", "var ", "@", "class ", "package ", "public ")
+
+
+def _starts_by_first_char() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    # Every line is tested against ~70 starts; keyed by the first character, a line meets at
+    # most a handful (no start is a prefix of another, so no line has both kinds).
+    groups: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for start in _CODE_STARTS:
+        code, prose = groups.get(start[0], ((), ()))
+        if start in _PROSE_STARTS:
+            groups[start[0]] = code, (*prose, start)
+        else:
+            groups[start[0]] = (*code, start), prose
+    return groups
+
+
+_STARTS_BY_FIRST_CHAR = _starts_by_first_char()
+_NO_STARTS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _IMPORT_WORDS = 6
-_CODE_PUNCT = re.compile(r"\w\(|[=;{}\[\]]|->|=>|::")
+# Only whether it matches anywhere is used. Each branch starts with a literal character (the
+# call is ``\w\(`` written from its parenthesis; "=>" is covered by "="), which lets the engine
+# skip to candidate characters instead of trying every branch at every position: 340 -> 125 ns
+# a line.
+_CODE_PUNCT = re.compile(r"=|;|\{|\}|\[|\]|->|::|\((?<=\w\()")
 # Line ends only code has, and ends prose shares ("Hi team," is prose, "f(a," is code).
 _CODE_ENDS = (";", "{", "}", "):", "];", "=>", "->")
 _WEAK_ENDS = (")", "[", "(", ",", ":")
@@ -407,8 +428,11 @@ def _has_traceback(text: str) -> bool:
 
 def is_code_line(raw: str, line: str) -> bool:
     """Whether one stripped, non-blank line looks like code rather than prose."""
-    if line.startswith(_CODE_STARTS):
-        if not line.startswith(_PROSE_STARTS) or _CODE_PUNCT.search(line) is not None:
+    code_starts, prose_starts = _STARTS_BY_FIRST_CHAR.get(line[:1], _NO_STARTS)
+    if line.startswith(code_starts):
+        return True
+    if line.startswith(prose_starts):
+        if _CODE_PUNCT.search(line) is not None:
             return True
         if line.startswith("@"):
             return " " not in line  # a bare decorator, not a mention
