@@ -454,12 +454,15 @@ def count_code_lines(text: str) -> tuple[int, int, int]:
     """(code-like lines, non-blank lines, characters in table rows) by line shape."""
     code = total = table_chars = 0
     rows: list[tuple[str, str]] = []
+    # Most texts have neither cell separator: skip two counts on every line.
+    pipes = "|" in text
+    tabs = "\t" in text
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             continue
         total += 1
-        if line.count("|") >= 2 or line.count("\t") >= 2:
+        if (pipes and line.count("|") >= 2) or (tabs and line.count("\t") >= 2):
             rows.append((raw, line))
             table_chars += len(line)
         elif is_code_line(raw, line):
