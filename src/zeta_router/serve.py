@@ -7,13 +7,38 @@ import math
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .config import Config
+from .errors import InvalidRequest
 from .lifecycle import GatewayServer
+from .response import error_response
 from .router import Router
 from .server import create_app
 
 log = logging.getLogger("zeta_router")
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, except that a request the parser itself rejects (unknown
+    method, garbage request line, malformed header) gets the gateway's OpenAI-style JSON error
+    instead of uvicorn's plain-text 400. Such a request never reaches the app, so this is the
+    only place to answer it. Framing is uvicorn's own: its default headers, Connection: close,
+    then the connection is closed (the parser's state is unusable after an error).
+
+    ``send_400_response`` is uvicorn's hook for exactly this answer (the only caller is
+    ``data_received``'s parser-error branch), unchanged since at least uvicorn 0.30, the lowest
+    version pyproject.toml allows; tests/test_http_errors.py fails if it ever stops being called.
+    """
+
+    def send_400_response(self, msg: str) -> None:
+        resp = error_response(InvalidRequest(msg))
+        head = [STATUS_LINE[resp.status]]
+        for name, value in [*self.server_state.default_headers, *resp.headers]:
+            head += [name, b": ", value, b"\r\n"]
+        head += [b"content-length: %d\r\n" % len(resp.body), b"connection: close\r\n\r\n"]
+        self.transport.write(b"".join(head) + resp.body)
+        self.transport.close()
 
 
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
@@ -28,7 +53,7 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
         host=host,
         port=port,
         loop=loop,
-        http="httptools",
+        http=HttpProtocol,
         lifespan="on",
         access_log=False,
         log_level="warning",
