@@ -7,8 +7,9 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -263,6 +264,144 @@ async def test_crash_loop_backoff_doubles_up_to_max(
     assert delays[:5] == [0.1, 0.2, 0.4, 0.4, 0.4]
     assert rep.last_error is not None and "exited with code 3 (boom)" in rep.last_error
     assert recorder.states("c")[-1] == "stopped"
+
+
+def crash_loop_replica(
+    script: Path,
+    tmp_path: Path,
+    recorder: Recorder,
+    sleep: Callable[[float], Awaitable[None]],
+    **launch: Any,
+) -> ManagedReplica:
+    spec = Launch(
+        command=(sys.executable, str(script), "{port}", "0", "crash"),
+        restart_backoff_s=0.1,
+        restart_backoff_max_s=0.4,
+        **launch,
+    )
+    return ManagedReplica(
+        id="c",
+        launch=spec,
+        port=free_ports(1)[0],
+        log_dir=tmp_path,
+        on_state=recorder,
+        sleep=sleep,
+    )
+
+
+async def test_crash_loop_gives_up_after_max_restarts(
+    script: Path, tmp_path: Path, recorder: Recorder
+) -> None:
+    delays: list[float] = []
+
+    async def fake_sleep(d: float) -> None:
+        delays.append(d)
+        await asyncio.sleep(0)
+
+    rep = crash_loop_replica(script, tmp_path, recorder, fake_sleep, max_restarts=2)
+    await rep.start()
+    try:
+        # wait_ready answers as soon as supervision gives up, not at the timeout.
+        async with asyncio.timeout(20):
+            assert not await rep.wait_ready(60)
+        assert rep.state == "failed"
+        assert recorder.states("c") == ["starting", "exited", "restarting"] * 2 + [
+            "starting",
+            "exited",
+            "failed",
+        ]
+        assert delays == [0.1, 0.2]
+        assert rep.restarts == 2
+        st = rep.status()
+        assert st.state == "failed" and st.pid is None
+        assert st.last_error is not None
+        assert st.last_error.startswith("gave up after 3 failed starts in a row")
+        assert "launch.max_restarts: 2" in st.last_error
+        assert "exited with code 3 (boom)" in st.last_error
+        # Terminal: nothing more happens until stop.
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert recorder.states("c")[-1] == "failed"
+    finally:
+        await rep.stop()
+    assert recorder.states("c")[-1] == "stopped"
+
+
+async def test_max_restarts_zero_never_restarts_a_failed_start(
+    script: Path, tmp_path: Path, recorder: Recorder
+) -> None:
+    async def no_sleep(d: float) -> None:
+        raise AssertionError("no restart expected")
+
+    rep = crash_loop_replica(script, tmp_path, recorder, no_sleep, max_restarts=0)
+    sup = Supervisor([rep])
+    await sup.start()
+    try:
+        async with asyncio.timeout(20):
+            assert not await sup.wait_ready(60)
+        assert recorder.states("c") == ["starting", "exited", "failed"]
+        assert [s.id for s in sup.not_ready()] == ["c"]
+    finally:
+        await sup.stop()
+
+
+async def test_unlimited_restarts_with_max_restarts_null(
+    script: Path, tmp_path: Path, recorder: Recorder
+) -> None:
+    delays: list[float] = []
+    enough = asyncio.Event()
+
+    async def fake_sleep(d: float) -> None:
+        delays.append(d)
+        if len(delays) >= 12:
+            enough.set()
+        await asyncio.sleep(0)
+
+    rep = crash_loop_replica(script, tmp_path, recorder, fake_sleep, max_restarts=None)
+    await rep.start()
+    try:
+        async with asyncio.timeout(30):
+            await enough.wait()
+        assert "failed" not in recorder.states("c")
+    finally:
+        await rep.stop()
+    assert len(delays) >= 12 > Launch(command="x").max_restarts  # past the default limit
+
+
+async def test_a_stable_run_resets_the_give_up_count(make: MakeReplica, recorder: Recorder) -> None:
+    """Runs that die before lasting ``restart_backoff_max_s`` count as failed starts; one that
+    lasted resets the count. The clock is injected: "lasting" is a clock jump, not a wait."""
+    now = [0.0]
+    rep = make(delay=0.0, max_restarts=1, restart_backoff_max_s=5.0)
+    rep.clock = lambda: now[0]
+    rep.sleep = lambda d: asyncio.sleep(0)
+
+    async def crash_when_ready(n: int, *, lasted: bool) -> None:
+        await recorder.wait("m-0", "ready", count=n)
+        if lasted:
+            now[0] += 10.0
+        assert rep.kill()
+        await recorder.wait("m-0", "exited", count=n)
+
+    await rep.start()
+    await crash_when_ready(1, lasted=False)  # failed start 1 of 1 allowed: restarted
+    await crash_when_ready(2, lasted=True)  # stable: the count is back to 0
+    await crash_when_ready(3, lasted=False)  # failed start 1 again: still restarted
+    await crash_when_ready(4, lasted=False)  # 2 in a row > max_restarts 1: gives up
+    await recorder.wait("m-0", "failed")
+    assert rep.restarts == 3
+    assert rep.last_error is not None
+    assert rep.last_error.startswith("gave up after 2 failed starts in a row")
+    assert "killed by SIGKILL" in rep.last_error
+    assert recorder.states("m-0").count("ready") == 4
+
+
+def test_max_restarts_config() -> None:
+    assert Launch(command="x").max_restarts == 10
+    assert Launch(command="x", max_restarts=None).max_restarts is None
+    assert Launch(command="x", max_restarts=0).max_restarts == 0
+    with pytest.raises(ValueError, match="max_restarts"):
+        Launch(command="x", max_restarts=-1)
 
 
 async def test_bad_command_reports_and_retries(tmp_path: Path, recorder: Recorder) -> None:

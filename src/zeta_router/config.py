@@ -175,6 +175,10 @@ class Launch(_Frozen):
     host: str = "127.0.0.1"
     restart_backoff_s: PositiveFloat = 1.0
     restart_backoff_max_s: PositiveFloat = 30.0
+    #: Restarts in a row after failed starts (a run that served at least
+    #: ``restart_backoff_max_s`` resets the count) before the supervisor gives up and leaves
+    #: the replica ``failed``; None restarts forever.
+    max_restarts: int | None = Field(default=10, ge=0)
     log_dir: str | None = None
 
 

@@ -3,6 +3,8 @@
 Each :class:`ManagedReplica` owns one child process: it starts it in a session of its own,
 probes ``ready_path`` until the server answers 200 (llama.cpp answers 503 while it loads),
 restarts it with exponential backoff when it dies, and kills its whole process group on stop.
+After ``launch.max_restarts`` restarts in a row without a run that lasted, it gives up: the
+replica stays ``"failed"`` (with ``last_error`` saying why) until stopped.
 The router learns about every transition through ``on_state(replica_id, state)`` and treats
 anything but ``"ready"`` as unavailable.
 """
@@ -32,7 +34,7 @@ from .errors import ConfigError
 
 log = logging.getLogger("zeta_router.managed")
 
-State = Literal["starting", "ready", "exited", "restarting", "stopped"]
+State = Literal["starting", "ready", "exited", "restarting", "failed", "stopped"]
 StateCallback = Callable[[str, str], None]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -153,6 +155,7 @@ class ManagedReplica:
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _ready: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _gave_up: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _listeners: list[StateCallback] = field(default_factory=list, init=False, repr=False)
 
     # -- public API -----------------------------------------------------------------------
@@ -186,17 +189,29 @@ class ManagedReplica:
             return
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
+        self._gave_up = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(
             self._supervise(), name=f"managed:{self.id}"
         )
 
     async def wait_ready(self, timeout: float) -> bool:  # noqa: ASYNC109 (same shape as Supervisor)
+        """True once ready; False when ``timeout`` runs out or supervision gave up first."""
         try:
             async with asyncio.timeout(timeout):
-                await self._ready.wait()
+                return await self._ready_or_gave_up()
         except TimeoutError:
             return False
-        return True
+
+    async def _ready_or_gave_up(self) -> bool:
+        ready = asyncio.ensure_future(self._ready.wait())
+        gave_up = asyncio.ensure_future(self._gave_up.wait())
+        try:
+            done, _ = await asyncio.wait({ready, gave_up}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (ready, gave_up):
+                t.cancel()
+            await asyncio.gather(ready, gave_up, return_exceptions=True)
+        return ready in done
 
     def kill(self, sig: int = signal.SIGKILL) -> bool:
         """Signal the server's process group without stopping supervision (a simulated crash)."""
@@ -267,6 +282,8 @@ class ManagedReplica:
             self._ready.set()
         else:
             self._ready.clear()
+        if state == "failed":
+            self._gave_up.set()
         for cb in (self.on_state, *self._listeners):
             if cb is None:
                 continue
@@ -277,7 +294,10 @@ class ManagedReplica:
                 log.exception("state callback failed for %s", self.id)
 
     async def _supervise(self) -> None:
+        #: Runs since the last stable one, dead included: the backoff exponent.
         failures = 0
+        #: Failed starts in a row (not ready, or died before it lasted): the give-up count.
+        failed_starts = 0
         try:
             while not self._stop.is_set():
                 self._set_state("starting")
@@ -292,8 +312,21 @@ class ManagedReplica:
                     break
                 if outcome == "stable":
                     # It served for a while: this death is a new fault, not a crash loop.
-                    failures = 0
+                    failures = failed_starts = 0
+                else:
+                    failed_starts += 1
                 self._set_state("exited")
+                limit = self.launch.max_restarts
+                if limit is not None and failed_starts > limit:
+                    self.last_error = (
+                        f"gave up after {failed_starts} failed starts in a row "
+                        f"(launch.max_restarts: {limit}); last: {self.last_error}"
+                    )
+                    log.error("%s: %s; log: %s", self.id, self.last_error, self.log_path)
+                    self._set_state("failed")
+                    # Terminal until stopped: a server that never comes up is not retried.
+                    await self._stop.wait()
+                    break
                 delay = min(
                     self.launch.restart_backoff_s * (2**failures), self.launch.restart_backoff_max_s
                 )
@@ -547,12 +580,14 @@ class Supervisor:
         timeout: float,  # noqa: ASYNC109 (the router's API takes a timeout)
         ids: Iterable[str] | None = None,
     ) -> bool:
-        """True once every (selected) replica is ready; False when ``timeout`` runs out first."""
+        """True once every (selected) replica is ready; False when ``timeout`` runs out or one
+        of them gave up first."""
         chosen = [self._replicas[i] for i in ids] if ids is not None else self._replicas.values()
         try:
             async with asyncio.timeout(timeout):
                 for r in chosen:
-                    await r._ready.wait()
+                    if not await r._ready_or_gave_up():
+                        return False  # it gave up: waiting longer cannot help
         except TimeoutError:
             return False
         return True
