@@ -122,8 +122,13 @@ def _words(text: str) -> list[str]:
 _TRACEBACK_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"Traceback \(most recent call last\)", ("Traceback (most recent call last)",)),
     (r"File \"[^\"\n]+\", line \d+", ('File "',)),
-    (r"\bat [\w$.<>/]+\(", ("at ",)),
-    (r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)", ("Error", "Exception")),
+    # Java/JS frames; the word boundary is checked after the literal so the engine can scan for
+    # "at " rather than try every position (17 µs on 1.6 kB of prose with "that " in it).
+    (r"at (?<=\bat )[\w$.<>/]+\(", ("at ",)),
+    (
+        r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)",
+        ("Error:", "Error at", "Exception:", "Exception at"),
+    ),
     (r"panic: ", ("panic: ",)),
     (r"Segmentation fault", ("Segmentation fault",)),
     (r"error\[E\d+\]", ("error[E",)),
@@ -133,7 +138,7 @@ _TRACEBACK_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"Uncaught \w+", ("Uncaught ",)),
     (r"core dumped", ("core dumped",)),
     (r":\d+:\d+: (?:error|warning)", (": error", ": warning")),
-    (r"exit(?:ed with)? (?:code|status) [1-9]", ("exit",)),
+    (r"exit(?:ed with)? (?:code|status) [1-9]", ("exit code", "exit status", "exited with ")),
     (r"^fatal: ", ("fatal: ",)),
     (r"^error: (?:failed to push|src refspec|pathspec|Your local changes)", ("error: ",)),
     (r"! \[rejected\]", ("! [rejected]",)),
