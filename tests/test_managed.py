@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from zeta_router.config import Launch, parse_config
 from zeta_router.errors import ConfigError
 from zeta_router.localfleet import free_ports
 from zeta_router.managed import ManagedReplica, Supervisor, build_argv, expand
+from zeta_router.router import Router
+from zeta_router.status import REDACTED, snapshot
 
 # Modes: ready after DELAY seconds; "never" ready; "crash" at once; "stubborn" ignores SIGTERM;
 # "fork" leaves a grandchild in its group and writes the grandchild's pid to PIDFILE.
@@ -394,6 +397,40 @@ async def test_a_stable_run_resets_the_give_up_count(make: MakeReplica, recorder
     assert rep.last_error.startswith("gave up after 2 failed starts in a row")
     assert "killed by SIGKILL" in rep.last_error
     assert recorder.states("m-0").count("ready") == 4
+
+
+async def test_status_api_shows_why_a_replica_gave_up(tmp_path: Path) -> None:
+    crash = "print('fatal: bad --api-key sk-S3CR3T-42', flush=True); raise SystemExit(3)"
+    launch = {
+        "command": [sys.executable, "-c", crash],
+        "max_restarts": 0,
+        "log_dir": str(tmp_path),
+    }
+    port = free_ports(1)[0]
+    cfg = parse_config(
+        {
+            "health": {"enabled": False},
+            "models": {"m": {"replicas": [{"url": f"http://127.0.0.1:{port}", "launch": launch}]}},
+        }
+    )
+    router = Router(cfg)
+    assert router.supervisor is not None
+    await router.start()
+    try:
+        async with asyncio.timeout(20):
+            assert not await router.supervisor.wait_ready(60)
+        rep = snapshot(router)["replicas"][0]
+    finally:
+        await router.close()
+    assert rep["id"] == "m-0"
+    assert rep["available"] is False
+    assert rep["health"] == "exited" and rep["unavailable_reason"] == "process failed"
+    proc = rep["process"]
+    assert proc["state"] == "failed" and proc["pid"] is None and proc["restarts"] == 0
+    assert proc["last_error"].startswith("gave up after 1 failed start in a row")
+    assert f"exited with code 3 (fatal: bad --api-key {REDACTED}" in proc["last_error"]
+    assert "S3CR3T" not in orjson.dumps(rep).decode()
+    assert proc["log_path"] == str(tmp_path / "m-0.log")
 
 
 def test_max_restarts_config() -> None:

@@ -319,7 +319,8 @@ class ManagedReplica:
                 limit = self.launch.max_restarts
                 if limit is not None and failed_starts > limit:
                     self.last_error = (
-                        f"gave up after {failed_starts} failed starts in a row "
+                        f"gave up after {failed_starts} failed start"
+                        f"{'s' if failed_starts > 1 else ''} in a row "
                         f"(launch.max_restarts: {limit}); last: {self.last_error}"
                     )
                     log.error("%s: %s; log: %s", self.id, self.last_error, self.log_path)

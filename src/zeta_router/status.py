@@ -20,6 +20,7 @@ from .analysis.cache import CachedAnalyzer
 from .config import Config
 from .decision import Decision
 from .fleet import ReplicaState, redact_url
+from .managed import ReplicaStatus
 from .reload import prune_drained
 from .response import Response
 
@@ -124,6 +125,26 @@ def replica_status(r: ReplicaState, now: float) -> dict[str, Any]:
     }
 
 
+def process_status(st: ReplicaStatus) -> dict[str, Any]:
+    """A managed replica's process: why it is not ready (``last_error`` ends with the last line
+    of the server's log, so secret-looking flags in it are masked as in commands)."""
+    error = st.last_error
+    return {
+        "state": st.state,
+        "pid": st.pid,
+        "restarts": st.restarts,
+        "last_error": None if error is None else _redact_text(error),
+        "log_path": st.log_path,
+    }
+
+
+def _redact_text(text: str) -> str:
+    try:
+        return " ".join(_redact_argv(text.split()))
+    except ValueError:  # a URL-like word urlsplit rejects: hide it all rather than guess
+        return REDACTED
+
+
 def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, Any]:
     router.telemetry.flush()
     prune_drained(router)
@@ -153,6 +174,10 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
             }
         )
     replicas = [replica_status(r, now) for r in router.fleet.replicas.values()]
+    if router.supervisor is not None:
+        for rep in replicas:
+            if rep["id"] in router.supervisor:
+                rep["process"] = process_status(router.supervisor[rep["id"]].status())
     for r in router.draining.values():
         if r.id not in router.fleet.replicas:
             replicas.append({**replica_status(r, now), "draining": True})
