@@ -112,6 +112,27 @@ def test_redact_config_masks_credentials_everywhere() -> None:
     assert out["server"]["admin_token_env"] == "ZETA_ADMIN"
 
 
+def test_redact_config_hides_an_unparseable_url_in_a_launch_command() -> None:
+    config = parse_config(
+        {
+            "models": {
+                "m": {
+                    "replicas": [
+                        {
+                            "url": "http://127.0.0.1:9/v1",
+                            "launch": {"command": ["srv", "--upstream", "http://u:pw@[bad/x"]},
+                        }
+                    ]
+                }
+            }
+        }
+    )
+    out = redact_config(config)  # must not raise: the status page would answer 500
+    command = out["models"]["m"]["replicas"][0]["launch"]["command"]
+    assert "pw" not in orjson.dumps(command).decode()
+    assert command[:2] == ["srv", "--upstream"]
+
+
 def test_dashboard_is_a_self_contained_page(harness: Harness) -> None:
     resp = httpx.get(harness.url + "/dashboard")
     assert resp.status_code == 200

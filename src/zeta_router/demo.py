@@ -369,7 +369,7 @@ async def run_demo(config: Config, opts: DemoOptions, console: Console) -> int:
     def on_state(rid: str, state: str) -> None:
         gw = box.get("gw")
         why = ""
-        if state == "exited" and gw is not None and rid in gw.supervisor:
+        if state in ("exited", "failed") and gw is not None and rid in gw.supervisor:
             why = f" ({gw.supervisor[rid].last_error})"
         say(f"{rid}: {state}{why}")
 

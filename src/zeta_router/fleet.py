@@ -27,7 +27,8 @@ class Health(StrEnum):
     LOADING = "loading"  # llama.cpp's 503 while the model loads
     DOWN = "down"  # the health probe failed
     STARTING = "starting"  # a managed process is starting
-    EXITED = "exited"  # a managed process is not running (the supervisor restarts it)
+    # A managed process is not running: restarting, or given up (launch.max_restarts).
+    EXITED = "exited"
     DRAINING = "draining"  # removed by a reload; finishing in-flight work
 
 
@@ -196,12 +197,16 @@ class ReplicaState:
 
 
 def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None and not parts.query:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None and not parts.query:
+            return url
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        # "http://[bad" or a port that is no number: nothing here can be shown safely.
+        return "<unparseable URL hidden>"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
