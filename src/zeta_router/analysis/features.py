@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, islice
 
 from . import lexicon as lx
 from .profile import Prompt
@@ -121,18 +121,24 @@ _PERSONAL_SAMPLE = 1500
 DOC_CHARS = 350
 
 _WORD = re.compile(r"[\w+#']+")
-# For ASCII text (most prompts), the bytes outside _WORD's class mapped to spaces and split in C:
-# the same tokens 3x faster than the regex, whose per-character class test dominates.
-_ASCII_WORD_BYTES = (
-    bytes(c if chr(c).isalnum() or chr(c) in "_+#'" else ord(" ") for c in range(128)) + b" " * 128
+# The ASCII bytes outside _WORD's class mapped to spaces, then split in C: the same tokens 3x
+# faster than the regex, whose per-character class test dominates. Bytes from 128 up occur only
+# in the UTF-8 of non-ASCII characters, which are left to _NON_ASCII_SPLIT.
+_WORD_BYTES = bytes(
+    c if c >= 128 or chr(c).isalnum() or chr(c) in "_+#'" else ord(" ") for c in range(256)
 )
+_NON_ASCII_SPLIT = re.compile(r"[^\x00-\x7f\w]")
 
 
 def _words(text: str) -> list[str]:
     """``_WORD.findall(text)``."""
-    if text.isascii():
-        return text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
-    return _WORD.findall(text)
+    if not text.isascii():
+        # Usually ASCII but for an accent or a curly quote: blank the few non-ASCII separators
+        # with one class scan, then split on the ASCII ones as below (12 -> 4 µs on 600 chars).
+        # Lone surrogates are separators too, so none is left to encode.
+        text = _NON_ASCII_SPLIT.sub(" ", text)
+        return text.encode("utf-8").translate(_WORD_BYTES).decode("utf-8").split()
+    return text.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
 
 
 # Each alternative of the traceback pattern with the substrings it cannot match without. One
@@ -517,13 +523,14 @@ def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
             counts[fam] += 1
     firsts = lx.BIGRAM_FIRSTS
     if not firsts.isdisjoint(words):
-        for i, w in enumerate(words[:-1]):
-            if w in firsts:
-                pair = get(w + " " + words[i + 1])
-                if pair is not None:
-                    for fam in pair:
-                        counts[fam] += 1
-    if _CJK.search(ask) is not None:
+        # The positions of bigram first words picked in C: a Python loop over every word cost
+        # ~5 µs on a 100-word ask.
+        for i in compress(range(len(words) - 1), map(firsts.__contains__, words)):
+            pair = get(words[i] + " " + words[i + 1])
+            if pair is not None:
+                for fam in pair:
+                    counts[fam] += 1
+    if not ask.isascii() and _CJK.search(ask) is not None:
         # No spaces between words: look the (few) CJK keys up as substrings instead.
         for key, fams in lx.CJK_TABLE.items():
             if key in ask:
