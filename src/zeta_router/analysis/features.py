@@ -141,33 +141,35 @@ def _words(text: str) -> list[str]:
     return text.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
 
 
-# Each alternative of the traceback pattern with the substrings it cannot match without. One
-# regex alternation re-tries every branch at every position (~40 ns a branch in Python's engine,
-# 130 µs on a 3 kB sample); a substring test is a memchr-speed scan, so only the branches whose
-# literal is present run. "Any branch matches" is exactly "the alternation matches".
+# Each alternative of the traceback pattern, with the substrings it cannot match without when it
+# does not start with a literal. One regex alternation re-tries every branch at every position
+# (~40 ns a branch in Python's engine, 130 µs on a 3 kB sample); a branch that starts with a
+# literal is found by the engine's own scan for it, faster than a substring test (0.4-0.5 vs
+# 0.5-1.6 µs on 1.3 kB of code), so only the others are gated. "Any branch matches" is exactly
+# "the alternation matches".
 _TRACEBACK_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (r"Traceback \(most recent call last\)", ("Traceback (most recent call last)",)),
-    (r"File \"[^\"\n]+\", line \d+", ('File "',)),
+    (r"Traceback \(most recent call last\)", ()),
+    (r"File \"[^\"\n]+\", line \d+", ()),
     # Java/JS frames; the word boundary is checked after the literal so the engine can scan for
     # "at " rather than try every position (17 µs on 1.6 kB of prose with "that " in it).
-    (r"at (?<=\bat )[\w$.<>/]+\(", ("at ",)),
+    (r"at (?<=\bat )[\w$.<>/]+\(", ()),
     (
         r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)",
         ("Error:", "Error at", "Exception:", "Exception at"),
     ),
-    (r"panic: ", ("panic: ",)),
-    (r"Segmentation fault", ("Segmentation fault",)),
-    (r"error\[E\d+\]", ("error[E",)),
-    (r"npm ERR!", ("npm ERR!",)),
-    (r"undefined reference to", ("undefined reference to",)),
-    (r"cannot find symbol", ("cannot find symbol",)),
-    (r"Uncaught \w+", ("Uncaught ",)),
-    (r"core dumped", ("core dumped",)),
-    (r":\d+:\d+: (?:error|warning)", (": error", ": warning")),
-    (r"exit(?:ed with)? (?:code|status) [1-9]", ("exit code", "exit status", "exited with ")),
+    (r"panic: ", ()),
+    (r"Segmentation fault", ()),
+    (r"error\[E\d+\]", ()),
+    (r"npm ERR!", ()),
+    (r"undefined reference to", ()),
+    (r"cannot find symbol", ()),
+    (r"Uncaught \w+", ()),
+    (r"core dumped", ()),
+    (r":\d+:\d+: (?:error|warning)", ()),
+    (r"exit(?:ed with)? (?:code|status) [1-9]", ()),
     (r"^fatal: ", ("fatal: ",)),
     (r"^error: (?:failed to push|src refspec|pathspec|Your local changes)", ("error: ",)),
-    (r"! \[rejected\]", ("! [rejected]",)),
+    (r"! \[rejected\]", ()),
 )
 _TRACEBACK_BRANCHES = tuple((re.compile(p, re.MULTILINE), needs) for p, needs in _TRACEBACK_PARTS)
 # Cheap substring gates: the traceback regex only runs when one of these is present.
@@ -464,7 +466,7 @@ def _has_traceback(text: str) -> bool:
     if not any(map(present, _TRACEBACK_MARKERS)):
         return False
     return any(
-        any(map(present, needs)) and rx.search(text) is not None
+        (not needs or any(map(present, needs))) and rx.search(text) is not None
         for rx, needs in _TRACEBACK_BRANCHES
     )
 
