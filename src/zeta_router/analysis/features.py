@@ -518,6 +518,20 @@ def count_code_lines(text: str) -> tuple[int, int, int]:
     return code + sum(1 for raw, line in rows if is_code_line(raw, line)), total, 0
 
 
+def _bigrams() -> dict[str, dict[str, tuple[int, ...]]]:
+    # Keyed by the first word, so a bigram is looked up from its two tokens without building
+    # (and hashing) the "first second" string for every candidate.
+    table: dict[str, dict[str, tuple[int, ...]]] = {}
+    for key, fams in lx.TABLE.items():
+        if " " in key:
+            first, rest = key.split(" ", 1)
+            table.setdefault(first, {})[rest] = fams
+    return table
+
+
+_BIGRAMS = _bigrams()
+
+
 def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
     """Counts per keyword family, whether the ask opens with a greeting or question word,
     and the number of words."""
@@ -533,7 +547,7 @@ def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
         # The positions of bigram first words picked in C: a Python loop over every word cost
         # ~5 µs on a 100-word ask.
         for i in compress(range(len(words) - 1), map(firsts.__contains__, words)):
-            pair = get(words[i] + " " + words[i + 1])
+            pair = _BIGRAMS[words[i]].get(words[i + 1])
             if pair is not None:
                 for fam in pair:
                     counts[fam] += 1
