@@ -141,37 +141,37 @@ def _words(text: str) -> list[str]:
     return text.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
 
 
-# Each alternative of the traceback pattern, with the substrings it cannot match without when it
-# does not start with a literal. One regex alternation re-tries every branch at every position
-# (~40 ns a branch in Python's engine, 130 µs on a 3 kB sample); a branch that starts with a
-# literal is found by the engine's own scan for it, faster than a substring test (0.4-0.5 vs
-# 0.5-1.6 µs on 1.3 kB of code), so only the others are gated. "Any branch matches" is exactly
-# "the alternation matches".
-_TRACEBACK_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (r"Traceback \(most recent call last\)", ()),
-    (r"File \"[^\"\n]+\", line \d+", ()),
+# Each alternative of the traceback pattern and, when it does not start with a literal, a gate:
+# a pattern that does, which it cannot match without. One regex alternation re-tries every branch
+# at every position (~40 ns a branch in Python's engine, 130 µs on a 3 kB sample); a pattern
+# that starts with a literal is found by the engine's own scan for it, faster than a substring
+# test (0.4-0.5 vs 0.5-1.6 µs on 1.3 kB of code). "Any branch matches" is exactly "the
+# alternation matches".
+_TRACEBACK_PARTS: tuple[tuple[str, str | None], ...] = (
+    (r"Traceback \(most recent call last\)", None),
+    (r"File \"[^\"\n]+\", line \d+", None),
     # Java/JS frames; the word boundary is checked after the literal so the engine can scan for
     # "at " rather than try every position (17 µs on 1.6 kB of prose with "that " in it).
-    (r"at (?<=\bat )[\w$.<>/]+\(", ()),
-    (
-        r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)",
-        ("Error:", "Error at", "Exception:", "Exception at"),
-    ),
-    (r"panic: ", ()),
-    (r"Segmentation fault", ()),
-    (r"error\[E\d+\]", ()),
-    (r"npm ERR!", ()),
-    (r"undefined reference to", ()),
-    (r"cannot find symbol", ()),
-    (r"Uncaught \w+", ()),
-    (r"core dumped", ()),
-    (r":\d+:\d+: (?:error|warning)", ()),
-    (r"exit(?:ed with)? (?:code|status) [1-9]", ()),
-    (r"^fatal: ", ("fatal: ",)),
-    (r"^error: (?:failed to push|src refspec|pathspec|Your local changes)", ("error: ",)),
-    (r"! \[rejected\]", ()),
+    (r"at (?<=\bat )[\w$.<>/]+\(", None),
+    (r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)", r"(?:Error|Exception)(?::| at)"),
+    (r"panic: ", None),
+    (r"Segmentation fault", None),
+    (r"error\[E\d+\]", None),
+    (r"npm ERR!", None),
+    (r"undefined reference to", None),
+    (r"cannot find symbol", None),
+    (r"Uncaught \w+", None),
+    (r"core dumped", None),
+    (r":\d+:\d+: (?:error|warning)", None),
+    (r"exit(?:ed with)? (?:code|status) [1-9]", None),
+    (r"^fatal: ", "fatal: "),
+    (r"^error: (?:failed to push|src refspec|pathspec|Your local changes)", "error: "),
+    (r"! \[rejected\]", None),
 )
-_TRACEBACK_BRANCHES = tuple((re.compile(p, re.MULTILINE), needs) for p, needs in _TRACEBACK_PARTS)
+_TRACEBACK_BRANCHES = tuple(
+    (re.compile(p, re.MULTILINE), re.compile(gate) if gate else None)
+    for p, gate in _TRACEBACK_PARTS
+)
 # Cheap substring gates: the traceback regex only runs when one of these is present.
 _TRACEBACK_MARKERS = (
     "rror",
@@ -466,8 +466,8 @@ def _has_traceback(text: str) -> bool:
     if not any(map(present, _TRACEBACK_MARKERS)):
         return False
     return any(
-        (not needs or any(map(present, needs))) and rx.search(text) is not None
-        for rx, needs in _TRACEBACK_BRANCHES
+        (gate is None or gate.search(text) is not None) and rx.search(text) is not None
+        for rx, gate in _TRACEBACK_BRANCHES
     )
 
 
