@@ -253,7 +253,6 @@ def _starts_by_first_char() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]
 
 
 _STARTS_BY_FIRST_CHAR = _starts_by_first_char()
-_NO_STARTS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _IMPORT_WORDS = 6
 # Only whether it matches anywhere is used. Each branch starts with a literal character (the
 # call is ``\w\(`` written from its parenthesis; "=>" is covered by "="), which lets the engine
@@ -479,24 +478,27 @@ def _has_traceback(text: str) -> bool:
 
 def is_code_line(raw: str, line: str) -> bool:
     """Whether one stripped, non-blank line looks like code rather than prose."""
-    code_starts, prose_starts = _STARTS_BY_FIRST_CHAR.get(line[:1], _NO_STARTS)
-    if line.startswith(code_starts):
-        return True
-    if line.startswith(prose_starts):
-        if _CODE_PUNCT.search(line) is not None:
+    starts = _STARTS_BY_FIRST_CHAR.get(line[:1])
+    if starts is not None:
+        code_starts, prose_starts = starts
+        if line.startswith(code_starts):
             return True
-        if line.startswith("@"):
-            return " " not in line  # a bare decorator, not a mention
-        # "from x import y", "import numpy as np": short and without sentence punctuation.
-        return (
-            line.startswith(("from ", "import "))
-            and (" import " in line or line.startswith("import "))
-            and line.count(" ") < _IMPORT_WORDS
-            and not line.endswith((".", "?", "!"))
-        )
+        if line.startswith(prose_starts):
+            if _CODE_PUNCT.search(line) is not None:
+                return True
+            if line.startswith("@"):
+                return " " not in line  # a bare decorator, not a mention
+            # "from x import y", "import numpy as np": short and without sentence punctuation.
+            return (
+                line.startswith(("from ", "import "))
+                and (" import " in line or line.startswith("import "))
+                and line.count(" ") < _IMPORT_WORDS
+                and not line.endswith((".", "?", "!"))
+            )
     if line.endswith(_CODE_ENDS):
         return True
-    if line.endswith(_WEAK_ENDS) or raw.startswith(("    ", "\t")):
+    # Indentation first: it decides most lines of pasted code.
+    if raw.startswith(("    ", "\t")) or line.endswith(_WEAK_ENDS):
         return _CODE_PUNCT.search(line) is not None
     return False
 
