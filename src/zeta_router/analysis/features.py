@@ -499,7 +499,8 @@ def is_code_line(raw: str, line: str) -> bool:
         return True
     # Indentation first: it decides most lines of pasted code.
     if raw.startswith(("    ", "\t")) or line.endswith(_WEAK_ENDS):
-        return _CODE_PUNCT.search(line) is not None
+        # An assignment, the commonest such line, without a regex call.
+        return "=" in line or _CODE_PUNCT.search(line) is not None
     return False
 
 
