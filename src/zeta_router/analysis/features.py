@@ -508,7 +508,8 @@ def count_code_lines(text: str) -> tuple[int, int, int]:
     """(code-like lines, non-blank lines, characters in table rows) by line shape."""
     code = total = table_chars = 0
     rows: list[tuple[str, str]] = []
-    # Most texts have neither cell separator: skip two counts on every line.
+    # Most texts, and most lines of the rest, have neither cell separator: a containment test
+    # is a fifth of the cost of a count (12 vs 60 ns), and skipping both is cheaper still.
     pipes = "|" in text
     tabs = "\t" in text
     for raw in text.splitlines():
@@ -516,7 +517,9 @@ def count_code_lines(text: str) -> tuple[int, int, int]:
         if not line:
             continue
         total += 1
-        if (pipes and line.count("|") >= 2) or (tabs and line.count("\t") >= 2):
+        if (pipes and "|" in line and line.count("|") >= 2) or (
+            tabs and "\t" in line and line.count("\t") >= 2
+        ):
             rows.append((raw, line))
             table_chars += len(line)
         elif is_code_line(raw, line):
