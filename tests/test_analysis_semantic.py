@@ -20,7 +20,7 @@ from zeta_router.analysis import (
 )
 from zeta_router.analysis import embedder as embedder_mod
 from zeta_router.analysis.embedder import StaticEmbedder
-from zeta_router.analysis.semantic import FEATURE_COUNT, Head, SemanticAnalyzer
+from zeta_router.analysis.semantic import FEATURE_COUNT, STRUCTURE_SURE, Head, SemanticAnalyzer
 from zeta_router.config import AnalysisSettings, TaskDefinition
 
 DOC = (
@@ -63,6 +63,7 @@ def analyzer(embedder: StaticEmbedder) -> SemanticAnalyzer:
 def test_semantic_structure(analyzer: SemanticAnalyzer, text: str, task: str) -> None:
     profile = analyzer.analyze(Prompt.from_text(text))
     assert profile.task == task, profile.signals
+    assert _full_model_task(analyzer, text) == task  # also where structure alone decided
     assert profile.source == "semantic"
     assert 0.0 <= profile.confidence <= 1.0
     assert 0.0 <= profile.complexity <= 1.0
@@ -176,6 +177,50 @@ def test_semantic_generalises_to_chat_shapes(
     analyzer: SemanticAnalyzer, text: str, task: str
 ) -> None:
     assert analyzer.analyze(Prompt.from_text(text)).task == task
+    assert _full_model_task(analyzer, text) == task
+
+
+def _full_model_task(analyzer: SemanticAnalyzer, text: str) -> str:
+    probs, _, _ = analyzer.probabilities(Prompt.from_text(text))
+    return max(probs, key=probs.__getitem__)
+
+
+def test_decisive_structure_skips_the_exemplars(analyzer: SemanticAnalyzer) -> None:
+    sure = analyzer.analyze(Prompt.from_text("```python\nprint(1/0)\n```\nwhy does this fail"))
+    assert "structure decisive, exemplars not consulted" in sure.signals
+    assert sure.confidence >= STRUCTURE_SURE
+    assert not any(s.startswith("similar to") for s in sure.signals)
+    # A vague ask leaves it to the exemplars, whose similarity the signals then show.
+    vague = analyzer.analyze(Prompt.from_text("js how to deep clone an object"))
+    assert any(s.startswith("similar to code examples") for s in vague.signals)
+
+
+def test_custom_tasks_always_consult_the_exemplars(embedder: StaticEmbedder) -> None:
+    custom = {"legal": ("review this contract clause", "is this NDA enforceable")}
+    analyzer = SemanticAnalyzer(embedder, Head.load(), custom)
+    # Structure alone is sure this is code, but only the exemplars know the custom task.
+    profile = analyzer.analyze(Prompt.from_text("```python\nprint(1/0)\n```\nwhy does this fail"))
+    assert any(s.startswith("similar to") for s in profile.signals)
+    assert "structure decisive, exemplars not consulted" not in profile.signals
+
+
+def test_structural_shortcut_agrees_with_the_full_model_on_eval_prompts(
+    analyzer: SemanticAnalyzer,
+) -> None:
+    data = Path(__file__).parent.parent / "benchmarks" / "data"
+    taken = agree = 0
+    for name in ("realistic", "blind2"):
+        for line in (data / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            text = item.get("prompt")
+            if not isinstance(text, str):
+                continue
+            profile = analyzer.analyze(Prompt.from_text(text))
+            if "structure decisive, exemplars not consulted" in profile.signals:
+                taken += 1
+                agree += profile.task == _full_model_task(analyzer, text)
+    assert taken >= 100  # the shortcut is taken often enough to matter...
+    assert agree >= 0.98 * taken  # ...and answers as the full model does
 
 
 def test_semantic_back_reference_in_chat(analyzer: SemanticAnalyzer) -> None:

@@ -27,7 +27,7 @@ from ..config import AnalysisSettings
 from .embedder import StaticEmbedder
 from .exemplars import EXEMPLARS
 from .features import DOC_CHARS, Features, extract, split_ask
-from .heuristic import ELLIPTIC_WORDS, SHORT_DOC_CHARS, complexity, score
+from .heuristic import ELLIPTIC_WORDS, SHORT_DOC_CHARS, complexity, score, softmax
 from .profile import Prompt, TaskProfile, estimate_tokens
 
 BUILTIN = ("code", "reasoning", "simple", "retrieval")
@@ -39,13 +39,21 @@ _TOP_K = 3
 # of exemplar similarity (so it means the same after the head is retrained with other weights):
 # the more specific definition wins unless the parent's exemplars match clearly better.
 _CUSTOM_MARGIN_SIM = 0.04
+# When the structural evidence alone is this sure (the heuristic's calibrated probability), the
+# exemplars are not consulted: on the 870 prompts of the five eval sets, 63% of prompts clear
+# it, the heuristic and the full model are equally right on them (99.6%), and every set's
+# accuracy is unchanged; those prompts cost about 40 instead of 90 µs. Not applied with custom
+# tasks, which only the exemplars know.
+STRUCTURE_SURE = 0.98
 
 Array = npt.NDArray[np.float32]
 
 
-def feature_vector(f: Features) -> list[float]:
-    """Structural features scaled to roughly [0, 1]; the order is the head's contract."""
-    heur, _ = score(f)
+def feature_vector(f: Features, heur: Mapping[str, float] | None = None) -> list[float]:
+    """Structural features scaled to roughly [0, 1]; the order is the head's contract.
+    ``heur`` is ``score(f)[0]`` when the caller has it already."""
+    if heur is None:
+        heur, _ = score(f)
     # Translating pasted text is a rewrite; replying to it or continuing it is reading it.
     rewrite = f.transform_ask and not (f.reply_ask or f.summary_ask)
     follow_up = f.user_turns > 1 and f.words <= ELLIPTIC_WORDS and f.doc_chars < SHORT_DOC_CHARS
@@ -207,8 +215,16 @@ class SemanticAnalyzer:
         out: Array = top.sum(axis=2) / self._k_per_task
         return out
 
-    def probabilities(self, prompt: Prompt) -> tuple[dict[str, float], Features, Array]:
-        f = extract(prompt)
+    def probabilities(
+        self,
+        prompt: Prompt,
+        f: Features | None = None,
+        heur: Mapping[str, float] | None = None,
+    ) -> tuple[dict[str, float], Features, Array]:
+        """Per-task probabilities, the features and the ask's exemplar similarities; ``f`` and
+        ``heur`` are ``extract(prompt)`` and ``score(f)[0]`` when the caller has them."""
+        if f is None:
+            f = extract(prompt)
         last = prompt.last_user
         _, ask = split_ask(last)
         whole = last if len(last) <= _ALL_HEAD + _ALL_TAIL else last[:_ALL_HEAD] + last[-_ALL_TAIL:]
@@ -218,7 +234,7 @@ class SemanticAnalyzer:
             s_all = s_ask = self._similarities(embed(whole)[None, :])[0]
         else:
             s_all, s_ask = self._similarities(np.stack((embed(whole), embed(ask))))
-        x = np.array(feature_vector(f), dtype=np.float32)
+        x = np.array(feature_vector(f, heur), dtype=np.float32)
         logits = (
             self.head.w_ask * s_ask
             + self.head.w_all * s_all
@@ -231,11 +247,20 @@ class SemanticAnalyzer:
         return dict(zip(self.tasks, (float(p) for p in z), strict=True)), f, s_ask
 
     def analyze(self, prompt: Prompt) -> TaskProfile:
-        probs, f, s_ask = self.probabilities(prompt)
-        task = max(probs, key=probs.__getitem__)
-        _, why = score(f)
-        i = self.tasks.index(task)
-        why.append(f"similar to {task} examples ({float(s_ask[i]):.2f})")
+        f = extract(prompt)
+        heur, why = score(f)
+        sure = False
+        if not self.custom:
+            probs = softmax(heur)
+            task = max(probs, key=probs.__getitem__)
+            sure = probs[task] >= STRUCTURE_SURE
+        if sure:
+            why.append("structure decisive, exemplars not consulted")
+        else:
+            probs, _, s_ask = self.probabilities(prompt, f, heur)
+            task = max(probs, key=probs.__getitem__)
+            i = self.tasks.index(task)
+            why.append(f"similar to {task} examples ({float(s_ask[i]):.2f})")
         return TaskProfile(
             task=task,
             complexity=round(complexity(f, task), 3),
