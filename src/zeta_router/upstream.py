@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
-from multidict import CIMultiDict
 
+from . import http1
 from .config import Timeouts
 from .errors import FailureKind, UpstreamError
 from .fleet import ReplicaState
@@ -118,6 +118,14 @@ def translate(exc: BaseException, phase: str) -> UpstreamError:
     """Translate a client exception. ``phase`` is "connect", "first byte" or "stream"."""
     if isinstance(exc, UpstreamError):
         return exc
+    if isinstance(exc, http1.ConnectError):
+        return UpstreamError(FailureKind.CONNECT, type(exc.os_error).__name__)
+    if isinstance(exc, http1.ConnectTimeout):
+        return UpstreamError(FailureKind.CONNECT_TIMEOUT)
+    if isinstance(exc, http1.TruncatedBody):
+        return UpstreamError(FailureKind.RESET, "truncated body")
+    if isinstance(exc, http1.ProtocolError):
+        return UpstreamError(FailureKind.MALFORMED, str(exc)[:120])
     if isinstance(exc, aiohttp.ClientConnectorError):
         return UpstreamError(FailureKind.CONNECT, type(exc.os_error).__name__)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -177,7 +185,7 @@ class Stream:
 
     def __init__(
         self,
-        resp: aiohttp.ClientResponse,
+        resp: http1.Response,
         first: bytes,
         rest: bytes,
         *,
@@ -219,12 +227,12 @@ class Stream:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self.done:
             return
-        content = self._resp.content
+        resp = self._resp
         self._arm()
         try:
             while True:
                 try:
-                    chunk = await content.readany()
+                    chunk = await resp.readany()
                 except BaseException as exc:
                     if self._expired is not None:
                         raise self._expired from None
@@ -353,7 +361,8 @@ class _Guard:
 
 
 class Upstream:
-    """The pooled HTTP client shared by every replica (keep-alive, no per-request client)."""
+    """The pooled HTTP clients shared by every replica (keep-alive, no per-request client):
+    :mod:`http1` for requests, aiohttp for health probes and metric scrapes."""
 
     def __init__(
         self,
@@ -363,9 +372,9 @@ class Upstream:
         self._clock = clock
         self._session = session
         self._own_session = session is None
-        self._header_cache: dict[str | None, CIMultiDict[str]] = {}
-        self._timeout_cache: dict[float, aiohttp.ClientTimeout] = {}
+        self._header_cache: dict[str | None, bytes] = {}
         self._watchdog = _Watchdog()
+        self._pool: http1.Pool | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -380,32 +389,33 @@ class Upstream:
             )
         return self._session
 
+    @property
+    def pool(self) -> http1.Pool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool.loop is not loop:
+            self._pool = http1.Pool(loop)
+        return self._pool
+
     async def close(self) -> None:
         if self._session is not None and self._own_session:
             await self._session.close()
         self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
-    def _headers(self, replica: ReplicaState) -> CIMultiDict[str]:
-        # Built once per credential and reused: aiohttp copies them into each request, and a
-        # CIMultiDict spares it one more conversion per request.
-        auth = replica.auth_header
+    def _headers(self, auth: str | None) -> bytes:
+        """Header lines for one credential, built once: every request sends the same few."""
         h = self._header_cache.get(auth)
         if h is None:
-            h = CIMultiDict({"Content-Type": "application/json", "Accept-Encoding": "identity"})
+            if auth and ("\r" in auth or "\n" in auth):
+                raise UpstreamError(FailureKind.REJECTED, "the credential holds a line break")
+            h = b"Content-Type: application/json\r\nAccept-Encoding: identity\r\n"
             if auth:
-                h["Authorization"] = auth
-            self._header_cache[auth] = h
+                h += b"Authorization: " + auth.encode("latin-1", "replace") + b"\r\n"
+            if len(self._header_cache) < 1024:  # credentials come from the config
+                self._header_cache[auth] = h
         return h
-
-    def _timeout(self, connect_s: float, remaining: float) -> aiohttp.ClientTimeout:
-        if remaining < connect_s:  # a nearly spent deadline: rare, not worth keeping
-            return aiohttp.ClientTimeout(total=None, sock_connect=remaining)
-        t = self._timeout_cache.get(connect_s)
-        if t is None:
-            t = self._timeout_cache[connect_s] = aiohttp.ClientTimeout(
-                total=None, sock_connect=connect_s
-            )
-        return t
 
     async def send(
         self,
@@ -422,18 +432,17 @@ class Upstream:
         if remaining <= 0:
             raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT, "request deadline")
         first_byte = min(timeouts.first_byte_s, remaining)
-        timeout = self._timeout(timeouts.connect_s, remaining)
-        resp: aiohttp.ClientResponse | None = None
+        resp: http1.Response | None = None
         try:
+            pool = self.pool
+            target = pool.target(replica.base_url + path)
+            headers = self._headers(replica.auth_header or target.basic_auth)
             with self._watchdog.guard(first_byte):
-                resp = await self.session.post(
-                    replica.base_url + path,
-                    data=body,
-                    headers=self._headers(replica),
-                    timeout=timeout,
+                resp = await pool.request(
+                    b"POST", target, headers, body, min(timeouts.connect_s, remaining)
                 )
                 if resp.status >= 300:
-                    err_body = await resp.content.read(_ERROR_BODY_LIMIT)
+                    err_body = await resp.read(_ERROR_BODY_LIMIT)
                     err_body = redact(err_body, credentials(replica))
                     raise status_error(resp.status, resp.headers, err_body)
                 ctype = resp.headers.get("Content-Type", "")
@@ -443,7 +452,7 @@ class Upstream:
                     return Reply(resp.status, ctype or "application/json", data)
                 buf = b""
                 while True:
-                    chunk = await resp.content.readany()
+                    chunk = await resp.readany()
                     if not chunk:
                         raise UpstreamError(FailureKind.RESET, "stream ended before first event")
                     buf += chunk
