@@ -30,6 +30,8 @@ _HIGH_WATER = 256 * 1024
 _IDLE_S = 15.0
 #: Idle connections kept per origin; more are closed when returned.
 _MAX_IDLE = 256
+#: How long a released answer may take to finish arriving before its connection is dropped.
+_DRAIN_S = 1.0
 
 
 class ConnectError(OSError):
@@ -167,8 +169,14 @@ class Response:
         return body if limit is None else body[:limit]
 
     def release(self) -> None:
-        """Done with the answer: a complete one frees its connection for reuse."""
-        self._conn.finished(reusable=self._done and not self._chunks)
+        """Done with the answer: its connection is reused once the body is complete. A stream
+        is released after its [DONE] event, usually before the chunked terminator arrives;
+        reconnecting for every stream would cost more than waiting for those five bytes."""
+        if self._done or self._error is not None:
+            self._conn.finished(reusable=self._done)
+        else:
+            self._chunks = []
+            self._conn.drain()
 
     def close(self) -> None:
         """Drop the connection now; a pending read fails with :class:`Disconnected`."""
@@ -194,6 +202,7 @@ class _Connection(asyncio.Protocol):
         self._complete = False
         self._framed = False
         self._keep_alive = False
+        self._drain: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -214,6 +223,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
+            self.finished(reusable=False)
         resp = self._resp
         if resp is None:
             self._fail_head(Disconnected("server closed the connection before answering"))
@@ -243,7 +256,7 @@ class _Connection(asyncio.Protocol):
             head.set_result(self._resp)
 
     def on_body(self, body: bytes) -> None:
-        if self._resp is not None:
+        if self._resp is not None and self._drain is None:
             self._resp._feed(body)
 
     def on_message_complete(self) -> None:
@@ -251,6 +264,10 @@ class _Connection(asyncio.Protocol):
             return
         self._complete = True
         self._resp._finish()
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
+            self.finished(reusable=True)
 
     # -- used by the pool and the response ----------------------------------------------------
 
@@ -286,6 +303,15 @@ class _Connection(asyncio.Protocol):
         if self._paused and self.transport is not None and not self.closed:
             self._paused = False
             self.transport.resume_reading()
+
+    def drain(self) -> None:
+        """Discard the rest of the body, then go back to the pool (or close after _DRAIN_S)."""
+        self.resume()
+        self._drain = self.loop.call_later(_DRAIN_S, self._drain_expired)
+
+    def _drain_expired(self) -> None:
+        self._drain = None
+        self.finished(reusable=False)
 
     def abort(self) -> None:
         self.closed = True
