@@ -336,6 +336,7 @@ class Pool:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._targets: dict[str, Target] = {}
         self._ssl: ssl.SSLContext | None = None
+        self._reaper: asyncio.TimerHandle | None = None
 
     def target(self, url: str) -> Target:
         t = self._targets.get(url)
@@ -389,6 +390,25 @@ class Pool:
             return
         conn.idle_since = self.loop.time()
         idle.append(conn)
+        if self._reaper is None:
+            self._reaper = self.loop.call_later(_IDLE_S, self._reap)
+
+    def _reap(self) -> None:
+        """Close connections idle too long: after a burst, the pool would otherwise hold its
+        peak of sockets until each server times them out."""
+        self._reaper = None
+        cutoff = self.loop.time() - _IDLE_S
+        for key, idle in list(self._idle.items()):
+            # Oldest first: connections are appended as they go idle.
+            stale = 0
+            while stale < len(idle) and (idle[stale].closed or idle[stale].idle_since <= cutoff):
+                idle[stale].abort()
+                stale += 1
+            del idle[:stale]
+            if not idle:
+                del self._idle[key]
+        if self._idle:
+            self._reaper = self.loop.call_later(_IDLE_S, self._reap)
 
     async def _connect(self, target: Target, timeout_s: float) -> _Connection:
         scheme, host, port = target.key
@@ -409,6 +429,9 @@ class Pool:
         return conn
 
     def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         for idle in self._idle.values():
             for conn in idle:
                 conn.abort()
