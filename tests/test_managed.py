@@ -233,18 +233,27 @@ async def test_start_timeout_kills_and_retries(make: MakeReplica, recorder: Reco
     assert "ready" not in recorder.states("m-0")
 
 
+class RecordedSleep:
+    """An injected sleep that returns at once, recording the back-off delays asked for;
+    ``enough`` is set once ``enough_after`` of them were."""
+
+    def __init__(self, enough_after: int = 0) -> None:
+        self.delays: list[float] = []
+        self.enough = asyncio.Event()
+        self.enough_after = enough_after
+
+    async def __call__(self, d: float) -> None:
+        self.delays.append(d)
+        if self.enough_after and len(self.delays) >= self.enough_after:
+            self.enough.set()
+        await asyncio.sleep(0)
+
+
 async def test_crash_loop_backoff_doubles_up_to_max(
     script: Path, tmp_path: Path, recorder: Recorder
 ) -> None:
-    delays: list[float] = []
-    enough = asyncio.Event()
-
-    async def fake_sleep(d: float) -> None:
-        delays.append(d)
-        if len(delays) >= 5:
-            enough.set()
-        await asyncio.sleep(0)
-
+    fake_sleep = RecordedSleep(enough_after=5)
+    delays, enough = fake_sleep.delays, fake_sleep.enough
     spec = Launch(
         command=(sys.executable, str(script), "{port}", "0", "crash"),
         restart_backoff_s=0.1,
@@ -295,12 +304,8 @@ def crash_loop_replica(
 async def test_crash_loop_gives_up_after_max_restarts(
     script: Path, tmp_path: Path, recorder: Recorder
 ) -> None:
-    delays: list[float] = []
-
-    async def fake_sleep(d: float) -> None:
-        delays.append(d)
-        await asyncio.sleep(0)
-
+    fake_sleep = RecordedSleep()
+    delays = fake_sleep.delays
     rep = crash_loop_replica(script, tmp_path, recorder, fake_sleep, max_restarts=2)
     await rep.start()
     try:
@@ -351,15 +356,8 @@ async def test_max_restarts_zero_never_restarts_a_failed_start(
 async def test_unlimited_restarts_with_max_restarts_null(
     script: Path, tmp_path: Path, recorder: Recorder
 ) -> None:
-    delays: list[float] = []
-    enough = asyncio.Event()
-
-    async def fake_sleep(d: float) -> None:
-        delays.append(d)
-        if len(delays) >= 12:
-            enough.set()
-        await asyncio.sleep(0)
-
+    fake_sleep = RecordedSleep(enough_after=12)
+    delays, enough = fake_sleep.delays, fake_sleep.enough
     rep = crash_loop_replica(script, tmp_path, recorder, fake_sleep, max_restarts=None)
     await rep.start()
     try:
