@@ -893,6 +893,29 @@ async def test_a_slow_reader_pauses_the_socket_and_gets_every_byte(
     assert server.accepted == 1
 
 
+async def test_a_done_response_released_while_paused_leaves_a_working_connection(
+    pool: http1.Pool, start: Any, watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole answer arrives and crosses the high-water mark with its last byte, so the
+    # connection stops reading just as the body completes. Released unread, the connection
+    # goes back to the pool: it must read again, or the next answer on it is never seen.
+    monkeypatch.setattr(http1, "_HIGH_WATER", 4)
+    server = await start(
+        lambda peer: serve_forever(peer, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    )
+    resp = await request(pool, server.url())
+    await watch.finished.wait()
+    assert resp._done
+    assert watch.pauses == 1
+    resp.release()
+    assert idle(pool) == watch.conns
+    async with asyncio.timeout(1):
+        resp = await request(pool, server.url())
+        assert await resp.read() == b"hello"
+    resp.release()
+    assert server.accepted == 1
+
+
 async def test_close_wakes_a_pending_read_with_disconnected(
     pool: http1.Pool, start: Any, watch: Watch
 ) -> None:

@@ -323,6 +323,9 @@ class _Connection(asyncio.Protocol):
             return  # already handed back
         self._head = None
         if reusable and not self.closed and self._keep_alive:
+            # A body whose last bytes crossed the high-water mark leaves reading paused, and a
+            # response released unread never resumes it: the next answer would never be read.
+            self.resume()
             self.pool.put(self)
         else:
             self.abort()
