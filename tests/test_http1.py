@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import inspect
 import itertools
 import random
 import re
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
+import uvloop
 
 from zeta_router import http1
 from zeta_router.errors import FailureKind
@@ -218,11 +220,13 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Watch:
     return Watch(monkeypatch)
 
 
-@pytest.fixture()
-async def pool(watch: Watch) -> AsyncIterator[http1.Pool]:
+@contextlib.asynccontextmanager
+async def client(watch: Watch) -> AsyncIterator[http1.Pool]:
     p = http1.Pool(asyncio.get_running_loop())
-    yield p
-    p.close()
+    try:
+        yield p
+    finally:
+        p.close()
     # Every connection is closed by now: a response the test forgot, or a connection the
     # client forgot to close, would stay open here (and warn as an unclosed transport).
     async with asyncio.timeout(1):
@@ -230,18 +234,32 @@ async def pool(watch: Watch) -> AsyncIterator[http1.Pool]:
             await watch.lost(conn)
 
 
-@pytest.fixture()
-async def start() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
-    servers: list[Server] = []
+@contextlib.asynccontextmanager
+async def servers() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
+    started: list[Server] = []
 
     async def start(handler: Handler, host: str = "127.0.0.1") -> Server:
         server = await Server(handler).start(host)
-        servers.append(server)
+        started.append(server)
         return server
 
-    yield start
-    for server in servers:
-        await server.stop()
+    try:
+        yield start
+    finally:
+        for server in started:
+            await server.stop()
+
+
+@pytest.fixture()
+async def pool(watch: Watch) -> AsyncIterator[http1.Pool]:
+    async with client(watch) as p:
+        yield p
+
+
+@pytest.fixture()
+async def start() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
+    async with servers() as s:
+        yield s
 
 
 async def request(
@@ -940,6 +958,52 @@ async def test_close_wakes_a_pending_read_with_disconnected(
     await server.clients_closed(1)
 
 
+async def test_a_stream_released_before_its_terminator_goes_back_to_the_pool(
+    pool: http1.Pool, start: Any, watch: Watch
+) -> None:
+    go_on = asyncio.Event()
+
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        await peer.send(b"e\r\ndata: [DONE]\n\n\r\n")
+        await go_on.wait()  # released by then
+        await peer.send(b"3\r\nxyz\r\n0\r\n\r\n")
+        await serve_forever(peer)
+
+    server = await start(handler)
+    resp = await request(pool, server.url())
+    assert await resp.readany() == b"data: [DONE]\n\n"
+    resp.release()
+    assert idle(pool) == []
+    watch.arrived.clear()
+    go_on.set()
+    await watch.arrived.wait()  # the rest is read and dropped; the connection is pooled
+    assert idle(pool) == watch.conns
+    assert await fetch(pool, server.url()) == b"ok"
+    assert server.accepted == 1
+
+
+async def test_a_released_answer_that_stops_arriving_is_dropped(
+    pool: http1.Pool, start: Any, watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http1, "_DRAIN_S", 0.01)
+
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+        await peer.until_client_closes()
+        server.saw_client_close(peer)
+
+    server = await start(handler)
+    resp = await request(pool, server.url())
+    assert await resp.readany() == b"hello"
+    resp.release()
+    await watch.lost(watch.conns[0])  # closed when the drain time ran out
+    assert idle(pool) == []
+    await server.clients_closed(1)
+
+
 # -- against the fake model server ---------------------------------------------------------------
 
 
@@ -971,3 +1035,76 @@ async def test_fake_backend_json_and_sse_share_one_connection(
     assert backend.requests == 4
     assert len(watch.conns) == 1
     assert idle(pool) == watch.conns
+
+
+# -- the same on uvloop --------------------------------------------------------------------------
+
+# The gateway serves on uvloop, whose transports are not asyncio's: the cases where transport
+# behaviour matters (EOF, abort, pause and resume, cancellation) run there too.
+ON_UVLOOP = [
+    pytest.param(test_sequential_requests_share_one_connection, {"response": OK}, id="reuse"),
+    pytest.param(
+        test_a_connection_the_server_wants_closed_is_not_reused,
+        {"response": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+        id="no-reuse",
+    ),
+    pytest.param(test_an_idle_connection_the_server_closed_is_not_reused, {}, id="idle-closed"),
+    pytest.param(test_pool_close_aborts_idle_connections, {}, id="pool-close"),
+    pytest.param(
+        test_chunked_body_split_across_writes,
+        {"pieces": [CHUNKED[i : i + 1] for i in range(len(CHUNKED))]},
+        id="chunked-bytewise",
+    ),
+    pytest.param(
+        test_body_delimited_by_connection_close_is_complete_at_eof,
+        {"response": b"HTTP/1.1 200 OK\r\n\r\n"},
+        id="eof-delimited",
+    ),
+    pytest.param(
+        test_a_framed_body_cut_short_is_truncated,
+        {"response": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"},
+        id="truncated",
+    ),
+    pytest.param(test_connection_refused_is_a_connect_error, {}, id="refused"),
+    pytest.param(
+        test_a_request_abandoned_while_waiting_for_headers_leaves_nothing_behind,
+        {"how": "cancel"},
+        id="cancelled",
+    ),
+    pytest.param(
+        test_an_invalid_response_head_is_a_protocol_error,
+        {"response": b"garbage\r\n\r\n"},
+        id="garbage",
+    ),
+    pytest.param(test_server_closing_before_answering_is_disconnected, {}, id="disconnected"),
+    pytest.param(test_readany_returns_data_as_it_arrives, {}, id="readany"),
+    pytest.param(
+        test_a_slow_reader_pauses_the_socket_and_gets_every_byte,
+        {"chunked": False},
+        id="backpressure",
+    ),
+    pytest.param(
+        test_a_done_response_released_while_paused_leaves_a_working_connection,
+        {},
+        id="released-paused",
+    ),
+    pytest.param(test_close_wakes_a_pending_read_with_disconnected, {}, id="close-wakes"),
+]
+
+
+@pytest.mark.parametrize(("case", "kwargs"), ON_UVLOOP)
+def test_on_uvloop(
+    case: Callable[..., Awaitable[None]],
+    kwargs: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def main() -> None:
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        watch = Watch(monkeypatch)
+        async with servers() as start, client(watch) as pool:
+            available = {"pool": pool, "start": start, "watch": watch, "monkeypatch": monkeypatch}
+            wanted = inspect.signature(case).parameters
+            await case(**{k: v for k, v in available.items() if k in wanted}, **kwargs)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
