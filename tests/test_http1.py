@@ -1004,6 +1004,26 @@ async def test_a_released_answer_that_stops_arriving_is_dropped(
     await server.clients_closed(1)
 
 
+async def test_pool_close_closes_a_connection_still_draining(
+    pool: http1.Pool, start: Any, watch: Watch
+) -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+        await peer.until_client_closes()
+        server.saw_client_close(peer)
+
+    server = await start(handler)
+    resp = await request(pool, server.url())
+    assert await resp.readany() == b"hello"
+    resp.release()
+    pool.close()
+    # Not left to the drain timer: at shutdown the loop may be gone before it fires.
+    async with asyncio.timeout(0.5):
+        await watch.lost(watch.conns[0])
+    await server.clients_closed(1)
+
+
 # -- against the fake model server ---------------------------------------------------------------
 
 
@@ -1089,6 +1109,7 @@ ON_UVLOOP = [
         id="released-paused",
     ),
     pytest.param(test_close_wakes_a_pending_read_with_disconnected, {}, id="close-wakes"),
+    pytest.param(test_pool_close_closes_a_connection_still_draining, {}, id="close-draining"),
 ]
 
 

@@ -308,6 +308,8 @@ class _Connection(asyncio.Protocol):
         """Discard the rest of the body, then go back to the pool (or close after _DRAIN_S)."""
         self.resume()
         self._drain = self.loop.call_later(_DRAIN_S, self._drain_expired)
+        # Owned by no response and not idle yet: the pool must know it to close it.
+        self.pool._draining.add(self)
 
     def _drain_expired(self) -> None:
         self._drain = None
@@ -322,6 +324,7 @@ class _Connection(asyncio.Protocol):
         if self._head is None:
             return  # already handed back
         self._head = None
+        self.pool._draining.discard(self)
         if reusable and not self.closed and self._keep_alive:
             # A body whose last bytes crossed the high-water mark leaves reading paused, and a
             # response released unread never resumes it: the next answer would never be read.
@@ -340,6 +343,8 @@ class Pool:
         self._targets: dict[str, Target] = {}
         self._ssl: ssl.SSLContext | None = None
         self._reaper: asyncio.TimerHandle | None = None
+        #: Connections of released answers still arriving (see ``_Connection.drain``).
+        self._draining: set[_Connection] = set()
 
     def target(self, url: str) -> Target:
         t = self._targets.get(url)
@@ -439,3 +444,7 @@ class Pool:
             for conn in idle:
                 conn.abort()
         self._idle.clear()
+        # A draining connection would otherwise stay open until its drain timer, which may
+        # never fire once the loop is gone (an unclosed transport).
+        for conn in list(self._draining):
+            conn.abort()  # connection_lost cancels the drain timer and forgets it
