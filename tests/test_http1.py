@@ -370,6 +370,84 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(
     assert idle(pool) == [watch.conns[1]]
 
 
+async def test_a_reused_connection_closed_before_any_answer_is_retried_once_on_a_new_one(
+    pool: http1.Pool, start: Any, watch: Watch
+) -> None:
+    # The keep-alive race: the server drops the connection as the next request arrives,
+    # before the client noticed it was closing. Nothing was answered: one more try, fresh.
+    async def handler(peer: Peer) -> None:
+        if peer.index == 0:
+            await peer.request()
+            await peer.send(OK)
+            await peer.request()  # the second request: closed without a byte of answer
+        else:
+            await serve_forever(peer)
+
+    server = await start(handler)
+    assert await fetch(pool, server.url()) == b"ok"
+    assert await fetch(pool, server.url()) == b"ok"
+    assert server.accepted == 2
+
+
+async def test_no_retry_when_a_new_connection_closes_without_answering(
+    pool: http1.Pool, start: Any
+) -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()  # then closed without answering
+
+    server = await start(handler)
+    with pytest.raises(http1.Disconnected):
+        await fetch(pool, server.url())
+    assert server.accepted == 1
+
+
+async def test_no_retry_after_part_of_an_answer_arrived(
+    pool: http1.Pool, start: Any, watch: Watch
+) -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(OK)
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Le")  # a partial head, then closed
+
+    server = await start(handler)
+    assert await fetch(pool, server.url()) == b"ok"
+    with pytest.raises(http1.Disconnected):
+        await fetch(pool, server.url())
+    assert server.accepted == 1
+
+
+@pytest.mark.parametrize("together", [True, False])
+async def test_unsolicited_bytes_close_the_connection(
+    pool: http1.Pool, start: Any, watch: Watch, together: bool
+) -> None:
+    # A 408 the client did not ask for, glued to the answer or sent while the connection
+    # sits idle; the socket stays open. Kept, it would pass for the next request's answer.
+    stray = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+    idle_now = asyncio.Event()
+
+    async def handler(peer: Peer) -> None:
+        if peer.index == 0:
+            await peer.request()
+            if together:
+                await peer.send(OK + stray)
+            else:
+                await peer.send(OK)
+                await idle_now.wait()
+                await peer.send(stray)
+            await peer.until_client_closes()
+        else:
+            await serve_forever(peer)
+
+    server = await start(handler)
+    assert await fetch(pool, server.url()) == b"ok"
+    idle_now.set()
+    async with asyncio.timeout(1):  # dropped at once, not by the idle reaper 15 s later
+        await watch.lost(watch.conns[0])
+    assert await fetch(pool, server.url()) == b"ok"
+    assert server.accepted == 2
+
+
 @pytest.mark.parametrize("reused", [True, False])
 async def test_an_idle_connection_older_than_the_idle_limit_is_not_reused(
     pool: http1.Pool, start: Any, watch: Watch, reused: bool

@@ -203,6 +203,9 @@ class _Connection(asyncio.Protocol):
         self._framed = False
         self._keep_alive = False
         self._drain: asyncio.TimerHandle | None = None
+        #: Whether any byte of an answer to the current request arrived.
+        self.answered = False
+        self._stray = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -211,8 +214,16 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._head is None:
+            # Bytes nobody asked for (a 408 before an idle close): parsed, they would pass
+            # for the answer to the next request sent here.
+            self.abort()
+            return
+        self.answered = True
         try:
             self.parser.feed_data(data)
+            if self._stray:
+                self.abort()
         except httptools.HttpParserUpgrade:
             self._fail(ProtocolError("unexpected protocol upgrade"))
         except httptools.HttpParserError as exc:
@@ -238,10 +249,17 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self._complete:
+            # A second answer right behind the first, in the same read: unsolicited.
+            self._stray = True
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        if self._stray:
+            return
         status = self.parser.get_status_code()
         if status < 200:  # 100 Continue and friends: the real answer follows
             self._headers = []
@@ -256,11 +274,11 @@ class _Connection(asyncio.Protocol):
             head.set_result(self._resp)
 
     def on_body(self, body: bytes) -> None:
-        if self._resp is not None and self._drain is None:
+        if self._resp is not None and self._drain is None and not self._stray:
             self._resp._feed(body)
 
     def on_message_complete(self) -> None:
-        if self._resp is None:
+        if self._resp is None or self._stray:
             return
         self._complete = True
         self._resp._finish()
@@ -276,6 +294,7 @@ class _Connection(asyncio.Protocol):
         self._headers = []
         self._resp = None
         self._complete = False
+        self.answered = False
         self._head = self.loop.create_future()
         if body:
             self.transport.writelines((data, body))
@@ -365,13 +384,27 @@ class Pool:
         """Send one request; returns when the answer's status and headers are in.
         ``headers`` are complete header lines (each ending in CRLF), Host and
         Content-Length excluded."""
-        conn = self._take(target.key)
-        if conn is None:
-            conn = await self._connect(target, connect_timeout_s)
         head = (
             b"%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %d\r\n\r\n"
             % (method, target.path, target.host_header, headers, len(body))
         )
+        conn = self._take(target.key)
+        if conn is not None:
+            try:
+                return await self._exchange(conn, head, body)
+            except Disconnected:
+                if conn.answered:
+                    raise
+                # A kept-alive connection the server had closed while it sat idle, noticed
+                # only now, without one byte of answer: the usual keep-alive race, not a
+                # failure of the server, so once more on a new connection (as browsers and
+                # Go's client do). At worst the server saw the request and died answering
+                # it, and the router would have retried it anyway.
+        conn = await self._connect(target, connect_timeout_s)
+        return await self._exchange(conn, head, body)
+
+    @staticmethod
+    async def _exchange(conn: _Connection, head: bytes, body: bytes) -> Response:
         try:
             return await conn.send(head, body)
         except BaseException:
