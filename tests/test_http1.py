@@ -525,6 +525,26 @@ async def test_pool_close_aborts_idle_connections(
     assert sorted(server.client_closed) == [0, 1]
 
 
+async def test_pool_close_aborts_connections_in_use(
+    pool: http1.Pool, start: Any, watch: Watch
+) -> None:
+    asked = asyncio.Event()
+
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        asked.set()
+        await peer.until_client_closes()  # never answers
+
+    server = await start(handler)
+    pending = asyncio.ensure_future(request(pool, server.url()))
+    await asked.wait()
+    pool.close()  # a router shutting down with a request in flight
+    with pytest.raises(http1.Disconnected):
+        async with asyncio.timeout(1):
+            await pending
+    await watch.lost(watch.conns[0])
+
+
 # -- body framing --------------------------------------------------------------------------------
 
 

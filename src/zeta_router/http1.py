@@ -212,6 +212,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        self.pool._open.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self._head is None:
@@ -234,6 +235,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.pool._open.discard(self)
         if self._drain is not None:
             self._drain.cancel()
             self._drain = None
@@ -327,8 +329,6 @@ class _Connection(asyncio.Protocol):
         """Discard the rest of the body, then go back to the pool (or close after _DRAIN_S)."""
         self.resume()
         self._drain = self.loop.call_later(_DRAIN_S, self._drain_expired)
-        # Owned by no response and not idle yet: the pool must know it to close it.
-        self.pool._draining.add(self)
 
     def _drain_expired(self) -> None:
         self._drain = None
@@ -343,7 +343,6 @@ class _Connection(asyncio.Protocol):
         if self._head is None:
             return  # already handed back
         self._head = None
-        self.pool._draining.discard(self)
         if reusable and not self.closed and self._keep_alive:
             # A body whose last bytes crossed the high-water mark leaves reading paused, and a
             # response released unread never resumes it: the next answer would never be read.
@@ -362,8 +361,8 @@ class Pool:
         self._targets: dict[str, Target] = {}
         self._ssl: ssl.SSLContext | None = None
         self._reaper: asyncio.TimerHandle | None = None
-        #: Connections of released answers still arriving (see ``_Connection.drain``).
-        self._draining: set[_Connection] = set()
+        #: Every open connection: idle, in use, or draining a released answer.
+        self._open: set[_Connection] = set()
 
     def target(self, url: str) -> Target:
         t = self._targets.get(url)
@@ -477,7 +476,7 @@ class Pool:
             for conn in idle:
                 conn.abort()
         self._idle.clear()
-        # A draining connection would otherwise stay open until its drain timer, which may
-        # never fire once the loop is gone (an unclosed transport).
-        for conn in list(self._draining):
-            conn.abort()  # connection_lost cancels the drain timer and forgets it
+        # Also those in use or draining a released answer: they would otherwise stay open until
+        # their request or drain timer ends, which may never happen once the loop is gone.
+        for conn in list(self._open):
+            conn.abort()  # connection_lost cancels a drain timer and fails a pending read

@@ -403,6 +403,9 @@ class Upstream:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+            # Aborted transports close their sockets in a callback: let it run while the
+            # loop still does.
+            await asyncio.sleep(0)
 
     def _headers(self, auth: str | None) -> bytes:
         """Header lines for one credential, built once: every request sends the same few."""
