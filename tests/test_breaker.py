@@ -49,6 +49,28 @@ def test_a_success_resets_the_consecutive_count() -> None:
     assert b.state is BreakerState.CLOSED
 
 
+def test_streams_breaking_in_a_row_open_it_despite_short_successes_between() -> None:
+    # A replica that answers short requests but cuts every stream: the short successes
+    # reset the consecutive count, the broken streams still add up.
+    b = breaker(min_samples=100)
+    for i in range(2):
+        b.on_attempt(float(i))
+        assert not b.on_failure(float(i), "stream cut", stream_break=True)
+        b.on_success(float(i))
+    b.on_attempt(2.0)
+    assert b.on_failure(2.0, "stream cut", stream_break=True)
+    assert b.state is BreakerState.OPEN
+
+
+def test_a_finished_stream_resets_the_stream_break_count() -> None:
+    b = breaker(min_samples=100)
+    for i in range(5):
+        b.on_failure(float(i), "stream cut", stream_break=True)
+        b.on_failure(float(i), "stream cut", stream_break=True)
+        b.on_success(float(i), stream=True)
+    assert b.state is BreakerState.CLOSED
+
+
 def test_failure_rate_over_window_opens_it_once_enough_samples() -> None:
     b = breaker(consecutive_failures=100)
     # Alternate: never 2 failures in a row, but half of all outcomes fail.

@@ -1,9 +1,10 @@
 """Per-replica circuit breaker: a pure state machine driven by outcomes and a clock.
 
-Closed -> open on N consecutive failures or a failure rate over a sliding window (once the window
-holds enough samples). Open -> half-open when the ejection time has passed; the ejection time
-doubles with each consecutive ejection up to a cap. Half-open lets a few probe requests through:
-one success closes the breaker, one failure re-opens it for longer.
+Closed -> open on N consecutive failures, on N streams in a row that broke after they started,
+or on a failure rate over a sliding window (once the window holds enough samples). Open ->
+half-open when the ejection time has passed; the ejection time doubles with each consecutive
+ejection up to a cap. Half-open lets a few probe requests through: one success closes the
+breaker, one failure re-opens it for longer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Breaker:
         "_ejections",
         "_probes",
         "_settings",
+        "_stream_breaks",
         "_window",
         "_window_failures",
         "last_reason",
@@ -40,6 +42,10 @@ class Breaker:
         self.open_until = 0.0
         self.last_reason = ""
         self._consecutive = 0
+        # Streams that broke mid-answer since the last one that finished. Counted apart: a
+        # replica that answers short requests but cuts every stream would otherwise hover at
+        # the failure-rate threshold while short successes keep resetting ``_consecutive``.
+        self._stream_breaks = 0
         self._ejections = 0
         self._closed_at = 0.0
         self._probes = 0
@@ -69,18 +75,26 @@ class Breaker:
         if self.state is BreakerState.HALF_OPEN and self._probes > 0:
             self._probes -= 1
 
-    def on_success(self, now: float) -> None:
+    def on_success(self, now: float, *, stream: bool = False) -> None:
+        """A complete answer; ``stream`` when it was a stream that reached its end."""
         self._consecutive = 0
+        if stream:
+            self._stream_breaks = 0
         self._sample(now, failed=False)
         if self.state is not BreakerState.CLOSED:
             self._close(now)
 
-    def on_failure(self, now: float, reason: str, min_open_s: float = 0.0) -> bool:
+    def on_failure(
+        self, now: float, reason: str, min_open_s: float = 0.0, *, stream_break: bool = False
+    ) -> bool:
         """Record a failure; returns True when this failure (re-)opened the breaker.
 
-        ``min_open_s`` keeps the replica out at least that long (a 429/503's Retry-After)."""
+        ``min_open_s`` keeps the replica out at least that long (a 429/503's Retry-After);
+        ``stream_break`` marks a stream that failed after its first event."""
         self.last_reason = reason
         self._consecutive += 1
+        if stream_break:
+            self._stream_breaks += 1
         self._sample(now, failed=True)
         s = self._settings
         if self.state is BreakerState.HALF_OPEN:
@@ -90,8 +104,10 @@ class Breaker:
             self.open_until = max(self.open_until, now + min_open_s)
             return False
         n = len(self._window)
-        tripped = self._consecutive >= s.consecutive_failures or (
-            n >= s.min_samples and self._window_failures / n >= s.failure_rate
+        tripped = (
+            self._consecutive >= s.consecutive_failures
+            or self._stream_breaks >= s.consecutive_failures
+            or (n >= s.min_samples and self._window_failures / n >= s.failure_rate)
         )
         if tripped:
             self._open(now, min_open_s)
@@ -129,6 +145,7 @@ class Breaker:
         self.state = BreakerState.CLOSED
         self._closed_at = now
         self._consecutive = 0
+        self._stream_breaks = 0
         self._probes = 0
 
     def _sample(self, now: float, *, failed: bool) -> None:

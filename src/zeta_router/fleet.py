@@ -163,13 +163,14 @@ class ReplicaState:
             self.cooldown_until = max(self.cooldown_until, now + pause)
         self.breaker.on_failure(now, err.reason)
 
-    def on_success(self, now: float, ttfb: float | None = None) -> None:
-        """A complete answer; ``ttfb`` is given when this success is also a latency sample."""
+    def on_success(self, now: float, ttfb: float | None = None, *, stream: bool = False) -> None:
+        """A complete answer; ``ttfb`` is given when this success is also a latency sample,
+        ``stream`` when it was a stream that reached its end."""
         self.successes += 1
         if self.breaker.state is BreakerState.HALF_OPEN:
             # Back from an ejection: the balancer's slow start ramps its share up again.
             self.ready_since = now
-        self.breaker.on_success(now)
+        self.breaker.on_success(now, stream=stream)
         if ttfb is not None:
             self.observe_ttfb(ttfb, now)
 

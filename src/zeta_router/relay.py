@@ -110,10 +110,10 @@ async def _relay(
                 block = block.replace(a, b)
             yield block
         finished = True
-        replica.on_success(clock())
+        replica.on_success(clock(), stream=True)
     except UpstreamError as err:
         replica.failures += 1
-        replica.breaker.on_failure(clock(), err.reason)
+        replica.breaker.on_failure(clock(), err.reason, stream_break=True)
         d.stream_error = err.reason
         yield sse_error_event(
             f"The upstream stream from {served} broke after the response started "
