@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import compress, islice
-from typing import Protocol
 
 from . import lexicon as lx
 from .profile import Prompt
@@ -72,41 +71,6 @@ class _Literals:
         return any(p.search(text) is not None for p in self.patterns)
 
 
-class _Searcher(Protocol):
-    def search(self, string: str, pos: int = ..., /) -> re.Match[str] | None: ...
-
-
-class _SnakeCase:
-    r"""``\b[a-z]+_[a-z_]+\b`` searched from its underscores.
-
-    The engine tries the pattern at every lowercase letter (~8 µs to find the matches of a
-    525-character math problem full of ``a_n``, 3.5 µs this way), but a match is a whole word of
-    ``[a-z_]`` holding an underscore, so only the words around the few ``_`` need a look. A word's
-    start is found by stripping a bounded window (stripping all of the text before each ``_``
-    would read it again every time); a run of ``[a-z_]`` longer than that falls back to the regex.
-    """
-
-    _WINDOW = 64
-    _RUN = "abcdefghijklmnopqrstuvwxyz_"
-
-    def __init__(self) -> None:
-        self.rx = re.compile(r"\b[a-z]+_[a-z_]+\b")
-
-    def search(self, string: str, pos: int = 0, /) -> re.Match[str] | None:
-        under = string.find("_", pos)
-        while under != -1:
-            lo = max(0, under - self._WINDOW)
-            start = lo + len(string[lo:under].rstrip(self._RUN))
-            if start == lo and lo > 0:  # the run may begin before the window
-                return self.rx.search(string, pos)
-            # A match can begin only where the run does (``\b``), and not before ``pos``; the
-            # regex checks the rest of the word.
-            if start >= pos and (m := self.rx.match(string, start)) is not None:
-                return m
-            under = string.find("_", under + 1)
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class _Branches:
     """A regex alternation matched as its separately compiled branches, skipping the branches
@@ -122,16 +86,11 @@ class _Branches:
     the empty string, so the matches are exactly those of the full alternation.
     """
 
-    parts: tuple[tuple[_Searcher, Gate], ...]
+    parts: tuple[tuple[re.Pattern[str], Gate], ...]
 
     @classmethod
-    def of(cls, parts: tuple[tuple[str | _Searcher, Gate], ...], flags: int = 0) -> _Branches:
-        return cls(
-            tuple(
-                (re.compile(p, flags) if isinstance(p, str) else p, can_match)
-                for p, can_match in parts
-            )
-        )
+    def of(cls, parts: tuple[tuple[str, Gate], ...], flags: int = 0) -> _Branches:
+        return cls(tuple((re.compile(p, flags), can_match) for p, can_match in parts))
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         # Each live branch with its next match at or after ``pos``; a branch whose next match
@@ -309,11 +268,11 @@ _TABLE_MIN_ROWS = 3
 # inline `code`. Chat users name code this way without writing "code" or "python".
 _EXTENSIONS = "py|js|jsx|ts|tsx|rs|go|java|cpp|rb|php|sh|ya?ml|json|toml|sql|css|html|ipynb"
 _SQL = ("SELECT", "INSERT INTO", "DELETE FROM", "WHERE", "JOIN", "GROUP BY", "ORDER BY")
-_CODE_TOKEN_PARTS: tuple[tuple[str | _Searcher, Gate], ...] = (
+_CODE_TOKEN_PARTS: tuple[tuple[str, Gate], ...] = (
     # The gates below need as much of their branch as can be written from a literal character;
     # a gate that passes where its branch cannot match costs a branch search (~15 ns a char).
     (r"\b[a-z]{2,}[A-Z][a-z]\w*", _finds(r"[A-Z](?<=[a-z]{2}[A-Z])[a-z]")),
-    (_SnakeCase(), _finds(r"_(?<=[a-z]_)[a-z_]")),
+    (r"\b[a-z]+_[a-z_]+\b", _finds(r"_(?<=[a-z]_)[a-z_]")),
     (r"\b\w+\.\w+\(", _finds(r"\.(?<=\w\.)\w+\(")),
     (r"\b\w+\(\)", _has("()")),
     (rf"\w\.(?:{_EXTENSIONS})\b", _finds(rf"\.(?<=\w\.)(?:{_EXTENSIONS})\b")),
