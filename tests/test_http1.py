@@ -42,8 +42,13 @@ class Peer:
     """The server's side of one accepted connection."""
 
     def __init__(
-        self, index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        server: Server,
+        index: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
+        self.server = server
         self.index = index  # 0 for the first connection accepted
         self.reader = reader
         self.writer = writer
@@ -54,6 +59,7 @@ class Peer:
         try:
             head = await self.reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
+            self.server.saw_client_close(self)
             return b""
         m = re.search(rb"\r\ncontent-length: *(\d+)\r\n", head, re.IGNORECASE)
         body = await self.reader.readexactly(int(m.group(1))) if m else b""
@@ -69,8 +75,9 @@ class Peer:
         try:
             rest = await self.reader.read()
         except ConnectionError:
-            return
+            rest = b""
         assert rest == b""
+        self.server.saw_client_close(self)
 
     async def close(self) -> None:
         self.writer.close()
@@ -96,8 +103,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def saw_client_close(self, peer: Peer) -> None:
-        self.client_closed.append(peer.index)
-        self._closed_changed.set()
+        if peer.index not in self.client_closed:
+            self.client_closed.append(peer.index)
+            self._closed_changed.set()
 
     async def clients_closed(self, n: int) -> None:
         """Wait until the client has closed ``n`` connections."""
@@ -115,7 +123,7 @@ class Server:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        peer = Peer(len(self.peers), reader, writer)
+        peer = Peer(self, len(self.peers), reader, writer)
         self.peers.append(peer)
         try:
             await self.handler(peer)
@@ -336,7 +344,6 @@ async def test_a_connection_the_server_wants_closed_is_not_reused(
         await peer.send(response)
         # The server leaves the socket open: the client must close it on its own.
         await peer.until_client_closes()
-        server.saw_client_close(peer)
 
     server = await start(handler)
     assert await fetch(pool, server.url()) == b"ok"
@@ -454,7 +461,6 @@ async def test_an_idle_connection_older_than_the_idle_limit_is_not_reused(
 ) -> None:
     async def handler(peer: Peer) -> None:
         await serve_forever(peer)
-        server.saw_client_close(peer)
 
     server = await start(handler)
     assert await fetch(pool, server.url()) == b"ok"
@@ -478,7 +484,6 @@ async def test_the_pool_closes_connections_left_idle_past_the_limit(
 
     async def handler(peer: Peer) -> None:
         await serve_forever(peer)
-        server.saw_client_close(peer)
 
     server = await start(handler)
     assert await fetch(pool, server.url()) == b"ok"
@@ -508,7 +513,6 @@ async def test_pool_close_aborts_idle_connections(
 ) -> None:
     async def handler(peer: Peer) -> None:
         await serve_forever(peer)
-        server.saw_client_close(peer)
 
     server = await start(handler)
     a, b = await asyncio.gather(request(pool, server.url()), request(pool, server.url()))
@@ -758,7 +762,6 @@ async def test_a_request_abandoned_while_waiting_for_headers_leaves_nothing_behi
             await peer.request()
             asked.set()
             await peer.until_client_closes()  # never answers
-            server.saw_client_close(peer)
         else:
             await serve_forever(peer)
 
@@ -1039,7 +1042,6 @@ async def test_close_wakes_a_pending_read_with_disconnected(
         await peer.request()
         await peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
         await peer.until_client_closes()
-        server.saw_client_close(peer)
 
     server = await start(handler)
     resp = await request(pool, server.url())
@@ -1091,7 +1093,6 @@ async def test_a_released_answer_that_stops_arriving_is_dropped(
         await peer.request()
         await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
         await peer.until_client_closes()
-        server.saw_client_close(peer)
 
     server = await start(handler)
     resp = await request(pool, server.url())
@@ -1109,7 +1110,6 @@ async def test_pool_close_closes_a_connection_still_draining(
         await peer.request()
         await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
         await peer.until_client_closes()
-        server.saw_client_close(peer)
 
     server = await start(handler)
     resp = await request(pool, server.url())
