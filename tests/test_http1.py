@@ -18,6 +18,7 @@ import itertools
 import random
 import re
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -26,9 +27,11 @@ import pytest
 import uvloop
 
 from zeta_router import http1
-from zeta_router.errors import FailureKind
+from zeta_router.config import Timeouts, parse_config
+from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet import Fleet
 from zeta_router.testing import FakeBackend
-from zeta_router.upstream import translate
+from zeta_router.upstream import Upstream, translate
 
 Handler = Callable[["Peer"], Awaitable[None]]
 
@@ -841,6 +844,7 @@ async def test_server_closing_before_answering_is_disconnected(
         await request(pool, server.url())
     err = translate(caught.value, "first byte")
     assert err.kind is FailureKind.RESET
+    assert err.reason == "connection reset: server closed the connection"
     await watch.lost(watch.conns[0])
     assert idle(pool) == []
 
@@ -1153,6 +1157,35 @@ async def test_fake_backend_json_and_sse_share_one_connection(
     assert backend.requests == 4
     assert len(watch.conns) == 1
     assert idle(pool) == watch.conns
+
+
+async def test_an_upstream_error_answer_keeps_its_connection(start: Any, watch: Watch) -> None:
+    # A loading llama.cpp server answers 503 again and again: each such answer is complete,
+    # so the connection is reused rather than reopened for every attempt.
+    loading = b'{"error": {"message": "Loading model", "code": 503}}'
+    answer = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(loading),
+        loading,
+    )
+
+    async def handler(peer: Peer) -> None:
+        await serve_forever(peer, answer)
+
+    server = await start(handler)
+    config = parse_config({"models": {"m": {"replicas": [{"url": server.url("/v1")}]}}})
+    replica = Fleet(config).models["m"].replicas[0]
+    upstream = Upstream(time.monotonic)
+    try:
+        for _ in range(3):
+            with pytest.raises(UpstreamError) as caught:
+                deadline = time.monotonic() + 5
+                await upstream.send(
+                    replica, "/chat/completions", b"{}", Timeouts(), deadline, stream=False
+                )
+            assert caught.value.kind is FailureKind.LOADING
+    finally:
+        await upstream.close()
+    assert server.accepted == 1
 
 
 # -- the same on uvloop --------------------------------------------------------------------------

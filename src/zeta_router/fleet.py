@@ -108,7 +108,8 @@ class ReplicaState:
         key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
         # Kept only as the header value sent upstream; never logged or shown in status.
         self.auth_header = f"Bearer {key}" if key else None
-        # The key wins over credentials in the URL: aiohttp refuses a request that has both.
+        # The key wins over credentials in the URL: one Authorization header goes out, and a
+        # password nobody sends is not kept.
         userinfo = urlsplit(cfg.url).username is not None
         self.base_url = redact_url(cfg.url) if key and userinfo else cfg.url
         self.max_concurrency = cfg.max_concurrency

@@ -66,7 +66,7 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 def credentials(replica: ReplicaState) -> tuple[bytes, ...]:
     """What this replica is sent that must never be repeated: its API key, and the password
-    from its URL (also as the Basic auth token aiohttp builds from it)."""
+    from its URL (also as the Basic auth token sent for it)."""
     found: list[str] = []
     if replica.auth_header:
         found.append(replica.auth_header.partition(" ")[2])
@@ -126,6 +126,8 @@ def translate(exc: BaseException, phase: str) -> UpstreamError:
         return UpstreamError(FailureKind.RESET, "truncated body")
     if isinstance(exc, http1.ProtocolError):
         return UpstreamError(FailureKind.MALFORMED, str(exc)[:120])
+    if isinstance(exc, http1.Disconnected):
+        return UpstreamError(FailureKind.RESET, "server closed the connection")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return UpstreamError(FailureKind.CONNECT, type(exc.os_error).__name__)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -446,6 +448,9 @@ class Upstream:
                 )
                 if resp.status >= 300:
                     err_body = await resp.read(_ERROR_BODY_LIMIT)
+                    # A complete error body leaves the connection reusable: a burst of 503s
+                    # from a loading server should not also cost a reconnect each.
+                    resp.release()
                     err_body = redact(err_body, credentials(replica))
                     raise status_error(resp.status, resp.headers, err_body)
                 ctype = resp.headers.get("Content-Type", "")
