@@ -6,6 +6,8 @@ refuse to send most of these."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -72,48 +74,55 @@ async def assert_closed(reader: asyncio.StreamReader) -> None:
     assert await asyncio.wait_for(reader.read(), TIMEOUT_S) == b""
 
 
-async def valid_chat_works(port: int) -> None:
+class RawConnection:
+    """A raw TCP connection to the gateway, for bytes no HTTP client would send."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def ask(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Send ``raw`` and read one answer."""
+        self.writer.write(raw)
+        await self.writer.drain()
+        return await read_response(self.reader)
+
+    async def assert_closed(self) -> None:
+        await assert_closed(self.reader)
+
+
+@contextlib.asynccontextmanager
+async def raw_connection(port: int) -> AsyncIterator[RawConnection]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(VALID_CHAT)
-        await writer.drain()
-        status, headers, body = await read_response(reader)
-        assert status == 200, body
-        assert headers["content-type"].startswith("application/json")
-        assert orjson.loads(body)["choices"]
+        yield RawConnection(reader, writer)
     finally:
         writer.close()
         await writer.wait_closed()
+
+
+async def valid_chat_works(port: int) -> None:
+    async with raw_connection(port) as conn:
+        status, headers, body = await conn.ask(VALID_CHAT)
+    assert status == 200, body
+    assert headers["content-type"].startswith("application/json")
+    assert orjson.loads(body)["choices"]
 
 
 @pytest.mark.parametrize("raw", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
 async def test_parser_rejects_get_a_json_400_and_close(harness: Harness, raw: bytes) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", harness.port)
-    try:
-        writer.write(raw)
-        await writer.drain()
-        assert_json_400(*await read_response(reader))
-        await assert_closed(reader)
-    finally:
-        writer.close()
-        await writer.wait_closed()
+    async with raw_connection(harness.port) as conn:
+        assert_json_400(*await conn.ask(raw))
+        await conn.assert_closed()
     # The server is unharmed: a valid request on a fresh connection is served.
     await valid_chat_works(harness.port)
 
 
 async def test_bad_request_on_a_keep_alive_connection_closes_it(harness: Harness) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", harness.port)
-    try:
-        writer.write(VALID_CHAT)
-        await writer.drain()
-        status, headers, _ = await read_response(reader)
+    async with raw_connection(harness.port) as conn:
+        status, headers, _ = await conn.ask(VALID_CHAT)
         assert status == 200
         assert headers.get("connection", "keep-alive") != "close"
-        writer.write(BAD_REQUESTS["unknown method"])
-        await writer.drain()
-        assert_json_400(*await read_response(reader))
-        await assert_closed(reader)
-    finally:
-        writer.close()
-        await writer.wait_closed()
+        assert_json_400(*await conn.ask(BAD_REQUESTS["unknown method"]))
+        await conn.assert_closed()
     await valid_chat_works(harness.port)
