@@ -74,7 +74,7 @@ def test_fleet_config_has_two_chat_models_an_embedder_and_every_route(tmp_path: 
     sup = Supervisor.from_config(cfg)
     assert sorted(sup.replicas) == ["embed-0", "gemma-0", "small-0", "small-1"]
     argv = sup["gemma-0"].argv()
-    assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
+    assert argv[:4] == [sys.executable, "-m", "zeta_router.localfleet", "serve-python"]
     assert argv[argv.index("--chat_format") + 1] == "gemma"
     assert argv[argv.index("--port") + 1] == str(sup["gemma-0"].port)
     embed = sup["embed-0"].argv()

