@@ -173,3 +173,49 @@ def test_force_open_and_reset() -> None:
     # A clean history: the two failures before the reset do not count towards the next trip.
     fail(b, 3.0, 2)
     assert b.state is BreakerState.CLOSED
+
+
+def test_a_crash_ejects_and_ready_does_not_close_it() -> None:
+    b = breaker()
+    b.eject(10.0, "process died while serving (killed by SIGSEGV)")
+    assert b.state is BreakerState.OPEN and b.crashed
+    assert b.open_until == 15.0 and b.ejections == 1
+    # The restarted server says it is ready at once: still on probation until the ejection ends.
+    b.on_ready(11.0)
+    assert b.state is BreakerState.OPEN and not b.can_try(14.9)
+    assert b.last_reason == "process died while serving (killed by SIGSEGV)"
+    assert b.can_try(15.0)
+    b.on_attempt(15.0)
+    assert b.state is BreakerState.HALF_OPEN and not b.can_try(15.0)  # one probe slot
+
+
+def test_each_crash_during_probation_ejects_for_longer_up_to_the_cap() -> None:
+    b = breaker()
+    now = 0.0
+    b.eject(now, "process died while serving (killed by SIGSEGV)")
+    periods = [b.open_until - now]
+    for _ in range(5):
+        b.on_ready(now + 0.5)
+        now = b.open_until
+        assert b.can_try(now)
+        b.on_attempt(now)  # the probe crashes it again: its request fails, then the process exits
+        b.on_failure(now, "connection reset")
+        assert b.state is BreakerState.OPEN
+        b.eject(now, "process died while serving (killed by SIGSEGV)")  # no second doubling
+        periods.append(b.open_until - now)
+    assert periods == [5.0, 10.0, 20.0, 40.0, 40.0, 40.0]
+    assert b.crashed and b.last_reason.startswith("process died")
+
+
+def test_a_probe_that_succeeds_ends_probation() -> None:
+    b = breaker()
+    b.eject(0.0, "process died while serving (exit code 1)")
+    b.on_ready(1.0)
+    b.on_attempt(5.0)
+    b.on_success(5.0)
+    assert b.state is BreakerState.CLOSED and not b.crashed
+    # A later outage without a crash is forgotten when the server is ready again.
+    fail(b, 6.0, 3)
+    assert b.state is BreakerState.OPEN
+    b.on_ready(7.0)
+    assert b.state is BreakerState.CLOSED and b.ejections == 0

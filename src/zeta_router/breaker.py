@@ -5,6 +5,11 @@ or on a failure rate over a sliding window (once the window holds enough samples
 half-open when the ejection time has passed; the ejection time doubles with each consecutive
 ejection up to a cap. Half-open lets a few probe requests through: one success closes the
 breaker, one failure re-opens it for longer.
+
+A replica whose process died while serving is ejected the same way (:meth:`Breaker.eject`), and
+its server saying "ready" again does not close the breaker: it comes back through half-open
+probes once the ejection time has passed, so a server that crashes on every request settles as
+ejected for ever longer periods instead of taking its full share each time it restarts.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class Breaker:
     __slots__ = (
         "_closed_at",
         "_consecutive",
+        "_crashed",
         "_ejections",
         "_probes",
         "_settings",
@@ -49,6 +55,8 @@ class Breaker:
         self._ejections = 0
         self._closed_at = 0.0
         self._probes = 0
+        # Opened because the process died, not because requests failed: "ready" is no cure.
+        self._crashed = False
         # (time, failed) samples inside the window; bounded by the request rate x window_s.
         self._window: deque[tuple[float, bool]] = deque()
         self._window_failures = 0
@@ -119,6 +127,27 @@ class Breaker:
         self.state = BreakerState.OPEN
         self.open_until = max(self.open_until, now + duration_s)
 
+    def eject(self, now: float, reason: str) -> None:
+        """The replica's process died while it served: open for the next, longer, ejection.
+        A breaker already open (the failed requests of the crash got there first) stays so."""
+        self.last_reason = reason
+        self._crashed = True
+        if self.state is not BreakerState.OPEN:
+            self._open(now, 0.0)
+
+    def on_ready(self, now: float) -> None:
+        """A probe or the supervisor says the server is ready again. After an outage without a
+        crash the old failures say nothing: start clean. After a crash it is on probation:
+        open until its ejection ends, then half-open probes decide."""
+        if self._crashed and self.state is not BreakerState.CLOSED:
+            return
+        self.reset(now)
+
+    @property
+    def crashed(self) -> bool:
+        """Whether the current ejection is for a process that died while serving."""
+        return self._crashed and self.state is not BreakerState.CLOSED
+
     def reset(self, now: float) -> None:
         """Back to closed with a clean history (a probe saw the replica healthy again)."""
         self._close(now)
@@ -143,6 +172,7 @@ class Breaker:
 
     def _close(self, now: float) -> None:
         self.state = BreakerState.CLOSED
+        self._crashed = False
         self._closed_at = now
         self._consecutive = 0
         self._stream_breaks = 0

@@ -199,8 +199,9 @@ class HealthProber:
             replica.health = Health.READY
             replica.health_detail = ""
             if previous is not Health.UNKNOWN:
-                # Back from down or loading: forget the failures of the outage and ramp up.
-                replica.breaker.reset(now)
+                # Back from down or loading: forget the failures of the outage (unless its
+                # process crashed: then it is on probation) and ramp up.
+                replica.breaker.on_ready(now)
                 replica.ready_since = now
                 log.info("replica %s is ready again (was %s)", replica.id, previous.value)
             return

@@ -151,6 +151,8 @@ class ManagedReplica:
     state: State = field(default="stopped", init=False)
     restarts: int = field(default=0, init=False)
     last_error: str | None = field(default=None, init=False)
+    #: How the last process ended, without its log line: "killed by SIGSEGV", "exit code 1".
+    last_exit: str | None = field(default=None, init=False)
     _run: _Run | None = field(default=None, init=False, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -469,14 +471,9 @@ class ManagedReplica:
 
     def _exit_reason(self, run: _Run) -> str:
         code = run.proc.returncode
-        if code is None:
-            return "exited"
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = str(-code)
-            return f"killed by {name}"
+        self.last_exit = describe_exit(code)
+        if code is None or code < 0:
+            return self.last_exit
         tail = self.log_tail(400).strip().splitlines()
         last = f" ({tail[-1][:200]})" if tail else ""
         return f"exited with code {code}{last}"
@@ -489,6 +486,18 @@ class ManagedReplica:
             run.exited.cancel()
         run.log_file.close()
         self._run = None
+
+
+def describe_exit(code: int | None) -> str:
+    """A process's end in words that hold nothing from its output (safe to show anywhere)."""
+    if code is None:
+        return "exited"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 async def _probe(session: aiohttp.ClientSession, url: str) -> bool:

@@ -169,15 +169,23 @@ class Router:
         replica = self.fleet.replicas.get(rid)
         if replica is None:
             return
+        now = self.clock()
         if state == "ready":
             replica.health = Health.READY
             replica.health_detail = ""
-            replica.ready_since = self.clock()
-            replica.breaker.reset(self.clock())
-        else:
-            starting = state in ("starting", "restarting")
-            replica.health = Health.STARTING if starting else Health.EXITED
-            replica.health_detail = f"process {state}"
+            replica.ready_since = now
+            replica.breaker.on_ready(now)
+            return
+        if state == "exited" and replica.health is Health.READY:
+            # It died while serving: a crash, not a slow start. Eject it for longer each time,
+            # so a server that crashes on every request stops getting its share back.
+            how = None
+            if self.supervisor is not None and rid in self.supervisor:
+                how = self.supervisor[rid].last_exit
+            replica.breaker.eject(now, f"process died while serving ({how or 'exited'})")
+        starting = state in ("starting", "restarting")
+        replica.health = Health.STARTING if starting else Health.EXITED
+        replica.health_detail = f"process {state}"
 
     # -- decisions (pure, no I/O) -------------------------------------------------------------
 

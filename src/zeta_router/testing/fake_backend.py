@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 from aiohttp import web
 
 Mode = Literal[
-    "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset"
+    "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset", "crash"
 ]
 Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
 
@@ -171,6 +173,10 @@ class FakeBackend:
             return self._error(401, "Invalid API key", "authentication_error")
         if f.mode == "400":
             return self._error(400, "Bad request", "invalid_request_error")
+        if f.mode == "crash":
+            # The whole process dies as a segfaulting model server does: only for a backend
+            # run as its own process (``--mode crash``), under a supervisor.
+            os.kill(os.getpid(), signal.SIGSEGV)
         if f.mode == "reset":
             assert request.transport is not None
             request.transport.abort()
@@ -414,11 +420,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before answering")
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--chunk-delay", type=float, default=0.0)
+    parser.add_argument(
+        "--mode", default="ok", choices=get_args(Mode), help="fault mode (crash: SIGSEGV itself)"
+    )
     args = parser.parse_args(argv)
 
     async def serve() -> None:
         backend = FakeBackend(args.name, host=args.host, port=args.port, flavor=args.flavor)
-        backend.set(delay_s=args.delay, chunks=args.chunks, chunk_delay_s=args.chunk_delay)
+        backend.set(
+            delay_s=args.delay, chunks=args.chunks, chunk_delay_s=args.chunk_delay, mode=args.mode
+        )
         await backend.start()
         print(f"fake backend {args.name} on {backend.url}", flush=True)
         await asyncio.Event().wait()
