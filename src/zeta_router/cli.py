@@ -251,6 +251,29 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from . import llamabuild
+
+    if args.fleet_command == "path":
+        found = llamabuild.find_llama_server()
+        if found is None:
+            print(
+                "llama-server is not built for this machine: zeta-router fleet build",
+                file=sys.stderr,
+            )
+            return 1
+        print(found)
+        return 0
+    try:
+        llamabuild.build(
+            progress=lambda msg: print(msg, flush=True), jobs=args.jobs, force=args.force
+        )
+    except llamabuild.BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zeta-router",
@@ -286,6 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", "-c")
     p.add_argument("--analyzer")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("fleet", help="the local fleet's llama.cpp servers")
+    fleet = p.add_subparsers(dest="fleet_command", required=True)
+    b = fleet.add_parser(
+        "build", help="build llama.cpp's llama-server once, from llama-cpp-python's sources"
+    )
+    b.add_argument("--jobs", "-j", type=int, help="parallel compile jobs (default: every core)")
+    b.add_argument("--force", action="store_true", help="build again even if built")
+    fleet.add_parser("path", help="print the llama-server binary the demo would use")
+    p.set_defaults(func=cmd_fleet)
 
     # Listed for --help; its options belong to the demo module, which is imported (with rich
     # and the local fleet) only when the demo runs: see main().

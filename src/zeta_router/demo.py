@@ -502,6 +502,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=None, help="gateway port (default: free)")
     parser.add_argument("--max-tokens", type=int, default=None, help="per answer (32)")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "python", "llama-server"),
+        default="auto",
+        help="model servers: llama-cpp-python's, or llama.cpp's llama-server (built by "
+        "'zeta-router fleet build'); auto picks llama-server once it is built",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -523,8 +530,18 @@ def run_args(args: argparse.Namespace) -> int:
     if not llama_available():
         console.print("[red]llama-cpp-python is not installed[/]: pip install 'zeta-router[local]'")
         return 2
+    binary = None
+    if args.backend != "python":
+        from .llamabuild import find_llama_server
+
+        binary = find_llama_server()
+        if binary is None and args.backend == "llama-server":
+            console.print(
+                "[red]llama-server is not built for this machine[/]: zeta-router fleet build"
+            )
+            return 2
     try:
-        config = fleet_config(listen_port=args.port)
+        config = fleet_config(listen_port=args.port, llama_server=binary)
     except LocalModelError as exc:
         console.print(f"[red]{exc}[/]")
         return 2

