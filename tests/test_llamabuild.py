@@ -100,7 +100,7 @@ def test_an_sdist_without_llama_cpp_is_refused(cache: Path) -> None:
     if llamabuild.missing_tools():
         pytest.skip("the tool check comes first")
     bad = sdist(cache.parent, {"llama_cpp/__init__.py": ""})
-    with pytest.raises(llamabuild.BuildError, match="no vendor/llama.cpp"):
+    with pytest.raises(llamabuild.BuildError, match=r"no vendor/llama\.cpp"):
         llamabuild.build(progress=lambda _: None, sdist=bad)
     assert leftovers(cache) == []
 
