@@ -9,6 +9,7 @@ supervisor; the client is the official openai SDK over real sockets.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +21,14 @@ import pytest
 
 from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
-from zeta_router.localfleet import Gateway, free_ports, running_gateway
+from zeta_router.localfleet import (
+    Gateway,
+    LocalModelError,
+    fleet_dict,
+    free_ports,
+    locate_models,
+    running_gateway,
+)
 
 from .test_managed import Recorder
 
@@ -72,9 +80,9 @@ def config(modes: dict[str, list[str]], log_dir: Path) -> Any:
 
 
 @pytest.fixture
-async def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
-    tuple[Gateway, Recorder]
-]:
+async def gateway(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Gateway, Recorder]]:
     rec = Recorder()
     async with running_gateway(config(request.param, tmp_path), on_state=rec) as gw:
         assert await gw.supervisor.wait_ready(30), gw.supervisor.not_ready()
@@ -169,3 +177,66 @@ async def test_when_every_capable_replica_crashes_clients_get_an_honest_503_in_t
     assert all(r.breaker.crashed or r.breaker.state is not BreakerState.CLOSED for r in replicas)
     assert sum(r.requests for r in replicas) <= 3 + 3 * 4, [(r.id, r.requests) for r in replicas]
     assert all(crashes(rec, r.id) >= 1 for r in replicas)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
+)
+async def test_a_real_llama_cpp_server_that_crashes_on_every_request_is_contained(
+    tmp_path: Path,
+) -> None:
+    try:
+        models = locate_models()
+    except LocalModelError as exc:
+        pytest.skip(f"packaged models missing: {exc}")
+    doc = fleet_dict(models, log_dir=str(tmp_path), restart_backoff_s=0.05)
+    small = doc["models"]["small"]
+    crashing = small["replicas"][1]["launch"]
+    # Same server, same model, same arguments: only its completions SIGSEGV the process.
+    argv = crashing["command"]
+    crashing["command"] = [sys.executable, str(Path(__file__).with_name("llama_crash_server.py"))]
+    crashing["command"] += argv[argv.index("serve-python") + 1 :]
+    crashing["max_restarts"] = None
+    doc["routes"] = {"simple": ["small"]}
+    doc["analysis"] = {"analyzer": "heuristic"}
+    doc["breaker"] = {"consecutive_failures": 2, "eject_base_s": 2.0, "eject_max_s": 30.0}
+    rec = Recorder()
+    async with running_gateway(parse_config(doc, "<test>"), on_state=rec) as gw:
+        assert await gw.supervisor.wait_ready(120), gw.supervisor.not_ready()
+        bad = gw.router.fleet.replicas["small-1"]
+        after_second: list[int] = []
+
+        def on_state(rid: str, state: str) -> None:
+            if rid == "small-1" and state == "exited" and crashes(rec, "small-1") == 2:
+                after_second.append(bad.requests)
+
+        gw.supervisor.add_listener(on_state)
+        sdk = client(gw)
+        failures: list[str] = []
+
+        # Long enough for several restarts (each reloads the model): without containment every
+        # one of them got its share of traffic and crashed on it.
+        until = time.monotonic() + 16.0
+
+        async def worker(w: int) -> None:
+            i = 0
+            while time.monotonic() < until:
+                i += 1
+                try:
+                    await sdk.chat.completions.create(
+                        model="small",
+                        messages=[{"role": "user", "content": f"Say {w}.{i}."}],
+                        max_tokens=2,
+                    )
+                except openai.APIError as exc:
+                    failures.append(repr(exc))
+
+        try:
+            await asyncio.gather(*(worker(w) for w in range(4)))
+        finally:
+            await sdk.close()
+        assert failures == []
+        assert crashes(rec, "small-1") >= 2 and after_second, rec.events
+        assert bad.requests - after_second[0] <= 5, (bad.requests, after_second, rec.events)
+        assert bad.breaker.last_reason == "process died while serving (killed by SIGSEGV)"

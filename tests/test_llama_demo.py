@@ -13,6 +13,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from zeta_router.llamabuild import find_llama_server
+
 from .test_managed import alive, wait_gone
 
 # Looked up, not imported: the servers run in child processes, and importing llama_cpp here
@@ -34,12 +36,29 @@ def children(pid: int) -> set[int]:
     return out
 
 
-async def test_demo_runs_crashes_recovers_serves_and_cleans_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "python",
+        pytest.param(
+            "llama-server",
+            marks=pytest.mark.skipif(
+                find_llama_server() is None,
+                reason="llama-server is not built for this machine: zeta-router fleet build",
+            ),
+        ),
+    ],
+)
+async def test_demo_runs_crashes_recovers_serves_and_cleans_up(
+    tmp_path: Path, backend: str
+) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "zeta_router.demo",
+        "--backend",
+        backend,
         "--serve",
         "--requests",
         "12",

@@ -132,3 +132,19 @@ def test_demo_options_parse_for_the_cli() -> None:
     args = parser.parse_args(["--requests", "5", "--no-kill", "--serve", "--max-tokens", "8"])
     assert (args.requests, args.kill, args.serve, args.max_tokens) == (5, False, True, 8)
     assert parser.parse_args([]).kill is True
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_no_demo_server_repacks_weights(tmp_path: Path, native: bool) -> None:
+    """Repacking into AMX buffers segfaults llama.cpp on virtualised Sapphire Rapids: every
+    server of the demo fleet, on either backend, must start with it off."""
+    models = LocalModels(smollm2=tmp_path / "s.gguf", gemma=tmp_path / "g.gguf")
+    binary = tmp_path / "llama-server" if native else None
+    sup = Supervisor.from_config(fleet_config(models, llama_server=binary))
+    for rid in sup.replicas:
+        argv = sup[rid].argv()
+        if native:
+            assert argv[0] == str(binary) and "--no-repack" in argv
+            assert sup[rid].launch.ready_path == "/health"
+        else:
+            assert argv[1:4] == ["-m", "zeta_router.localfleet", "serve-python"]
