@@ -151,6 +151,40 @@ async def test_down_after_consecutive_failed_probes_then_back(backend: FakeBacke
         await router.close()
 
 
+async def test_a_server_restarted_while_serving_comes_back_on_probation(
+    backend: FakeBackend,
+) -> None:
+    """Ready, then loading again: the server was restarted (it crashed, or its supervisor
+    restarted it). It is not trusted with its full share the moment it says ready: it waits
+    out an ejection that doubles with each such restart, then half-open probes decide."""
+    clock = Clock()
+    router = router_for({"m": (backend.url, "llamacpp")}, clock)
+    replica = only(router)
+    eject = router.config.breaker.eject_base_s
+    try:
+        await router.prober.probe_once()
+        assert replica.health is Health.READY
+        for n in range(3):
+            backend.set(mode="loading")
+            await router.prober.probe_once()
+            assert replica.health is Health.LOADING
+            backend.heal()
+            clock.now += 0.5
+            await router.prober.probe_once()
+            assert replica.health is Health.READY
+            assert not replica.available(clock.now), "ready, but still ejected"
+            assert replica.breaker.last_reason == "server restarted while serving (loading again)"
+            assert replica.breaker.open_until - (clock.now - 0.5) == eject * 2**n
+            clock.now = replica.breaker.open_until
+            assert replica.available(clock.now)
+            replica.breaker.on_attempt(clock.now)  # the probe request: it restarts again
+            assert replica.breaker.state is BreakerState.HALF_OPEN
+        replica.breaker.on_success(clock.now)
+        assert replica.breaker.state is BreakerState.CLOSED
+    finally:
+        await router.close()
+
+
 async def test_a_success_between_failures_resets_the_count(backend: FakeBackend) -> None:
     clock = Clock()
     router = router_for({"m": (backend.url, "vllm")}, clock, unhealthy_after=2)

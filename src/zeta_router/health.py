@@ -11,7 +11,10 @@ dead one comes back. What a probe asks depends on the server:
 - ``auto`` tries ``/health`` and falls back to ``/models`` for good once ``/health`` is missing.
 
 A replica that probes healthy after being down or loading re-enters with a clean breaker and a
-fresh ``ready_since`` so the balancer's slow start ramps its share up. Probes never touch
+fresh ``ready_since`` so the balancer's slow start ramps its share up; but one that went down,
+or started loading again, after it had been ready (it crashed, or was restarted) is ejected and
+re-enters on probation, through half-open probes once its ejection ends, so a server that
+crashes on every request settles as ejected. Probes never touch
 replicas whose process the supervisor is starting, ones a reload is draining, nor models with
 ``health: none`` (their health is whatever the supervisor or the request path says).
 """
@@ -208,11 +211,17 @@ class HealthProber:
         if result.verdict is Verdict.LOADING:
             # Definitive: the server itself says it cannot serve yet.
             st.failures = 0
+            if replica.health is Health.READY:
+                # A server that served and now loads its model again was restarted: it died,
+                # as far as the router can tell, and comes back on probation.
+                replica.breaker.eject(now, "server restarted while serving (loading again)")
             replica.health = Health.LOADING
             replica.health_detail = "model loading"
             return
         st.failures += 1
         if st.failures >= self._settings.unhealthy_after and replica.health is not Health.DOWN:
+            if replica.health is Health.READY:
+                replica.breaker.eject(now, f"down while serving: {result.detail}")
             replica.health = Health.DOWN
             replica.health_detail = f"health probe failed: {result.detail}"
             log.warning("replica %s is down: %s", replica.id, result.detail)
