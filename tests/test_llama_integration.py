@@ -14,9 +14,10 @@ from typing import Any
 import openai
 import pytest
 
-from zeta_router.localfleet import Gateway, LocalModelError, fleet_config, running_gateway
+from zeta_router.localfleet import Gateway, LocalModelError, fleet_config
 
-from .test_managed import Recorder, alive, wait_gone
+from .fleet_helpers import fleet_gateway, sdk
+from .test_managed import Recorder, alive
 
 # Looked up, not imported: the servers run in child processes, and importing llama_cpp here
 # would leak the /dev/null handle it opens at import time into this process.
@@ -35,27 +36,8 @@ async def gateway(tmp_path: Any) -> AsyncIterator[tuple[Gateway, Recorder]]:
         config = fleet_config(log_dir=str(tmp_path / "logs"), restart_backoff_s=0.2)
     except LocalModelError as exc:
         pytest.skip(f"packaged models missing: {exc}")
-    rec = Recorder()
-    pids: list[int] = []
-    async with running_gateway(config, on_state=rec) as gw:
-        assert await gw.supervisor.wait_ready(120), [
-            (s.id, s.last_error, s.log_path) for s in gw.supervisor.not_ready()
-        ]
-        yield gw, rec
-        pids = [s.pid for s in gw.supervisor.status() if s.pid is not None]
-    # Nothing the gateway launched may outlive it.
-    assert len(pids) == 4
-    for pid in pids:
-        await wait_gone(pid, within=5)
-        assert not alive(pid)
-    assert {s.state for s in gw.supervisor.status()} == {"stopped"}
-
-
-def sdk(gw: Gateway) -> openai.AsyncOpenAI:
-    # No SDK retries: a retry must come from the router, where the headers show it.
-    return openai.AsyncOpenAI(
-        base_url=gw.base_url + "/v1", api_key="unused", max_retries=0, timeout=60
-    )
+    async with fleet_gateway(config, 4) as served:
+        yield served
 
 
 async def chat(

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from zeta_router.config import parse_config
@@ -32,7 +31,8 @@ from zeta_router.localfleet import (
     running_gateway,
 )
 
-from .test_managed import Recorder, alive, wait_gone
+from .fleet_helpers import fleet_gateway, sdk
+from .test_managed import Recorder
 
 BINARY = find_llama_server()
 pytestmark = [
@@ -58,24 +58,8 @@ async def gateway(models: Any, tmp_path: Path) -> AsyncIterator[tuple[Gateway, R
         models, log_dir=str(tmp_path / "logs"), restart_backoff_s=0.2, llama_server=BINARY
     )
     doc["health"].update(interval_s=0.2, scrape_interval_s=0.1)
-    rec = Recorder()
-    pids: list[int] = []
-    async with running_gateway(parse_config(doc, "<test>"), on_state=rec) as gw:
-        assert await gw.supervisor.wait_ready(120), [
-            (s.id, s.last_error, s.log_path) for s in gw.supervisor.not_ready()
-        ]
-        yield gw, rec
-        pids = [s.pid for s in gw.supervisor.status() if s.pid is not None]
-    assert len(pids) == 4
-    for pid in pids:
-        await wait_gone(pid, within=5)
-        assert not alive(pid)
-
-
-def sdk(gw: Gateway) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=gw.base_url + "/v1", api_key="unused", max_retries=0, timeout=60
-    )
+    async with fleet_gateway(parse_config(doc, "<test>"), 4) as served:
+        yield served
 
 
 async def until(cond: Any, within: float, what: str) -> None:
