@@ -39,6 +39,7 @@ from .feedback import Feedback
 from .fleet import Fleet, Health, ModelState, ReplicaState
 from .health import HealthProber
 from .hedge import HedgePolicy, race
+from .history import History, Sampler
 from .managed import Supervisor
 from .policy import Plan, plan
 from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model
@@ -125,6 +126,9 @@ class Router:
         self.telemetry = Telemetry(
             access_log_enabled=config.server.access_log, log_prompts=config.server.log_prompts
         )
+        #: The fleet over time, one sample a second (the dashboard's charts, ``top``).
+        self.history = History()
+        self.sampler = Sampler(self, sleep=sleep)
         #: The file the config came from; a reload with no body re-reads it.
         self.config_path: str | None = None
         #: Replicas a reload removed, kept visible until their in-flight requests finish.
@@ -142,6 +146,7 @@ class Router:
 
     async def start(self) -> None:
         self.telemetry.start()
+        self.sampler.start()
         if self.supervisor is not None:
             # Launch without waiting: the replicas stay STARTING (unused) until ready.
             await self.supervisor.start()
@@ -160,6 +165,7 @@ class Router:
         await self.prober.stop()
         if self.supervisor is not None:
             await self.supervisor.stop()
+        await self.sampler.stop()
         await self.telemetry.stop()
         await self.upstream.close()
 

@@ -19,7 +19,9 @@ from . import __version__
 from .analysis.cache import CachedAnalyzer
 from .config import Config
 from .decision import Decision
+from .errors import InvalidRequest
 from .fleet import ReplicaState, redact_url
+from .history import report as history_report
 from .managed import ReplicaStatus
 from .reload import prune_drained
 from .response import Response
@@ -220,8 +222,18 @@ def _decisions_param(scope: Scope) -> int:
     return max(0, min(n, MAX_DECISIONS))
 
 
+def _since_param(scope: Scope) -> int:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    raw = query.get("since", ["0"])[0]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise InvalidRequest(
+            "since must be a sample number (seq) from an earlier answer, or 0", param="since"
+        )
+    return int(raw)
+
+
 def install(app: App) -> None:
-    """Serve the status JSON and the dashboard page."""
+    """Serve the status JSON, the per-second history and the dashboard page."""
     from .server import json_response
 
     router = app.router
@@ -234,8 +246,12 @@ def install(app: App) -> None:
     async def status(scope: Scope, receive: Receive) -> Response:
         return json_response(snapshot(router, _decisions_param(scope)))
 
+    async def history(scope: Scope, receive: Receive) -> Response:
+        return json_response(history_report(router, _since_param(scope)))
+
     async def dashboard(scope: Scope, receive: Receive) -> Response:
         return Response(200, list(page_headers), page)
 
     app.add_route("/v1/router/status", "GET", status)
+    app.add_route("/v1/router/history", "GET", history)
     app.add_route("/dashboard", "GET", dashboard)

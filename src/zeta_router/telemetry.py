@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
 from typing import Any
 
 import orjson
 
 from .decision import Decision
+from .history import RequestWindow
 from .metrics import RequestStats, reason_class
 
 access_log = logging.getLogger("zeta_router.access")
@@ -33,6 +35,8 @@ class Telemetry:
     ) -> None:
         self.recent: deque[Decision] = deque(maxlen=recent)
         self.stats = RequestStats()
+        self._rng = random.Random()
+        self._window = RequestWindow(self._rng)
         self._pending: list[Decision] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -52,6 +56,7 @@ class Telemetry:
     def rejected(self, endpoint: str, status: int) -> None:
         """A request refused before routing (4xx on its body or headers): counted, not logged."""
         self.stats.requests[("none", "none", str(status), endpoint)] += 1
+        self._window.rejected(status)
 
     @property
     def running(self) -> bool:
@@ -79,6 +84,7 @@ class Telemetry:
         for d in pending:
             self.recent.append(d)
             self.stats.observe(d)
+            self._window.observe(d)
             if log:
                 line = orjson.dumps(self.log_record(d)).decode()
                 records.append(
@@ -88,6 +94,12 @@ class Telemetry:
                 )
         if records:
             emit_batch(access_log, records)
+
+    def take_window(self) -> RequestWindow:
+        """The requests finished since the last call, for the history's next second."""
+        self.flush()
+        window, self._window = self._window, RequestWindow(self._rng)
+        return window
 
     async def _drain_loop(self) -> None:
         while True:
