@@ -6,152 +6,33 @@ the fallback that followed, and log no console errors or uncaught exceptions.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from zeta_router.testing import Harness
 
+from .cdp import CHROMIUM, Page, chromium
 from .conftest import fleet_template
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("ZETA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
     pytest.skip(
         f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does this)",
         allow_module_level=True,
     )
 
-from websockets.sync.client import ClientConnection, connect  # noqa: E402
-
 CODE_PROMPT = "Fix this bug:\n```python\ndef add(a, b):\n    return a - b\n```"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Page:
-    """A minimal CDP session on one page target: commands plus the events seen meanwhile."""
-
-    def __init__(self, ws_url: str) -> None:
-        # Entered as a context manager: websockets >= 17.1 warns on a bare connect().
-        self._stack = contextlib.ExitStack()
-        self._ws: ClientConnection = self._stack.enter_context(
-            connect(ws_url, max_size=None, open_timeout=10)
-        )
-        self._id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self._id += 1
-        self._ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self._ws.recv(timeout=15))
-            if msg.get("id") == self._id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})  # type: ignore[no-any-return]
-            self.events.append(msg)
-
-    def eval(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def wait_for(self, expression: str, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.eval(expression)
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"the dashboard did not show {what} within {timeout} s")
-
-    def errors(self) -> list[str]:
-        out = []
-        for e in self.events:
-            method, params = e.get("method"), e.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                out.append(json.dumps(params["exceptionDetails"])[:500])
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                out.append(json.dumps(params.get("args"))[:500])
-            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                out.append(params["entry"].get("text", "")[:500])
-        return out
-
-    def close(self) -> None:
-        self._stack.close()
 
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[Callable[[str], Page]]:
-    port = free_port()
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--remote-debugging-port={port}",
-        "about:blank",
-    ]
-    with (tmp_path / "chromium.log").open("w") as log:
-        proc = subprocess.Popen([CHROMIUM, *flags], stdout=log, stderr=subprocess.STDOUT)
-    pages: list[Page] = []
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        targets: list[dict[str, Any]] = []
-        while time.monotonic() < deadline and not targets:
-            assert proc.poll() is None, (tmp_path / "chromium.log").read_text()[-2000:]
-            try:
-                listed = httpx.get(base + "/json/list", timeout=2).json()
-                targets = [t for t in listed if t.get("type") == "page"]
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        assert targets, "Chromium did not open a page target"
-
-        def open_page(url: str) -> Page:
-            page = Page(targets[0]["webSocketDebuggerUrl"])
-            pages.append(page)
-            page.call("Runtime.enable")
-            page.call("Log.enable")
-            page.call("Page.enable")
-            page.call("Page.navigate", url=url)
-            return page
-
+    with chromium(tmp_path) as open_page:
         yield open_page
-    finally:
-        for page in pages:
-            page.close()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @pytest.fixture()
@@ -212,3 +93,62 @@ def test_dashboard_renders_fleet_and_shows_a_replica_going_down(
     page.eval("1")  # collect any late events
     assert page.errors() == [], page.errors()
     assert page.eval("document.getElementById('conn').textContent") == "live"
+
+
+def chart_series(chart: str, key: str, field: str) -> str:
+    return (
+        f"Number(document.querySelector('#chart-{chart} path[data-series=\"{key}\"]')"
+        f"?.dataset.{field} ?? 0)"
+    )
+
+
+def lane(replica: str, state: str) -> str:
+    return (
+        f"document.querySelectorAll('#timeline g[data-replica=\"{replica}\"] "
+        f"rect[data-state=\"{state}\"]').length"
+    )
+
+
+def test_dashboard_charts_history_and_shows_a_replica_going_down(
+    gw: Harness, browser: Callable[[str], Page], tmp_path: Path
+) -> None:
+    c = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0, timeout=20)
+    for _ in range(3):
+        c.chat.completions.create(model="auto", messages=[{"role": "user", "content": CODE_PROMPT}])
+    page = browser(gw.url + "/dashboard")
+
+    # The history so far: coder served the code requests, its breaker stayed closed.
+    page.wait_for(f"{chart_series('requests', 'coder', 'total')} >= 3", 5, "coder's requests")
+    assert page.eval(chart_series("latency", "coder p50", "max")) > 0
+    assert page.eval(chart_series("ttft", "coder p99", "max")) > 0
+    assert page.eval(chart_series("status", "2xx", "total")) >= 3
+    assert page.eval(lane("coder-0", "closed")) >= 1
+    assert page.eval(lane("coder-0", "open")) == 0
+    assert page.eval(chart_series("errors", "coder-0", "total")) == 0
+    lanes = page.eval(
+        "Array.from(document.querySelectorAll('#timeline g[data-replica]'))"
+        ".map((g) => g.dataset.replica)"
+    )
+    assert sorted(lanes) == ["brain-a", "brain-b", "coder-0", "embed-0", "small-0"]
+
+    # coder's only replica goes down; the next code request fails there and falls back.
+    gw.down("c1")
+    t0 = time.monotonic()
+    raw = c.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": CODE_PROMPT}]
+    )
+    assert raw.headers["x-zeta-model"] == "brain"
+    page.wait_for(f"{lane('coder-0', 'open')} >= 1", 5, "coder-0's breaker opening")
+    page.wait_for(f"{chart_series('errors', 'coder-0', 'total')} >= 1", 5, "coder-0's error")
+    page.wait_for(f"{chart_series('resilience', 'fallbacks', 'total')} >= 1", 5, "the fallback")
+    elapsed = time.monotonic() - t0
+    assert elapsed < 5, elapsed
+    # The other replicas stayed closed, and had no errors.
+    assert page.eval(lane("brain-a", "open")) == 0
+    assert page.eval(chart_series("errors", "brain-a", "total")) == 0
+
+    png = page.screenshot(1400, 900)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+    (tmp_path / "dashboard.png").write_bytes(png)
+    page.eval("1")  # collect any late events
+    assert page.errors() == [], page.errors()

@@ -21,10 +21,12 @@ from zeta_router.history import (
     RESERVOIR,
     History,
     RequestWindow,
+    Sampler,
     StatusClass,
     quantiles,
     status_class,
 )
+from zeta_router.router import Router
 from zeta_router.testing import Harness
 
 from .conftest import fleet_template
@@ -52,16 +54,17 @@ def decision(
     return d
 
 
+CONFIG = {
+    "analysis": {"analyzer": "heuristic"},
+    "models": {
+        "brain": {"replicas": [{"url": "http://127.0.0.1:1/v1", "id": "brain-a"}]},
+        "coder": {"replicas": [{"url": "http://127.0.0.1:2/v1"}]},
+    },
+}
+
+
 def fleet() -> Fleet:
-    cfg = parse_config(
-        {
-            "models": {
-                "brain": {"replicas": [{"url": "http://127.0.0.1:1/v1", "id": "brain-a"}]},
-                "coder": {"replicas": [{"url": "http://127.0.0.1:2/v1"}]},
-            }
-        }
-    )
-    return Fleet(cfg)
+    return Fleet(parse_config(CONFIG))
 
 
 def test_status_classes() -> None:
@@ -251,3 +254,40 @@ def test_bad_since_is_a_400_naming_the_parameter(gw: Harness, since: str) -> Non
     assert resp.status_code == 400
     err = resp.json()["error"]
     assert err["param"] == "since" and err["type"] == "invalid_request_error"
+
+
+def test_the_sampler_waits_for_the_next_boundary_at_least_half_a_step_away() -> None:
+    wall = [1000.25]
+
+    async def no_sleep(_: float) -> None:
+        raise AssertionError("not started")
+
+    router = Router(parse_config(CONFIG))
+    sampler = Sampler(router, wall=lambda: wall[0], sleep=no_sleep)
+    assert sampler.until_next() == pytest.approx(0.75)
+    wall[0] = 1000.999  # woke a little early for the 1001 boundary: aim for 1002
+    assert sampler.until_next() == pytest.approx(1.001)
+    wall[0] = 1001.4
+    assert sampler.until_next() == pytest.approx(0.6)
+
+
+def test_the_sampler_first_sets_a_baseline_then_records_a_second_per_call() -> None:
+    mono = [50.0]
+
+    async def no_sleep(_: float) -> None:
+        raise AssertionError("not started")
+
+    router = Router(parse_config(CONFIG))
+    sampler = Sampler(router, wall=lambda: 1000.0 + mono[0], clock=lambda: mono[0], sleep=no_sleep)
+    coder = router.fleet.replicas["coder-0"]
+    coder.requests = 7  # before the history began: not counted
+    assert sampler.sample() is None
+    router.telemetry.record(decision("coder"))
+    coder.requests += 1
+    mono[0] += 1.25
+    s = sampler.sample()
+    assert s is not None and s.seq == 1 and s.span_s == pytest.approx(1.25)
+    assert s.at == pytest.approx(1051.25)
+    assert [(m.model, m.requests) for m in s.models] == [("coder", 1)]
+    assert {r.replica: r.attempts for r in s.replicas}["coder-0"] == 1
+    assert [x.seq for x in router.history.since(0)] == [1]

@@ -346,7 +346,7 @@ class Sampler:
         self._wall = wall
         self._clock = clock
         self._last: float | None = None
-        self._periodic = Periodic("history", self._round, self._until_next, sleep, log)
+        self._periodic = Periodic("history", self._round, self.until_next, sleep, log)
 
     @property
     def interval_s(self) -> float:
@@ -379,9 +379,12 @@ class Sampler:
     async def _round(self) -> None:
         self.sample()
 
-    def _until_next(self) -> float:
+    def until_next(self) -> float:
+        """Seconds to the next sample: on a wall-clock boundary at least half a step away, so
+        a sleep that ends a little early never yields a sliver of a sample."""
         step = self._interval
-        return max(step / 20, step - self._wall() % step)
+        wait = step - self._wall() % step
+        return wait + step if wait < step / 2 else wait
 
 
 def report(router: Router, since: int = 0) -> dict[str, Any]:
