@@ -1,4 +1,4 @@
-"""The ``zeta-router`` command line: serve, check, explain, classify, demo."""
+"""The ``zeta-router`` command line: serve, check, explain, classify, top, demo."""
 
 from __future__ import annotations
 
@@ -274,6 +274,16 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_top(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .top import run
+
+    return run(
+        args.url, once=args.once, interval_s=args.interval, window_s=args.window, console=Console()
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zeta-router",
@@ -319,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="build again even if built")
     fleet.add_parser("path", help="print the llama-server binary the demo would use")
     p.set_defaults(func=cmd_fleet)
+
+    p = sub.add_parser("top", help="a live terminal view of a running gateway's fleet")
+    p.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway (%(default)s)")
+    p.add_argument("--once", action="store_true", help="print one frame and exit")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    p.add_argument("--window", type=int, default=120, help="seconds of history drawn")
+    p.set_defaults(func=cmd_top)
 
     # Listed for --help; its options belong to the demo module, which is imported (with rich
     # and the local fleet) only when the demo runs: see main().
