@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from zeta_router.analysis.profile import TaskProfile
@@ -18,6 +19,7 @@ from zeta_router.config import parse_config
 from zeta_router.decision import Attempt, Decision
 from zeta_router.fleet import Fleet, Health, ScrapedLoad
 from zeta_router.history import (
+    FIELDS,
     RESERVOIR,
     History,
     RequestWindow,
@@ -28,6 +30,7 @@ from zeta_router.history import (
 )
 from zeta_router.router import Router
 from zeta_router.testing import Harness
+from zeta_router.top import decode
 
 from .conftest import fleet_template
 
@@ -137,11 +140,23 @@ def test_one_second_of_requests_and_fleet_state() -> None:
     s2 = h.record(RequestWindow(random.Random(0)), f.replicas.values(), 1001.0, 1.0)
     assert s2.models == ()
     assert {r.replica: r.attempts for r in s2.replicas} == {"brain-a": 0, "coder-0": 1}
-    js = s.to_dict()
-    assert js["models"]["brain"]["latency_ms"] == [200.0, 400.0]
+    js = decode(orjson.loads(s.encode()), FIELDS)
+    assert js["seq"] == 1 and js["t"] == 1000.0 and js["span_s"] == 1.0
+    assert js["models"]["brain"] == {
+        "requests": 6,
+        "latency_ms": [200.0, 400.0],
+        "ttft_ms": [100.0, 200.0],
+    }
     assert js["status"] == {"2xx": 6, "4xx": 1, "429": 0, "5xx": 1, "cut": 0}
-    assert js["replicas"]["coder-0"]["breaker"] == "open"
-    assert js["replicas"]["coder-0"]["health"] == "down"
+    assert js["replicas"]["coder-0"] == {
+        "in_flight": 0,
+        "queue": None,
+        "breaker": "open",
+        "health": "down",
+        "attempts": 3,
+        "failures": 2,
+    }
+    assert (js["fallbacks"], js["spills"], js["retries"]) == (1, 1, 1)
 
 
 def test_ring_is_bounded_and_since_returns_newer_samples() -> None:
@@ -150,10 +165,14 @@ def test_ring_is_bounded_and_since_returns_newer_samples() -> None:
     for i in range(5):
         h.record(RequestWindow(random.Random(0)), f.replicas.values(), 1000.0 + i, 1.0)
     assert len(h) == 3
-    assert [s.seq for s in h.since(0)] == [3, 4, 5]
-    assert [s.seq for s in h.since(1)] == [3, 4, 5]
-    assert [s.seq for s in h.since(3)] == [4, 5]
-    assert h.since(5) == [] and h.since(99) == []
+
+    def seqs(since: int) -> list[int]:
+        return [orjson.loads(b)["seq"] for b in h.since(since)]
+
+    assert seqs(0) == [3, 4, 5]
+    assert seqs(1) == [3, 4, 5]
+    assert seqs(3) == [4, 5]
+    assert seqs(5) == [] and seqs(99) == []
     assert History().since(0) == []
 
 
@@ -206,7 +225,7 @@ def poll_history(
         resp = httpx.get(h.url + f"/v1/router/history?since={since}")
         assert resp.status_code == 200
         body = resp.json()
-        seen += body["samples"]
+        seen += [decode(s, body["fields"]) for s in body["samples"]]
         since = body["seq"]
         if until(seen):
             return seen
@@ -290,4 +309,4 @@ def test_the_sampler_first_sets_a_baseline_then_records_a_second_per_call() -> N
     assert s.at == pytest.approx(1051.25)
     assert [(m.model, m.requests) for m in s.models] == [("coder", 1)]
     assert {r.replica: r.attempts for r in s.replicas}["coder-0"] == 1
-    assert [x.seq for x in router.history.since(0)] == [1]
+    assert [orjson.loads(x)["seq"] for x in router.history.since(0)] == [1]

@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from zeta_router.testing import Harness
-from zeta_router.top import Frame, breaker_strip, render, spark
+from zeta_router.top import Frame, breaker_strip, decode, render, spark
 
 from .conftest import fleet_template
 
@@ -44,7 +44,8 @@ def wait_for_sample(h: Harness, ok: str) -> None:
     """Until the history holds a sample in which ``ok`` (a replica id) has a failure."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        samples = httpx.get(h.url + "/v1/router/history").json()["samples"]
+        body = httpx.get(h.url + "/v1/router/history").json()
+        samples = [decode(s, body["fields"]) for s in body["samples"]]
         if any(s["replicas"][ok]["failures"] for s in samples) and any(
             s["fallbacks"] for s in samples
         ):

@@ -24,7 +24,7 @@ from .fleet import ReplicaState, redact_url
 from .history import report as history_report
 from .managed import ReplicaStatus
 from .reload import prune_drained
-from .response import Response
+from .response import JSON_TYPE, Response
 
 if TYPE_CHECKING:
     from .router import Router
@@ -247,7 +247,8 @@ def install(app: App) -> None:
         return json_response(snapshot(router, _decisions_param(scope)))
 
     async def history(scope: Scope, receive: Receive) -> Response:
-        return json_response(history_report(router, _since_param(scope)))
+        body = history_report(router, _since_param(scope))
+        return Response(200, [(b"content-type", JSON_TYPE)], body)
 
     async def dashboard(scope: Scope, receive: Receive) -> Response:
         return Response(200, list(page_headers), page)

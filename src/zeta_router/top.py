@@ -79,9 +79,20 @@ class Feed:
         if history["seq"] < self._seq:  # the gateway restarted: its numbering did too
             self._samples.clear()
             history = self._get("/v1/router/history?since=0")
-        self._samples.extend(history["samples"])
+        fields = history["fields"]
+        self._samples.extend(decode(s, fields) for s in history["samples"])
         self._seq = history["seq"]
         return Frame(self.base, status, tuple(self._samples))
+
+
+def decode(sample: Sample, fields: dict[str, list[str]]) -> Sample:
+    """A sample from ``GET /v1/router/history`` with its per-model and per-replica arrays
+    turned into objects keyed by the answer's ``fields``."""
+    out = dict(sample)
+    for part in ("models", "replicas"):
+        names = fields[part]
+        out[part] = {k: dict(zip(names, row, strict=True)) for k, row in sample[part].items()}
+    return out
 
 
 # -- drawing (pure: frame in, renderable out) ---------------------------------------------------
