@@ -77,8 +77,8 @@ class Page:
                 out.append(params["entry"].get("text", "")[:500])
         return out
 
-    def screenshot(self, width: int, height: int) -> bytes:
-        """A PNG of the top of the page, laid out ``width`` CSS pixels wide, ``height`` tall."""
+    def resize(self, width: int, height: int) -> None:
+        """Lay the page out in a ``width`` x ``height`` CSS-pixel window."""
         self.call(
             "Emulation.setDeviceMetricsOverride",
             width=width,
@@ -92,6 +92,10 @@ class Page:
             expression="new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 50)))",
             awaitPromise=True,
         )
+
+    def screenshot(self, width: int, height: int) -> bytes:
+        """A PNG of the top of the page, laid out ``width`` CSS pixels wide, ``height`` tall."""
+        self.resize(width, height)
         shot = self.call("Page.captureScreenshot", format="png")
         return base64.b64decode(shot["data"])
 

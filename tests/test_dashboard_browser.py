@@ -147,6 +147,22 @@ def test_dashboard_charts_history_and_shows_a_replica_going_down(
     assert page.eval(lane("brain-a", "open")) == 0
     assert page.eval(chart_series("errors", "brain-a", "total")) == 0
 
+    # Hovering a chart shows the values of the second under the pointer.
+    page.resize(1400, 900)
+    box = page.eval(
+        "(() => { const svg = document.querySelector('#chart-errors svg');"
+        " svg.scrollIntoView({block: 'center'}); const r = svg.getBoundingClientRect();"
+        " return [r.right - 12, r.top + r.height / 2]; })()"
+    )
+    page.call("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
+    tip = page.wait_for(
+        "document.getElementById('tip').style.display === 'block'"
+        " && document.getElementById('tip').textContent",
+        5,
+        "the tooltip",
+    )
+    assert "coder-0" in tip and "brain-a" in tip
+
     png = page.screenshot(1400, 900)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
     (tmp_path / "dashboard.png").write_bytes(png)
