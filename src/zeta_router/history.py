@@ -18,10 +18,11 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import orjson
@@ -244,10 +245,12 @@ class Second:
 
 
 #: The order of the values in a sample's per-model and per-replica arrays.
-FIELDS = {
-    "models": ("requests", "latency_ms", "ttft_ms"),
-    "replicas": ("in_flight", "queue", "breaker", "health", "attempts", "failures"),
-}
+FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "models": ("requests", "latency_ms", "ttft_ms"),
+        "replicas": ("in_flight", "queue", "breaker", "health", "attempts", "failures"),
+    }
+)
 
 
 def _ms_pair(pair: tuple[float, float] | None) -> list[float] | None:
@@ -419,7 +422,7 @@ def report(router: Router, since: int = 0) -> bytes:
             "interval_s": router.sampler.interval_s,
             "capacity": history.capacity,
             "seq": history.seq,
-            "fields": FIELDS,
+            "fields": dict(FIELDS),
         }
     )
     return head[:-1] + b',"samples":[' + b",".join(history.since(since)) + b"]}"

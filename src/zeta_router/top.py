@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +85,7 @@ class Feed:
         return Frame(self.base, status, tuple(self._samples))
 
 
-def decode(sample: Sample, fields: dict[str, list[str]]) -> Sample:
+def decode(sample: Sample, fields: Mapping[str, Sequence[str]]) -> Sample:
     """A sample from ``GET /v1/router/history`` with its per-model and per-replica arrays
     turned into objects keyed by the answer's ``fields``."""
     out = dict(sample)
