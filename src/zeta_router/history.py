@@ -1,11 +1,11 @@
-"""The fleet over time: one frozen sample per second for the last 15 minutes.
+"""The fleet over time: one sample per second for the last 15 minutes.
 
 Fed off the request path. Telemetry's drain task hands every finished request to a
 :class:`RequestWindow` (a few counter increments and at most two list appends); once a second
 the :class:`Sampler` takes that window, reads the live fleet (in-flight, backend queue, breaker
-and health per replica, attempt and failure counters) and appends one :class:`Second` to the
-:class:`History` ring. ``GET /v1/router/history``, the dashboard and ``zeta-router top`` read
-the ring when they poll.
+and health per replica, attempt and failure counters) and builds one frozen :class:`Second`,
+which the :class:`History` ring keeps as the JSON it is served as. ``GET /v1/router/history``,
+the dashboard and ``zeta-router top`` read the ring when they poll.
 
 Latency quantiles are exact up to :data:`RESERVOIR` requests per model per second and a uniform
 reservoir sample of them above that, so a busy second costs a bounded sort, not a histogram
@@ -74,6 +74,7 @@ def _http_class(s: int) -> StatusClass:
 
 
 _CLASSES = tuple(StatusClass)
+_OK = _CLASSES.index(StatusClass.OK)
 
 
 class RequestWindow:
@@ -109,7 +110,7 @@ class RequestWindow:
         self.requests[model or "none"] += 1
         status = d.status
         if d.stream_error is None and 200 <= status < 300:
-            self.status[0] += 1
+            self.status[_OK] += 1
         else:
             self.status[_CLASSES.index(status_class(d))] += 1
         if len(d.attempts) > 1:
