@@ -14,7 +14,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from rich.console import Console, Group, RenderableType
@@ -319,16 +319,29 @@ def run(url: str, *, once: bool, interval_s: float, window_s: int, console: Cons
             return 1
         console.print(render(frame, window_s, console.width))
         return 0
+    try:
+        if console.is_terminal:
+            _live(feed, interval_s, window_s, console)
+        else:
+            # Piped or logged: one frame after another, as ``top -b`` does.
+            while True:
+                console.print(_view(feed, interval_s, window_s, console))
+                time.sleep(interval_s)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _view(feed: Feed, interval_s: float, window_s: int, console: Console) -> RenderableType:
+    try:
+        return render(feed.poll(), window_s, console.width)
+    except Unreachable as exc:
+        return Text(f"disconnected: {exc}; retrying every {interval_s:g} s", "red")
+
+
+def _live(feed: Feed, interval_s: float, window_s: int, console: Console) -> NoReturn:
     from rich.live import Live
 
     with Live(console=console, screen=True, auto_refresh=False) as live:
-        try:
-            while True:
-                try:
-                    view: RenderableType = render(feed.poll(), window_s, console.width)
-                except Unreachable as exc:
-                    view = Text(f"disconnected: {exc}; retrying every {interval_s:g} s", "red")
-                live.update(view, refresh=True)
-                time.sleep(interval_s)
-        except KeyboardInterrupt:
-            return 0
+        while True:
+            live.update(_view(feed, interval_s, window_s, console), refresh=True)
+            time.sleep(interval_s)
