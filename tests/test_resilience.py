@@ -111,7 +111,9 @@ def sse_events(r: httpx.Response) -> list[str]:
 def test_failing_replica_is_retried_on_the_other_replica(
     make: MakeFleet, fault: dict[str, Any], reason: str, stream: bool
 ) -> None:
-    f = make(timeouts={"connect_s": 1.0, "first_byte_s": 0.3, "idle_s": 1.0, "total_s": 10.0})
+    # generation_s: a non-stream answer may take that long on top of first_byte_s.
+    timeouts = {"connect_s": 1.0, "first_byte_s": 0.3, "idle_s": 1.0, "total_s": 10.0}
+    f = make(timeouts={**timeouts, "generation_s": 0.1})
     f.h.set("b1", **fault)
     f.prefer("brain-a")  # the faulty one is tried first
     r = f.chat(stream=stream)

@@ -53,6 +53,11 @@ class Timeouts(_Frozen):
     first_byte_s: PositiveFloat = 60.0
     idle_s: PositiveFloat = 30.0
     total_s: PositiveFloat = 300.0
+    #: A non-stream answer's first byte comes when the whole answer is done: on top of
+    #: ``first_byte_s`` it may take the request's max tokens times the replica's measured
+    #: decode time per token (this value until measured), twice over, up to ``generation_s``.
+    decode_s_per_token: PositiveFloat = 0.05
+    generation_s: PositiveFloat = 240.0
 
 
 class TimeoutOverride(_Frozen):
@@ -60,6 +65,8 @@ class TimeoutOverride(_Frozen):
     first_byte_s: PositiveFloat | None = None
     idle_s: PositiveFloat | None = None
     total_s: PositiveFloat | None = None
+    decode_s_per_token: PositiveFloat | None = None
+    generation_s: PositiveFloat | None = None
 
     def over(self, base: Timeouts) -> Timeouts:
         changes = {k: v for k, v in self.model_dump().items() if v is not None}

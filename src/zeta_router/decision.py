@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis.profile import TaskProfile
+from .errors import Blame
 
 
 @dataclass(slots=True)
@@ -19,6 +20,8 @@ class Attempt:
     #: "ok", or the failure reason.
     outcome: str
     elapsed_s: float
+    #: For a failure: whose fault it was (UNSURE until another replica decided).
+    blame: Blame | None = None
 
 
 @dataclass(slots=True)
@@ -71,7 +74,7 @@ class Decision:
             "fallback": self.fallback,
             "attempts": len(self.attempts),
             "attempt_log": [
-                {"model": a.model, "replica": a.replica, "outcome": a.outcome}
+                {"model": a.model, "replica": a.replica, "outcome": a.outcome, "blame": a.blame}
                 for a in self.attempts
             ],
             "status": self.status,

@@ -2,8 +2,9 @@
 
 Every error a client can see is a :class:`RouterError` that knows its HTTP status and renders an
 OpenAI-style body. Upstream failures are :class:`UpstreamError`; they stay inside the router
-(feeding breakers and the retry loop) and only reach the client translated into a
-:class:`NoCapacity` or, after bytes were sent, an SSE error event.
+(feeding breakers and the retry loop) and reach the client translated: as a :class:`NoCapacity`,
+as the upstream's own error when the request was at fault (:data:`BLAME` says whose fault a
+kind of failure is), or, after bytes were sent, as an SSE error event.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 
@@ -118,6 +120,25 @@ class Overloaded(RouterError):
     code = "overloaded"
 
 
+class UpstreamFault(RouterError):
+    """The upstream refused the request itself: relayed with the status class of the failure
+    and the upstream's whole message, naming the model that answered."""
+
+    type = "invalid_request_error"
+    code = "upstream_rejected"
+
+    def __init__(self, message: str, *, status: int, model: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.status = status
+        self.model = model
+        if status >= 500:
+            self.type = "server_error"
+            self.code = "upstream_error"
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"x-zeta-model", self.model.encode()), (b"x-zeta-blame", b"request")]
+
+
 class NoCapacity(RouterError):
     """No capable model could serve; the message says what was tried and why."""
 
@@ -150,7 +171,12 @@ class FailureKind(StrEnum):
     UNAVAILABLE = "503 unavailable"
     LOADING = "model loading"
     SERVER_ERROR = "5xx"
+    #: 400/413/422: the upstream says the request itself is wrong.
     CLIENT_ERROR = "4xx"
+    #: A 5xx whose body is a validation error (llama-cpp-python answers 500 to a request its
+    #: schema refuses): the status blames the server, the body the request.
+    REQUEST_REJECTED = "request rejected"
+    NOT_FOUND = "404 not found"
     REJECTED = "rejected"
     MALFORMED = "malformed body"
     CANCELLED = "cancelled"
@@ -158,6 +184,42 @@ class FailureKind(StrEnum):
 
 #: Failures that say nothing about the replica's health: the request itself was bad.
 NOT_REPLICA_FAULT = frozenset({FailureKind.CLIENT_ERROR, FailureKind.CANCELLED})
+
+
+class Blame(StrEnum):
+    """Whose fault one failed attempt is, as far as its own answer tells."""
+
+    #: The replica's: counts against its breaker at once; the request goes elsewhere.
+    REPLICA = "replica"
+    #: The request's: relayed to the client at once, never retried, never counted.
+    REQUEST = "request"
+    #: Either: the verdict waits for one more replica (``attribution.py``). Another replica
+    #: serving the request blames this one; the same failure there blames the request.
+    UNSURE = "unsure"
+
+
+#: Whose fault each kind of failure is. Envoy's and gRPC's retry policies retry 5xx but never
+#: an invalid-argument status; Linkerd's failure accrual counts what its classifier calls a
+#: failure. A 5xx is counted here only once another replica shows the request was servable.
+BLAME: Mapping[FailureKind, Blame] = MappingProxyType(
+    {
+        FailureKind.CONNECT: Blame.REPLICA,
+        FailureKind.CONNECT_TIMEOUT: Blame.REPLICA,
+        FailureKind.FIRST_BYTE_TIMEOUT: Blame.REPLICA,
+        FailureKind.IDLE_TIMEOUT: Blame.REPLICA,
+        FailureKind.RESET: Blame.REPLICA,
+        FailureKind.RATE_LIMITED: Blame.REPLICA,
+        FailureKind.UNAVAILABLE: Blame.REPLICA,
+        FailureKind.LOADING: Blame.REPLICA,
+        FailureKind.SERVER_ERROR: Blame.UNSURE,
+        FailureKind.CLIENT_ERROR: Blame.REQUEST,
+        FailureKind.REQUEST_REJECTED: Blame.UNSURE,
+        FailureKind.NOT_FOUND: Blame.UNSURE,
+        FailureKind.REJECTED: Blame.REPLICA,
+        FailureKind.MALFORMED: Blame.REPLICA,
+        FailureKind.CANCELLED: Blame.REQUEST,
+    }
+)
 
 
 @dataclass(eq=False)
@@ -170,6 +232,8 @@ class UpstreamError(ZetaError):
     retry_after_s: float | None = None
     #: The upstream's own error body, relayed when the request itself was at fault.
     body: bytes | None = None
+    #: The upstream's own error message, whole (from its JSON error body, else its text).
+    message: str = ""
 
     def __post_init__(self) -> None:
         super().__init__(self.reason)
@@ -181,3 +245,7 @@ class UpstreamError(ZetaError):
     @property
     def retryable(self) -> bool:
         return self.kind not in NOT_REPLICA_FAULT
+
+    @property
+    def blame(self) -> Blame:
+        return BLAME[self.kind]

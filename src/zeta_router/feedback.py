@@ -23,7 +23,7 @@ import orjson
 
 from .config import FeedbackSettings, Model
 from .decision import Decision
-from .errors import InvalidRequest, NotFound, Unprocessable
+from .errors import Blame, InvalidRequest, NotFound, Unprocessable
 from .policy import Candidate, Plan
 
 Clock = Callable[[], float]
@@ -101,6 +101,8 @@ class Feedback:
             return
         now = self._clock()
         for a in d.attempts:
+            if a.blame is Blame.REQUEST:
+                continue  # the request's own fault says nothing about the model
             if a.outcome != "ok" and not a.outcome.startswith(_NOT_THE_MODEL):
                 self._move(a.model, d.task, -ERROR_STEP, now).errors += 1
         model = d.model

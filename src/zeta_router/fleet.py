@@ -19,6 +19,9 @@ from .errors import FailureKind, UpstreamError
 
 #: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
 LOADING_PAUSE_S = 2.0
+#: Answers shorter than this say little about decode speed; the weight of a new sample.
+DECODE_MIN_TOKENS = 4
+DECODE_EWMA = 0.2
 
 
 class Health(StrEnum):
@@ -80,16 +83,20 @@ class ReplicaState:
         "base_url",
         "breaker",
         "cooldown_until",
+        "decode_s_per_token",
         "failures",
         "health",
         "health_detail",
         "id",
         "in_flight",
         "index",
+        "last_failure_at",
+        "last_success_at",
         "latency",
         "max_concurrency",
         "model",
         "ready_since",
+        "request_faults",
         "requests",
         "scraped",
         "successes",
@@ -126,6 +133,12 @@ class ReplicaState:
         self.requests = 0
         self.successes = 0
         self.failures = 0
+        #: Measured seconds per generated token of non-stream answers (0: not measured yet).
+        self.decode_s_per_token = 0.0
+        self.last_success_at: float | None = None
+        self.last_failure_at: float | None = None
+        #: Failures blamed on their requests since this replica last served one.
+        self.request_faults = 0
 
     def unavailable_reason(self, now: float) -> str | None:
         """Why this replica cannot take a request now, or None when it can."""
@@ -155,6 +168,7 @@ class ReplicaState:
             self.breaker.on_neutral()
             return
         self.failures += 1
+        self.last_failure_at = now
         pause = err.retry_after_s
         if err.kind is FailureKind.LOADING:
             # Health state belongs to the active probes; the passive path only steps aside
@@ -168,12 +182,22 @@ class ReplicaState:
         """A complete answer; ``ttfb`` is given when this success is also a latency sample,
         ``stream`` when it was a stream that reached its end."""
         self.successes += 1
+        self.last_success_at = now
+        self.request_faults = 0
         if self.breaker.state is BreakerState.HALF_OPEN:
             # Back from an ejection: the balancer's slow start ramps its share up again.
             self.ready_since = now
         self.breaker.on_success(now, stream=stream)
         if ttfb is not None:
             self.observe_ttfb(ttfb, now)
+
+    def observe_decode(self, elapsed_s: float, tokens: int) -> None:
+        """A non-stream answer of ``tokens`` generated tokens took ``elapsed_s`` in all."""
+        if tokens < DECODE_MIN_TOKENS:
+            return  # too short: the prompt's processing would pass for decode time
+        sample = elapsed_s / tokens
+        old = self.decode_s_per_token
+        self.decode_s_per_token = sample if old == 0.0 else old + DECODE_EWMA * (sample - old)
 
     def observe_ttfb(self, ttfb: float, now: float) -> None:
         self.latency.observe(ttfb, now)

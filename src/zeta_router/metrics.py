@@ -29,7 +29,7 @@ from . import __version__
 from .analysis.cache import CachedAnalyzer
 from .breaker import BreakerState
 from .decision import Decision
-from .errors import FailureKind
+from .errors import Blame, FailureKind
 from .fleet import Health, ReplicaState
 from .reload import prune_drained
 from .response import Response
@@ -112,6 +112,7 @@ class RequestStats:
         self.fallbacks: Counter[tuple[str, str, str]] = Counter()
         self.retries: Counter[str] = Counter()
         self.attempt_failures: Counter[tuple[str, str]] = Counter()
+        self.request_faults: Counter[tuple[str, str]] = Counter()
         self.shed: Counter[str] = Counter()
         self.stream_errors: Counter[tuple[str, str]] = Counter()
 
@@ -132,6 +133,8 @@ class RequestStats:
         for a in d.attempts:
             if a.outcome != "ok":
                 self.attempt_failures[(a.model, reason_class(a.outcome))] += 1
+                if a.blame is Blame.REQUEST:
+                    self.request_faults[(a.model, reason_class(a.outcome))] += 1
         if d.model is not None and d.preferred is not None and d.model != d.preferred:
             why = dict(d.passed_over).get(d.preferred, "unavailable")
             self.fallbacks[(d.preferred, d.model, reason_class(why))] += 1
@@ -226,6 +229,13 @@ def _request_metrics(s: RequestStats) -> Iterator[Metric]:
         "Failed upstream attempts by model and reason",
         ["model", "reason"],
         s.attempt_failures.items(),
+    )
+    yield _counter(
+        "zeta_request_faults",
+        "Failed upstream attempts blamed on the request itself (relayed to the client, never "
+        "counted against a breaker), by model and reason",
+        ["model", "reason"],
+        s.request_faults.items(),
     )
     yield _counter(
         "zeta_shed_requests",

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 
 from .decision import Attempt, Decision
-from .errors import FailureKind, InvalidRequest, RouterError, UpstreamError
+from .errors import Blame, FailureKind, UpstreamError, UpstreamFault
 from .fleet import ReplicaState
 from .protocol import set_model, upstream_model_in
 from .response import JSON_TYPE, Headers, Response, sse_error_event
@@ -35,8 +35,13 @@ def served_by(d: Decision, replica: ReplicaState, ttfb: float) -> None:
 def failed(
     replica: ReplicaState, d: Decision, err: UpstreamError, start: float, now: float
 ) -> None:
-    d.attempts.append(Attempt(replica.model, replica.id, err.reason, now - start))
-    replica.on_failure(err, now)
+    blame = err.blame
+    d.attempts.append(Attempt(replica.model, replica.id, err.reason, now - start, blame))
+    if blame is Blame.UNSURE:
+        # Held: whether it counts is decided by the next replica (attribution.Verdict).
+        replica.breaker.on_neutral()
+    else:
+        replica.on_failure(err, now)
 
 
 def complete_reply(
@@ -56,8 +61,12 @@ def complete_reply(
     replica.on_success(now, ttfb)
     served_by(d, replica, ttfb)
     usage = obj.get("usage")
-    if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int):
-        d.tokens = usage["total_tokens"]
+    if isinstance(usage, dict):
+        if isinstance(usage.get("total_tokens"), int):
+            d.tokens = usage["total_tokens"]
+        generated = usage.get("completion_tokens")
+        if isinstance(generated, int) and not isinstance(generated, bool):
+            replica.observe_decode(ttfb, generated)
     return Response(200, [(b"content-type", JSON_TYPE)], set_model(reply.body, obj, replica.model))
 
 
@@ -128,23 +137,41 @@ async def _relay(
             replica.breaker.on_neutral()
 
 
-def relayed_client_error(err: UpstreamError) -> RouterError:
-    """The upstream rejected the request itself (400/413/422): the client's mistake, relayed
-    with the upstream's status and its own message."""
-    message = f"The model server rejected the request: {err.detail}"
-    if err.body:
-        try:
-            obj = orjson.loads(err.body)
-        except orjson.JSONDecodeError:
-            obj = None
-        inner = obj.get("error") if isinstance(obj, dict) else None
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            message = inner["message"]
-        elif isinstance(inner, str):
-            message = inner
-    out = InvalidRequest(message, code="upstream_rejected")
-    out.status = err.status or InvalidRequest.status
-    return out
+#: The status a failure the request is to blame for is answered with, by kind; None: the
+#: upstream's own. A validation error in a 5xx is the client's mistake, and answering it
+#: with a 5xx would also make the openai SDK retry it twice by itself.
+_FAULT_STATUS: dict[FailureKind, int | None] = {
+    FailureKind.CLIENT_ERROR: None,
+    FailureKind.REQUEST_REJECTED: 400,
+    FailureKind.NOT_FOUND: 404,
+    FailureKind.SERVER_ERROR: None,
+}
+
+
+def upstream_fault(replica: ReplicaState, err: UpstreamError, d: Decision) -> UpstreamFault:
+    """The upstream's answer to a request that is itself at fault, as the client gets it: the
+    upstream's whole message, the status class of the failure, the model that answered."""
+    status = _FAULT_STATUS.get(err.kind) or err.status or 400
+    said = err.message or err.detail or err.kind.value
+    upstream = "" if replica.upstream_model == replica.model else f" ({replica.upstream_model})"
+    message = f"{replica.model}{upstream} rejected the request: {said}"
+    if err.kind is FailureKind.SERVER_ERROR:
+        message = f"{replica.model}{upstream} failed on this request on every replica tried: {said}"
+    return UpstreamFault(
+        message,
+        status=status,
+        model=replica.model,
+        extra={
+            "zeta": {
+                "model": replica.model,
+                "upstream_model": replica.upstream_model,
+                "upstream_status": err.status,
+                "reason": err.kind.value,
+                "blame": Blame.REQUEST.value,
+                "attempts": len(d.attempts),
+            }
+        },
+    )
 
 
 def error_headers(d: Decision) -> Headers:

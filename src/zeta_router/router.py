@@ -23,11 +23,13 @@ from .admission import Admission, capacity_bound, load_report, saturation
 from .analysis import build_analyzer
 from .analysis.base import Analyzer
 from .analysis.profile import TaskProfile, estimate_tokens
+from .attribution import Verdict
 from .balancer import build_strategy
 from .budget import RetryBudget
 from .config import Config, Timeouts
 from .decision import Attempt, Decision
 from .errors import (
+    Blame,
     DeadlineExceeded,
     FailureKind,
     InvalidRequest,
@@ -41,6 +43,7 @@ from .health import HealthProber
 from .hedge import HedgePolicy, race
 from .history import History, Sampler
 from .managed import Supervisor
+from .params import for_backend
 from .policy import Plan, plan
 from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model
 from .reload import ReloadHook, ReloadLog, ReloadResult
@@ -74,6 +77,14 @@ class _Sent:
     replica: ReplicaState
     start: float
     result: Reply | Stream | UpstreamError
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """An attempt that failed, and the replica that failed it (the hedge's, when it raced)."""
+
+    replica: ReplicaState
+    error: UpstreamError
 
 
 def _sent_ok(sent: _Sent) -> bool:
@@ -285,6 +296,24 @@ class Router:
     async def _serve(
         self, req: ParsedRequest, d: Decision, p: Plan, deadline: float, note: str | None
     ) -> Response:
+        verdict = Verdict(d, self.config.breaker)
+        try:
+            return await self._walk(req, d, p, deadline, note, verdict)
+        except RouterError:
+            fault = verdict.exhausted(self.clock())
+            if fault is None:
+                raise
+            raise relay.upstream_fault(fault.replica, fault.error, d) from None
+
+    async def _walk(
+        self,
+        req: ParsedRequest,
+        d: Decision,
+        p: Plan,
+        deadline: float,
+        note: str | None,
+        verdict: Verdict,
+    ) -> Response:
         if not p.candidates:
             why = "; ".join(f"{m}: {r}" for m, r in p.skipped) or "the route is empty"
             if d.profile is not None and d.profile.source == "header":
@@ -338,14 +367,20 @@ class Router:
                     attempts_left -= 1
                     result = await self._attempt(req, d, replica, deadline, tried)
                     if isinstance(result, Response):
+                        verdict.served(self.clock())
                         d.passed_over = [(m, r) for m, r in passed_over.items() if m != cand.model]
                         d.route = self._route_reason(cand.reason, note, pass_no, spill, d)
                         relay.set_headers(result, d)
                         return result
                     tried.add(replica.id)
-                    passed_over[cand.model] = result.reason
-                    if result.kind in _TRANSIENT:
-                        transient.append((replica, result))
+                    fault = verdict.failed(result.replica, result.error, self.clock())
+                    if fault is not None:
+                        raise relay.upstream_fault(fault.replica, fault.error, d)
+                    err = result.error
+                    passed_over[cand.model] = err.reason
+                    # A held failure (no verdict yet) is not tried on the same replica again.
+                    if err.kind in _TRANSIENT and err.blame is Blame.REPLICA:
+                        transient.append((replica, err))
             if pass_no or attempts_left <= 0 or not transient:
                 break
             # Every candidate failed. One more pass after a back-off, but only when something
@@ -497,12 +532,13 @@ class Router:
         replica: ReplicaState,
         deadline: float,
         tried: set[str],
-    ) -> Response | UpstreamError:
+    ) -> Response | _Failed:
         """One try on one replica (plus, when hedging, at most one more on another replica of
         the same model). Returns the response, or the failure for the retry loop."""
         timeouts = self.config.timeouts_for(replica.model)
         deadline = min(deadline, self.clock() + timeouts.total_s)
-        body = set_model(req.raw, req.body, replica.upstream_model)
+        raw, parsed = for_backend(req, self.config.models[replica.model].health)
+        body = set_model(raw, parsed, replica.upstream_model)
         delay = self.hedge.delay_for(replica) if self.hedge is not None else None
         if delay is None:
             sent = await self._send(req, d, replica, body, timeouts, deadline)
@@ -511,15 +547,13 @@ class Router:
         result = sent.result
         replica = sent.replica
         if isinstance(result, UpstreamError):
-            if not result.retryable:
-                raise relay.relayed_client_error(result) from None
-            return result
+            return _Failed(replica, result)
         if isinstance(result, Reply):
             self._release(replica)
             out = relay.complete_reply(result, replica, d, sent.start, self.clock())
-            if req.stream and isinstance(out, Response):
-                return relay.reply_as_stream(out)
-            return out
+            if isinstance(out, UpstreamError):
+                return _Failed(replica, out)
+            return relay.reply_as_stream(out) if req.stream else out
         return relay.start_stream(result, replica, d, sent.start, self.clock, self._release)
 
     async def _send(
@@ -537,7 +571,13 @@ class Router:
         replica.requests += 1
         try:
             result = await self.upstream.send(
-                replica, UPSTREAM_PATHS[req.endpoint], body, timeouts, deadline, stream=req.stream
+                replica,
+                UPSTREAM_PATHS[req.endpoint],
+                body,
+                timeouts,
+                deadline,
+                stream=req.stream,
+                max_tokens=req.max_tokens,
             )
         except UpstreamError as err:
             self._release(replica)
@@ -574,7 +614,8 @@ class Router:
                 return None
             other = self.strategy.pick(others, now)
             tried.add(other.id)
-            other_body = set_model(req.raw, req.body, other.upstream_model)
+            other_raw, other_parsed = for_backend(req, self.config.models[other.model].health)
+            other_body = set_model(other_raw, other_parsed, other.upstream_model)
             return self._send(req, d, other, other_body, timeouts, deadline)
 
         outcome = await race(

@@ -134,6 +134,12 @@ class Telemetry:
             "overhead_ms": _ms(d.router_overhead_s),
             "tokens": d.tokens,
         }
+        failures = [a for a in d.attempts if a.outcome != "ok"]
+        if failures:
+            out["failures"] = [
+                {"replica": a.replica, "reason": reason_class(a.outcome), "blame": a.blame}
+                for a in failures
+            ]
         if d.stream_error:
             out["stream_error"] = d.stream_error
         if d.error:

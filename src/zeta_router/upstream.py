@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
+import orjson
 
 from . import http1
 from .config import Timeouts
@@ -37,8 +39,32 @@ _DONE_TIGHT_LINE = b"\n" + _DONE_TIGHT
 _ERROR_BODY_LIMIT = 64 * 1024
 #: Upstream 4xx answers that mean the request itself is wrong: relayed, never retried.
 _CLIENT_FAULT = frozenset({400, 413, 422})
+#: How a validation error reads in an upstream's message, by who writes it: FastAPI's
+#: RequestValidationError as a list of error records (llama-cpp-python answers it with a 500),
+#: the same in FastAPI >= 0.115's wording, and pydantic's ValidationError.
+_VALIDATION_TEXT = (
+    re.compile(r"'loc': \("),
+    re.compile(r"\b\d+ validation errors?:"),
+    re.compile(r"\b\d+ validation errors? for \w"),
+)
+#: Error types with which servers label a request's own fault (OpenAI, vLLM, llama-server).
+_REQUEST_ERROR_TYPES = frozenset({"invalid_request_error", "BadRequestError"})
 #: The longest upstream Retry-After honoured: beyond it, health probes and breakers decide.
 _MAX_RETRY_AFTER_S = 300.0
+#: Headroom over the expected decode time of a non-stream answer: a replica that is merely
+#: slower than usual finishes inside it, and is not abandoned to generate the answer twice.
+_DECODE_HEADROOM = 2.0
+
+
+def generation_allowance(
+    timeouts: Timeouts, replica: ReplicaState, max_tokens: int | None
+) -> float:
+    """Seconds a non-stream attempt may take beyond ``first_byte_s`` to generate its answer."""
+    if max_tokens is None:
+        # The server decides the length (often the rest of the context): allow the bound.
+        return timeouts.generation_s
+    per_token = replica.decode_s_per_token or timeouts.decode_s_per_token
+    return min(timeouts.generation_s, max_tokens * per_token * _DECODE_HEADROOM)
 
 
 @dataclass(slots=True)
@@ -92,9 +118,42 @@ def redact(body: bytes, secrets: tuple[bytes, ...]) -> bytes:
     return body
 
 
+def error_message(body: bytes) -> tuple[str, str | None]:
+    """The upstream's own error message, whole, and its error type when it gives one.
+
+    Reads OpenAI's ``{"error": {"message", "type"}}``, Ollama's ``{"error": "..."}`` and
+    FastAPI's ``{"detail": ...}``; any other body is its own message."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace").strip(), None
+    if isinstance(obj, dict):
+        inner = obj.get("error")
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            kind = inner.get("type")
+            return inner["message"], kind if isinstance(kind, str) else None
+        if isinstance(inner, str):
+            return inner, None
+        detail = obj.get("detail")
+        if isinstance(detail, str):
+            return detail, None
+        if isinstance(detail, list) and detail:
+            # FastAPI's 422: a list of {"loc", "msg", "type"} records.
+            return orjson.dumps(detail).decode(), "invalid_request_error"
+    return body.decode("utf-8", "replace").strip(), None
+
+
+def _says_invalid(message: str, error_type: str | None) -> bool:
+    """Whether an error message (of a 5xx) says the request, not the server, is wrong."""
+    if error_type in _REQUEST_ERROR_TYPES:
+        return True
+    return any(p.search(message) for p in _VALIDATION_TEXT)
+
+
 def status_error(status: int, headers: Mapping[str, str] | None, body: bytes) -> UpstreamError:
     """Translate a non-2xx upstream status into a failure kind."""
-    snippet = body[:200].decode("utf-8", "replace").strip()
+    message, error_type = error_message(body) if body else ("", None)
+    snippet = " ".join(message.split())[:120]
     retry_after = _retry_after(headers)
     if status == 429:
         kind = FailureKind.RATE_LIMITED
@@ -102,15 +161,19 @@ def status_error(status: int, headers: Mapping[str, str] | None, body: bytes) ->
         low = body[:_ERROR_BODY_LIMIT].lower()
         kind = FailureKind.LOADING if b"loading" in low else FailureKind.UNAVAILABLE
     elif status >= 500:
-        kind = FailureKind.SERVER_ERROR
+        invalid = _says_invalid(message, error_type)
+        kind = FailureKind.REQUEST_REJECTED if invalid else FailureKind.SERVER_ERROR
     elif status in _CLIENT_FAULT:
         kind = FailureKind.CLIENT_ERROR
+    elif status == 404:
+        # An unknown model or route here; the request's own fault only if others agree.
+        kind = FailureKind.NOT_FOUND
     else:
-        # 401/403/404/408...: this replica cannot take the request (bad key, wrong model name);
+        # 401/403/408...: this replica cannot take the request (bad key, rate policy);
         # another replica or model may.
         kind = FailureKind.REJECTED
     return UpstreamError(
-        kind, f"HTTP {status} {snippet[:120]}".strip(), status, retry_after, body or None
+        kind, f"HTTP {status} {snippet}".strip(), status, retry_after, body or None, message
     )
 
 
@@ -431,12 +494,21 @@ class Upstream:
         deadline: float,
         *,
         stream: bool,
+        max_tokens: int | None = None,
     ) -> Reply | Stream:
-        """One attempt. Returns once the answer (or, for streams, its first event) is here."""
+        """One attempt. Returns once the answer (or, for streams, its first event) is here.
+
+        A stream must show its first event within ``first_byte_s``; a non-stream answer is
+        whole when it comes, so it also gets :func:`generation_allowance`. Whenever the attempt
+        is abandoned (a timeout, the client left, a hedge won) its connection is closed, not
+        pooled: the server sees the disconnect and can stop generating."""
         remaining = deadline - self._clock()
         if remaining <= 0:
             raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT, "request deadline")
-        first_byte = min(timeouts.first_byte_s, remaining)
+        first_byte = timeouts.first_byte_s
+        if not stream:
+            first_byte += generation_allowance(timeouts, replica, max_tokens)
+        first_byte = min(first_byte, remaining)
         resp: http1.Response | None = None
         try:
             pool = self.pool

@@ -27,6 +27,17 @@ Mode = Literal[
 Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
+#: llama-cpp-python's answer to a chat request with a json_schema ``response_format``: FastAPI's
+#: RequestValidationError, caught by its route handler and sent as a 500 with str(exc).
+VALIDATION_MESSAGE = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': "
+    "\"Input should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': "
+    "{'expected': \"'text' or 'json_object'\"}}, {'type': 'extra_forbidden', 'loc': "
+    "('body', 'response_format', 'json_schema'), 'msg': 'Extra inputs are not permitted', "
+    "'input': {'name': 'answer', 'schema': {'type': 'object'}}}]"
+)
+#: How often a generating request looks whether its client is still there.
+_GENERATION_TICK_S = 0.01
 
 
 @dataclass
@@ -52,6 +63,9 @@ class Faults:
     say: str | None = None
     #: The end-of-stream event as written (SSE allows no space after the colon).
     done_event: bytes = b"data: [DONE]"
+    #: Requests whose body contains this string are refused as llama-cpp-python refuses a
+    #: request its schema does not accept: HTTP 500 with the validation errors as the message.
+    reject_marker: str | None = None
 
 
 class FakeBackend:
@@ -74,7 +88,10 @@ class FakeBackend:
         self.completed = 0
         self.running = 0
         self.waiting = 0
+        #: Generations stopped because the client closed the connection.
+        self.abandoned = 0
         self.last_body: dict[str, Any] | None = None
+        self.last_raw = b""
         self.last_headers: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -169,6 +186,8 @@ class FakeBackend:
             )
         if f.mode == "500":
             return self._error(500, "Internal server error", "server_error")
+        if f.reject_marker is not None and f.reject_marker.encode() in self.last_raw:
+            return self._error(500, VALIDATION_MESSAGE, "internal_server_error")
         if f.mode == "401":
             return self._error(401, "Invalid API key", "authentication_error")
         if f.mode == "400":
@@ -190,6 +209,7 @@ class FakeBackend:
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()
+        self.last_raw = raw
         body = orjson.loads(raw) if raw else {}
         self.last_body = body
         self.last_headers = dict(request.headers)
@@ -222,8 +242,8 @@ class FakeBackend:
         self, request: web.Request, body: dict[str, Any], kind: str
     ) -> web.StreamResponse:
         f = self.faults
-        if f.delay_s:
-            await asyncio.sleep(f.delay_s)
+        if f.delay_s and not await self._generate(request, f.delay_s):
+            return web.Response(status=499)  # nobody reads it: the client is gone
         model = self._model(body)
         rid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{self.name}-{next(self._ids)}"
         created = int(time.time())
@@ -263,6 +283,19 @@ class FakeBackend:
             ),
             content_type="application/json",
         )
+
+    async def _generate(self, request: web.Request, seconds: float) -> bool:
+        """Work for ``seconds``, stopping early (False) once the client closed the connection,
+        as a model server that notices a disconnect stops generating."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                self.abandoned += 1
+                return False
+            await asyncio.sleep(min(left, _GENERATION_TICK_S))
+        return True
 
     async def _stream(
         self, request: web.Request, kind: str, rid: str, created: int, model: str

@@ -1,0 +1,134 @@
+"""Whose fault a failed request is: a replica's, or the request's own.
+
+Most answers tell by themselves (``errors.BLAME``): a refused connection is the replica's fault,
+a 400 the request's. A 5xx or a 404 does not: llama-cpp-python answers 500 to a request its
+schema refuses, while a broken replica answers 500 to everything. Such a failure is *held*: it
+neither counts against the replica's breaker nor is relayed, and the next replica decides.
+
+- Another replica serves the request: it was servable, so each held failure counts against its
+  replica (a replica that fails everything is ejected within its breaker settings).
+- Another replica fails it the same way (same kind and status), or either answer's body is a
+  validation error: the request is at fault. The client gets the upstream's error after two
+  attempts, and no breaker hears of it. A failure that differs from the validation error beside
+  it (a generic 500 next to it) is not explained by the request and counts.
+- Only while the replicas serve other requests (:meth:`Verdict._serving_others`): a bare 5xx or
+  404 says nothing of the request by itself, so it is blamed on the request only on replicas
+  whose last outcome was a success within ``breaker.window_s``; a validation error only while
+  the replica has had fewer than 2 x ``breaker.consecutive_failures`` requests blamed in a row.
+  Otherwise the replica is failing everything, and its failures count: a model whose replicas
+  all start answering 500 costs one client a relayed 500, then the router falls back.
+
+The walk ends without a verdict (no other replica left, retry budget, deadline): a held
+validation error is relayed, anything else counts and the router answers as it would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import BreakerSettings
+from .decision import Decision
+from .errors import Blame, FailureKind, UpstreamError
+from .fleet import ReplicaState
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """An upstream failure the request is to blame for, and the replica that answered it."""
+
+    replica: ReplicaState
+    error: UpstreamError
+
+
+def _same(a: UpstreamError, b: UpstreamError) -> bool:
+    return a.kind is b.kind and a.status == b.status
+
+
+class Verdict:
+    """The attribution of one request's failed attempts; lives as long as the request's walk."""
+
+    __slots__ = ("_d", "_held", "_settings")
+
+    def __init__(self, d: Decision, settings: BreakerSettings) -> None:
+        self._d = d
+        self._settings = settings
+        self._held: list[Fault] = []
+
+    def failed(self, replica: ReplicaState, err: UpstreamError, now: float) -> Fault | None:
+        """Account one failed attempt (already recorded by ``relay.failed``). Returns the
+        failure to answer the client with when the request is at fault, else None."""
+        blame = err.blame
+        if blame is Blame.REQUEST:
+            return Fault(replica, err)
+        if blame is Blame.REPLICA:
+            return None
+        fault = Fault(replica, err)
+        if not self._held:
+            self._held.append(fault)
+            return None
+        first = self._held[0]
+        self._held.clear()
+        pair = (first, fault)
+        validation = [f for f in pair if f.error.kind is FailureKind.REQUEST_REJECTED]
+        same = _same(first.error, err)
+        if not (same or validation):
+            for f in pair:
+                self._count(f, now)
+            return None
+        explained = pair if same else tuple(validation)
+        if not all(self._serving_others(f, now) for f in explained):
+            for f in pair:
+                self._count(f, now)
+            return None
+        for f in pair:
+            if any(f is e for e in explained):
+                self._excuse(f)
+            else:
+                self._count(f, now)
+        return validation[0] if validation else first
+
+    def served(self, now: float) -> None:
+        """Another replica answered the request: the held failures were their replicas'."""
+        for f in self._held:
+            self._count(f, now)
+        self._held.clear()
+
+    def exhausted(self, now: float) -> Fault | None:
+        """The walk ended with no answer and no verdict. A held validation error (its body says
+        the request is invalid) is relayed; any other held failure counts."""
+        held, self._held = self._held, []
+        for f in held:
+            if f.error.kind is FailureKind.REQUEST_REJECTED and self._serving_others(f, now):
+                self._excuse(f)
+                return f
+            self._count(f, now)
+        return None
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def _serving_others(self, f: Fault, now: float) -> bool:
+        """Whether ``f``'s replica serves other requests, so that a failure of this one may be
+        the request's. A validation error says so by itself, unless the replica has had many
+        requests blamed in a row; a bare 5xx or 404 only from a replica whose last outcome was a
+        success, within the breaker window."""
+        r, s = f.replica, self._settings
+        if f.error.kind is FailureKind.REQUEST_REJECTED:
+            return r.request_faults < 2 * s.consecutive_failures
+        ok = r.last_success_at
+        if r.request_faults or ok is None or now - ok > s.window_s:
+            return False
+        return r.last_failure_at is None or r.last_failure_at < ok
+
+    def _mark(self, f: Fault, blame: Blame) -> None:
+        for a in self._d.attempts:
+            if a.replica == f.replica.id and a.blame is Blame.UNSURE:
+                a.blame = blame
+                return
+
+    def _count(self, f: Fault, now: float) -> None:
+        self._mark(f, Blame.REPLICA)
+        f.replica.on_failure(f.error, now)
+
+    def _excuse(self, f: Fault) -> None:
+        self._mark(f, Blame.REQUEST)
+        f.replica.request_faults += 1
