@@ -215,7 +215,8 @@ def test_openai_sdk_error_carries_no_secret(gw: Harness) -> None:
             model="brain", messages=[{"role": "user", "content": REASONING}]
         )
     text = f"{info.value} {info.value.body} {info.value.response.headers}"
-    assert info.value.status_code == 503
+    # 500: two replicas failing one request alike is relayed as the upstream's own error.
+    assert info.value.status_code in (500, 503)
     assert not [s for s in SECRETS if s in text], text
 
 

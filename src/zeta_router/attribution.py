@@ -11,12 +11,13 @@ neither counts against the replica's breaker nor is relayed, and the next replic
   validation error: the request is at fault. The client gets the upstream's error after two
   attempts, and no breaker hears of it. A failure that differs from the validation error beside
   it (a generic 500 next to it) is not explained by the request and counts.
-- Only while the replicas serve other requests (:meth:`Verdict._serving_others`): a bare 5xx or
-  404 says nothing of the request by itself, so it is blamed on the request only on replicas
-  whose last outcome was a success within ``breaker.window_s``; a validation error only while
-  the replica has had fewer than 2 x ``breaker.consecutive_failures`` requests blamed in a row.
-  Otherwise the replica is failing everything, and its failures count: a model whose replicas
-  all start answering 500 costs one client a relayed 500, then the router falls back.
+- A bare 5xx or 404 says nothing of the request by itself: it is blamed on the request only on
+  a replica that may be serving others (:meth:`Verdict._serving_others`): no failure counted
+  since its last success, and fewer than two requests blamed in a row. Otherwise the replica is
+  failing everything and its failures count: a model whose replicas all start answering 500 at
+  once costs at most two clients a relayed 500, then the router falls back.
+  A validation error is blamed on the request wherever no other replica serves it: a server
+  that refuses everything the router sends it that way is not helped by an ejection.
 
 The walk ends without a verdict (no other replica left, retry budget, deadline): a held
 validation error is relayed, anything else counts and the router answers as it would have.
@@ -30,6 +31,12 @@ from .config import BreakerSettings
 from .decision import Decision
 from .errors import Blame, FailureKind, UpstreamError
 from .fleet import ReplicaState
+
+
+#: Requests blamed in a row (with no success between) after which a replica's bare 5xx or 404
+#: counts again. Low: a bare 500 is weak evidence against a request, and two replicas that
+#: broke at once would otherwise keep failing clients instead of being ejected.
+_BARE_FAULTS_IN_A_ROW = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +114,17 @@ class Verdict:
     # -- outcomes ------------------------------------------------------------------------------
 
     def _serving_others(self, f: Fault, now: float) -> bool:
-        """Whether ``f``'s replica serves other requests, so that a failure of this one may be
-        the request's. A validation error says so by itself, unless the replica has had many
-        requests blamed in a row; a bare 5xx or 404 only from a replica whose last outcome was a
-        success, within the breaker window."""
-        r, s = f.replica, self._settings
+        """Whether ``f``'s replica may be serving other requests, so that a failure of this one
+        may be the request's. A validation error says so by itself. A bare 5xx or 404 does not:
+        only from a replica with no failure counted since its last success and fewer than
+        ``_BARE_FAULTS_IN_A_ROW`` requests blamed in a row."""
         if f.error.kind is FailureKind.REQUEST_REJECTED:
-            return r.request_faults < 2 * s.consecutive_failures
-        ok = r.last_success_at
-        if r.request_faults or ok is None or now - ok > s.window_s:
+            return True
+        r = f.replica
+        if r.request_faults >= _BARE_FAULTS_IN_A_ROW:
             return False
-        return r.last_failure_at is None or r.last_failure_at < ok
+        failed, ok = r.last_failure_at, r.last_success_at
+        return failed is None or (ok is not None and ok > failed)
 
     def _mark(self, f: Fault, blame: Blame) -> None:
         for a in self._d.attempts:

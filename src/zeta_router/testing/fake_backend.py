@@ -251,9 +251,12 @@ class FakeBackend:
             return web.Response(
                 body=b"<html>502 Bad Gateway</html>", content_type="application/json"
             )
+        # Like llama-cpp-python's server, only ``max_tokens`` bounds the answer.
+        limit = body.get("max_tokens")
+        n = min(f.chunks, limit) if isinstance(limit, int) and limit > 0 else f.chunks
         if body.get("stream") and not f.ignore_stream:
-            return await self._stream(request, kind, rid, created, model)
-        text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(f.chunks))
+            return await self._stream(request, kind, rid, created, model, n)
+        text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(n))
         choice: dict[str, Any]
         if kind == "chat":
             choice = {
@@ -276,8 +279,8 @@ class FakeBackend:
                     "choices": [choice],
                     "usage": {
                         "prompt_tokens": 10,
-                        "completion_tokens": f.chunks,
-                        "total_tokens": 10 + f.chunks,
+                        "completion_tokens": n,
+                        "total_tokens": 10 + n,
                     },
                 }
             ),
@@ -298,14 +301,14 @@ class FakeBackend:
         return True
 
     async def _stream(
-        self, request: web.Request, kind: str, rid: str, created: int, model: str
+        self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int
     ) -> web.StreamResponse:
         f = self.faults
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await resp.prepare(request)
-        for i in range(f.chunks + 1):
+        for i in range(chunks + 1):
             if f.mode == "cut" and i == f.cut_after:
                 assert request.transport is not None
                 request.transport.abort()
@@ -315,7 +318,7 @@ class FakeBackend:
             word = f"[{self.name}]" if i == 0 else " " + _WORDS[(i - 1) % len(_WORDS)]
             if i and f.say is not None:
                 word = f.say
-            last = i == f.chunks
+            last = i == chunks
             if kind == "chat":
                 delta: dict[str, Any] = {} if last else {"content": word}
                 if i == 0:
