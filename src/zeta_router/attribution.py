@@ -32,7 +32,6 @@ from .decision import Decision
 from .errors import Blame, FailureKind, UpstreamError
 from .fleet import ReplicaState
 
-
 #: Requests blamed in a row (with no success between) after which a replica's bare 5xx or 404
 #: counts again. Low: a bare 500 is weak evidence against a request, and two replicas that
 #: broke at once would otherwise keep failing clients instead of being ejected.
