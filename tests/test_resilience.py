@@ -276,8 +276,9 @@ def test_retry_budget_stops_a_retry_storm(make: MakeFleet) -> None:
         retry={"budget_ratio": 0.0, "budget_min_per_s": 0.0, "backoff_base_s": 0.0},
         breaker={"consecutive_failures": 1000, "min_samples": 1000},
     )
+    # Resets: a replica's fault on every reply (two alike 500s would be the request's).
     for n in ("b1", "b2", "c1", "s1"):
-        f.h.set(n, mode="500")
+        f.h.set(n, mode="reset")
     statuses = []
     for _ in range(6):
         r = f.chat()
