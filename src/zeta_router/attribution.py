@@ -13,7 +13,7 @@ neither counts against the replica's breaker nor is relayed, and the next replic
   it (a generic 500 next to it) is not explained by the request and counts.
 - A bare 5xx or 404 says nothing of the request by itself: it is blamed on the request only on
   a replica that may be serving others (:meth:`Verdict._serving_others`): no failure counted
-  since its last success, and fewer than two requests blamed in a row. Otherwise the replica is
+  since its last success, and fewer than two bare failures blamed on requests in a row. Otherwise the replica is
   failing everything and its failures count: a model whose replicas all start answering 500 at
   once costs at most two clients a relayed 500, then the router falls back.
   A validation error is blamed on the request wherever no other replica serves it: a server
@@ -137,4 +137,6 @@ class Verdict:
 
     def _excuse(self, f: Fault) -> None:
         self._mark(f, Blame.REQUEST)
-        f.replica.request_faults += 1
+        if f.error.kind is not FailureKind.REQUEST_REJECTED:
+            # Only bare failures make a replica look as if it failed everything.
+            f.replica.request_faults += 1

@@ -55,7 +55,7 @@ class Timeouts(_Frozen):
     total_s: PositiveFloat = 300.0
     #: A non-stream answer's first byte comes when the whole answer is done: on top of
     #: ``first_byte_s`` it may take the request's max tokens times the replica's measured
-    #: decode time per token (this value until measured), twice over, up to ``generation_s``.
+    #: decode time per token (at least this value), three times over, up to ``generation_s``.
     decode_s_per_token: PositiveFloat = 0.05
     generation_s: PositiveFloat = 240.0
 

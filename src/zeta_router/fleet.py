@@ -137,7 +137,7 @@ class ReplicaState:
         self.decode_s_per_token = 0.0
         self.last_success_at: float | None = None
         self.last_failure_at: float | None = None
-        #: Failures blamed on their requests since this replica last served one.
+        #: Bare 5xx/404s blamed on their requests since this replica last served one.
         self.request_faults = 0
 
     def unavailable_reason(self, now: float) -> str | None:

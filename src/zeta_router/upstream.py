@@ -53,18 +53,23 @@ _REQUEST_ERROR_TYPES = frozenset({"invalid_request_error", "BadRequestError"})
 _MAX_RETRY_AFTER_S = 300.0
 #: Headroom over the expected decode time of a non-stream answer: a replica that is merely
 #: slower than usual finishes inside it, and is not abandoned to generate the answer twice.
-_DECODE_HEADROOM = 2.0
+_DECODE_HEADROOM = 3.0
 
 
 def generation_allowance(
     timeouts: Timeouts, replica: ReplicaState, max_tokens: int | None
 ) -> float:
-    """Seconds a non-stream attempt may take beyond ``first_byte_s`` to generate its answer."""
+    """Seconds a non-stream attempt may take beyond ``first_byte_s`` to generate its answer:
+    its max tokens at the replica's measured decode time per token (``decode_s_per_token`` at
+    least: a few samples on a busy machine understate it), with headroom, for each request on
+    the replica (this one included): a server that generates one answer at a time
+    (llama-cpp-python's) makes the last in line wait for those ahead of it."""
     if max_tokens is None:
         # The server decides the length (often the rest of the context): allow the bound.
         return timeouts.generation_s
-    per_token = replica.decode_s_per_token or timeouts.decode_s_per_token
-    return min(timeouts.generation_s, max_tokens * per_token * _DECODE_HEADROOM)
+    per_token = max(replica.decode_s_per_token, timeouts.decode_s_per_token)
+    ahead = max(1, replica.in_flight)
+    return min(timeouts.generation_s, max_tokens * per_token * _DECODE_HEADROOM * ahead)
 
 
 @dataclass(slots=True)
