@@ -204,6 +204,32 @@ def test_bad_requests_and_a_broken_replica_in_one_run(fleet: Harness) -> None:
     assert stats.attempt_failures[("coder", "5xx")] == broken.failures
     metrics = httpx.get(fleet.url + "/metrics", timeout=10).text
     assert 'zeta_request_faults_total{model="brain",reason="request rejected"}' in metrics
+    # The log line says what happened, attempt by attempt.
+    rejected = [d for d in fleet.router.telemetry.recent if d.status == 400]
+    assert rejected
+    for d in rejected:
+        record = fleet.router.telemetry.log_record(d)
+        assert record["failures"] and record["error"].endswith(VALIDATION_MESSAGE)
+        blames = {f["blame"] for f in record["failures"]}
+        assert "request" in blames and blames <= {"request", "replica"}
+
+
+def test_a_validation_error_with_nowhere_else_to_go_is_relayed() -> None:
+    models = {"m": {"health": "none", "replicas": [{"url": "fake:b1"}]}}
+    h = Harness(["b1"], attribution_template(models=models, routes={}))
+    try:
+        h.set("b1", reject_marker=MARKER)
+        r = httpx.post(
+            h.base_url + "/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": MARKER}]},
+            timeout=30,
+        )
+        assert r.status_code == 400 and r.headers["x-zeta-attempts"] == "1", r.text
+        assert r.json()["error"]["message"] == f"m rejected the request: {VALIDATION_MESSAGE}"
+        replica = h.router.fleet.replicas["m-0"]
+        assert replica.failures == 0 and replica.breaker.state is BreakerState.CLOSED
+    finally:
+        h.close()
 
 
 def test_a_bare_500_from_two_serving_replicas_is_the_requests(
