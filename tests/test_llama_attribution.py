@@ -241,12 +241,14 @@ async def test_long_non_stream_answers_are_generated_once(
         assert r.status_code == 504, r.text
         for replica in pair.router.fleet.models["small"].replicas:
             slots_url = replica.base_url.removesuffix("/v1") + "/slots"
-            # llama-server looks at its clients' connections now and then: it took 7 to 32 s
-            # here to cancel, on two busy cores (the 2000 tokens would take minutes).
-            busy, until = True, time.monotonic() + 60.0
+            # llama-server looks at a waiting client's connection only after a second with no
+            # result for any task, and a GET /slots is such a task: polled every 50 ms, it kept
+            # the cancellation off for 7 to 32 s. Polled less often than that second, the
+            # cancellation comes within one or two (the 2000 tokens would take minutes).
+            busy, until = True, time.monotonic() + 30.0
             while busy and time.monotonic() < until:
                 slots = (await http.get(slots_url)).json()
                 busy = any(s["is_processing"] for s in slots)
                 if busy:
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(2.5)
             assert not busy, f"{replica.id} still generating for an abandoned attempt"
