@@ -13,11 +13,11 @@ neither counts against the replica's breaker nor is relayed, and the next replic
   it (a generic 500 next to it) is not explained by the request and counts.
 - A bare 5xx or 404 says nothing of the request by itself: it is blamed on the request only on
   a replica that may be serving others (:meth:`Verdict._serving_others`): no failure counted
-  since its last success, and fewer than two bare failures blamed on requests in a row. Otherwise the replica is
-  failing everything and its failures count: a model whose replicas all start answering 500 at
-  once costs at most two clients a relayed 500, then the router falls back.
-  A validation error is blamed on the request wherever no other replica serves it: a server
-  that refuses everything the router sends it that way is not helped by an ejection.
+  since its last success, and fewer than two bare failures blamed on requests in a row.
+  Otherwise the replica is failing everything and its failures count: a model whose replicas
+  all start answering 500 at once costs at most two clients a relayed 500, then the router
+  falls back. A validation error is blamed on the request wherever no other replica serves it:
+  a server that refuses everything the router sends it that way is not helped by an ejection.
 
 The walk ends without a verdict (no other replica left, retry budget, deadline): a held
 validation error is relayed, anything else counts and the router answers as it would have.
