@@ -363,3 +363,28 @@ def test_max_completion_tokens_bounds_the_answer_on_every_kind(kind: str) -> Non
             assert out.usage is not None and out.usage.completion_tokens == 2
     finally:
         h.close()
+
+
+def test_a_client_that_hangs_up_stops_the_generation(fleet: Harness) -> None:
+    fleet.set("b1", delay_s=30.0)
+    fleet.set("b2", delay_s=30.0)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            fleet.base_url + "/chat/completions",
+            json={"model": "brain", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=httpx.Timeout(5.0, read=0.5),
+        )
+    backends = [fleet.backend("b1"), fleet.backend("b2")]
+
+    async def stopped() -> None:
+        for _ in range(500):
+            if sum(b.abandoned for b in backends):
+                return
+            await asyncio.sleep(0.01)
+
+    fleet.thread.run(stopped())
+    assert sum(b.requests for b in backends) == 1, "sent once"
+    assert sum(b.abandoned for b in backends) == 1, "the router hung up, the server stopped"
+    rid = next(r.id for r in fleet.router.fleet.models["brain"].replicas if r.requests)
+    replica = fleet.router.fleet.replicas[rid]
+    assert replica.failures == 0 and replica.in_flight == 0

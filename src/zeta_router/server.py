@@ -167,11 +167,12 @@ class App:
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
         endpoint = _INFERENCE.get(path) or _INFERENCE.get("/v1" + path)
+        gone: asyncio.Future[Message] | None = None
         try:
             if endpoint is not None:
                 if method != "POST":
                     raise MethodNotAllowed(f"{method} is not allowed on {path}; use POST")
-                resp = await self._inference(endpoint, scope, receive)
+                resp, gone = await self._inference(endpoint, scope, receive)
             else:
                 handlers = self._routes.get(path)
                 if handlers is None:
@@ -191,16 +192,37 @@ class App:
         except Exception:
             log.exception("unexpected error on %s %s", method, path)
             resp = error_response(InternalError("The router hit an internal error"))
-        await self._send(resp, receive, send)
+        await self._send(resp, receive, send, gone)
 
-    async def _inference(self, endpoint: Endpoint, scope: Scope, receive: Receive) -> Response:
+    async def _inference(
+        self, endpoint: Endpoint, scope: Scope, receive: Receive
+    ) -> tuple[Response, asyncio.Future[Message]]:
+        """Route one request; also returns the watch on the client's connection (receive()
+        tells of a hang-up, once the body is read), which the response's relay goes on with."""
         router = self.router
         raw = await read_body(scope, receive, router.config.server.max_body_bytes)
         opts = request_options(scope, router.config)
         req = parse_request(endpoint, raw)
-        return await router.handle(req, opts)
+        # A non-stream answer arrives whole, maybe minutes later: a client that hangs up
+        # meanwhile cancels the routing, and with it the attempt, whose upstream connection is
+        # then closed so the server can stop generating.
+        work = asyncio.ensure_future(router.handle(req, opts))
+        gone = asyncio.ensure_future(receive())
+        gone.add_done_callback(lambda _: work.cancel())
+        try:
+            return await work, gone
+        except BaseException:
+            gone.cancel()
+            work.cancel()
+            raise
 
-    async def _send(self, resp: Response, receive: Receive, send: Send) -> None:
+    async def _send(
+        self,
+        resp: Response,
+        receive: Receive,
+        send: Send,
+        gone: asyncio.Future[Message] | None = None,
+    ) -> None:
         decision = resp.decision
         try:
             await send(
@@ -209,17 +231,27 @@ class App:
             if resp.stream is None:
                 await send({"type": "http.response.body", "body": resp.body})
                 return
-            await self._send_stream(resp, receive, send)
+            await self._send_stream(resp, receive, send, gone)
+            gone = None  # cancelled there
         finally:
+            if gone is not None:
+                gone.cancel()
             if decision is not None:
                 self.router.finish(decision)
 
-    async def _send_stream(self, resp: Response, receive: Receive, send: Send) -> None:
+    async def _send_stream(
+        self,
+        resp: Response,
+        receive: Receive,
+        send: Send,
+        gone: asyncio.Future[Message] | None = None,
+    ) -> None:
         assert resp.stream is not None
         stream = resp.stream
         # The server only tells us the client left through receive(); watch it on the side and
         # stop relaying (and free the upstream slot) at the next chunk.
-        gone = asyncio.ensure_future(receive())
+        if gone is None:
+            gone = asyncio.ensure_future(receive())
         try:
             try:
                 async for chunk in stream:
