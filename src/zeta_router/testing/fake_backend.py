@@ -2,7 +2,9 @@
 
 It speaks the real protocols a router meets: OpenAI JSON and SSE framing (``data: {...}`` events
 ending with ``data: [DONE]``), OpenAI-style error bodies, llama.cpp's 503 "Loading model" on
-every route while loading, ``Retry-After`` on 429/503, and backend metrics under vLLM's or
+every route while loading, ``Retry-After`` on 429/503, llama-cpp-python's 500 with a validation
+error to requests carrying a marker (``reject_marker``), ``max_tokens`` (only) bounding the
+answer, a generation that stops when the client hangs up, and backend metrics under vLLM's or
 llama.cpp's names. Used by the tests, the chaos and balance benchmarks, and the perf benchmark
 (as a separate process: ``python -m zeta_router.testing.fake_backend --port 9001``).
 """
