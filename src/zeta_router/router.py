@@ -36,6 +36,7 @@ from .errors import (
     NoCapacity,
     RouterError,
     UpstreamError,
+    UpstreamFault,
 )
 from .feedback import Feedback
 from .fleet import Fleet, Health, ModelState, ReplicaState
@@ -299,6 +300,9 @@ class Router:
         verdict = Verdict(d, self.config.breaker)
         try:
             return await self._walk(req, d, p, deadline, note, verdict)
+        except UpstreamFault:
+            verdict.exhausted(self.clock())  # settle what another answer left held
+            raise
         except RouterError:
             fault = verdict.exhausted(self.clock())
             if fault is None:
