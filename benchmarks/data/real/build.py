@@ -1,0 +1,227 @@
+"""Build the per-source JSONL sets of real prompts from the transcriptions in ``raw/``.
+
+    python benchmarks/data/real/build.py      # rewrites benchmarks/data/real/<source>.jsonl
+
+Each ``raw/*.py`` module holds items copied from a public file (see PROVENANCE.md for the repo,
+path, commit and selection rule), with the JSON escapes ``\\n`` and ``\\\\`` kept as written in
+the source. Every source goes through ``shared/tools/drop_heldout.py``, which drops items that
+copy one of the product's held-out evaluation prompts; the counts it drops are printed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+HERE = Path(__file__).resolve().parent
+RAW = HERE / "raw"
+DROP = Path("/work/shared/tools/drop_heldout.py")
+LABELS = {"c": "code", "r": "reasoning", "s": "simple", "t": "retrieval"}
+ORGANIC = ("oasst", "alpaca_eval", "wizardlm")
+
+
+def _module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, RAW / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def decode(text: str) -> str:
+    """The two JSON escapes kept in the transcriptions: ``\\\\`` and ``\\n``."""
+    return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\0", "\\")
+
+
+def lines(block: str) -> list[str]:
+    return [decode(x) for x in block.strip("\n").split("\n") if x.strip()]
+
+
+def labelled(block: str, fields: int) -> list[tuple[str, list[str], str]]:
+    """``label|meta...|prompt`` lines -> (task, meta, prompt); a label ending in ``!`` is a
+    hand override of the source-category mapping and is kept in the metadata."""
+    out = []
+    for line in block.strip("\n").split("\n"):
+        parts = line.split("|", fields - 1)
+        label, meta, prompt = parts[0], parts[1:-1], parts[-1]
+        override = label.endswith("!")
+        out.append(
+            (
+                LABELS[label.rstrip("!")],
+                [*meta, *(["override"] if override else [])],
+                decode(prompt),
+            )
+        )
+    return out
+
+
+def sources() -> dict[str, list[dict[str, object]]]:
+    out: dict[str, list[dict[str, object]]] = {}
+    oa = _module("oasst")
+    out["oasst"] = [{"task": t, "prompt": p} for t, _, p in labelled(oa.ITEMS, 2)]
+    al = _module("alpaca")
+    out["alpaca_eval"] = [
+        {"task": t, "prompt": p, "dataset": m[0], **({"override": True} if "override" in m else {})}
+        for t, m, p in labelled(al.ITEMS, 3)
+    ]
+    wz = _module("wizardlm")
+    out["wizardlm"] = [
+        {"task": t, "prompt": p, "skill": m[0], **({"override": True} if "override" in m else {})}
+        for t, m, p in labelled(wz.ITEMS, 3)
+    ]
+    cs = _module("code_sources")
+    out["conala"] = [{"task": "code", "prompt": p} for p in lines(cs.CONALA)]
+    out["coclr_webquery"] = [{"task": "code", "prompt": p} for p in lines(cs.COCLR)]
+    out["nl2bash"] = [{"task": "code", "prompt": p} for p in lines(cs.NL2BASH)]
+    rs = _module("reasoning_sources")
+    out["math"] = [{"task": "reasoning", "prompt": p} for p in lines(rs.MATH)]
+    out["fermi"] = [{"task": "reasoning", "prompt": p} for p in lines(rs.FERMI)]
+    out["bbh"] = [
+        {"task": "reasoning", "prompt": p, "subtask": name}
+        for name, block in (
+            ("date_understanding", rs.BBH_DATE),
+            ("web_of_lies", rs.BBH_LIES),
+            ("logical_deduction_three_objects", rs.BBH_DEDUCTION),
+        )
+        for p in lines(block)
+    ]
+    rt = _module("retrieval_sources")
+    squad: list[dict[str, object]] = []
+    # Three layouts people use to ask about a passage, rotated over the items.
+    layouts = (
+        "{c}\n\n{q}",
+        "Context: {c}\nQuestion: {q}",
+        "Read the passage and answer the question.\n\n{c}\n\n{q}",
+    )
+    for context, questions in rt.SQUAD:
+        for q in questions:
+            squad.append(
+                {"task": "retrieval", "prompt": layouts[len(squad) % 3].format(c=context, q=q)}
+            )
+    out["squad"] = squad
+    samsum = []
+    for i, dialogue in enumerate(lines(rt.SAMSUM)):
+        d = dialogue.strip()
+        prompt = (
+            f"{rt.SAMSUM_DEFINITION.strip()}\n\n{d}"
+            if i % 2 == 0
+            else f"{d}\n\nSummarize this conversation."
+        )
+        samsum.append({"task": "retrieval", "prompt": prompt})
+    out["samsum"] = samsum
+    turns = [x.split("|", 1) for x in lines(rt.QMSUM_MEETING)]
+    transcript = "\n".join(f"{s}: {c}" for s, c in turns)
+    out["qmsum"] = [
+        {"task": "retrieval", "prompt": f"{transcript}\n\n{q}", "span": "turns 0-37 of test[0]"}
+        for q in rt.QMSUM_QUERIES
+    ] + [
+        {
+            "task": "retrieval",
+            "prompt": "Meeting transcript:\n"
+            + "\n".join(f"{s}: {c}" for s, c in turns[17:])
+            + "\n\nWhat was said about the equipment?",
+            "span": "turns 17-37 of test[0]",
+        }
+    ]
+    out["cnn_dailymail"] = [
+        {"task": "retrieval", "prompt": p}
+        for a in rt.CNN_ARTICLES
+        for p in (
+            f"{a}\n\nWrite the highlights of this article.",
+            f"Summarize the following news article in three sentences.\n\n{a}",
+        )
+    ]
+    nq = _module("nq")
+    out["nq_open"] = [{"task": "simple", "prompt": p} for p in lines(nq.ITEMS)]
+    ie = _module("ifeval")
+    out["ifeval"] = [{"task": "simple", "prompt": p} for p in lines(ie.ITEMS)]
+    return out
+
+
+SYSTEM = "You are a helpful assistant."
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+
+
+def context_variants(kept: dict[str, list[dict[str, object]]]) -> list[dict[str, object]]:
+    """The same requests in the shapes chat clients send, to measure what the surroundings do to
+    the task: a generic system prompt, a content-part list (text + an image part), an earlier
+    unrelated exchange, and for passages + questions the passage in the system prompt (RAG) or
+    in an earlier user turn. Every third item of every source; labels are the item's own."""
+    out: list[dict[str, object]] = []
+    for name, items in kept.items():
+        for it in items[::3]:
+            text = str(it["prompt"])
+            base = {"task": it["task"], "source": name, "of": it["id"], "organic": it["organic"]}
+            shapes = {
+                "system": [
+                    {"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": text},
+                ],
+                "parts": [{"role": "user", "content": [{"type": "text", "text": text}, IMAGE]}],
+                "history": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "Hello! How can I help you today?"},
+                    {"role": "user", "content": text},
+                ],
+            }
+            for shape, messages in shapes.items():
+                out.append(
+                    {**base, "id": f"{it['id']}-{shape}", "shape": shape, "messages": messages}
+                )
+    rt = _module("retrieval_sources")
+    for i, (context, questions) in enumerate(rt.SQUAD):
+        q = questions[0]
+        for shape, messages in {
+            "rag-system": [
+                {"role": "system", "content": f"Answer from this document:\n{context}"},
+                {"role": "user", "content": q},
+            ],
+            "doc-earlier-turn": [
+                {"role": "user", "content": context},
+                {"role": "assistant", "content": "Thanks, I have read it."},
+                {"role": "user", "content": q},
+            ],
+        }.items():
+            out.append(
+                {
+                    "id": f"squad-ctx-{i}-{shape}",
+                    "task": "retrieval",
+                    "source": "squad",
+                    "organic": False,
+                    "shape": shape,
+                    "messages": messages,
+                }
+            )
+    return out
+
+
+def main() -> int:
+    kept_all: dict[str, list[dict[str, object]]] = {}
+    for name, items in sources().items():
+        raw = "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items)
+        proc = subprocess.run(
+            [sys.executable, str(DROP)], input=raw, capture_output=True, text=True, check=True
+        )
+        kept = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
+        rows = [
+            {"id": f"{name}-{i:03d}", "source": name, "organic": name in ORGANIC, **it}
+            for i, it in enumerate(kept)
+        ]
+        kept_all[name] = rows
+        with open(HERE / f"{name}.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        print(f"{name}: {len(items)} read, {len(kept)} kept ({proc.stderr.strip()})")
+    variants = context_variants(kept_all)
+    (HERE / "variants").mkdir(exist_ok=True)
+    with open(HERE / "variants" / "context.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in variants)
+    print(f"variants/context.jsonl: {len(variants)} requests")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
