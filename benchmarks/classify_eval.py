@@ -4,6 +4,7 @@
     python benchmarks/classify_eval.py --split tune --analyzer heuristic
     python benchmarks/classify_eval.py --no-cli              # in-process only
     python benchmarks/classify_eval.py --data benchmarks/data/realistic.jsonl
+    python benchmarks/classify_eval.py --real      # real public prompts: per source + LOSO
 
 Reported per set: per-task precision/recall, macro accuracy (mean per-task recall) overall and on
 the ``"messy": true`` subset when the set marks one, by ``"style"`` and ``"lang"`` when the set
@@ -239,6 +240,69 @@ def pct(xs: Sequence[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+TEAM_SETS = ("heldout", "realistic", "blind", "blind2", "blind3")
+
+
+def real_report(analyzers: Sequence[str], loso: bool) -> None:
+    """Per-source accuracy on the real public prompts (benchmarks/data/real/), the shipped
+    analyzers in-process; then leave-one-source-out figures of the semantic head; then the
+    team-written sets. The shipped head was fitted on every real source (and on tune +
+    supplement), so its own per-source figures are in-sample: the LOSO ones count."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import train_semantic as ts
+
+    rows = ts.load_items(["real"])
+    for name in analyzers:
+        preds, _, _ = run_inprocess(rows, name, 0)
+        print(f"\n== real sources, {name} (shipped; semantic head trained on these: in-sample)")
+        source_table(rows, {k: v[0] for k, v in preds.items()})
+    if loso:
+        import numpy as np
+
+        import embedders
+
+        head = json.loads(ts.OUT.read_text(encoding="utf-8"))
+        lam = float(head["l2"])
+        train = ts.load_items(["real", "tune", "supplement"])
+        d = ts.design(train, embedders.load("static"))
+        sources = np.array([r["source"] for r in train])
+        real = np.array([bool(r["real"]) for r in train])
+        z = ts.loso(d, sources, real, lam).argmax(axis=1)
+        loso_preds = {r["id"]: ts.BUILTIN[int(z[i])] for i, r in enumerate(train) if r["real"]}
+        print(
+            f"\n== real sources, semantic, leave-one-source-out (each source predicted by a head "
+            f"fitted without it; l2 {lam}; tune + supplement always in training)"
+        )
+        source_table(rows, loso_preds)
+    for name in analyzers:
+        cells = []
+        for split in TEAM_SETS:
+            items = load(split)
+            preds, _, _ = run_inprocess(items, name, 0)
+            cells.append(f"{split} {macro_accuracy(items, preds):.3f}")
+        print(f"\n== team-written sets (never trained on), {name}: macro " + "  ".join(cells))
+
+
+def source_table(rows: Sequence[dict[str, Any]], task_of: dict[str, str]) -> None:
+    preds: Preds = {k: (v, 1.0) for k, v in task_of.items()}
+    for src in sorted({str(r["source"]) for r in rows}):
+        sub = [r for r in rows if r["source"] == src]
+        ok = sum(task_of.get(r["id"]) == r["task"] for r in sub)
+        tag = "organic" if sub[0].get("organic") else str(sub[0]["task"])
+        print(f"  {src:16s} {tag:10s} n={len(sub):4d}  accuracy {ok / len(sub):.3f}")
+    organic = [r for r in rows if r.get("organic")]
+    ok_all = sum(task_of.get(r["id"]) == r["task"] for r in rows) / len(rows)
+    ok_org = sum(task_of.get(r["id"]) == r["task"] for r in organic) / len(organic)
+    recalls = "  ".join(
+        f"{t} {macro_accuracy([r for r in rows if r['task'] == t], preds):.3f}" for t in TASKS
+    )
+    print(
+        f"  macro accuracy {macro_accuracy(rows, preds):.3f}  accuracy {ok_all:.3f}  "
+        f"organic accuracy {ok_org:.3f} (n={len(organic)}) macro "
+        f"{macro_accuracy(organic, preds):.3f}   per task recall: {recalls}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="heldout", help="tune | heldout (default) | all")
@@ -247,7 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-cli", action="store_true", help="skip the subprocess run")
     ap.add_argument("--repeats", type=int, default=20, help="latency passes over the set")
     ap.add_argument("--errors", action="store_true", help="print misclassified prompts")
+    ap.add_argument("--real", action="store_true", help="real public prompts, per source + LOSO")
+    ap.add_argument("--no-loso", action="store_true", help="with --real: skip the LOSO refits")
     args = ap.parse_args(argv)
+    if args.real:
+        real_report(args.analyzer or ["heuristic", "semantic"], not args.no_loso)
+        return 0
     if args.data:
         items = load_path(args.data)
     elif args.split == "all":

@@ -1,15 +1,27 @@
-"""Fit the semantic analyzer's linear head on the training sets (never on held-out or realistic).
+"""Fit the semantic analyzer's linear head, on real prompts from public sources.
 
-    python benchmarks/train_semantic.py     # writes src/zeta_router/analysis/semantic_head.json
-    python benchmarks/train_semantic.py --train tune   # the original tuning split only
+    python benchmarks/train_semantic.py                      # writes semantic_head.json
+    python benchmarks/train_semantic.py --loso               # leave-one-source-out report only
+    python benchmarks/train_semantic.py --loso --embedder minilm-static --no-write
+    python benchmarks/train_semantic.py --train real tune supplement
 
-Training data: ``tune.jsonl`` (template-generated) plus ``supplement.jsonl`` (hand-written in
-benchmark and chat-user styles, independently of the ``realistic.jsonl`` test set).
+Training data (default ``--train real``): the per-source sets in ``benchmarks/data/real/``
+(public prompts written by people outside this project, see PROVENANCE.md). The team-written
+sets (``tune``, ``supplement``) can be added; ``heldout``, ``realistic`` and the ``blind*`` sets are
+never trained on.
 
-A conditional-logit model: a shared weight on each task's own exemplar similarity (ask and whole
-turn) plus per-task weights over the structural features, L2-regularised. The L2 strength is
-chosen by 5-fold cross-validation on the tuning split, and a softmax temperature is fitted on the
-out-of-fold logits so the reported confidence is calibrated.
+A conditional-logit model. Each task's logit is
+
+    w_ask * sim(ask, task exemplars) + w_all * sim(turn, task exemplars)
+    + V_task . structural features + U_task . [embedding(ask), embedding(turn)] + b_task
+
+with a shared weight on exemplar similarity (so custom tasks from the config plug into the same
+softmax), per-task weights on the structural features and on the embedding itself, L2-regularised
+and class-balanced (each task weighs the same in the loss, whatever its count). The L2 strength is
+chosen by leave-one-source-out accuracy (macro over tasks): each real source is predicted by a
+head that never saw it, which is the number that says how the head does on someone else's way of
+asking. The softmax temperature is fitted on those out-of-source logits, so ``confidence`` is
+calibrated for unseen sources too.
 """
 
 from __future__ import annotations
@@ -17,12 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zeta_router.analysis import Prompt, prompt_from_messages
-from zeta_router.analysis.embedder import StaticEmbedder
 from zeta_router.analysis.features import extract, split_ask
 from zeta_router.analysis.semantic import (
     _ALL_HEAD,
@@ -35,72 +48,142 @@ from zeta_router.analysis.semantic import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks/data"
+REAL = DATA / "real"
 OUT = ROOT / "src/zeta_router/analysis/semantic_head.json"
+LAMBDAS = (0.0003, 0.001, 0.003, 0.01)
 
 
-def design(splits: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    zero = Head(
+def load_items(splits: Sequence[str]) -> list[dict[str, Any]]:
+    """Items of the named splits: ``real`` is every per-source file in data/real/, anything else
+    a team-written ``data/<split>.jsonl`` (its items get ``source`` = the split name)."""
+    rows: list[dict[str, Any]] = []
+    for split in splits:
+        paths = sorted(REAL.glob("*.jsonl")) if split == "real" else [DATA / f"{split}.jsonl"]
+        for path in paths:
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        row = json.loads(line)
+                        row.setdefault("source", split)
+                        row["real"] = split == "real"
+                        rows.append(row)
+    return rows
+
+
+def to_prompt(row: dict[str, Any]) -> Prompt:
+    if "messages" in row:
+        return prompt_from_messages(row["messages"])
+    return Prompt.from_text(row["prompt"])
+
+
+def whole_text(last: str) -> str:
+    return last if len(last) <= _ALL_HEAD + _ALL_TAIL else last[:_ALL_HEAD] + last[-_ALL_TAIL:]
+
+
+def zero_head(dim: int) -> Head:
+    return Head(
         0.0,
         0.0,
         {t: (0.0,) * FEATURE_COUNT for t in BUILTIN},
         dict.fromkeys(BUILTIN, 0.0),
         0.0,
         1.0,
+        {t: (0.0,) * (2 * dim) for t in BUILTIN},
     )
-    an = SemanticAnalyzer(StaticEmbedder(), zero)
-    rows = []
-    for split in splits:
-        with open(ROOT / f"benchmarks/data/{split}.jsonl", encoding="utf-8") as fh:
-            rows.extend(json.loads(x) for x in fh if x.strip())
-    A, B, X, y = [], [], [], []
+
+
+def design(rows: Sequence[dict[str, Any]], embedder: Any) -> dict[str, np.ndarray]:
+    """Per row: exemplar similarities of the ask and the turn (A, B), structural features (X),
+    the two embeddings side by side (E) and the label (y)."""
+    an = SemanticAnalyzer(embedder, zero_head(embedder.dim))
+    A, B, X, E, y = [], [], [], [], []
     for r in rows:
-        p = (
-            prompt_from_messages(r["messages"])
-            if "messages" in r
-            else Prompt.from_text(r["prompt"])
-        )
+        p = to_prompt(r)
         last = p.last_user
-        whole = last if len(last) <= _ALL_HEAD + _ALL_TAIL else last[:_ALL_HEAD] + last[-_ALL_TAIL:]
-        A.append(an.similarities(split_ask(last)[1]))
-        B.append(an.similarities(whole))
+        ask, whole = split_ask(last)[1], whole_text(last)
+        ea, eb = embedder.embed(ask), embedder.embed(whole)
+        A.append(an._similarities(ea[None, :])[0])
+        B.append(an._similarities(eb[None, :])[0])
         X.append(feature_vector(extract(p)))
+        E.append(np.concatenate([ea, eb]))
         y.append(BUILTIN.index(r["task"]))
-    return np.array(A), np.array(B), np.array(X, dtype=np.float64), np.array(y)
+    return {
+        "A": np.array(A, dtype=np.float64),
+        "B": np.array(B, dtype=np.float64),
+        "X": np.array(X, dtype=np.float64),
+        "E": np.array(E, dtype=np.float64),
+        "y": np.array(y),
+    }
 
 
-def logits(
-    params: dict[str, np.ndarray], A: np.ndarray, B: np.ndarray, X: np.ndarray
-) -> np.ndarray:
-    return params["wa"] * A + params["wb"] * B + X @ params["V"].T + params["b"]
+def logits(p: dict[str, np.ndarray], d: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    return (
+        p["wa"] * d["A"][idx]
+        + p["wb"] * d["B"][idx]
+        + d["X"][idx] @ p["V"].T
+        + d["E"][idx] @ p["U"].T
+        + p["b"]
+    )
 
 
-def fit(
-    A: np.ndarray, B: np.ndarray, X: np.ndarray, y: np.ndarray, lam: float
-) -> dict[str, np.ndarray]:
+def fit(d: dict[str, np.ndarray], idx: np.ndarray, lam: float, steps: int = 1500) -> dict[str, Any]:
     k = len(BUILTIN)
-    p = {"wa": np.array(1.0), "wb": np.array(1.0), "V": np.zeros((k, X.shape[1])), "b": np.zeros(k)}
+    y = d["y"][idx]
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    # Class-balanced: each task carries the same total weight in the loss.
+    w = (len(y) / (k * np.maximum(counts, 1)))[y]
+    w = w / w.sum()
+    p: dict[str, Any] = {
+        "wa": np.array(1.0),
+        "wb": np.array(1.0),
+        "V": np.zeros((k, d["X"].shape[1])),
+        "U": np.zeros((k, d["E"].shape[1])),
+        "b": np.zeros(k),
+    }
     m = {n: np.zeros_like(v) for n, v in p.items()}
     s = {n: np.zeros_like(v) for n, v in p.items()}
     onehot = np.eye(k)[y]
-    for step in range(1, 3001):  # Adam: the problem is small and convex
-        z = logits(p, A, B, X)
+    A, B, X, E = d["A"][idx], d["B"][idx], d["X"][idx], d["E"][idx]
+    for step in range(1, steps + 1):  # Adam: the problem is small and convex
+        z = logits(p, d, idx)
         z -= z.max(axis=1, keepdims=True)
         pr = np.exp(z)
         pr /= pr.sum(axis=1, keepdims=True)
-        g = (pr - onehot) / len(y)
+        g = (pr - onehot) * w[:, None]
         grads = {
             "wa": np.array((g * A).sum()),
             "wb": np.array((g * B).sum()),
             "V": g.T @ X + lam * p["V"],
+            "U": g.T @ E + lam * p["U"],
             "b": g.sum(axis=0),
         }
         for n in p:
             m[n] = 0.9 * m[n] + 0.1 * grads[n]
             s[n] = 0.999 * s[n] + 0.001 * grads[n] ** 2
-            p[n] = p[n] - 0.05 * (m[n] / (1 - 0.9**step)) / (
+            p[n] = p[n] - 0.02 * (m[n] / (1 - 0.9**step)) / (
                 np.sqrt(s[n] / (1 - 0.999**step)) + 1e-8
             )
     return p
+
+
+def macro(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(
+        np.mean([(pred[y == k] == k).mean() for k in range(len(BUILTIN)) if (y == k).any()])
+    )
+
+
+def loso(
+    d: dict[str, np.ndarray], sources: np.ndarray, evaluated: np.ndarray, lam: float
+) -> np.ndarray:
+    """Out-of-source logits: each evaluated source predicted by a head fitted on every other
+    row (team-written rows, when trained on, are in every fold's training side)."""
+    out = np.zeros((len(d["y"]), len(BUILTIN)))
+    for src in sorted(set(sources[evaluated])):
+        test = np.flatnonzero(sources == src)
+        train = np.flatnonzero(sources != src)
+        out[test] = logits(fit(d, train, lam), d, test)
+    return out
 
 
 def nll(z: np.ndarray, y: np.ndarray, t: float) -> float:
@@ -109,52 +192,88 @@ def nll(z: np.ndarray, y: np.ndarray, t: float) -> float:
     return float(-(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))).mean())
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--train", nargs="+", default=["tune", "supplement"], help="splits to fit on")
-    args = ap.parse_args()
-    A, B, X, y = design(args.train)
-    rng = np.random.default_rng(0)
-    folds = rng.permutation(len(y)) % 5
-    best = None
-    for lam in (0.0003, 0.001, 0.003, 0.01, 0.03):
-        oof = np.zeros((len(y), len(BUILTIN)))
-        for f in range(5):
-            tr, te = folds != f, folds == f
-            p = fit(A[tr], B[tr], X[tr], y[tr], lam)
-            oof[te] = logits(p, A[te], B[te], X[te])
-        acc = float((oof.argmax(axis=1) == y).mean())
-        print(f"lambda {lam}: out-of-fold accuracy {acc:.3f}", file=sys.stderr)
-        if best is None or acc > best[0]:
-            best = (acc, lam, oof)
-    assert best is not None
-    acc, lam, oof = best
-    pred = oof.argmax(axis=1)
-    macro = float(np.mean([(pred[y == k] == k).mean() for k in range(len(BUILTIN))]))
+def report(
+    rows: Sequence[dict[str, Any]], pred: np.ndarray, y: np.ndarray, mask: np.ndarray
+) -> None:
+    srcs = sorted({r["source"] for r, m in zip(rows, mask, strict=True) if m})
+    for src in srcs:
+        sel = np.array([r["source"] == src for r in rows]) & mask
+        print(
+            f"  {src:16s} n={sel.sum():4d}  accuracy {float((pred[sel] == y[sel]).mean()):.3f}",
+            file=sys.stderr,
+        )
+    organic = np.array([bool(r.get("organic")) for r in rows]) & mask
     print(
-        f"chosen lambda {lam}: out-of-fold accuracy {acc:.3f}, macro {macro:.3f}", file=sys.stderr
+        f"  LOSO macro {macro(pred[mask], y[mask]):.3f}  accuracy "
+        f"{float((pred[mask] == y[mask]).mean()):.3f}   organic accuracy "
+        f"{float((pred[organic] == y[organic]).mean()):.3f} "
+        f"macro {macro(pred[organic], y[organic]):.3f}"
+        f" (n={organic.sum()})",
+        file=sys.stderr,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--train", nargs="+", default=["real", "tune", "supplement"], help="real and/or team splits"
+    )
+    ap.add_argument("--embedder", default="static", help="static | minilm | minilm-static")
+    ap.add_argument("--loso", action="store_true", help="report leave-one-source-out figures")
+    ap.add_argument("--no-write", action="store_true", help="do not write semantic_head.json")
+    ap.add_argument("--lam", type=float, help="skip the search and use this L2 strength")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).parent))
+    import embedders
+
+    rows = load_items(args.train)
+    emb = embedders.load(args.embedder)
+    d = design(rows, emb)
+    sources = np.array([r["source"] for r in rows])
+    real = np.array([bool(r["real"]) for r in rows])
+    y = d["y"]
+    best: tuple[float, float, np.ndarray] | None = None
+    for lam in (args.lam,) if args.lam is not None else LAMBDAS:
+        z = loso(d, sources, real, lam)
+        score = macro(z[real].argmax(axis=1), y[real])
+        print(f"lambda {lam}: LOSO macro {score:.3f}", file=sys.stderr)
+        if best is None or score > best[0]:
+            best = (score, lam, z)
+    assert best is not None
+    _, lam, z = best
+    print(
+        f"chosen lambda {lam} ({args.embedder}, trained on {' + '.join(args.train)})",
+        file=sys.stderr,
+    )
+    if args.loso:
+        report(rows, z.argmax(axis=1), y, real)
     temps = np.linspace(0.3, 4.0, 75)
-    t = float(temps[np.argmin([nll(oof, y, t) for t in temps])])
-    p = fit(A, B, X, y, lam)
+    t = float(temps[np.argmin([nll(z[real], y[real], t) for t in temps])])
+    if args.no_write:
+        return 0
+    if args.embedder != "static":
+        raise SystemExit("only the static embedder ships; pass --no-write for comparisons")
+    p = fit(d, np.arange(len(y)), lam)
     head = {
         "w_ask": float(p["wa"]),
         "w_all": float(p["wb"]),
         "weights": {
             task: [round(float(v), 5) for v in p["V"][i]] for i, task in enumerate(BUILTIN)
         },
+        "embedding_weights": {
+            task: [round(float(v), 5) for v in p["U"][i]] for i, task in enumerate(BUILTIN)
+        },
         "bias": {task: round(float(p["b"][i]), 5) for i, task in enumerate(BUILTIN)},
         "custom_bias": round(float(p["b"].mean()), 5),
         "temperature": round(t, 4),
-        "trained_on": ", ".join(f"benchmarks/data/{t}.jsonl" for t in args.train),
+        "trained_on": ", ".join(
+            "benchmarks/data/real/*.jsonl" if s == "real" else f"benchmarks/data/{s}.jsonl"
+            for s in args.train
+        ),
         "l2": lam,
     }
     OUT.write_text(json.dumps(head, indent=1) + "\n", encoding="utf-8")
-    print(
-        f"wrote {OUT} (lambda {lam}, temperature {t:.2f}, "
-        f"w_ask {head['w_ask']:.2f}, w_all {head['w_all']:.2f})",
-        file=sys.stderr,
-    )
+    print(f"wrote {OUT} (lambda {lam}, temperature {t:.2f})", file=sys.stderr)
     return 0
 
 

@@ -230,6 +230,7 @@ def test_semantic_features_flag_elliptic_follow_ups() -> None:
     )
     x = feature_vector(extract(follow_up))
     assert len(x) == FEATURE_COUNT
-    assert x[-2] == 1.0  # follow-up after code
+    code_follow_up = 36  # position of the flag in feature_vector()
+    assert x[code_follow_up] == 1.0  # follow-up after code
     # The same words as a first message are no follow-up.
-    assert feature_vector(extract(Prompt.from_text("and oldest first?")))[-2] == 0.0
+    assert feature_vector(extract(Prompt.from_text("and oldest first?")))[code_follow_up] == 0.0

@@ -363,6 +363,8 @@ class Features:
     context_reason: int = 0  # "think step by step" in the system prompt or earlier turns
     reply_ask: bool = False  # write a reply to the provided message
     summary_ask: bool = False  # condense the provided text
+    explain_ask: int = 0  # "explain", "describe", "why": general-knowledge explanations
+    writing_ask: int = 0  # stories, poems, role-play: writing, not working a problem out
 
     @property
     def code_ratio(self) -> float:
@@ -676,4 +678,6 @@ def extract(prompt: Prompt) -> Features:
         context_reason=scene_counts[lx.REASON],
         reply_ask=counts[lx.REPLY] > 0,
         summary_ask=counts[lx.SUMMARY] > 0,
+        explain_ask=counts[lx.EXPLAIN],
+        writing_ask=counts[lx.WRITING],
     )

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 (CODE, CODE_VERB, CODE_NOUN, RETRIEVAL, MATH, REASON, SIMPLE, NUMBER) = range(8)
 (TRANSFORM, BACK_REF, REPLY, SUMMARY) = range(8, 12)
-FAMILIES = 12
+(EXPLAIN, WRITING) = range(12, 14)
+FAMILIES = 14
 
 _CODE = """
 code coding coder python py javascript js typescript ts java golang rust c++ c# cpp sql mysql
@@ -45,6 +46,11 @@ erreur fehler funktion skript programmieren schleife klasse
 код кода коде функцию функция функции скрипт программу программа регулярное регулярку
 питоне питон запрос_sql массив цикл ошибку_в função funções código programação laço
 quicksort mergesort heapsort bubblesort binary_search big_o complexity_of hashtable
+directory directories subdirectory subdirectories sub-directories current_directory
+directory_tree home_directory permission permissions executable filename filenames symlink
+symlinks pid kernel tarball stdout stderr stdin command_line command-line file_extension
+xgboost lightgbm catboost transformers embeddings neural_network neural_networks
+machine_learning deep_learning llm llms rlhf smart_contract webapp web_app mobile_app
 """
 _CODE_VERB = """
 write implement fix debug refactor optimize optimise convert port review generate create build
@@ -122,6 +128,7 @@ should_a should_we should_the invest investment jsutify justfy explian prove_tha
 by_step but_can't but_cannot but_never
 therefore hence conclude conclusion valid invalid fallacy syllogism follows
 lies always_lies tells_the the_truth truth-teller truthteller what_am
+would_it it_take would_take are_needed needed_to estimate_the long_would much_would
 brothers_and sisters_i докажи доказать докажите почему логика загадка demuestra demuéstrame
 demostrar demonstre prove_que beweise beweis démontre prouve montrer_que
 """
@@ -165,6 +172,21 @@ _SUMMARY = """
 summarize summarise summary summarization tl;dr tldr gist recap condense key_points main_points
 key_takeaways takeaways resumen resumir resume resuma resumo zusammenfassung zusammenfassen
 fasse résume résumer кратко перескажи
+"""
+# Explanations of general knowledge: evidence that an ask is not a puzzle or a calculation even
+# when it says "why" (a REASON key); used by the semantic head only.
+_EXPLAIN = """
+explain describe why how_does how_do how_did difference differences significance impact impacts
+history concept overview benefits importance role_of types_of characteristics causes effects
+meaning origin origins what_are
+"""
+# Writing and role-play: the model writes, it does not work a problem out (semantic head only).
+_WRITING = """
+story stories poem poems essay lyrics song rap script speech letter blog novel fiction character
+characters roleplay role-play pretend act_as act_like imagine_you you_are persona dialogue
+monologue joke jokes limerick haiku sonnet tweet caption slogan cover_letter resume proposal pitch
+advertisement tale narrate comedy satire satirical sarcastic funny humorous creative write_a
+write_me
 """
 # Units for unit-conversion asks ("30 cm in inches"); matched by regex in features.py.
 UNITS = (
@@ -218,6 +240,8 @@ def _table() -> Mapping[str, tuple[int, ...]]:
         (BACK_REF, _BACK_REF),
         (REPLY, _REPLY),
         (SUMMARY, _SUMMARY),
+        (EXPLAIN, _EXPLAIN),
+        (WRITING, _WRITING),
     ):
         for key in text.split():
             words = key.replace("_", " ")

@@ -94,10 +94,12 @@ def feature_vector(f: Features, heur: Mapping[str, float] | None = None) -> list
         # A short follow-up that names no topic of its own, after a programming or math turn.
         float(follow_up and f.context_code > 0),
         float(follow_up and f.context_math > 0),
+        min(f.explain_ask, 2) / 2,
+        min(f.writing_ask, 2) / 2,
     ]
 
 
-FEATURE_COUNT = 38
+FEATURE_COUNT = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class Head:
     bias: Mapping[str, float]
     custom_bias: float
     temperature: float
+    # per built-in task, over the ask's and the whole turn's embeddings side by side
+    embedding_weights: Mapping[str, tuple[float, ...]]
 
     @classmethod
     def load(cls) -> Head:
@@ -116,6 +120,7 @@ class Head:
         weights = {t: tuple(float(x) for x in d["weights"][t]) for t in BUILTIN}
         if any(len(w) != FEATURE_COUNT for w in weights.values()):
             raise ValueError("semantic_head.json does not match this version's features")
+        embedding = {t: tuple(float(x) for x in d["embedding_weights"][t]) for t in BUILTIN}
         return cls(
             w_ask=float(d["w_ask"]),
             w_all=float(d["w_all"]),
@@ -123,6 +128,7 @@ class Head:
             bias={t: float(d["bias"][t]) for t in BUILTIN},
             custom_bias=float(d["custom_bias"]),
             temperature=float(d["temperature"]),
+            embedding_weights=embedding,
         )
 
 
@@ -167,15 +173,20 @@ class SemanticAnalyzer:
         # its own examples are classified as (a "translation" task competes with "simple" on
         # equal structural terms) plus a small margin, so the more specific definition wins a tie.
         self._weights = np.zeros((len(self.tasks), FEATURE_COUNT), dtype=np.float32)
+        self._embedding_weights = np.zeros((len(self.tasks), 2 * embedder.dim), dtype=np.float32)
         self._bias = np.full(len(self.tasks), -1e4, dtype=np.float32)
         for i, t in enumerate(self.tasks):
             if t in BUILTIN:
                 self._weights[i] = head.weights[t]
+                if len(head.embedding_weights[t]) != 2 * embedder.dim:
+                    raise ValueError("semantic_head.json does not match the embedding model")
+                self._embedding_weights[i] = head.embedding_weights[t]
                 self._bias[i] = head.bias[t]
         self.parents = {t: self._parent(examples[t]) for t in self.custom}
         for t, parent in self.parents.items():
             i, j = self.tasks.index(t), self.tasks.index(parent)
             self._weights[i] = self._weights[j]
+            self._embedding_weights[i] = self._embedding_weights[j]
             margin = _CUSTOM_MARGIN_SIM * (head.w_ask + head.w_all)
             self._bias[i] = self._bias[j] + margin
 
@@ -231,14 +242,19 @@ class SemanticAnalyzer:
         embed = self.embedder.embed
         # Short prompts are their own ask: one embedding, not two.
         if ask == whole:
-            s_all = s_ask = self._similarities(embed(whole)[None, :])[0]
+            e_all = e_ask = embed(whole)
+            s_all = s_ask = self._similarities(e_all[None, :])[0]
         else:
-            s_all, s_ask = self._similarities(np.stack((embed(whole), embed(ask))))
+            e_all, e_ask = embed(whole), embed(ask)
+            s_all, s_ask = self._similarities(np.stack((e_all, e_ask)))
         x = np.array(feature_vector(f, heur), dtype=np.float32)
+        # Multiply-and-sum, not ``@``: see StaticEmbedder.embed on OpenBLAS threads.
+        e = np.concatenate((e_ask, e_all))
         logits = (
             self.head.w_ask * s_ask
             + self.head.w_all * s_all
             + (self._weights * x).sum(axis=1)
+            + (self._embedding_weights * e).sum(axis=1)
             + self._bias
         )
         z = logits / self.head.temperature
