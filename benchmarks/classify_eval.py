@@ -252,10 +252,21 @@ def real_report(analyzers: Sequence[str], loso: bool) -> None:
     import train_semantic as ts
 
     rows = ts.load_items(["real"])
+    variants = load_path(ts.REAL / "variants" / "context.jsonl")
     for name in analyzers:
         preds, _, _ = run_inprocess(rows, name, 0)
         print(f"\n== real sources, {name} (shipped; semantic head trained on these: in-sample)")
         source_table(rows, {k: v[0] for k, v in preds.items()})
+        vpreds, _, _ = run_inprocess(variants, name, 0)
+        cells = []
+        for shape in sorted({str(v["shape"]) for v in variants}):
+            sub = [v for v in variants if v["shape"] == shape]
+            ok = sum(vpreds[v["id"]][0] == v["task"] for v in sub)
+            plain = [v for v in sub if "of" in v]
+            same = sum(vpreds[v["id"]][0] == preds[v["of"]][0] for v in plain)
+            agree = f", same task as plain {same}/{len(plain)}" if plain else ""
+            cells.append(f"{shape}: accuracy {ok}/{len(sub)}{agree}")
+        print("  request shapes (variants/context.jsonl): " + ";  ".join(cells))
     if loso:
         import numpy as np
 

@@ -186,7 +186,12 @@ def _full_model_task(analyzer: SemanticAnalyzer, text: str) -> str:
 
 
 def test_decisive_structure_skips_the_exemplars(analyzer: SemanticAnalyzer) -> None:
-    sure = analyzer.analyze(Prompt.from_text("```python\nprint(1/0)\n```\nwhy does this fail"))
+    sure = analyzer.analyze(
+        Prompt.from_text(
+            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+            "ZeroDivisionError: division by zero\nfix this python code"
+        )
+    )
     assert "structure decisive, exemplars not consulted" in sure.signals
     assert sure.confidence >= STRUCTURE_SURE
     assert not any(s.startswith("similar to") for s in sure.signals)
