@@ -4,7 +4,8 @@
     python benchmarks/analysis_speed.py --golden /tmp/golden.json --write   # record outputs
     python benchmarks/analysis_speed.py --golden /tmp/golden.json           # compare to them
 
-Every prompt of the held-out, realistic and blind sets is analysed with the decision cache off;
+Every prompt of the held-out, realistic and blind sets and of the real public sets
+(``data/real/*.jsonl``, issue 16) is analysed with the decision cache off;
 each call is timed with ``time.thread_time_ns`` (CPU of this thread, immune to other processes on
 a shared box) and ``perf_counter_ns`` (wall). The first pass is a warm-up and records outputs:
 task, complexity, confidence, signals, and every task's probability (semantic) or evidence score
@@ -41,7 +42,23 @@ def load_prompts() -> list[tuple[str, Any]]:
                     else Prompt.from_text(it["prompt"])
                 )
                 out.append((f"{name}/{it['id']}", p))
+    for path in sorted((DATA / "real").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                it = json.loads(line)
+                out.append((f"real/{it['id']}", Prompt.from_text(it["prompt"])))
     return out
+
+
+def rss_mb() -> tuple[float, float]:
+    """Resident and peak resident memory of this process (Linux), in MB."""
+    fields = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines()
+    )
+    return (
+        int(fields["VmRSS"].split()[0]) / 1024,
+        int(fields["VmHWM"].split()[0]) / 1024,
+    )
 
 
 def outputs(analyzer: Any, prompt: Any) -> dict[str, Any]:
@@ -83,6 +100,7 @@ def main() -> int:
     from zeta_router.config import AnalysisSettings
 
     prompts = load_prompts()
+    start_rss = rss_mb()[0]
     names = ("heuristic", "semantic") if args.analyzer == "both" else (args.analyzer,)
     golden: dict[str, dict[str, Any]] = {}
     failed = False
@@ -106,6 +124,11 @@ def main() -> int:
             f"cpu p50 {pct(cpu, 0.5):6.1f} µs  p99 {pct(cpu, 0.99):6.1f} µs  "
             f"mean {sum(cpu) / len(cpu) / 1000:6.1f} µs   "
             f"wall p50 {pct(wall, 0.5):6.1f} µs  p99 {pct(wall, 0.99):6.1f} µs"
+        )
+        rss, peak = rss_mb()
+        print(
+            f"{'':9s} RSS {rss:.0f} MB (+{rss - start_rss:.0f} MB over the prompts loaded), "
+            f"peak {peak:.0f} MB"
         )
     if args.golden and args.write:
         args.golden.write_text(json.dumps(golden, indent=0, sort_keys=True), encoding="utf-8")

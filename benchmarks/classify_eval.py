@@ -291,7 +291,7 @@ def real_report(analyzers: Sequence[str], loso: bool) -> None:
             items = load(split)
             preds, _, _ = run_inprocess(items, name, 0)
             cells.append(f"{split} {macro_accuracy(items, preds):.3f}")
-        print(f"\n== team-written sets (never trained on), {name}: macro " + "  ".join(cells))
+        print(f"\n== team-written test sets (not trained on), {name}: macro " + "  ".join(cells))
 
 
 def source_table(rows: Sequence[dict[str, Any]], task_of: dict[str, str]) -> None:

@@ -1,14 +1,14 @@
 """Fit the semantic analyzer's linear head, on real prompts from public sources.
 
-    python benchmarks/train_semantic.py                      # writes semantic_head.json
-    python benchmarks/train_semantic.py --loso               # leave-one-source-out report only
-    python benchmarks/train_semantic.py --loso --embedder minilm-static --no-write
-    python benchmarks/train_semantic.py --train real tune supplement
+    python benchmarks/train_semantic.py --loso               # writes semantic_head.json
+    python benchmarks/train_semantic.py --loso --no-write --embedder minilm-static
+    python benchmarks/train_semantic.py --train real         # real prompts only
 
-Training data (default ``--train real``): the per-source sets in ``benchmarks/data/real/``
-(public prompts written by people outside this project, see PROVENANCE.md). The team-written
-sets (``tune``, ``supplement``) can be added; ``heldout``, ``realistic`` and the ``blind*`` sets are
-never trained on.
+Training data (default ``--train real tune supplement``): the per-source sets in
+``benchmarks/data/real/`` (public prompts written by people outside this project, see
+PROVENANCE.md) plus the team-written ``tune`` and ``supplement`` sets, which add chat shapes
+(multi-turn follow-ups, pasted material, languages) the real sets have few of. ``heldout``,
+``realistic`` and the ``blind*`` sets are never trained on.
 
 A conditional-logit model. Each task's logit is
 

@@ -4,12 +4,14 @@ the structural features by a small trained linear head.
 Words alone mislead (a pasted article about cooking "looks like" cooking, not like a reading
 task), and structure alone misses what plain words say ("is 1001 prime?"), so each task's logit is
 
-    w_ask * sim(ask, task exemplars) + w_all * sim(last turn, task exemplars) + V_task . features
+    w_ask * sim(ask, task exemplars) + w_all * sim(last turn, task exemplars)
+    + V_task . features + U_task . [embedding(ask), embedding(last turn)]
 
 with a shared weight on similarity, so custom tasks from the config (which have exemplars but no
-trained structural weights) plug into the same softmax. The head is fitted offline by
-``benchmarks/train_semantic.py`` and ships as ``semantic_head.json``; its temperature is fitted on
-out-of-fold predictions so ``confidence`` is a calibrated probability.
+trained weights) plug into the same softmax. The head is fitted offline by
+``benchmarks/train_semantic.py`` on real prompts from public sources, and ships as
+``semantic_head.json``; its temperature is fitted on leave-one-source-out predictions so
+``confidence`` is a calibrated probability on sources it never saw.
 """
 
 from __future__ import annotations
