@@ -116,7 +116,7 @@ def sources() -> dict[str, list[dict[str, object]]]:
     turns = [x.split("|", 1) for x in lines(rt.QMSUM_MEETING)]
     transcript = "\n".join(f"{s}: {c}" for s, c in turns)
     out["qmsum"] = [
-        {"task": "retrieval", "prompt": f"{transcript}\n\n{q}", "span": "turns 0-37 of test[0]"}
+        {"task": "retrieval", "prompt": f"{transcript}\n\n{q}", "span": "turns 1-35 of the cut"}
         for q in rt.QMSUM_QUERIES
     ] + [
         {
@@ -124,7 +124,7 @@ def sources() -> dict[str, list[dict[str, object]]]:
             "prompt": "Meeting transcript:\n"
             + "\n".join(f"{s}: {c}" for s, c in turns[17:])
             + "\n\nWhat was said about the equipment?",
-            "span": "turns 17-37 of test[0]",
+            "span": "turns 18-35 of the cut",
         }
     ]
     out["cnn_dailymail"] = [
