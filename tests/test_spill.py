@@ -92,8 +92,8 @@ async def test_saturated_model_spills_to_the_next_model_allowed_the_task(
         assert h["x-zeta-route"] == (
             "spill: brain saturated (1/1 in flight); route reasoning, 3rd choice"
         )
-        assert "brain: saturated (1/1 in flight)" in h["x-zeta-fallback"]
-        assert "small: max_complexity 0.3 < 0.50" in h["x-zeta-fallback"]
+        assert "brain: saturated" in h["x-zeta-fallback"]
+        assert "small: max_complexity" in h["x-zeta-fallback"]
         assert backends["b"].requests == 0
     finally:
         await router.close()

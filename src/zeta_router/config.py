@@ -20,9 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError
 
-Endpoint = Literal["chat", "completions", "embeddings"]
-ENDPOINTS: tuple[Endpoint, ...] = ("chat", "completions", "embeddings")
+Endpoint = Literal["chat", "completions", "embeddings", "rerank"]
+ENDPOINTS: tuple[Endpoint, ...] = ("chat", "completions", "embeddings", "rerank")
 BUILTIN_TASKS = ("code", "reasoning", "simple", "retrieval", "embeddings")
+#: Endpoints that are their own task: nothing to classify, routed to models serving them.
+ENDPOINT_TASKS: tuple[Endpoint, ...] = ("embeddings", "rerank")
+#: The agent APIs routed like chat: served by every chat model, natively or translated.
+Api = Literal["responses", "messages"]
+ApiPath = Literal["native", "translate"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -191,6 +196,14 @@ class Launch(_Frozen):
 
 HealthKind = Literal["auto", "llamacpp", "vllm", "ollama", "sglang", "openai", "none"]
 
+#: Which agent APIs a backend kind serves itself (relayed as they are); every other pair is
+#: translated to and from chat completions. ``auto`` and ``none`` say nothing about the
+#: backend, so they translate, which every chat server understands.
+NATIVE_APIS: Mapping[HealthKind, frozenset[Api]] = {
+    "llamacpp": frozenset({"responses", "messages"}),
+    "vllm": frozenset({"responses"}),
+}
+
 
 class Replica(_Frozen):
     url: str
@@ -219,6 +232,9 @@ class Model(_Frozen):
     max_complexity: float = Field(default=1.0, ge=0, le=1)
     timeouts: TimeoutOverride = TimeoutOverride()
     health: HealthKind = "auto"
+    #: Per agent API, ``native`` (relay /v1/responses or /v1/messages as is) or ``translate``
+    #: (to and from chat completions); unset ones follow NATIVE_APIS for the ``health`` kind.
+    apis: Mapping[Api, ApiPath] = Field(default_factory=dict)
     description: str = ""
 
     @field_validator("endpoints")
@@ -227,6 +243,21 @@ class Model(_Frozen):
         if not v:
             raise ValueError("a model needs at least one endpoint")
         return tuple(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _apis_need_chat(self) -> Model:
+        if self.apis and "chat" not in self.endpoints:
+            raise ValueError(
+                "apis: the agent APIs are served by chat models; add chat to endpoints"
+            )
+        return self
+
+    def native(self, api: Api) -> bool:
+        """Whether this model's backend is sent ``api`` requests as they are."""
+        path = self.apis.get(api)
+        if path is None:
+            return api in NATIVE_APIS.get(self.health, frozenset())
+        return path == "native"
 
 
 class Config(_Frozen):
@@ -279,9 +310,11 @@ class Config(_Frozen):
             )
         return self
 
-    @property
+    @functools.cached_property
     def tasks(self) -> tuple[str, ...]:
-        extra = [t for t in (*self.analysis.tasks, *self.routes) if t not in BUILTIN_TASKS]
+        # Cached: asked on every request, and the config is frozen.
+        rerank = ("rerank",) if any("rerank" in m.endpoints for m in self.models.values()) else ()
+        extra = [t for t in (*rerank, *self.analysis.tasks, *self.routes) if t not in BUILTIN_TASKS]
         return (*BUILTIN_TASKS, *dict.fromkeys(extra))
 
     def route_for(self, task: str) -> tuple[str, ...]:
@@ -289,6 +322,8 @@ class Config(_Frozen):
         if task in self.routes:
             return self.routes[task]
         endpoint: Endpoint = "embeddings" if task == "embeddings" else "chat"
+        if task == "rerank":
+            endpoint = "rerank"
         return tuple(n for n, m in self.models.items() if endpoint in m.endpoints)
 
     def timeouts_for(self, model: str) -> Timeouts:

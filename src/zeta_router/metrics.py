@@ -52,6 +52,7 @@ _PASS_REASONS = (
     ("retry budget", "retry budget exhausted"),
     ("no replica left", "no replica left"),
     ("removed by reload", "draining"),
+    ("max_complexity", "max_complexity"),
 )
 _FAILURE_VALUES = tuple(k.value for k in FailureKind)
 _HEALTH_VALUES = tuple(h.value for h in Health)

@@ -17,6 +17,7 @@ _PROMPT_PARAM: dict[Endpoint, str] = {
     "chat": "messages",
     "completions": "prompt",
     "embeddings": "input",
+    "rerank": "documents",
 }
 
 

@@ -4,7 +4,7 @@ rewriting the ``model`` field without re-encoding the rest of the body."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -12,10 +12,14 @@ from .analysis.profile import Prompt, Turn, prompt_from_messages
 from .config import Endpoint
 from .errors import InvalidRequest
 
+if TYPE_CHECKING:
+    from .apis import ApiRequest
+
 UPSTREAM_PATHS: dict[Endpoint, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
     "embeddings": "/embeddings",
+    "rerank": "/rerank",
 }
 PRIORITIES = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -34,6 +38,14 @@ class ParsedRequest:
     #: The text to classify; None for embeddings, which are their own task.
     prompt: Prompt | None
     input_chars: int
+    #: For /v1/responses and /v1/messages: the request as the client wrote it (``raw`` and
+    #: ``body`` then hold its chat-completions translation, which is what gets routed).
+    api: ApiRequest | None = None
+
+    @property
+    def kind(self) -> str:
+        """The endpoint the client called, as metrics and log lines name it."""
+        return self.endpoint if self.api is None else self.api.kind
 
 
 def _fail(message: str, param: str | None) -> InvalidRequest:
@@ -131,8 +143,30 @@ def _check_input(value: Any) -> int:
     raise _fail("'input' must be a non-empty string or array", "input")
 
 
-def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
-    """Validate a request body. Raises :class:`InvalidRequest` naming the bad parameter."""
+def _check_rerank(body: dict[str, Any]) -> int:
+    """Validate a rerank body (Jina / Cohere / llama.cpp shape); returns its size in chars."""
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise _fail("'query' must be a non-empty string", "query")
+    docs = body.get("documents")
+    if not isinstance(docs, list) or not docs:
+        raise _fail("'documents' must be a non-empty array", "documents")
+    size = len(query)
+    for i, doc in enumerate(docs):
+        if isinstance(doc, dict):
+            doc = doc.get("text")
+        if not isinstance(doc, str):
+            raise _fail(
+                f"'documents[{i}]' must be a string or an object with a 'text' string",
+                f"documents[{i}]",
+            )
+        size += len(doc)
+    _opt_int(body, "top_n")
+    return size
+
+
+def load_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or an InvalidRequest saying why not."""
     if not raw.strip():
         raise _fail("the request body is empty; expected a JSON object", None)
     try:
@@ -141,6 +175,12 @@ def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
         raise _fail(f"the request body is not valid JSON: {exc}", None) from None
     if not isinstance(body, dict):
         raise _fail("the request body must be a JSON object", None)
+    return body
+
+
+def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
+    """Validate a request body. Raises :class:`InvalidRequest` naming the bad parameter."""
+    body = load_object(raw)
 
     model = body.get("model")
     if model is not None and not isinstance(model, str):
@@ -166,6 +206,12 @@ def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
         prompt = _check_prompt(body["prompt"])
         chars = prompt.chars
         max_tokens = _opt_int(body, "max_tokens")
+    elif endpoint == "rerank":
+        chars = _check_rerank(body)
+        prompt = None
+        max_tokens = None
+        if stream:
+            raise _fail("rerank cannot be streamed", "stream")
     else:
         if "input" not in body:
             raise _fail("'input' is required", "input")

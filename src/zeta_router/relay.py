@@ -14,6 +14,7 @@ import orjson
 from .decision import Attempt, Decision
 from .errors import Blame, FailureKind, UpstreamError, UpstreamFault
 from .fleet import ReplicaState
+from .metrics import reason_class
 from .protocol import set_model, upstream_model_in
 from .response import JSON_TYPE, Headers, Response, sse_error_event
 from .upstream import Reply, Stream
@@ -190,9 +191,15 @@ def set_headers(resp: Response, d: Decision) -> None:
     h.append((b"x-zeta-task", d.task.encode()))
     h.append((b"x-zeta-route", header_safe(d.route)))
     h.append((b"x-zeta-attempts", str(len(d.attempts)).encode()))
-    fb = d.fallback
-    if fb is not None:
-        h.append((b"x-zeta-fallback", header_safe(fb)))
+    if d.fallback is not None:
+        h.append((b"x-zeta-fallback", header_safe(short_fallback(d))))
+
+
+def short_fallback(d: Decision) -> str:
+    """``brain->coder (brain: 5xx)``: each passed-over model with the metrics' reason word,
+    not the upstream's error body (that stays in the status page's attempt log)."""
+    why = "; ".join(f"{m}: {reason_class(r)}" for m, r in d.passed_over) or "unavailable"
+    return f"{d.preferred}->{d.model} ({why})"
 
 
 def header_safe(text: str) -> bytes:

@@ -22,13 +22,15 @@ class Response:
     #: For streams: whole SSE events, ending with [DONE] or an explicit error event.
     stream: AsyncIterator[bytes] | None = None
     decision: Decision | None = field(default=None)
+    #: The error this answer reports, so the HTTP layer can say it in the API's own shape.
+    error: RouterError | None = None
 
 
 def error_response(err: RouterError, headers: Headers | None = None) -> Response:
     out: Headers = [(b"content-type", JSON_TYPE), *err.headers()]
     if headers:
         out.extend(headers)
-    return Response(err.status, out, orjson.dumps(err.body()))
+    return Response(err.status, out, orjson.dumps(err.body()), error=err)
 
 
 def sse_error_event(message: str, kind: str = "upstream_error", code: str | None = None) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from . import relay
+from . import apis, relay
 from .admission import Admission, capacity_bound, load_report, saturation
 from .analysis import build_analyzer
 from .analysis.base import Analyzer
@@ -26,7 +26,7 @@ from .analysis.profile import TaskProfile, estimate_tokens
 from .attribution import Verdict
 from .balancer import build_strategy
 from .budget import RetryBudget
-from .config import Config, Timeouts
+from .config import ENDPOINT_TASKS, Config, Timeouts
 from .decision import Attempt, Decision
 from .errors import (
     Blame,
@@ -44,9 +44,8 @@ from .health import HealthProber
 from .hedge import HedgePolicy, race
 from .history import History, Sampler
 from .managed import Supervisor
-from .params import for_backend
 from .policy import Plan, plan
-from .protocol import PRIORITIES, UPSTREAM_PATHS, ParsedRequest, set_model
+from .protocol import PRIORITIES, ParsedRequest
 from .reload import ReloadHook, ReloadLog, ReloadResult
 from .reload import reload as reload_config
 from .response import Response, error_response
@@ -71,6 +70,8 @@ _TRANSIENT = frozenset(
         FailureKind.CONNECT_TIMEOUT,
     }
 )
+
+
 @dataclass(frozen=True, slots=True)
 class _Sent:
     """One upstream attempt's outcome, before it is turned into a response."""
@@ -119,16 +120,12 @@ class Router:
         self.fleet = Fleet(config)
         self.analyzer = analyzer or build_analyzer(config.analysis)
         h = config.health
-        self.strategy = build_strategy(
-            config.balancer, self._rng, h.slow_start_s, h.stale_after_s
-        )
+        self.strategy = build_strategy(config.balancer, self._rng, h.slow_start_s, h.stale_after_s)
         self.upstream = Upstream(clock, session)
         self.budget = RetryBudget(config.retry, clock)
         self.admission = Admission(config.admission, clock)
         self.feedback = Feedback(config.feedback, clock)
-        self.scraper = Scraper(
-            config, self.fleet, self.upstream.get, clock=clock, sleep=sleep
-        )
+        self.scraper = Scraper(config, self.fleet, self.upstream.get, clock=clock, sleep=sleep)
         self.prober = HealthProber(config, self.fleet, self.upstream.get, clock=clock, sleep=sleep)
         self.hedge = HedgePolicy(config.hedge) if config.hedge.enabled else None
         #: Local model servers this router launches (replicas with a ``launch`` entry).
@@ -214,7 +211,8 @@ class Router:
     def profile(self, req: ParsedRequest, task: str | None) -> TaskProfile:
         if req.prompt is None:
             tokens = estimate_tokens(req.input_chars)
-            return TaskProfile("embeddings", 0.0, 1.0, tokens, "endpoint", ("embeddings endpoint",))
+            why = (f"{req.endpoint} endpoint",)
+            return TaskProfile(req.endpoint, 0.0, 1.0, tokens, "endpoint", why)
         if task is not None:
             tokens = estimate_tokens(req.prompt.chars)
             return TaskProfile(task, 0.5, 1.0, tokens, "header", ("x-zeta-task header",))
@@ -258,12 +256,12 @@ class Router:
 
     async def handle(self, req: ParsedRequest, opts: RequestOptions) -> Response:
         now = self.clock()
-        d = Decision(self.new_request_id(), req.endpoint, now, stream=req.stream)
+        d = Decision(self.new_request_id(), req.kind, now, stream=req.stream)
         d.priority = opts.priority
         try:
-            if opts.task is not None and req.endpoint == "embeddings":
+            if opts.task is not None and req.endpoint in ENDPOINT_TASKS:
                 raise InvalidRequest(
-                    "x-zeta-task does not apply to embeddings", param="x-zeta-task"
+                    f"x-zeta-task does not apply to {req.endpoint}", param="x-zeta-task"
                 )
             profile = self.profile(req, opts.task)
             d.profile = profile
@@ -510,9 +508,7 @@ class Router:
             return j
         return None
 
-    async def _queue(
-        self, ms: ModelState, d: Decision, tried: set[str], deadline: float
-    ) -> float:
+    async def _queue(self, ms: ModelState, d: Decision, tried: set[str], deadline: float) -> float:
         """Wait in the model's admission queue for a slot; raises Overloaded (429)."""
         bound = capacity_bound(ms, self.clock(), tuple(tried)) or list(ms.replicas)
         service = sum(r.latency.value for r in bound) / len(bound)
@@ -541,8 +537,8 @@ class Router:
         the same model). Returns the response, or the failure for the retry loop."""
         timeouts = self.config.timeouts_for(replica.model)
         deadline = min(deadline, self.clock() + timeouts.total_s)
-        raw, parsed = for_backend(req, self.config.models[replica.model].health)
-        body = set_model(raw, parsed, replica.upstream_model)
+        model = self.config.models[replica.model]
+        body = apis.outgoing(req, model, replica.upstream_model)
         delay = self.hedge.delay_for(replica) if self.hedge is not None else None
         if delay is None:
             sent = await self._send(req, d, replica, body, timeouts, deadline)
@@ -557,15 +553,20 @@ class Router:
             out = relay.complete_reply(result, replica, d, sent.start, self.clock())
             if isinstance(out, UpstreamError):
                 return _Failed(replica, out)
+            if req.api is not None:
+                return apis.reply(req, body, out, d)
             return relay.reply_as_stream(out) if req.stream else out
-        return relay.start_stream(result, replica, d, sent.start, self.clock, self._release)
+        resp = relay.start_stream(result, replica, d, sent.start, self.clock, self._release)
+        if req.api is not None:
+            apis.stream(req, body, resp, d)
+        return resp
 
     async def _send(
         self,
         req: ParsedRequest,
         d: Decision,
         replica: ReplicaState,
-        body: bytes,
+        body: apis.Outgoing,
         timeouts: Timeouts,
         deadline: float,
     ) -> _Sent:
@@ -576,12 +577,13 @@ class Router:
         try:
             result = await self.upstream.send(
                 replica,
-                UPSTREAM_PATHS[req.endpoint],
-                body,
+                body.path,
+                body.body,
                 timeouts,
                 deadline,
                 stream=req.stream,
                 max_tokens=req.max_tokens,
+                ends=body.ends,
             )
         except UpstreamError as err:
             self._release(replica)
@@ -600,7 +602,7 @@ class Router:
         req: ParsedRequest,
         d: Decision,
         replica: ReplicaState,
-        body: bytes,
+        body: apis.Outgoing,
         timeouts: Timeouts,
         deadline: float,
         tried: set[str],
@@ -618,8 +620,7 @@ class Router:
                 return None
             other = self.strategy.pick(others, now)
             tried.add(other.id)
-            other_raw, other_parsed = for_backend(req, self.config.models[other.model].health)
-            other_body = set_model(other_raw, other_parsed, other.upstream_model)
+            other_body = apis.outgoing(req, self.config.models[other.model], other.upstream_model)
             return self._send(req, d, other, other_body, timeouts, deadline)
 
         outcome = await race(

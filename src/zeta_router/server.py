@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
-from .config import Config, Endpoint
+from . import apis
+from .config import Api, Config, Endpoint
 from .errors import (
     InternalError,
     InvalidRequest,
@@ -23,6 +25,7 @@ from .errors import (
     NotFound,
     PayloadTooLarge,
     RouterError,
+    UnsupportedMediaType,
 )
 from .protocol import PRIORITIES, parse_request
 from .response import JSON_TYPE, Response, error_response, sse_error_event
@@ -42,18 +45,58 @@ _MAX_TIMEOUT_MS = 10**12
 #: Most requests carry no x-zeta-* header: they share one (frozen) options object.
 _NO_OPTIONS = RequestOptions()
 
-_INFERENCE: dict[str, Endpoint] = {
+_INFERENCE: dict[str, Endpoint | Api] = {
     "/v1/chat/completions": "chat",
     "/v1/completions": "completions",
     "/v1/embeddings": "embeddings",
+    "/v1/rerank": "rerank",
+    "/v1/responses": "responses",
+    "/v1/messages": "messages",
 }
+_APIS: frozenset[str] = frozenset({"responses", "messages"})
+#: Request Content-Encodings decoded, with their zlib window bits (gzip; zlib, else raw).
+_DECODERS: dict[bytes, tuple[int, ...]] = {b"gzip": (31,), b"x-gzip": (31,), b"deflate": (15, -15)}
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
     return Response(status, [(b"content-type", JSON_TYPE)], orjson.dumps(obj))
 
 
+def _decode(body: bytes, encodings: list[bytes], limit: int) -> bytes:
+    """``body`` with its Content-Encodings undone (last applied, first undone), never
+    inflating past ``limit`` bytes: a decompression bomb costs at most the limit."""
+    for coding in reversed(encodings):
+        if coding == b"identity":
+            continue
+        bits = _DECODERS.get(coding)
+        if bits is None:
+            name = coding.decode("latin-1")
+            raise UnsupportedMediaType(
+                f"Content-Encoding {name!r} is not supported; use gzip, deflate or identity",
+                param="content-encoding",
+            )
+        for i, wbits in enumerate(bits):
+            inflater = zlib.decompressobj(wbits)
+            try:
+                out = inflater.decompress(body, limit + 1)
+            except zlib.error:
+                if i + 1 < len(bits):
+                    continue
+                name = coding.decode("latin-1")
+                raise InvalidRequest(
+                    f"The request body is not valid {name} data", param="content-encoding"
+                ) from None
+            if len(out) > limit or inflater.unconsumed_tail:
+                raise PayloadTooLarge(
+                    f"The request body is larger than {limit} bytes once decompressed"
+                )
+            body = out
+            break
+    return body
+
+
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    encodings: list[bytes] = []
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -62,7 +105,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
                 raise InvalidRequest("Content-Length is not a number", param=None) from None
             if declared > limit:
                 raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
-            break
+        elif name == b"content-encoding":
+            encodings += [c.strip().lower() for c in value.split(b",") if c.strip()]
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -77,7 +121,10 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if encodings:
+        body = _decode(body, encodings, limit)
+    return body
 
 
 def request_options(scope: Scope, config: Config) -> RequestOptions:
@@ -192,17 +239,22 @@ class App:
         except Exception:
             log.exception("unexpected error on %s %s", method, path)
             resp = error_response(InternalError("The router hit an internal error"))
-        await self._send(resp, receive, send, gone)
+        if endpoint in _APIS and resp.error is not None:
+            resp = apis.error_response(endpoint, resp.error, resp.headers)
+        await self._send(resp, receive, send, gone, http10=scope.get("http_version") == "1.0")
 
     async def _inference(
-        self, endpoint: Endpoint, scope: Scope, receive: Receive
+        self, endpoint: Endpoint | Api, scope: Scope, receive: Receive
     ) -> tuple[Response, asyncio.Future[Message]]:
         """Route one request; also returns the watch on the client's connection (receive()
         tells of a hang-up, once the body is read), which the response's relay goes on with."""
         router = self.router
         raw = await read_body(scope, receive, router.config.server.max_body_bytes)
         opts = request_options(scope, router.config)
-        req = parse_request(endpoint, raw)
+        if endpoint == "responses" or endpoint == "messages":
+            req = apis.parse(endpoint, raw)
+        else:
+            req = parse_request(endpoint, raw)
         # A non-stream answer arrives whole, maybe minutes later: a client that hangs up
         # meanwhile cancels the routing, and with it the attempt, whose upstream connection is
         # then closed so the server can stop generating.
@@ -222,15 +274,26 @@ class App:
         receive: Receive,
         send: Send,
         gone: asyncio.Future[Message] | None = None,
+        http10: bool = False,
     ) -> None:
         decision = resp.decision
         try:
+            if resp.stream is not None and http10:
+                # An HTTP/1.0 client cannot read chunked framing, and uvicorn frames every
+                # answer without a length that way: such a client gets the whole stream at
+                # once, with its length.
+                resp = await self._collect(resp, gone)
+                gone = None  # cancelled there
+            if resp.stream is None:
+                headers = [*resp.headers, (b"content-length", b"%d" % len(resp.body))]
+                await send(
+                    {"type": "http.response.start", "status": resp.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": resp.body})
+                return
             await send(
                 {"type": "http.response.start", "status": resp.status, "headers": resp.headers}
             )
-            if resp.stream is None:
-                await send({"type": "http.response.body", "body": resp.body})
-                return
             await self._send_stream(resp, receive, send, gone)
             gone = None  # cancelled there
         finally:
@@ -238,6 +301,21 @@ class App:
                 gone.cancel()
             if decision is not None:
                 self.router.finish(decision)
+
+    async def _collect(self, resp: Response, gone: asyncio.Future[Message] | None) -> Response:
+        """A stream read to its end into one body (its error event included)."""
+        chunks: list[bytes] = []
+
+        async def sink(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        async def never() -> Message:
+            await asyncio.Event().wait()
+            return {"type": "http.disconnect"}
+
+        await self._send_stream(resp, never, sink, gone)
+        return Response(resp.status, resp.headers, b"".join(chunks), decision=resp.decision)
 
     async def _send_stream(
         self,
@@ -290,7 +368,19 @@ class App:
 
     async def _models(self, scope: Scope, receive: Receive) -> Response:
         created = int(self.router.started_at)
-        data = [
+        # "auto" first: the name that lets the router choose (what a 404 suggests).
+        auto = {
+            "id": "auto",
+            "object": "model",
+            "created": created,
+            "owned_by": "zeta-router",
+            "endpoints": sorted(
+                {e for m in self.router.config.models.values() for e in m.endpoints}
+            ),
+            "context_window": None,
+        }
+        data = [auto]
+        data += [
             {
                 "id": name,
                 "object": "model",

@@ -242,6 +242,7 @@ class Stream:
         "_buf",
         "_clock",
         "_deadline",
+        "_ends",
         "_expired",
         "_idle_s",
         "_last",
@@ -262,6 +263,7 @@ class Stream:
         idle_s: float,
         deadline: float,
         clock: Callable[[], float],
+        ends: Callable[[bytes], bool] | None = None,
     ) -> None:
         self._resp = resp
         self.first = first
@@ -274,7 +276,9 @@ class Stream:
         self._last = clock()
         self._expired: UpstreamError | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self.done = _has_done(first)
+        #: Whether a block holds the last event: chat's [DONE] unless the API ends otherwise.
+        self._ends = ends or _has_done
+        self.done = self._ends(first)
 
     def _arm(self) -> None:
         when = min(self._last + self._idle_s, self._deadline)
@@ -321,7 +325,7 @@ class Stream:
                     continue
                 block = buf[:end]
                 self._buf = buf[end:]
-                if _has_done(block):
+                if self._ends(block):
                     self.done = True
                     yield block
                     return
@@ -500,6 +504,7 @@ class Upstream:
         *,
         stream: bool,
         max_tokens: int | None = None,
+        ends: Callable[[bytes], bool] | None = None,
     ) -> Reply | Stream:
         """One attempt. Returns once the answer (or, for streams, its first event) is here.
 
@@ -558,6 +563,7 @@ class Upstream:
             idle_s=timeouts.idle_s,
             deadline=deadline,
             clock=self._clock,
+            ends=ends,
         )
 
     async def get(self, url: str, timeout_s: float) -> tuple[int, bytes]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import os
 import signal
@@ -23,10 +24,19 @@ from typing import Any, Literal, get_args
 import orjson
 from aiohttp import web
 
+from . import fake_apis
+
 Mode = Literal[
     "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset", "crash"
 ]
 Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
+NativeApi = Literal["responses", "messages", "rerank"]
+#: What each flavor serves besides chat, completions and embeddings (llama-server serves all
+#: three; vLLM serves /v1/responses).
+NATIVE: dict[str, frozenset[NativeApi]] = {
+    "llamacpp": frozenset({"responses", "messages", "rerank"}),
+    "vllm": frozenset({"responses"}),
+}
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
 #: llama-cpp-python's answer to a chat request with a json_schema ``response_format``: FastAPI's
@@ -79,8 +89,11 @@ class FakeBackend:
         port: int = 0,
         flavor: Flavor = "vllm",
         served_model: str | None = None,
+        native: frozenset[NativeApi] | None = None,
     ) -> None:
         self.name = name
+        #: The extra routes served (others answer 404, as a server without them does).
+        self.native = NATIVE.get(flavor, frozenset()) if native is None else native
         self.host = host
         self.port = port
         self.flavor = flavor
@@ -95,6 +108,8 @@ class FakeBackend:
         self.last_body: dict[str, Any] | None = None
         self.last_raw = b""
         self.last_headers: dict[str, str] = {}
+        #: The path of the last inference request (which API the router spoke).
+        self.last_path = ""
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._slots: asyncio.Semaphore | None = None
@@ -115,6 +130,13 @@ class FakeBackend:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        routes = {
+            "responses": fake_apis.responses,
+            "messages": fake_apis.messages,
+            "rerank": fake_apis.rerank,
+        }
+        for api in sorted(self.native):
+            app.router.add_post(f"/v1/{api}", functools.partial(routes[api], self))
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
@@ -215,7 +237,23 @@ class FakeBackend:
         body = orjson.loads(raw) if raw else {}
         self.last_body = body
         self.last_headers = dict(request.headers)
+        self.last_path = request.path
         return body if isinstance(body, dict) else {}
+
+    # For the agent-API routes in fake_apis.py.
+    read_json = _body
+
+    async def gate(self, request: web.Request) -> web.StreamResponse | None:
+        return await self._gate(request)
+
+    def error(self, status: int, message: str, kind: str) -> web.Response:
+        return self._error(status, message, kind)
+
+    def model_of(self, body: dict[str, Any]) -> str:
+        return self._model(body)
+
+    def next_id(self) -> int:
+        return next(self._ids)
 
     def _model(self, body: dict[str, Any]) -> str:
         return self.served_model or str(body.get("model") or self.name)
@@ -256,11 +294,18 @@ class FakeBackend:
         # Like llama-cpp-python's server, only ``max_tokens`` bounds the answer.
         limit = body.get("max_tokens")
         n = min(f.chunks, limit) if isinstance(limit, int) and limit > 0 else f.chunks
+        turn = fake_apis.chat_turn(self.name, body, next(self._ids)) if kind == "chat" else None
         if body.get("stream") and not f.ignore_stream:
+            if turn is not None:
+                return await self._stream_turn(request, turn, rid, created, model)
             return await self._stream(request, kind, rid, created, model, n)
         text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(n))
         choice: dict[str, Any]
-        if kind == "chat":
+        if turn is not None:
+            message, finish = fake_apis.chat_message(turn)
+            choice = {"index": 0, "message": message, "finish_reason": finish}
+            obj = "chat.completion"
+        elif kind == "chat":
             choice = {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
@@ -350,6 +395,25 @@ class FakeBackend:
         self.completed += 1
         await resp.write_eof()
         return resp
+
+    async def _stream_turn(
+        self, request: web.Request, turn: fake_apis.Turn, rid: str, created: int, model: str
+    ) -> web.StreamResponse:
+        events = [
+            b"data: "
+            + orjson.dumps(
+                {
+                    "id": rid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
+            + b"\n\n"
+            for delta, finish in fake_apis.chat_deltas(turn)
+        ]
+        return await fake_apis.write_events(self, request, [*events, b"data: [DONE]\n\n"])
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._inference(request, "chat")

@@ -1,0 +1,671 @@
+"""OpenAI's Responses API (``POST /v1/responses``) in terms of chat completions.
+
+Pure translation, no I/O: a Responses request becomes a chat-completions body (what the router
+classifies and routes, and what a translated replica is sent); a chat completion or a stream of
+chat chunks becomes a Responses object or its semantic SSE events (``response.created`` ...
+``response.completed``). Ids are derived from the one the caller passes, so output is
+deterministic.
+
+Nothing is stored: ``previous_response_id``, ``conversation`` and ``background`` are refused with
+a 400 saying so rather than answered without the context they name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from .errors import InvalidRequest
+from .sse import event, has_event
+
+#: Events after which a Responses stream is over (there is no ``[DONE]``).
+TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+_TERMINAL_MARKS = (b"response.completed", b"response.incomplete", b"response.failed", b"error")
+
+#: Request fields that need state this router does not keep, with what to do instead.
+_STATEFUL = {
+    "previous_response_id": "this router stores no responses: send the whole conversation in "
+    "'input' (and set 'store': false)",
+    "conversation": "this router keeps no conversations: send the whole conversation in 'input'",
+    "prompt": "stored prompt templates are not supported: send the text in 'instructions'",
+}
+#: Copied from the request into every response object, as OpenAI's own answers do.
+_ECHOED = (
+    "instructions",
+    "tools",
+    "tool_choice",
+    "temperature",
+    "top_p",
+    "max_output_tokens",
+    "parallel_tool_calls",
+    "metadata",
+    "text",
+    "reasoning",
+    "truncation",
+    "user",
+)
+_PASSED = ("temperature", "top_p", "parallel_tool_calls", "user", "seed")
+_MESSAGE_ROLES = frozenset({"user", "system", "developer", "assistant"})
+
+
+def _fail(message: str, param: str | None, code: str | None = None) -> InvalidRequest:
+    return InvalidRequest(message, param=param, code=code)
+
+
+# -- request: Responses -> chat ---------------------------------------------------------------
+
+
+def _text_of(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(f"'{where}' must be a string", where)
+    return value
+
+
+def _content(role: str, content: Any, where: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise _fail(f"'{where}' must be a string or an array of content parts", where)
+    parts: list[dict[str, Any]] = []
+    for j, part in enumerate(content):
+        at = f"{where}[{j}]"
+        if not isinstance(part, dict):
+            raise _fail(f"'{at}' must be an object", at)
+        kind = part.get("type")
+        if kind in ("input_text", "output_text", "text"):
+            parts.append({"type": "text", "text": _text_of(part.get("text"), f"{at}.text")})
+        elif kind == "refusal":
+            parts.append({"type": "text", "text": _text_of(part.get("refusal"), f"{at}.refusal")})
+        elif kind == "input_image" and role != "assistant":
+            url = part.get("image_url")
+            if not isinstance(url, str) or not url:
+                raise _fail(
+                    f"'{at}.image_url' must be a URL or data URL (file ids need file storage, "
+                    "which this router does not have)",
+                    f"{at}.image_url",
+                )
+            image: dict[str, Any] = {"url": url}
+            if isinstance(part.get("detail"), str):
+                image["detail"] = part["detail"]
+            parts.append({"type": "image_url", "image_url": image})
+        else:
+            raise _fail(f"'{at}.type' {kind!r} is not supported here", f"{at}.type")
+    if all(p["type"] == "text" for p in parts):
+        return "".join(p["text"] for p in parts)
+    return parts
+
+
+def _tool_output(output: Any, where: str) -> str:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        texts = []
+        for j, part in enumerate(output):
+            if not isinstance(part, dict) or part.get("type") not in ("input_text", "output_text"):
+                raise _fail(f"'{where}[{j}]' must be an input_text part", f"{where}[{j}]")
+            texts.append(_text_of(part.get("text"), f"{where}[{j}].text"))
+        return "".join(texts)
+    raise _fail(f"'{where}' must be a string or an array of text parts", where)
+
+
+def _messages(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        if not value:
+            raise _fail("'input' must not be empty", "input")
+        return [{"role": "user", "content": value}]
+    if not isinstance(value, list) or not value:
+        raise _fail("'input' must be a non-empty string or array of items", "input")
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(value):
+        at = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise _fail(f"'{at}' must be an object", at)
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = item.get("role")
+            if role not in _MESSAGE_ROLES:
+                raise _fail(
+                    f"'{at}.role' must be one of {', '.join(sorted(_MESSAGE_ROLES))}", f"{at}.role"
+                )
+            if "content" not in item:
+                raise _fail(f"'{at}.content' is required", f"{at}.content")
+            chat_role = "system" if role == "developer" else role
+            out.append(
+                {"role": chat_role, "content": _content(role, item["content"], at + ".content")}
+            )
+        elif kind == "function_call":
+            call = {
+                "id": _text_of(item.get("call_id"), f"{at}.call_id"),
+                "type": "function",
+                "function": {
+                    "name": _text_of(item.get("name"), f"{at}.name"),
+                    "arguments": _text_of(item.get("arguments"), f"{at}.arguments"),
+                },
+            }
+            prev = out[-1] if out else None
+            if prev is not None and prev["role"] == "assistant" and "tool_calls" in prev:
+                prev["tool_calls"].append(call)
+            elif prev is not None and prev["role"] == "assistant":
+                prev["tool_calls"] = [call]
+            else:
+                out.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            out.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": _text_of(item.get("call_id"), f"{at}.call_id"),
+                    "content": _tool_output(item.get("output"), f"{at}.output"),
+                }
+            )
+        elif kind == "reasoning":
+            # A model's own earlier reasoning: chat completions has no place for it, and
+            # OpenAI does not show it to other models either.
+            continue
+        elif kind == "item_reference":
+            raise _fail(
+                f"'{at}': item references need stored responses, which this router does not "
+                "keep; send the item itself",
+                at,
+                "unsupported_parameter",
+            )
+        else:
+            raise _fail(f"'{at}.type' {kind!r} is not supported", f"{at}.type")
+    if not out:
+        raise _fail("'input' holds no message", "input")
+    return out
+
+
+def _tools(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _fail("'tools' must be an array", "tools")
+    out = []
+    for i, tool in enumerate(value):
+        at = f"tools[{i}]"
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            raise _fail(
+                f"'{at}.type' must be 'function' (hosted tools such as {kind!r} need OpenAI's "
+                "servers)",
+                f"{at}.type",
+            )
+        fn: dict[str, Any] = {"name": _text_of(tool.get("name"), f"{at}.name")}
+        for key in ("description", "parameters", "strict"):
+            if tool.get(key) is not None:
+                fn[key] = tool[key]
+        out.append({"type": "function", "function": fn})
+    return out
+
+
+def _tool_choice(value: Any) -> Any:
+    if value in ("auto", "none", "required"):
+        return value
+    if isinstance(value, dict) and value.get("type") == "function":
+        return {
+            "type": "function",
+            "function": {"name": _text_of(value.get("name"), "tool_choice.name")},
+        }
+    raise _fail("'tool_choice' must be auto, none, required or a function", "tool_choice")
+
+
+def _response_format(text: Any) -> dict[str, Any] | None:
+    if not isinstance(text, dict):
+        raise _fail("'text' must be an object", "text")
+    fmt = text.get("format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise _fail("'text.format' must be an object", "text.format")
+    kind = fmt.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        schema = {k: fmt[k] for k in ("name", "schema", "strict", "description") if k in fmt}
+        return {"type": "json_schema", "json_schema": schema}
+    raise _fail("'text.format.type' must be text, json_object or json_schema", "text.format.type")
+
+
+def to_chat(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The chat-completions body for a Responses request, and the fields its answers echo.
+    Raises :class:`InvalidRequest` naming the Responses parameter at fault."""
+    for key, why in _STATEFUL.items():
+        if body.get(key) is not None:
+            raise _fail(f"'{key}' is not supported: {why}", key, "unsupported_parameter")
+    if body.get("background"):
+        raise _fail(
+            "'background' is not supported: stream instead", "background", "unsupported_parameter"
+        )
+    if "input" not in body:
+        raise _fail("'input' is required", "input")
+    messages = _messages(body["input"])
+    instructions = body.get("instructions")
+    if instructions is not None:
+        messages.insert(0, {"role": "system", "content": _text_of(instructions, "instructions")})
+    chat: dict[str, Any] = {}
+    if "model" in body:
+        chat["model"] = body["model"]
+    chat["messages"] = messages
+    if body.get("tools"):
+        chat["tools"] = _tools(body["tools"])
+    if body.get("tool_choice") is not None:
+        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+    for key in _PASSED:
+        if body.get(key) is not None:
+            chat[key] = body[key]
+    limit = body.get("max_output_tokens")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise _fail("'max_output_tokens' must be a positive integer", "max_output_tokens")
+        chat["max_tokens"] = limit
+    if body.get("text") is not None:
+        fmt = _response_format(body["text"])
+        if fmt is not None:
+            chat["response_format"] = fmt
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str):
+        chat["reasoning_effort"] = reasoning["effort"]
+    stream = body.get("stream")
+    if stream is not None:
+        chat["stream"] = stream
+        if stream is True:
+            chat["stream_options"] = {"include_usage": True}
+    echo = {key: body.get(key) for key in _ECHOED}
+    return chat, echo
+
+
+# -- answer: chat -> Responses ----------------------------------------------------------------
+
+
+def _usage(usage: Any) -> dict[str, Any] | None:
+    if not isinstance(usage, dict):
+        return None
+    prompt = usage.get("prompt_tokens") or 0
+    completion = usage.get("completion_tokens") or 0
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": usage.get("total_tokens") or prompt + completion,
+    }
+
+
+def _status(finish: Any) -> tuple[str, dict[str, str] | None]:
+    if finish == "length":
+        return "incomplete", {"reason": "max_output_tokens"}
+    if finish == "content_filter":
+        return "incomplete", {"reason": "content_filter"}
+    return "completed", None
+
+
+def response_object(
+    rid: str,
+    created: int,
+    model: str,
+    echo: Mapping[str, Any],
+    output: list[dict[str, Any]],
+    *,
+    status: str = "completed",
+    incomplete: dict[str, str] | None = None,
+    usage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "id": rid,
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "error": None,
+        "incomplete_details": incomplete,
+        "model": model,
+        "output": output,
+        "previous_response_id": None,
+        "store": False,
+        "usage": usage,
+    }
+    for key in _ECHOED:
+        obj[key] = echo.get(key)
+    obj["tools"] = echo.get("tools") or []
+    obj["tool_choice"] = echo.get("tool_choice") or "auto"
+    obj["parallel_tool_calls"] = echo.get("parallel_tool_calls") is not False
+    obj["metadata"] = echo.get("metadata") or {}
+    obj["truncation"] = echo.get("truncation") or "disabled"
+    obj["text"] = echo.get("text") or {"format": {"type": "text"}}
+    return obj
+
+
+def _message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id,
+        "status": status,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    }
+
+
+def _reasoning_item(item_id: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "reasoning",
+        "id": item_id,
+        "summary": [],
+        "content": [{"type": "reasoning_text", "text": text}],
+        "status": "completed",
+    }
+
+
+def _call_item(item_id: str, call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+        "status": "completed",
+    }
+
+
+def _base(rid: str) -> str:
+    return rid.removeprefix("resp_")
+
+
+def from_chat(
+    chat: Mapping[str, Any], rid: str, created: int, model: str, echo: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Responses object for a chat completion."""
+    base = _base(rid)
+    choices = chat.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else {}
+    message = choice.get("message") if isinstance(choice, dict) else None
+    message = message if isinstance(message, dict) else {}
+    output: list[dict[str, Any]] = []
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        output.append(_reasoning_item(f"rs_{base}", reasoning))
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        output.append(_message_item(f"msg_{base}", content))
+    calls = message.get("tool_calls")
+    for i, call in enumerate(calls if isinstance(calls, list) else []):
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict):
+            continue
+        call_id = call.get("id") or f"call_{base}_{i}"
+        args = fn.get("arguments")
+        output.append(
+            _call_item(
+                f"fc_{base}_{i}",
+                str(call_id),
+                str(fn.get("name") or ""),
+                args if isinstance(args, str) else orjson.dumps(args or {}).decode(),
+            )
+        )
+    status, incomplete = _status(choice.get("finish_reason") if isinstance(choice, dict) else None)
+    return response_object(
+        rid,
+        created,
+        model,
+        echo,
+        output,
+        status=status,
+        incomplete=incomplete,
+        usage=_usage(chat.get("usage")),
+    )
+
+
+# -- streams ----------------------------------------------------------------------------------
+
+
+def error_event(message: str, code: str, seq: int) -> bytes:
+    """The event that ends a broken stream. Besides the Responses fields it carries an
+    ``error`` object, on which the openai SDK raises rather than ending quietly."""
+    err = {"message": message, "type": "server_error", "code": code, "param": None}
+    data = {"type": "error", "code": code, "message": message, "param": None}
+    return event("error", {**data, "sequence_number": seq, "error": err})
+
+
+def is_terminal(block: bytes) -> bool:
+    """Whether a block of whole SSE events holds the one that ends a Responses stream."""
+    return has_event(block, _TERMINAL_MARKS, TERMINAL)
+
+
+class _Open:
+    """The output item a stream is writing."""
+
+    __slots__ = ("call_id", "index", "item_id", "kind", "name", "parts")
+
+    def __init__(self, kind: str, index: int, item_id: str, call_id: str = "", name: str = ""):
+        self.kind = kind
+        self.index = index
+        self.item_id = item_id
+        self.call_id = call_id
+        self.name = name
+        self.parts: list[str] = []
+
+
+class StreamTranslator:
+    """Chat-completion chunks in, Responses events out (one instance per stream)."""
+
+    def __init__(self, rid: str, created: int, model: str, echo: Mapping[str, Any]) -> None:
+        self.rid = rid
+        self._base = _base(rid)
+        self.created = created
+        self.model = model
+        self.echo = echo
+        self.seq = 0
+        self.output: list[dict[str, Any]] = []
+        self._open: _Open | None = None
+        self._calls: dict[int, _Open] = {}
+        self._finish: Any = None
+        self._usage: dict[str, Any] | None = None
+
+    def _event(self, kind: str, data: dict[str, Any]) -> bytes:
+        data = {"type": kind, **data, "sequence_number": self.seq}
+        self.seq += 1
+        return event(kind, data)
+
+    def _snapshot(self, status: str = "in_progress") -> dict[str, Any]:
+        obj = response_object(self.rid, self.created, self.model, self.echo, [], status=status)
+        return obj
+
+    def start(self) -> bytes:
+        snap = self._snapshot()
+        return self._event("response.created", {"response": snap}) + self._event(
+            "response.in_progress", {"response": snap}
+        )
+
+    def _close(self) -> bytes:
+        item = self._open
+        if item is None:
+            return b""
+        self._open = None
+        text = "".join(item.parts)
+        at = {"item_id": item.item_id, "output_index": item.index}
+        if item.kind == "message":
+            done = _message_item(item.item_id, text)
+            out = self._event(
+                "response.output_text.done",
+                {**at, "content_index": 0, "text": text, "logprobs": []},
+            ) + self._event(
+                "response.content_part.done",
+                {**at, "content_index": 0, "part": done["content"][0]},
+            )
+        elif item.kind == "reasoning":
+            done = _reasoning_item(item.item_id, text)
+            out = self._event(
+                "response.reasoning_text.done", {**at, "content_index": 0, "text": text}
+            )
+        else:
+            done = _call_item(item.item_id, item.call_id, item.name, text)
+            out = self._event(
+                "response.function_call_arguments.done",
+                {**at, "name": item.name, "arguments": text},
+            )
+        self.output.append(done)
+        return out + self._event(
+            "response.output_item.done", {"output_index": item.index, "item": done}
+        )
+
+    def _begin(self, kind: str, call_id: str = "", name: str = "") -> tuple[_Open, bytes]:
+        out = self._close()
+        index = len(self.output)
+        if kind == "message":
+            item = _Open(kind, index, f"msg_{self._base}_{index}")
+            added: dict[str, Any] = {
+                **_message_item(item.item_id, "", "in_progress"),
+                "content": [],
+            }
+        elif kind == "reasoning":
+            item = _Open(kind, index, f"rs_{self._base}_{index}")
+            added = {**_reasoning_item(item.item_id, ""), "content": [], "status": "in_progress"}
+        else:
+            item = _Open(kind, index, f"fc_{self._base}_{index}", call_id, name)
+            added = {**_call_item(item.item_id, call_id, name, ""), "status": "in_progress"}
+        self._open = item
+        out += self._event("response.output_item.added", {"output_index": index, "item": added})
+        if kind == "message":
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            out += self._event(
+                "response.content_part.added",
+                {"item_id": item.item_id, "output_index": index, "content_index": 0, "part": part},
+            )
+        return item, out
+
+    def _text(self, kind: str, delta: str) -> bytes:
+        item = self._open
+        out = b""
+        if item is None or item.kind != kind:
+            item, out = self._begin(kind)
+        item.parts.append(delta)
+        name = (
+            "response.output_text.delta" if kind == "message" else "response.reasoning_text.delta"
+        )
+        data: dict[str, Any] = {
+            "item_id": item.item_id,
+            "output_index": item.index,
+            "content_index": 0,
+            "delta": delta,
+        }
+        if kind == "message":
+            data["logprobs"] = []
+        return out + self._event(name, data)
+
+    def _call(self, call: Mapping[str, Any]) -> bytes:
+        idx = call.get("index", 0)
+        idx = idx if isinstance(idx, int) else 0
+        fn = call.get("function")
+        fn = fn if isinstance(fn, Mapping) else {}
+        out = b""
+        item = self._calls.get(idx)
+        if item is None:
+            call_id = call.get("id") or f"call_{self._base}_{idx}"
+            item, out = self._begin("function_call", str(call_id), str(fn.get("name") or ""))
+            self._calls[idx] = item
+        elif fn.get("name") and not item.name:
+            item.name = str(fn["name"])
+        args = fn.get("arguments")
+        if isinstance(args, str) and args:
+            item.parts.append(args)
+            out += self._event(
+                "response.function_call_arguments.delta",
+                {"item_id": item.item_id, "output_index": item.index, "delta": args},
+            )
+        return out
+
+    def feed(self, chunk: Mapping[str, Any]) -> bytes:
+        """Events for one chat-completion chunk (often none)."""
+        usage = _usage(chunk.get("usage"))
+        if usage is not None:
+            self._usage = usage
+        choices = chunk.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return b""
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self._finish = choice["finish_reason"]
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            return b""
+        out = b""
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            out += self._text("reasoning", reasoning)
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            out += self._text("message", content)
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            if isinstance(call, dict):
+                out += self._call(call)
+        return out
+
+    def finish(self) -> bytes:
+        """The closing events once the chat stream said [DONE]."""
+        out = self._close()
+        status, incomplete = _status(self._finish)
+        final = response_object(
+            self.rid,
+            self.created,
+            self.model,
+            self.echo,
+            self.output,
+            status=status,
+            incomplete=incomplete,
+            usage=self._usage,
+        )
+        kind = "response.completed" if status == "completed" else "response.incomplete"
+        return out + self._event(kind, {"response": final})
+
+    def error(self, message: str, code: str) -> bytes:
+        out = error_event(message, code, self.seq)
+        self.seq += 1
+        return out
+
+
+def events_for(response: Mapping[str, Any]) -> bytes:
+    """The whole event sequence for a finished Responses object (an upstream that answered a
+    stream request with one JSON body)."""
+    seq = 0
+
+    def ev(kind: str, data: dict[str, Any]) -> bytes:
+        nonlocal seq
+        out = event(kind, {"type": kind, **data, "sequence_number": seq})
+        seq += 1
+        return out
+
+    snap = {**response, "status": "in_progress", "output": []}
+    out = ev("response.created", {"response": snap})
+    items = response.get("output")
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            continue
+        out += ev("response.output_item.added", {"output_index": index, "item": item})
+        item_id = item.get("id")
+        if item.get("type") == "message":
+            for ci, part in enumerate(item.get("content") or []):
+                if isinstance(part, dict) and part.get("type") == "output_text":
+                    at = {"item_id": item_id, "output_index": index, "content_index": ci}
+                    out += ev("response.content_part.added", {**at, "part": {**part, "text": ""}})
+                    text = part.get("text", "")
+                    out += ev("response.output_text.delta", {**at, "delta": text, "logprobs": []})
+                    out += ev("response.output_text.done", {**at, "text": text, "logprobs": []})
+                    out += ev("response.content_part.done", {**at, "part": part})
+        elif item.get("type") == "function_call":
+            at = {"item_id": item_id, "output_index": index}
+            args = item.get("arguments", "")
+            out += ev("response.function_call_arguments.delta", {**at, "delta": args})
+            out += ev(
+                "response.function_call_arguments.done",
+                {**at, "name": item.get("name"), "arguments": args},
+            )
+        out += ev("response.output_item.done", {"output_index": index, "item": item})
+    kind = (
+        "response.completed"
+        if response.get("status", "completed") == "completed"
+        else ("response.incomplete")
+    )
+    return out + ev(kind, {"response": dict(response)})
