@@ -30,6 +30,7 @@ from hypothesis import (
 )
 from hypothesis import strategies as st
 
+from zeta_router import messages_api
 from zeta_router.testing import Harness
 
 # When a property fails, hypothesis's pytest plugin imports libcst to suggest a patch, and that
@@ -53,9 +54,11 @@ FUZZ = settings(
 )
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function", "robot", ""]
-ENDPOINT_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
+ENDPOINT_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/rerank"]
 ALL_PATHS = [
     *ENDPOINT_PATHS,
+    "/v1/responses",
+    "/v1/messages",
     "/v1/feedback",
     "/v1/router/reload",
     "/v1/router/status",
@@ -92,6 +95,13 @@ def template() -> dict[str, Any]:
                 "replicas": [{"url": "fake:c1"}],
             },
             "embed": {"endpoints": ["embeddings"], "replicas": [{"url": "fake:e1"}]},
+            "ranker": {"endpoints": ["rerank"], "replicas": [{"url": "fake:r1"}]},
+            # Serves /v1/responses and /v1/messages natively (the others translate).
+            "native": {
+                "health": "llamacpp",
+                "context_window": 8192,
+                "replicas": [{"url": "fake:n1"}],
+            },
         },
         "routes": {"embeddings": ["embed"]},
     }
@@ -101,7 +111,10 @@ def template() -> dict[str, Any]:
 def gw() -> Iterator[Harness]:
     mp = pytest.MonkeyPatch()
     mp.setenv(ADMIN_ENV, ADMIN_TOKEN)
-    h = Harness(["b1", "c1", "e1"], template())
+    h = Harness(
+        {"b1": "openai", "c1": "openai", "e1": "openai", "r1": "llamacpp", "n1": "llamacpp"},
+        template(),
+    )
     yield h
     h.close()
     mp.undo()
@@ -175,6 +188,9 @@ BODY_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "request_id": field(TEXT),
     "rating": field(st.integers(min_value=-1, max_value=7)),
     "comment": field(TEXT),
+    "query": field(TEXT),
+    "documents": field(st.lists(field(st.one_of(TEXT, st.fixed_dictionaries({"text": TEXT}))))),
+    "top_n": MAX_TOKENS,
 }
 OBJECT = st.fixed_dictionaries({}, optional=BODY_FIELDS).flatmap(
     lambda known: st.dictionaries(TEXT, JSONISH, max_size=2).map(lambda extra: {**extra, **known})
@@ -218,7 +234,13 @@ def raw_bodies(draw: st.DrawFn) -> bytes:
 
 
 #: Valid for every inference endpoint at once (each reads only its own field).
-VALID = {"messages": [{"role": "user", "content": "hi"}], "prompt": "hi", "input": "hi"}
+VALID = {
+    "messages": [{"role": "user", "content": "hi"}],
+    "prompt": "hi",
+    "input": "hi",
+    "query": "hi",
+    "documents": ["hi there", "bye"],
+}
 
 
 @st.composite
@@ -275,7 +297,11 @@ def check(r: httpx.Response, *, method: str = "POST", deadline_header: bool = Fa
         return
     if r.status_code >= 300:
         assert r.headers.get("content-type", "").startswith("application/json"), r.headers
-        err = orjson.loads(body)["error"]
+        obj = orjson.loads(body)
+        if obj.get("type") == "error":
+            check_anthropic_error(r, obj)
+            return
+        err = obj["error"]
         assert {"message", "type", "param", "code"} <= set(err), err
         assert isinstance(err["message"], str) and err["message"], err
         assert isinstance(err["type"], str) and err["type"], err
@@ -287,9 +313,29 @@ def check(r: httpx.Response, *, method: str = "POST", deadline_header: bool = Fa
     if r.headers.get("content-type", "").startswith("text/event-stream"):
         events = [e for e in body.split(b"\n\n") if e.strip()]
         assert events, "an empty stream"
-        assert events[-1] == b"data: [DONE]" or events[-1].startswith(b'data: {"error"'), events[-1]
+        last = events[-1]
+        assert (
+            last == b"data: [DONE]"
+            or last.startswith(b'data: {"error"')
+            or last.startswith(tuple(b"event: " + name.encode() for name in API_ENDS))
+        ), last
     elif r.headers.get("content-type", "").startswith("application/json"):
         assert isinstance(orjson.loads(body), dict)
+
+
+#: The events that end a /v1/responses or /v1/messages stream.
+API_ENDS = ("response.completed", "response.incomplete", "message_stop", "error")
+
+
+def check_anthropic_error(r: httpx.Response, obj: dict[str, Any]) -> None:
+    """Anthropic's error shape, used by /v1/messages only."""
+    assert str(r.request.url.path).lower().rstrip("/").endswith("/messages"), r.request.url
+    assert set(obj) == {"type", "error"}, obj
+    err = obj["error"]
+    assert err["type"] in set(messages_api.ERROR_TYPES.values()), err
+    assert isinstance(err["message"], str) and err["message"], err
+    if r.status_code in (429, 503):
+        assert "retry-after" in r.headers
 
 
 def _headers(zeta: dict[str, str]) -> dict[bytes, bytes]:
@@ -330,6 +376,133 @@ def test_reload_never_500(http: httpx.Client, body: bytes, auth: str | None) -> 
     r = http.post("/v1/router/reload", content=body, headers=headers)
     check(r)
     assert r.status_code != 200, "no fuzzed body is a valid config"
+
+
+RESP_PART = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": field(
+            st.sampled_from(["input_text", "output_text", "input_image", "refusal", "input_file"])
+        ),
+        "text": field(TEXT),
+        "image_url": field(TEXT),
+        "refusal": field(TEXT),
+    },
+)
+RESP_ITEM = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": field(
+            st.sampled_from(
+                [
+                    "message",
+                    "function_call",
+                    "function_call_output",
+                    "reasoning",
+                    "item_reference",
+                    "web_search_call",
+                ]
+            )
+        ),
+        "role": field(st.sampled_from(["user", "assistant", "system", "developer", "tool"])),
+        "content": field(st.one_of(TEXT, st.lists(field(RESP_PART), max_size=3))),
+        "call_id": field(TEXT),
+        "name": field(TEXT),
+        "arguments": field(TEXT),
+        "output": field(st.one_of(TEXT, st.lists(field(RESP_PART), max_size=2))),
+    },
+)
+FUNCTION_TOOL = st.fixed_dictionaries(
+    {"type": field(st.sampled_from(["function", "web_search", "file_search"]))},
+    optional={"name": field(TEXT), "parameters": JSONISH, "strict": JSONISH},
+)
+RESPONSES_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "model": field(st.sampled_from(["auto", "brain", "native", "embed", "nope"])),
+    "input": field(st.one_of(TEXT, st.lists(field(RESP_ITEM), max_size=4))),
+    "instructions": field(TEXT),
+    "tools": field(st.lists(field(FUNCTION_TOOL), max_size=2)),
+    "tool_choice": field(st.sampled_from(["auto", "none", "required", "maybe"])),
+    "max_output_tokens": MAX_TOKENS,
+    "stream": field(st.booleans()),
+    "previous_response_id": field(st.one_of(st.none(), TEXT)),
+    "store": field(st.booleans()),
+    "text": JSONISH,
+    "reasoning": JSONISH,
+}
+BLOCK = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": field(
+            st.sampled_from(["text", "image", "tool_use", "tool_result", "thinking", "document"])
+        ),
+        "text": field(TEXT),
+        "source": field(st.fixed_dictionaries({"type": field(st.sampled_from(["base64", "url"]))})),
+        "id": field(TEXT),
+        "name": field(TEXT),
+        "input": JSONISH,
+        "tool_use_id": field(TEXT),
+        "content": field(st.one_of(TEXT, st.lists(JSONISH, max_size=2))),
+        "is_error": JSONISH,
+    },
+)
+ANTHROPIC_MESSAGE = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": field(st.sampled_from(["user", "assistant", "system"])),
+        "content": field(st.one_of(TEXT, st.lists(field(BLOCK), max_size=3))),
+    },
+)
+MESSAGES_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "model": field(st.sampled_from(["auto", "brain", "native", "embed", "nope"])),
+    "max_tokens": MAX_TOKENS,
+    "messages": field(st.lists(field(ANTHROPIC_MESSAGE), max_size=3)),
+    "system": field(st.one_of(TEXT, st.lists(JSONISH, max_size=2))),
+    "tools": field(st.lists(JSONISH, max_size=2)),
+    "tool_choice": JSONISH,
+    "stop_sequences": JSONISH,
+    "stream": field(st.booleans()),
+}
+VALID_API = {
+    "/v1/responses": {"input": "hi"},
+    "/v1/messages": {"max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+}
+API_FIELDS = {"/v1/responses": RESPONSES_FIELDS, "/v1/messages": MESSAGES_FIELDS}
+
+
+@st.composite
+def api_bodies(draw: st.DrawFn, path: str) -> bytes:
+    """A valid body of that API with up to three known fields replaced."""
+    body: dict[str, Any] = dict(VALID_API[path])
+    fields = API_FIELDS[path]
+    for key in draw(st.lists(st.sampled_from(sorted(fields)), max_size=3, unique=True)):
+        body[key] = draw(fields[key])
+    return _dumps(body, ascii_only=draw(st.booleans()))
+
+
+def check_api(r: httpx.Response, path: str) -> None:
+    """Bad input to /v1/responses gets OpenAI's error shape and to /v1/messages Anthropic's."""
+    check(r)
+    if r.status_code >= 400:
+        obj = orjson.loads(r.content)
+        assert (obj.get("type") == "error") == (path == "/v1/messages"), obj
+
+
+@FUZZ
+@given(body=st.one_of(api_bodies("/v1/responses"), raw_bodies()))
+@example(body=b'{"input": "hi", "previous_response_id": "resp_1"}')
+@example(body=b'{"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]}')
+def test_responses_never_500(http: httpx.Client, body: bytes) -> None:
+    check_api(http.post("/v1/responses", content=body), "/v1/responses")
+
+
+@FUZZ
+@given(body=st.one_of(api_bodies("/v1/messages"), raw_bodies()))
+@example(body=b'{"messages": [{"role": "user", "content": "hi"}]}')
+@example(
+    body=b'{"max_tokens": 5, "model": "embed", "messages": [{"role": "user", "content": "x"}]}'
+)
+def test_messages_never_500(http: httpx.Client, body: bytes) -> None:
+    check_api(http.post("/v1/messages", content=body), "/v1/messages")
 
 
 @FUZZ

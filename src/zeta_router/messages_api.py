@@ -339,7 +339,7 @@ def from_chat(chat: Mapping[str, Any], mid: str, model: str) -> dict[str, Any]:
             }
         )
     finish = choice.get("finish_reason")
-    stop = _STOP_REASONS.get(finish, "end_turn") if finish else "end_turn"
+    stop = _STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
     if any(b["type"] == "tool_use" for b in content):
         stop = "tool_use"
     return message_object(mid, model, content, stop, _usage(chat.get("usage")))
@@ -417,7 +417,7 @@ class StreamTranslator:
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return b""
         choice = choices[0]
-        if choice.get("finish_reason"):
+        if isinstance(choice.get("finish_reason"), str):
             self._finish = choice["finish_reason"]
         delta = choice.get("delta")
         if not isinstance(delta, dict):
@@ -438,6 +438,7 @@ class StreamTranslator:
             if not isinstance(call, dict):
                 continue
             idx = call.get("index", 0)
+            idx = idx if isinstance(idx, int) else 0
             fn = call.get("function")
             fn = fn if isinstance(fn, dict) else {}
             if idx not in self._calls:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import Config, Endpoint
-from .errors import InvalidRequest, ModelNotFound
+from .errors import InvalidRequest, ModelNotFound, NotFound
 
 _ORDINALS = ("1st", "2nd", "3rd")
 _PROMPT_PARAM: dict[Endpoint, str] = {
@@ -106,6 +106,10 @@ def plan(
         else:
             skipped.append((name, why_not))
             too_long = too_long or endpoint in config.models[name].endpoints
+    if not candidates and not any(endpoint in m.endpoints for m in config.models.values()):
+        raise NotFound(
+            f"No configured model serves the {endpoint} endpoint", code="endpoint_not_served"
+        )
     if not candidates and too_long:
         # Models serve this endpoint but none can hold the request: the client's to fix (400),
         # not an outage (503).
