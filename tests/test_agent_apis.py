@@ -352,7 +352,7 @@ def test_responses_bad_input_is_a_400_in_openai_shape(gw: Harness) -> None:
     with pytest.raises(openai.BadRequestError) as exc:
         client.responses.create(model="chat", input="hi", previous_response_id="resp_123")
     body: Any = exc.value.body
-    assert body["param"] == "previous_response_id"
+    assert (body["param"], body["code"]) == ("previous_response_id", "previous_response_not_found")
     assert "whole conversation" in body["message"]
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="gpt-17", input="hi")
@@ -416,3 +416,54 @@ def test_rerank_goes_to_the_model_that_declares_it(gw: Harness) -> None:
     assert r.status_code == 400 and r.json()["error"]["param"] == "documents"
     r = httpx.post(gw.url + "/v1/rerank", json=body, headers={"x-zeta-task": "code"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "x-zeta-task"
+
+
+# -- previous_response_id ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("first", "second"), [("nat", "chat"), ("chat", "nat"), ("chat", "chat")])
+def test_previous_response_id_carries_the_conversation(
+    gw: Harness, first: str, second: str, stream: bool
+) -> None:
+    """A tool round trip in two requests, the second naming the first by id: whichever path
+    each takes, the second model sees the question, the call and its output."""
+    client = oai(gw)
+    ask = "What is the answer?"
+    if stream:
+        events = list(client.responses.create(model=first, input=ask, tools=TOOLS_OAI, stream=True))
+        r1 = events[-1].response  # type: ignore[union-attr]
+    else:
+        r1 = client.responses.create(model=first, input=ask, tools=TOOLS_OAI)
+    call = r1.output[0]
+    assert call.type == "function_call"
+    r2 = client.responses.create(
+        model=second,
+        previous_response_id=r1.id,
+        tools=TOOLS_OAI,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "42"}],
+    )
+    assert r2.output_text == f"[{BACKEND[second]}] tool said: 42"
+    assert r2.previous_response_id == r1.id
+    sent = gw.backend(BACKEND[second]).last_body
+    assert sent is not None and "previous_response_id" not in sent
+    if second == "chat":
+        roles = [m["role"] for m in sent["messages"]]
+        assert roles == ["user", "assistant", "tool"]
+        assert sent["messages"][0]["content"] == ask
+        assert sent["messages"][1]["tool_calls"][0]["id"] == call.call_id
+    else:
+        kinds = [item.get("type", "message") for item in sent["input"]]
+        assert kinds == ["message", "function_call", "function_call_output"]
+    # And a third turn chains on the second.
+    r3 = client.responses.create(model=first, previous_response_id=r2.id, input="thanks")
+    assert r3.output_text.startswith(f"[{BACKEND[first]}]")
+
+
+def test_store_false_is_not_kept(gw: Harness) -> None:
+    client = oai(gw)
+    r1 = client.responses.create(model="chat", input="hi", store=False)
+    assert r1.store is False
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.responses.create(model="chat", input="again", previous_response_id=r1.id)
+    assert exc.value.body["code"] == "previous_response_not_found"  # type: ignore[index]

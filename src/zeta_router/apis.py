@@ -9,13 +9,15 @@ API natively (``Model.native``) and the chat translation to any other, and :func
 itself, so a fallback from a native model to a translated one (or back) needs nothing special.
 
 The translation itself is in :mod:`responses_api` and :mod:`messages_api` (pure functions).
+``previous_response_id`` is resolved here against the router's :class:`ResponseStore`, before
+routing, so native and translated replicas alike get the whole conversation.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,6 +30,7 @@ from .errors import InvalidRequest, RouterError
 from .params import for_backend
 from .protocol import UPSTREAM_PATHS, ParsedRequest, load_object, set_model
 from .response import JSON_TYPE, Headers, Response
+from .response_store import ResponseStore, Stored
 from .sse import data_of, split_events
 
 _SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -54,7 +57,12 @@ class ApiRequest:
     raw: bytes
     body: dict[str, Any]
     #: Request fields a Responses object repeats (instructions, tools, ...).
-    echo: Mapping[str, Any]
+    echo: Mapping[str, Any] = field(default_factory=dict)
+    #: Responses only: the conversation as input items (stored turns first), its approximate
+    #: JSON size, and whether the answer is to be stored for a later previous_response_id.
+    items: tuple[dict[str, Any], ...] = ()
+    size: int = 0
+    store: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +76,35 @@ class Outgoing:
     ends: Callable[[bytes], bool] | None = None
 
 
-def parse(kind: Api, raw: bytes) -> ParsedRequest:
+def _history(body: dict[str, Any], store: ResponseStore | None) -> Stored | None:
+    """The stored conversation ``previous_response_id`` names, or a 400 saying why not."""
+    prev = body.get("previous_response_id")
+    if prev is None:
+        return None
+    if not isinstance(prev, str) or not prev:
+        raise InvalidRequest(
+            "'previous_response_id' must be a response id", param="previous_response_id"
+        )
+    if store is None or not store.enabled:
+        raise InvalidRequest(
+            "'previous_response_id' is not supported: this router stores no responses "
+            "(responses.store_size is 0); send the whole conversation in 'input'",
+            param="previous_response_id",
+            code="unsupported_parameter",
+        )
+    entry = store.get(prev)
+    if entry is None:
+        raise InvalidRequest(
+            f"Previous response with id '{prev}' not found: unknown, not stored, or expired "
+            "or evicted from this router's bounded store; send the whole conversation in "
+            "'input'",
+            param="previous_response_id",
+            code="previous_response_not_found",
+        )
+    return entry
+
+
+def parse(kind: Api, raw: bytes, store: ResponseStore | None = None) -> ParsedRequest:
     """Validate a Responses or Messages body into the routed (chat) form; raises
     :class:`InvalidRequest` naming the API's own parameter."""
     body = load_object(raw)
@@ -82,11 +118,25 @@ def parse(kind: Api, raw: bytes) -> ParsedRequest:
         stream = False
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean", param="stream")
-    echo: Mapping[str, Any]
+    api: ApiRequest
     if kind == "responses":
-        chat, echo = responses_api.to_chat(body)
+        stored = _history(body, store)
+        history = stored.items if stored is not None else ()
+        chat, echo = responses_api.to_chat(body, history)
+        keep = store is not None and store.enabled and body.get("store") is not False
+        echo["store"] = keep
+        items = (*history, *responses_api.input_items(body["input"]))
+        size = len(raw) + (stored.size if stored is not None else 0)
+        if history:
+            # The native path gets the conversation spelled out too (llama-server, for one,
+            # refuses previous_response_id).
+            native = {k: v for k, v in body.items() if k != "previous_response_id"}
+            native["input"] = list(items)
+            raw, body = orjson.dumps(native), native
+        api = ApiRequest(kind, raw, body, echo, items, size, keep)
     else:
-        chat, echo = messages_api.to_chat(body), {}
+        chat = messages_api.to_chat(body)
+        api = ApiRequest(kind, raw, body)
     prompt = prompt_from_messages(chat["messages"])
     if not prompt.chars and not any(
         m.get("tool_calls") or isinstance(m.get("content"), list) for m in chat["messages"]
@@ -103,7 +153,7 @@ def parse(kind: Api, raw: bytes) -> ParsedRequest:
         chat.get("max_tokens"),
         prompt,
         prompt.chars,
-        ApiRequest(kind, raw, body, echo),
+        api,
     )
 
 
@@ -121,7 +171,24 @@ def _ids(kind: Api, d: Decision) -> str:
     return ("resp_" if kind == "responses" else "msg_") + d.request_id.replace("-", "")
 
 
-def reply(req: ParsedRequest, out: Outgoing, resp: Response, d: Decision) -> Response:
+def _remember(api: ApiRequest, store: ResponseStore | None, response: Any) -> None:
+    """Store a finished Response's conversation under its id (when the request wants it)."""
+    if not api.store or store is None or not isinstance(response, dict):
+        return
+    rid, output = response.get("id"), response.get("output")
+    if not isinstance(rid, str) or not isinstance(output, list):
+        return
+    size = api.size + len(orjson.dumps(output))
+    store.put(rid, [*api.items, *(o for o in output if isinstance(o, dict))], size)
+
+
+def reply(
+    req: ParsedRequest,
+    out: Outgoing,
+    resp: Response,
+    d: Decision,
+    store: ResponseStore | None = None,
+) -> Response:
     """A complete upstream answer (already checked and renamed) in the client's API; as its
     event sequence when the client asked for a stream."""
     api = req.api
@@ -131,10 +198,15 @@ def reply(req: ParsedRequest, out: Outgoing, resp: Response, d: Decision) -> Res
     result: dict[str, Any]
     if out.native:
         result = obj
+        if api.kind == "responses":
+            result["store"] = api.store
+            result["previous_response_id"] = api.echo.get("previous_response_id")
     elif api.kind == "responses":
         result = responses_api.from_chat(obj, _ids(api.kind, d), int(time.time()), served, api.echo)
     else:
         result = messages_api.from_chat(obj, _ids(api.kind, d), served)
+    if api.kind == "responses":
+        _remember(api, store, result)
     if api.kind == "messages":
         usage = result.get("usage")
         if isinstance(usage, dict):
@@ -150,13 +222,19 @@ def reply(req: ParsedRequest, out: Outgoing, resp: Response, d: Decision) -> Res
     return Response(200, list(_SSE_HEADERS), events)
 
 
-def stream(req: ParsedRequest, out: Outgoing, resp: Response, d: Decision) -> None:
+def stream(
+    req: ParsedRequest,
+    out: Outgoing,
+    resp: Response,
+    d: Decision,
+    store: ResponseStore | None = None,
+) -> None:
     """Make ``resp``'s relayed upstream stream speak the client's API."""
     api = req.api
     assert api is not None and resp.stream is not None
     served = d.model or ""
     if out.native:
-        resp.stream = _native(resp.stream, api.kind, served, d)
+        resp.stream = _native(resp.stream, api, served, d, store)
         return
     translator: responses_api.StreamTranslator | messages_api.StreamTranslator
     if api.kind == "responses":
@@ -165,7 +243,7 @@ def stream(req: ParsedRequest, out: Outgoing, resp: Response, d: Decision) -> No
         )
     else:
         translator = messages_api.StreamTranslator(_ids(api.kind, d), served)
-    resp.stream = _translated(resp.stream, translator)
+    resp.stream = _translated(resp.stream, translator, api, store)
 
 
 def _error_message(payload: bytes) -> tuple[str, str]:
@@ -183,6 +261,8 @@ def _error_message(payload: bytes) -> tuple[str, str]:
 async def _translated(
     inner: AsyncIterator[bytes],
     tr: responses_api.StreamTranslator | messages_api.StreamTranslator,
+    api: ApiRequest,
+    store: ResponseStore | None,
 ) -> AsyncIterator[bytes]:
     """Chat SSE blocks (as relayed, the router's own break event included) in, API events
     out."""
@@ -194,6 +274,8 @@ async def _translated(
             for payload in data_of(block):
                 if payload == b"[DONE]":
                     out += tr.finish()
+                    if isinstance(tr, responses_api.StreamTranslator):
+                        _remember(api, store, {"id": tr.rid, "output": tr.output})
                     continue
                 try:
                     obj = orjson.loads(payload)
@@ -235,8 +317,13 @@ def _renamed(kind: Api, block: bytes, served: str) -> bytes:
 
 
 async def _native(
-    inner: AsyncIterator[bytes], kind: Api, served: str, d: Decision
+    inner: AsyncIterator[bytes],
+    api: ApiRequest,
+    served: str,
+    d: Decision,
+    store: ResponseStore | None,
 ) -> AsyncIterator[bytes]:
+    kind = api.kind
     seq = 0
     try:
         async for block in inner:
@@ -251,6 +338,10 @@ async def _native(
             seq += block.count(b"\n\n")
             if b"error" in block and any(n == "error" for n, _ in split_events(block)):
                 d.stream_error = d.stream_error or "upstream error event"
+            if kind == "responses" and api.store and b"response.completed" in block:
+                for name, payload in split_events(block):
+                    if name == "response.completed":
+                        _remember(api, store, orjson.loads(payload).get("response"))
             yield _renamed(kind, block, served)
     finally:
         aclose = getattr(inner, "aclose", None)

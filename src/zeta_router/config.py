@@ -156,6 +156,16 @@ class HedgeSettings(_Frozen):
     min_delay_s: float = Field(default=0.05, ge=0)
 
 
+class ResponsesSettings(_Frozen):
+    """The in-memory store behind the Responses API's ``previous_response_id``."""
+
+    #: Responses kept (0: none; previous_response_id is then refused with a 400).
+    store_size: int = Field(default=1000, ge=0)
+    #: Total JSON size of the conversations kept.
+    store_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    store_ttl_s: PositiveFloat = 3600.0
+
+
 class TaskDefinition(_Frozen):
     """A custom task for the semantic analyzer: a name plus example prompts."""
 
@@ -272,6 +282,7 @@ class Config(_Frozen):
     hedge: HedgeSettings = HedgeSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     analysis: AnalysisSettings = AnalysisSettings()
+    responses: ResponsesSettings = ResponsesSettings()
     models: Mapping[str, Model] = Field(min_length=1)
     routes: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
     fallbacks: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)

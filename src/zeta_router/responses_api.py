@@ -6,13 +6,15 @@ chat chunks becomes a Responses object or its semantic SSE events (``response.cr
 ``response.completed``). Ids are derived from the one the caller passes, so output is
 deterministic.
 
-Nothing is stored: ``previous_response_id``, ``conversation`` and ``background`` are refused with
-a 400 saying so rather than answered without the context they name.
+``previous_response_id`` is resolved by the caller (:mod:`response_store`): :func:`to_chat`
+takes the stored conversation as ``history``. ``conversation``, ``background`` and stored
+prompts need state this router does not keep and are refused with a 400 saying so, rather than
+answered without the context they name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -26,13 +28,13 @@ _TERMINAL_MARKS = (b"response.completed", b"response.incomplete", b"response.fai
 
 #: Request fields that need state this router does not keep, with what to do instead.
 _STATEFUL = {
-    "previous_response_id": "this router stores no responses: send the whole conversation in "
-    "'input' (and set 'store': false)",
     "conversation": "this router keeps no conversations: send the whole conversation in 'input'",
     "prompt": "stored prompt templates are not supported: send the text in 'instructions'",
 }
 #: Copied from the request into every response object, as OpenAI's own answers do.
 _ECHOED = (
+    "previous_response_id",
+    "store",
     "instructions",
     "tools",
     "tool_choice",
@@ -110,14 +112,23 @@ def _tool_output(output: Any, where: str) -> str:
     raise _fail(f"'{where}' must be a string or an array of text parts", where)
 
 
-def _messages(value: Any) -> list[dict[str, Any]]:
+def input_items(value: Any) -> list[dict[str, Any]]:
+    """``input`` as a list of items (a string is one user message); validated by to_chat."""
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    return list(value) if isinstance(value, list) else []
+
+
+def _messages(value: Any, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``value``'s items as chat messages appended to ``out`` (earlier turns, already
+    translated)."""
     if isinstance(value, str):
         if not value:
             raise _fail("'input' must not be empty", "input")
-        return [{"role": "user", "content": value}]
+        out.append({"role": "user", "content": value})
+        return out
     if not isinstance(value, list) or not value:
         raise _fail("'input' must be a non-empty string or array of items", "input")
-    out: list[dict[str, Any]] = []
     for i, item in enumerate(value):
         at = f"input[{i}]"
         if not isinstance(item, dict):
@@ -228,9 +239,12 @@ def _response_format(text: Any) -> dict[str, Any] | None:
     raise _fail("'text.format.type' must be text, json_object or json_schema", "text.format.type")
 
 
-def to_chat(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def to_chat(
+    body: Mapping[str, Any], history: Sequence[dict[str, Any]] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The chat-completions body for a Responses request, and the fields its answers echo.
-    Raises :class:`InvalidRequest` naming the Responses parameter at fault."""
+    ``history`` is the conversation ``previous_response_id`` named, as input items. Raises
+    :class:`InvalidRequest` naming the Responses parameter at fault."""
     for key, why in _STATEFUL.items():
         if body.get(key) is not None:
             raise _fail(f"'{key}' is not supported: {why}", key, "unsupported_parameter")
@@ -240,7 +254,8 @@ def to_chat(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         )
     if "input" not in body:
         raise _fail("'input' is required", "input")
-    messages = _messages(body["input"])
+    messages = _messages(list(history), []) if history else []
+    messages = _messages(body["input"], messages)
     instructions = body.get("instructions")
     if instructions is not None:
         messages.insert(0, {"role": "system", "content": _text_of(instructions, "instructions")})
@@ -323,12 +338,11 @@ def response_object(
         "incomplete_details": incomplete,
         "model": model,
         "output": output,
-        "previous_response_id": None,
-        "store": False,
         "usage": usage,
     }
     for key in _ECHOED:
         obj[key] = echo.get(key)
+    obj["store"] = bool(echo.get("store"))
     obj["tools"] = echo.get("tools") or []
     obj["tool_choice"] = echo.get("tool_choice") or "auto"
     obj["parallel_tool_calls"] = echo.get("parallel_tool_calls") is not False

@@ -49,6 +49,7 @@ from .protocol import PRIORITIES, ParsedRequest
 from .reload import ReloadHook, ReloadLog, ReloadResult
 from .reload import reload as reload_config
 from .response import Response, error_response
+from .response_store import ResponseStore
 from .scrape import Scraper
 from .telemetry import Telemetry
 from .upstream import Reply, Stream, Upstream
@@ -70,8 +71,6 @@ _TRANSIENT = frozenset(
         FailureKind.CONNECT_TIMEOUT,
     }
 )
-
-
 @dataclass(frozen=True, slots=True)
 class _Sent:
     """One upstream attempt's outcome, before it is turned into a response."""
@@ -120,12 +119,18 @@ class Router:
         self.fleet = Fleet(config)
         self.analyzer = analyzer or build_analyzer(config.analysis)
         h = config.health
-        self.strategy = build_strategy(config.balancer, self._rng, h.slow_start_s, h.stale_after_s)
+        self.strategy = build_strategy(
+            config.balancer, self._rng, h.slow_start_s, h.stale_after_s
+        )
         self.upstream = Upstream(clock, session)
         self.budget = RetryBudget(config.retry, clock)
         self.admission = Admission(config.admission, clock)
         self.feedback = Feedback(config.feedback, clock)
-        self.scraper = Scraper(config, self.fleet, self.upstream.get, clock=clock, sleep=sleep)
+        #: Conversations behind the Responses API's previous_response_id.
+        self.responses = ResponseStore(config.responses, clock)
+        self.scraper = Scraper(
+            config, self.fleet, self.upstream.get, clock=clock, sleep=sleep
+        )
         self.prober = HealthProber(config, self.fleet, self.upstream.get, clock=clock, sleep=sleep)
         self.hedge = HedgePolicy(config.hedge) if config.hedge.enabled else None
         #: Local model servers this router launches (replicas with a ``launch`` entry).
@@ -554,11 +559,11 @@ class Router:
             if isinstance(out, UpstreamError):
                 return _Failed(replica, out)
             if req.api is not None:
-                return apis.reply(req, body, out, d)
+                return apis.reply(req, body, out, d, self.responses)
             return relay.reply_as_stream(out) if req.stream else out
         resp = relay.start_stream(result, replica, d, sent.start, self.clock, self._release)
         if req.api is not None:
-            apis.stream(req, body, resp, d)
+            apis.stream(req, body, resp, d, self.responses)
         return resp
 
     async def _send(

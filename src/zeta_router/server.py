@@ -252,7 +252,7 @@ class App:
         raw = await read_body(scope, receive, router.config.server.max_body_bytes)
         opts = request_options(scope, router.config)
         if endpoint == "responses" or endpoint == "messages":
-            req = apis.parse(endpoint, raw)
+            req = apis.parse(endpoint, raw, router.responses)
         else:
             req = parse_request(endpoint, raw)
         # A non-stream answer arrives whole, maybe minutes later: a client that hangs up
