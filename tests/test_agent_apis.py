@@ -101,12 +101,28 @@ def gw(gw_module: Harness) -> Iterator[Harness]:
         r.in_flight = 0
 
 
+#: SDK clients made by a test, closed after it (a client left to the garbage collector can
+#: drop its pooled socket first: a ResourceWarning, an error here).
+_CLIENTS: list[openai.OpenAI | anthropic.Anthropic] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def oai(h: Harness) -> openai.OpenAI:
-    return openai.OpenAI(base_url=h.base_url, api_key="unused", max_retries=0, timeout=20)
+    client = openai.OpenAI(base_url=h.base_url, api_key="unused", max_retries=0, timeout=20)
+    _CLIENTS.append(client)
+    return client
 
 
 def ant(h: Harness) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=h.url, api_key="unused", max_retries=0, timeout=20)
+    client = anthropic.Anthropic(base_url=h.url, api_key="unused", max_retries=0, timeout=20)
+    _CLIENTS.append(client)
+    return client
 
 
 def expect_path(h: Harness, model: str, api: str) -> None:
