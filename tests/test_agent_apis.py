@@ -483,3 +483,18 @@ def test_store_false_is_not_kept(gw: Harness) -> None:
     with pytest.raises(openai.BadRequestError) as exc:
         client.responses.create(model="chat", input="again", previous_response_id=r1.id)
     assert exc.value.body["code"] == "previous_response_not_found"  # type: ignore[index]
+
+
+def test_a_backend_answering_a_stream_with_one_body_still_streams_the_api(gw: Harness) -> None:
+    gw.set("c1", ignore_stream=True)
+    events = list(oai(gw).responses.create(model="chat", input="hi", stream=True))
+    assert events[0].type == "response.created" and events[-1].type == "response.completed"
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == events[-1].response.output_text  # type: ignore[union-attr]
+    assert text.startswith("[c1] alpha")
+    with ant(gw).messages.stream(
+        model="chat", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
+    ) as s:
+        streamed = "".join(s.text_stream)
+        final = s.get_final_message()
+    assert streamed.startswith("[c1] alpha") and final.stop_reason == "end_turn"
