@@ -543,12 +543,12 @@ class Router:
         timeouts = self.config.timeouts_for(replica.model)
         deadline = min(deadline, self.clock() + timeouts.total_s)
         model = self.config.models[replica.model]
-        body = apis.outgoing(req, model, replica.upstream_model)
+        wire = apis.outgoing(req, model, replica.upstream_model)
         delay = self.hedge.delay_for(replica) if self.hedge is not None else None
         if delay is None:
-            sent = await self._send(req, d, replica, body, timeouts, deadline)
+            sent = await self._send(req, d, replica, wire, timeouts, deadline)
         else:
-            sent = await self._hedged(req, d, replica, body, timeouts, deadline, tried, delay)
+            sent = await self._hedged(req, d, replica, wire, timeouts, deadline, tried, delay)
         result = sent.result
         replica = sent.replica
         if isinstance(result, UpstreamError):
@@ -559,11 +559,11 @@ class Router:
             if isinstance(out, UpstreamError):
                 return _Failed(replica, out)
             if req.api is not None:
-                return apis.reply(req, body, out, d, self.responses)
+                return apis.reply(req, wire, out, d, self.responses)
             return relay.reply_as_stream(out) if req.stream else out
         resp = relay.start_stream(result, replica, d, sent.start, self.clock, self._release)
         if req.api is not None:
-            apis.stream(req, body, resp, d, self.responses)
+            apis.stream(req, wire, resp, d, self.responses)
         return resp
 
     async def _send(
@@ -571,7 +571,7 @@ class Router:
         req: ParsedRequest,
         d: Decision,
         replica: ReplicaState,
-        body: apis.Outgoing,
+        wire: apis.Outgoing,
         timeouts: Timeouts,
         deadline: float,
     ) -> _Sent:
@@ -582,13 +582,13 @@ class Router:
         try:
             result = await self.upstream.send(
                 replica,
-                body.path,
-                body.body,
+                wire.path,
+                wire.body,
                 timeouts,
                 deadline,
                 stream=req.stream,
                 max_tokens=req.max_tokens,
-                ends=body.ends,
+                ends=wire.ends,
             )
         except UpstreamError as err:
             self._release(replica)
@@ -607,7 +607,7 @@ class Router:
         req: ParsedRequest,
         d: Decision,
         replica: ReplicaState,
-        body: apis.Outgoing,
+        wire: apis.Outgoing,
         timeouts: Timeouts,
         deadline: float,
         tried: set[str],
@@ -625,11 +625,11 @@ class Router:
                 return None
             other = self.strategy.pick(others, now)
             tried.add(other.id)
-            other_body = apis.outgoing(req, self.config.models[other.model], other.upstream_model)
-            return self._send(req, d, other, other_body, timeouts, deadline)
+            other_wire = apis.outgoing(req, self.config.models[other.model], other.upstream_model)
+            return self._send(req, d, other, other_wire, timeouts, deadline)
 
         outcome = await race(
-            self._send(req, d, replica, body, timeouts, deadline),
+            self._send(req, d, replica, wire, timeouts, deadline),
             delay,
             start_hedge,
             won=_sent_ok,
