@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from zeta_router import apis, messages_api, responses_api
+from zeta_router import apis, messages_api, responses_api, responses_stream
 from zeta_router.protocol import parse_request
 
 TOOL = {"type": "object", "properties": {"query": {"type": "string"}}}
@@ -77,7 +77,7 @@ def median_ns(fn: Callable[[], object], n: int = 20000) -> float:
 
 
 def main() -> int:
-    rtr = responses_api.StreamTranslator("resp_b", 0, "m", {})
+    rtr = responses_stream.StreamTranslator("resp_b", 0, "m", {})
     rtr.start()
     mtr = messages_api.StreamTranslator("msg_b", "m")
     mtr.start()

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from zeta_router import messages_api, responses_api
+from zeta_router import messages_api, responses_api, responses_stream
 from zeta_router.errors import InvalidRequest
 from zeta_router.sse import split_events
 
@@ -197,7 +197,7 @@ def test_responses_length_finish_is_incomplete() -> None:
 
 
 def test_responses_stream_translation() -> None:
-    tr = responses_api.StreamTranslator("resp_s", 1, "served", {})
+    tr = responses_stream.StreamTranslator("resp_s", 1, "served", {})
     out = tr.start()
     out += tr.feed(chunk({"role": "assistant", "content": "Hel"}))
     out += tr.feed(chunk({"content": "lo"}))
@@ -245,21 +245,21 @@ def test_responses_events_for_a_whole_answer_match_its_object() -> None:
     obj = responses_api.from_chat(
         {"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}, "resp_w", 0, "m", {}
     )
-    evs = events(responses_api.events_for(obj))
+    evs = events(responses_stream.events_for(obj))
     assert evs[0][0] == "response.created" and evs[-1][0] == "response.completed"
     assert "".join(d["delta"] for n, d in evs if n == "response.output_text.delta") == "hi"
     assert evs[-1][1]["response"] == obj
 
 
 def test_responses_terminal_event_detection() -> None:
-    done = responses_api.event("response.completed", {"type": "response.completed"})
-    quoting = responses_api.event(
+    done = responses_stream.event("response.completed", {"type": "response.completed"})
+    quoting = responses_stream.event(
         "response.output_text.delta", {"delta": "then response.completed and an error"}
     )
-    assert responses_api.is_terminal(done)
-    assert responses_api.is_terminal(quoting + done)
-    assert not responses_api.is_terminal(quoting)
-    assert responses_api.is_terminal(b'data: {"type":"response.failed"}\n\n')
+    assert responses_stream.is_terminal(done)
+    assert responses_stream.is_terminal(quoting + done)
+    assert not responses_stream.is_terminal(quoting)
+    assert responses_stream.is_terminal(b'data: {"type":"response.failed"}\n\n')
 
 
 # -- Messages: requests -------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from . import messages_api, responses_api
+from . import messages_api, responses_api, responses_stream
 from .analysis.profile import prompt_from_messages
 from .config import Api, Model
 from .decision import Decision
@@ -39,7 +39,7 @@ _SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 NATIVE_PATHS: Mapping[Api, str] = {"responses": "/responses", "messages": "/messages"}
 _TERMINAL: Mapping[Api, Callable[[bytes], bool]] = {
-    "responses": responses_api.is_terminal,
+    "responses": responses_stream.is_terminal,
     "messages": messages_api.is_terminal,
 }
 #: Chat parameter names in router errors, as each API calls them.
@@ -215,7 +215,7 @@ def reply(
     if not req.stream:
         return Response(200, [(b"content-type", JSON_TYPE)], orjson.dumps(result))
     events = (
-        responses_api.events_for(result)
+        responses_stream.events_for(result)
         if api.kind == "responses"
         else messages_api.events_for(result)
     )
@@ -236,9 +236,9 @@ def stream(
     if out.native:
         resp.stream = _native(resp.stream, api, served, d, store)
         return
-    translator: responses_api.StreamTranslator | messages_api.StreamTranslator
+    translator: responses_stream.StreamTranslator | messages_api.StreamTranslator
     if api.kind == "responses":
-        translator = responses_api.StreamTranslator(
+        translator = responses_stream.StreamTranslator(
             _ids(api.kind, d), int(time.time()), served, api.echo
         )
     else:
@@ -260,7 +260,7 @@ def _error_message(payload: bytes) -> tuple[str, str]:
 
 async def _translated(
     inner: AsyncIterator[bytes],
-    tr: responses_api.StreamTranslator | messages_api.StreamTranslator,
+    tr: responses_stream.StreamTranslator | messages_api.StreamTranslator,
     api: ApiRequest,
     store: ResponseStore | None,
 ) -> AsyncIterator[bytes]:
@@ -274,7 +274,7 @@ async def _translated(
             for payload in data_of(block):
                 if payload == b"[DONE]":
                     out += tr.finish()
-                    if isinstance(tr, responses_api.StreamTranslator):
+                    if isinstance(tr, responses_stream.StreamTranslator):
                         _remember(api, store, {"id": tr.rid, "output": tr.output})
                     continue
                 try:
@@ -331,7 +331,7 @@ async def _native(
                 # The relay's event for a stream that broke: said in the client's API.
                 message, code = _error_message(block[6:].strip())
                 if kind == "responses":
-                    yield responses_api.error_event(message, code, seq)
+                    yield responses_stream.error_event(message, code, seq)
                 else:
                     yield messages_api.error_event(message)
                 continue

@@ -1,10 +1,9 @@
 """OpenAI's Responses API (``POST /v1/responses``) in terms of chat completions.
 
 Pure translation, no I/O: a Responses request becomes a chat-completions body (what the router
-classifies and routes, and what a translated replica is sent); a chat completion or a stream of
-chat chunks becomes a Responses object or its semantic SSE events (``response.created`` ...
-``response.completed``). Ids are derived from the one the caller passes, so output is
-deterministic.
+classifies and routes, and what a translated replica is sent); a chat completion becomes a
+Responses object (its stream: :mod:`responses_stream`). Ids are derived from the one the caller
+passes, so output is deterministic.
 
 ``previous_response_id`` is resolved by the caller (:mod:`response_store`): :func:`to_chat`
 takes the stored conversation as ``history``. ``conversation``, ``background`` and stored
@@ -20,11 +19,6 @@ from typing import Any
 import orjson
 
 from .errors import InvalidRequest
-from .sse import event, has_event
-
-#: Events after which a Responses stream is over (there is no ``[DONE]``).
-TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
-_TERMINAL_MARKS = (b"response.completed", b"response.incomplete", b"response.failed", b"error")
 
 #: Request fields that need state this router does not keep, with what to do instead.
 _STATEFUL = {
@@ -294,7 +288,7 @@ def to_chat(
 # -- answer: chat -> Responses ----------------------------------------------------------------
 
 
-def _usage(usage: Any) -> dict[str, Any] | None:
+def usage_of(usage: Any) -> dict[str, Any] | None:
     if not isinstance(usage, dict):
         return None
     prompt = usage.get("prompt_tokens") or 0
@@ -310,7 +304,7 @@ def _usage(usage: Any) -> dict[str, Any] | None:
     }
 
 
-def _status(finish: Any) -> tuple[str, dict[str, str] | None]:
+def status_of(finish: Any) -> tuple[str, dict[str, str] | None]:
     if finish == "length":
         return "incomplete", {"reason": "max_output_tokens"}
     if finish == "content_filter":
@@ -352,7 +346,7 @@ def response_object(
     return obj
 
 
-def _message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
+def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
     return {
         "type": "message",
         "id": item_id,
@@ -362,7 +356,7 @@ def _message_item(item_id: str, text: str, status: str = "completed") -> dict[st
     }
 
 
-def _reasoning_item(item_id: str, text: str) -> dict[str, Any]:
+def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
     return {
         "type": "reasoning",
         "id": item_id,
@@ -372,7 +366,7 @@ def _reasoning_item(item_id: str, text: str) -> dict[str, Any]:
     }
 
 
-def _call_item(item_id: str, call_id: str, name: str, arguments: str) -> dict[str, Any]:
+def call_item(item_id: str, call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {
         "type": "function_call",
         "id": item_id,
@@ -383,7 +377,7 @@ def _call_item(item_id: str, call_id: str, name: str, arguments: str) -> dict[st
     }
 
 
-def _base(rid: str) -> str:
+def base_id(rid: str) -> str:
     return rid.removeprefix("resp_")
 
 
@@ -391,7 +385,7 @@ def from_chat(
     chat: Mapping[str, Any], rid: str, created: int, model: str, echo: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The Responses object for a chat completion."""
-    base = _base(rid)
+    base = base_id(rid)
     choices = chat.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else {}
     message = choice.get("message") if isinstance(choice, dict) else None
@@ -399,10 +393,10 @@ def from_chat(
     output: list[dict[str, Any]] = []
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
-        output.append(_reasoning_item(f"rs_{base}", reasoning))
+        output.append(reasoning_item(f"rs_{base}", reasoning))
     content = message.get("content")
     if isinstance(content, str) and content:
-        output.append(_message_item(f"msg_{base}", content))
+        output.append(message_item(f"msg_{base}", content))
     calls = message.get("tool_calls")
     for i, call in enumerate(calls if isinstance(calls, list) else []):
         fn = call.get("function") if isinstance(call, dict) else None
@@ -411,14 +405,16 @@ def from_chat(
         call_id = call.get("id") or f"call_{base}_{i}"
         args = fn.get("arguments")
         output.append(
-            _call_item(
+            call_item(
                 f"fc_{base}_{i}",
                 str(call_id),
                 str(fn.get("name") or ""),
                 args if isinstance(args, str) else orjson.dumps(args or {}).decode(),
             )
         )
-    status, incomplete = _status(choice.get("finish_reason") if isinstance(choice, dict) else None)
+    status, incomplete = status_of(
+        choice.get("finish_reason") if isinstance(choice, dict) else None
+    )
     return response_object(
         rid,
         created,
@@ -427,259 +423,8 @@ def from_chat(
         output,
         status=status,
         incomplete=incomplete,
-        usage=_usage(chat.get("usage")),
+        usage=usage_of(chat.get("usage")),
     )
 
 
 # -- streams ----------------------------------------------------------------------------------
-
-
-def error_event(message: str, code: str, seq: int) -> bytes:
-    """The event that ends a broken stream. Besides the Responses fields it carries an
-    ``error`` object, on which the openai SDK raises rather than ending quietly."""
-    err = {"message": message, "type": "server_error", "code": code, "param": None}
-    data = {"type": "error", "code": code, "message": message, "param": None}
-    return event("error", {**data, "sequence_number": seq, "error": err})
-
-
-def is_terminal(block: bytes) -> bool:
-    """Whether a block of whole SSE events holds the one that ends a Responses stream."""
-    return has_event(block, _TERMINAL_MARKS, TERMINAL)
-
-
-class _Open:
-    """The output item a stream is writing."""
-
-    __slots__ = ("call_id", "index", "item_id", "kind", "name", "parts")
-
-    def __init__(self, kind: str, index: int, item_id: str, call_id: str = "", name: str = ""):
-        self.kind = kind
-        self.index = index
-        self.item_id = item_id
-        self.call_id = call_id
-        self.name = name
-        self.parts: list[str] = []
-
-
-class StreamTranslator:
-    """Chat-completion chunks in, Responses events out (one instance per stream)."""
-
-    def __init__(self, rid: str, created: int, model: str, echo: Mapping[str, Any]) -> None:
-        self.rid = rid
-        self._base = _base(rid)
-        self.created = created
-        self.model = model
-        self.echo = echo
-        self.seq = 0
-        self.output: list[dict[str, Any]] = []
-        self._open: _Open | None = None
-        self._calls: dict[int, _Open] = {}
-        self._finish: Any = None
-        self._usage: dict[str, Any] | None = None
-
-    def _event(self, kind: str, data: dict[str, Any]) -> bytes:
-        data = {"type": kind, **data, "sequence_number": self.seq}
-        self.seq += 1
-        return event(kind, data)
-
-    def _snapshot(self, status: str = "in_progress") -> dict[str, Any]:
-        obj = response_object(self.rid, self.created, self.model, self.echo, [], status=status)
-        return obj
-
-    def start(self) -> bytes:
-        snap = self._snapshot()
-        return self._event("response.created", {"response": snap}) + self._event(
-            "response.in_progress", {"response": snap}
-        )
-
-    def _close(self) -> bytes:
-        item = self._open
-        if item is None:
-            return b""
-        self._open = None
-        text = "".join(item.parts)
-        at = {"item_id": item.item_id, "output_index": item.index}
-        if item.kind == "message":
-            done = _message_item(item.item_id, text)
-            out = self._event(
-                "response.output_text.done",
-                {**at, "content_index": 0, "text": text, "logprobs": []},
-            ) + self._event(
-                "response.content_part.done",
-                {**at, "content_index": 0, "part": done["content"][0]},
-            )
-        elif item.kind == "reasoning":
-            done = _reasoning_item(item.item_id, text)
-            out = self._event(
-                "response.reasoning_text.done", {**at, "content_index": 0, "text": text}
-            )
-        else:
-            done = _call_item(item.item_id, item.call_id, item.name, text)
-            out = self._event(
-                "response.function_call_arguments.done",
-                {**at, "name": item.name, "arguments": text},
-            )
-        self.output.append(done)
-        return out + self._event(
-            "response.output_item.done", {"output_index": item.index, "item": done}
-        )
-
-    def _begin(self, kind: str, call_id: str = "", name: str = "") -> tuple[_Open, bytes]:
-        out = self._close()
-        index = len(self.output)
-        if kind == "message":
-            item = _Open(kind, index, f"msg_{self._base}_{index}")
-            added: dict[str, Any] = {
-                **_message_item(item.item_id, "", "in_progress"),
-                "content": [],
-            }
-        elif kind == "reasoning":
-            item = _Open(kind, index, f"rs_{self._base}_{index}")
-            added = {**_reasoning_item(item.item_id, ""), "content": [], "status": "in_progress"}
-        else:
-            item = _Open(kind, index, f"fc_{self._base}_{index}", call_id, name)
-            added = {**_call_item(item.item_id, call_id, name, ""), "status": "in_progress"}
-        self._open = item
-        out += self._event("response.output_item.added", {"output_index": index, "item": added})
-        if kind == "message":
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            out += self._event(
-                "response.content_part.added",
-                {"item_id": item.item_id, "output_index": index, "content_index": 0, "part": part},
-            )
-        return item, out
-
-    def _text(self, kind: str, delta: str) -> bytes:
-        item = self._open
-        out = b""
-        if item is None or item.kind != kind:
-            item, out = self._begin(kind)
-        item.parts.append(delta)
-        name = (
-            "response.output_text.delta" if kind == "message" else "response.reasoning_text.delta"
-        )
-        data: dict[str, Any] = {
-            "item_id": item.item_id,
-            "output_index": item.index,
-            "content_index": 0,
-            "delta": delta,
-        }
-        if kind == "message":
-            data["logprobs"] = []
-        return out + self._event(name, data)
-
-    def _call(self, call: Mapping[str, Any]) -> bytes:
-        idx = call.get("index", 0)
-        idx = idx if isinstance(idx, int) else 0
-        fn = call.get("function")
-        fn = fn if isinstance(fn, Mapping) else {}
-        out = b""
-        item = self._calls.get(idx)
-        if item is None:
-            call_id = call.get("id") or f"call_{self._base}_{idx}"
-            item, out = self._begin("function_call", str(call_id), str(fn.get("name") or ""))
-            self._calls[idx] = item
-        elif fn.get("name") and not item.name:
-            item.name = str(fn["name"])
-        args = fn.get("arguments")
-        if isinstance(args, str) and args:
-            item.parts.append(args)
-            out += self._event(
-                "response.function_call_arguments.delta",
-                {"item_id": item.item_id, "output_index": item.index, "delta": args},
-            )
-        return out
-
-    def feed(self, chunk: Mapping[str, Any]) -> bytes:
-        """Events for one chat-completion chunk (often none)."""
-        usage = _usage(chunk.get("usage"))
-        if usage is not None:
-            self._usage = usage
-        choices = chunk.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            return b""
-        choice = choices[0]
-        if choice.get("finish_reason"):
-            self._finish = choice["finish_reason"]
-        delta = choice.get("delta")
-        if not isinstance(delta, dict):
-            return b""
-        out = b""
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            out += self._text("reasoning", reasoning)
-        content = delta.get("content")
-        if isinstance(content, str) and content:
-            out += self._text("message", content)
-        calls = delta.get("tool_calls")
-        for call in calls if isinstance(calls, list) else []:
-            if isinstance(call, dict):
-                out += self._call(call)
-        return out
-
-    def finish(self) -> bytes:
-        """The closing events once the chat stream said [DONE]."""
-        out = self._close()
-        status, incomplete = _status(self._finish)
-        final = response_object(
-            self.rid,
-            self.created,
-            self.model,
-            self.echo,
-            self.output,
-            status=status,
-            incomplete=incomplete,
-            usage=self._usage,
-        )
-        kind = "response.completed" if status == "completed" else "response.incomplete"
-        return out + self._event(kind, {"response": final})
-
-    def error(self, message: str, code: str) -> bytes:
-        out = error_event(message, code, self.seq)
-        self.seq += 1
-        return out
-
-
-def events_for(response: Mapping[str, Any]) -> bytes:
-    """The whole event sequence for a finished Responses object (an upstream that answered a
-    stream request with one JSON body)."""
-    seq = 0
-
-    def ev(kind: str, data: dict[str, Any]) -> bytes:
-        nonlocal seq
-        out = event(kind, {"type": kind, **data, "sequence_number": seq})
-        seq += 1
-        return out
-
-    snap = {**response, "status": "in_progress", "output": []}
-    out = ev("response.created", {"response": snap})
-    items = response.get("output")
-    for index, item in enumerate(items if isinstance(items, list) else []):
-        if not isinstance(item, dict):
-            continue
-        out += ev("response.output_item.added", {"output_index": index, "item": item})
-        item_id = item.get("id")
-        if item.get("type") == "message":
-            for ci, part in enumerate(item.get("content") or []):
-                if isinstance(part, dict) and part.get("type") == "output_text":
-                    at = {"item_id": item_id, "output_index": index, "content_index": ci}
-                    out += ev("response.content_part.added", {**at, "part": {**part, "text": ""}})
-                    text = part.get("text", "")
-                    out += ev("response.output_text.delta", {**at, "delta": text, "logprobs": []})
-                    out += ev("response.output_text.done", {**at, "text": text, "logprobs": []})
-                    out += ev("response.content_part.done", {**at, "part": part})
-        elif item.get("type") == "function_call":
-            at = {"item_id": item_id, "output_index": index}
-            args = item.get("arguments", "")
-            out += ev("response.function_call_arguments.delta", {**at, "delta": args})
-            out += ev(
-                "response.function_call_arguments.done",
-                {**at, "name": item.get("name"), "arguments": args},
-            )
-        out += ev("response.output_item.done", {"output_index": index, "item": item})
-    kind = (
-        "response.completed"
-        if response.get("status", "completed") == "completed"
-        else ("response.incomplete")
-    )
-    return out + ev(kind, {"response": dict(response)})
