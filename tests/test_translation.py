@@ -528,3 +528,29 @@ def test_messages_error_shape_and_terminal_events() -> None:
     )
     assert messages_api.is_terminal(stop) and not messages_api.is_terminal(text)
     assert messages_api.is_terminal(messages_api.error_event("x"))
+
+
+def test_a_turn_of_tool_calls_only_has_empty_not_null_content() -> None:
+    """llama-cpp-python's server refuses an assistant message whose content is null (a 500)."""
+    chat, _ = responses_api.to_chat(
+        {
+            "input": [
+                {"role": "user", "content": "q"},
+                {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c", "output": "r"},
+            ]
+        }
+    )
+    assert chat["messages"][1]["content"] == ""
+    chat = messages_api.to_chat(
+        {
+            "max_tokens": 5,
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f"}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]},
+            ],
+        }
+    )
+    assert chat["messages"][1]["content"] == ""
+    assert chat["messages"][2] == {"role": "tool", "tool_call_id": "t", "content": ""}

@@ -156,7 +156,9 @@ def _message(i: int, msg: Any) -> list[dict[str, Any]]:
     if parts or calls:
         text_only = all(p["type"] == "text" for p in parts)
         value: Any = "".join(p["text"] for p in parts) if text_only else parts
-        chat: dict[str, Any] = {"role": role, "content": value if parts else None}
+        # "" rather than null for a turn of tool calls only: llama-cpp-python's server refuses
+        # a null content.
+        chat: dict[str, Any] = {"role": role, "content": value if parts else ""}
         if calls:
             chat["tool_calls"] = calls
         out.append(chat)

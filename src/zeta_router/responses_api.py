@@ -155,7 +155,8 @@ def _messages(value: Any, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
             elif prev is not None and prev["role"] == "assistant":
                 prev["tool_calls"] = [call]
             else:
-                out.append({"role": "assistant", "content": None, "tool_calls": [call]})
+                # "" rather than null: llama-cpp-python's server refuses a null content.
+                out.append({"role": "assistant", "content": "", "tool_calls": [call]})
         elif kind == "function_call_output":
             out.append(
                 {
