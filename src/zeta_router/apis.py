@@ -316,6 +316,15 @@ def _renamed(kind: Api, block: bytes, served: str) -> bytes:
     return out
 
 
+def _response_in(payload: bytes) -> Any:
+    """The ``response`` object of a ``response.completed`` event, or None."""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return obj.get("response") if isinstance(obj, dict) else None
+
+
 async def _native(
     inner: AsyncIterator[bytes],
     api: ApiRequest,
@@ -324,6 +333,7 @@ async def _native(
     store: ResponseStore | None,
 ) -> AsyncIterator[bytes]:
     kind = api.kind
+    #: Events relayed so far: an error event of ours continues their sequence numbers.
     seq = 0
     try:
         async for block in inner:
@@ -341,7 +351,7 @@ async def _native(
             if kind == "responses" and api.store and b"response.completed" in block:
                 for name, payload in split_events(block):
                     if name == "response.completed":
-                        _remember(api, store, orjson.loads(payload).get("response"))
+                        _remember(api, store, _response_in(payload))
             yield _renamed(kind, block, served)
     finally:
         aclose = getattr(inner, "aclose", None)
@@ -351,7 +361,7 @@ async def _native(
 
 def error_response(kind: str, err: RouterError, headers: Headers) -> Response:
     """A router error in the API the client called (``headers`` are the answer's own)."""
-    extra = {k: v for k, v in err.extra.items()}
+    extra = dict(err.extra)
     if kind == "messages":
         body: dict[str, Any] = messages_api.error_body(err.status, err.message, extra)
     else:
