@@ -149,15 +149,15 @@ def test_models_lists_auto_first(harness: Harness) -> None:
 
 
 def test_fallback_header_carries_the_reason_word_not_the_upstream_body(harness: Harness) -> None:
-    harness.set("b1", mode="500")
-    harness.set("b2", mode="500")
+    harness.set("b1", mode="503")
+    harness.set("b2", mode="503")
     r = httpx.post(
         harness.url + "/v1/chat/completions",
         json={"model": "brain", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert r.status_code == 200, r.text
-    assert r.headers["x-zeta-fallback"] == "brain->coder (brain: 5xx)"
+    assert r.headers["x-zeta-fallback"] == "brain->coder (brain: 503 unavailable)"
     # The detail stays available where an operator looks for it.
     status = httpx.get(harness.url + "/v1/router/status").json()
     last = status["decisions"][0]
-    assert "Internal server error" in last["fallback"]
+    assert "Service temporarily unavailable" in last["fallback"]
