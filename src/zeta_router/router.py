@@ -513,7 +513,9 @@ class Router:
             return j
         return None
 
-    async def _queue(self, ms: ModelState, d: Decision, tried: set[str], deadline: float) -> float:
+    async def _queue(
+        self, ms: ModelState, d: Decision, tried: set[str], deadline: float
+    ) -> float:
         """Wait in the model's admission queue for a slot; raises Overloaded (429)."""
         bound = capacity_bound(ms, self.clock(), tuple(tried)) or list(ms.replicas)
         service = sum(r.latency.value for r in bound) / len(bound)
