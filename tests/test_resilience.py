@@ -324,12 +324,18 @@ def test_openai_sdk_sees_a_fallback_as_a_normal_answer(make: MakeFleet) -> None:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_hedge_to_another_replica_when_first_byte_is_overdue(make: MakeFleet, stream: bool) -> None:
-    f = make(hedge={"enabled": True, "quantile": 0.95, "min_delay_s": 0.02})
-    a = f.replica("brain-a")
+    # A real clock: the primary's growing wait is what makes the peer the faster one.
+    f = make(
+        real_clock=True,
+        hedge={"enabled": True, "quantile": 0.95, "min_delay_s": 0.02},
+        timeouts={"connect_s": 1.0, "first_byte_s": 0.5, "idle_s": 1.0, "total_s": 10.0},
+    )
+    a, b = f.replica("brain-a"), f.replica("brain-b")
     for _ in range(10):
         a.ttfb_samples.append(0.01)
+    # Equal estimates: the balancer takes the first, brain-a, which now hangs.
+    a.latency.value = b.latency.value = 0.01
     f.h.set("b1", mode="hang")
-    f.prefer("brain-a")  # which now hangs
     before = f.h.backend("b1").requests
     r = f.chat(stream=stream)
     assert served_by(r) == ("brain", "brain-b")
@@ -337,11 +343,15 @@ def test_hedge_to_another_replica_when_first_byte_is_overdue(make: MakeFleet, st
         assert sse_events(r)[-1] == "data: [DONE]"
     assert r.headers["x-zeta-attempts"] == "2"
     assert f.h.backend("b1").requests == before + 1
-    f.h.thread.run(asyncio.sleep(0.05))
-    # The loser was cancelled: not in flight, not a failure.
-    assert a.in_flight == 0
-    assert a.failures == 0
-    assert a.breaker.state is BreakerState.CLOSED
+    # The loser was not cancelled: it waits out its own first-byte timeout, so the hung
+    # replica gets the same verdict as without hedging.
+    assert a.in_flight == 1 and a.failures == 0
+    for _ in range(200):
+        if a.failures:
+            break
+        f.h.thread.run(asyncio.sleep(0.01))
+    assert a.failures == 1 and a.in_flight == 0 and not a.pending
+    assert a.breaker.last_reason == "first byte timeout"
     f.h.backend("b1").release_hung()
 
 

@@ -27,10 +27,15 @@ STALE_PENALTY = 1000.0
 
 
 def load_cost(
-    r: ReplicaState, now: float, slow_start_s: float, stale_after_s: float = math.inf
+    r: ReplicaState,
+    now: float,
+    slow_start_s: float,
+    stale_after_s: float = math.inf,
+    prior: float = 0.0,
 ) -> float:
-    """Expected wait if this replica takes one more request: peak-EWMA latency scaled by the
-    work ahead of it (our in-flight plus the backend's own queue when it reports one)."""
+    """Expected wait if this replica takes one more request: its expected latency (peak EWMA
+    decaying towards ``prior``, at least the wait of its oldest unanswered attempt) scaled by
+    the work ahead of it (our in-flight plus the backend's own queue when it reports one)."""
     queued = r.in_flight + 1.0
     scraped = r.scraped
     stale = False
@@ -42,7 +47,7 @@ def load_cost(
         else:
             # The backend's queue includes our in-flight requests; count only the excess.
             queued += max(0.0, scraped.waiting + scraped.running - r.in_flight)
-    cost = r.latency.decayed(now) * queued / r.weight
+    cost = r.expected_latency(now, prior) * queued / r.weight
     if stale:
         cost *= STALE_PENALTY
     if slow_start_s > 0 and r.ready_since:
@@ -60,8 +65,9 @@ class P2CEwma:
     Latency outliers (estimate above ``outlier_ratio`` x the best usable replica's) are left
     out of the draw. The cost's in-flight factor models a server that works one request at a
     time; LLM servers batch, so a replica ten times slower than its peers would otherwise win
-    whenever a peer has a few requests in flight. The estimate decays while a replica is
-    avoided, so an outlier gets a trial request again after a while."""
+    whenever a peer has a few requests in flight. The estimate of an avoided replica decays
+    towards the model's typical latency (the fastest replica's median time to first byte), not
+    towards zero: it gets a trial request again after a while, never a head start."""
 
     name = "p2c-ewma"
 
@@ -97,12 +103,20 @@ class P2CEwma:
                 j += 1
             a, b = replicas[i], replicas[j]
         s, st = self._slow_start_s, self._stale_after_s
-        return a if load_cost(a, now, s, st) <= load_cost(b, now, s, st) else b
+        prior = self.prior(replicas, now)
+        return a if load_cost(a, now, s, st, prior) <= load_cost(b, now, s, st, prior) else b
+
+    def prior(self, replicas: Sequence[ReplicaState], now: float) -> float:
+        """What is assumed of a replica without recent samples: the model's typical latency
+        (0 until some replica has enough samples to say)."""
+        ref = self._reference(replicas, now)
+        return 0.0 if ref == math.inf else ref
 
     def _without_outliers(
         self, replicas: Sequence[ReplicaState], now: float
     ) -> Sequence[ReplicaState]:
-        lats = [r.latency.decayed(now) for r in replicas]
+        prior = self.prior(replicas, now)
+        lats = [r.expected_latency(now, prior) for r in replicas]
         limit = min(min(lats), self._reference(replicas, now)) * self._outlier_ratio
         if max(lats) <= limit:
             return replicas  # the common case: no allocation
@@ -117,10 +131,16 @@ class P2CEwma:
         cached = self._refs.get(model)
         if cached is not None and now - cached[0] < 0.1:
             return cached[1]
-        medians = [m for r in replicas if (m := r.ttfb_quantile(0.5)) is not None]
-        ref = min(medians) if medians else math.inf
+        ref = typical_latency(replicas)
         self._refs[model] = (now, ref)
         return ref
+
+
+def typical_latency(replicas: Sequence[ReplicaState]) -> float:
+    """The median time to first byte of the fastest of ``replicas`` (inf until one has enough
+    samples): what a replica of this model is assumed to take when nothing recent is known."""
+    medians = [m for r in replicas if (m := r.ttfb_quantile(0.5)) is not None]
+    return min(medians) if medians else math.inf
 
 
 class LeastRequest:

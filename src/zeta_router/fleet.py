@@ -38,10 +38,17 @@ class Health(StrEnum):
 USABLE_HEALTH = frozenset({Health.UNKNOWN, Health.READY})
 
 
+#: A failed attempt counts as an answer this many times slower than the estimate so far.
+FAILURE_PENALTY = 2.0
+#: ... but never as worse than this (the default first-byte timeout): consecutive failures
+#: double the estimate, and one flapping replica should not be shunned for hours.
+MAX_PENALTY_S = 60.0
+
+
 class PeakEwma:
     """Peak-sensitive moving average (Finagle's peak EWMA): jumps up to a slow sample at once,
-    decays back down with time constant ``tau_s``. Reacting fast to slowness and slowly to
-    recovery keeps a degrading replica from being chosen while its average still looks good."""
+    decays back with time constant ``tau_s``. Reacting fast to slowness and slowly to recovery
+    keeps a degrading replica from being chosen while its average still looks good."""
 
     __slots__ = ("_last", "_tau", "value")
 
@@ -58,13 +65,29 @@ class PeakEwma:
             self.value = self.value * w + sample * (1.0 - w)
         self._last = now
 
-    def decayed(self, now: float) -> float:
-        """The estimate read at ``now``: without new samples it decays towards zero (as
-        Finagle's does), so a replica avoided for being slow gets a trial request again after a
-        while instead of being avoided forever."""
+    def observe_at_least(self, bound: float, now: float) -> None:
+        """An attempt given up on (lost a hedge, the client left) after ``bound`` seconds
+        without an answer: the true latency is at least that. Raises the estimate when it was
+        lower; a higher estimate is not contradicted, so it keeps decaying as before."""
+        if bound > self.decayed(now):
+            self.value = bound
+            self._last = now
+
+    def penalize(self, elapsed: float, now: float) -> None:
+        """A failed attempt: a 503 in a millisecond is no fast answer. It counts as a sample
+        ``FAILURE_PENALTY`` times the estimate (and at least the time it took), so a replica
+        that keeps failing fast looks ever slower instead of the fastest."""
+        doubled = min(FAILURE_PENALTY * max(self.decayed(now), 1e-3), MAX_PENALTY_S)
+        self.observe(max(elapsed, doubled), now)
+
+    def decayed(self, now: float, prior: float = 0.0) -> float:
+        """The estimate read at ``now``. Without new samples it decays towards ``prior``, what
+        is assumed of a replica nothing is known about (the balancer passes its peers' typical
+        latency): an avoided replica gets a trial request again after a while, but silence
+        never makes it look faster than its peers. With prior 0 this is Finagle's decay."""
         if self._last == 0.0 or now <= self._last:
             return self.value
-        return self.value * math.exp(-(now - self._last) / self._tau)
+        return prior + (self.value - prior) * math.exp(-(now - self._last) / self._tau)
 
 
 @dataclass(slots=True)
@@ -79,6 +102,7 @@ class ScrapedLoad:
 
 class ReplicaState:
     __slots__ = (
+        "_seq",
         "auth_header",
         "base_url",
         "breaker",
@@ -95,6 +119,7 @@ class ReplicaState:
         "latency",
         "max_concurrency",
         "model",
+        "pending",
         "ready_since",
         "request_faults",
         "requests",
@@ -125,6 +150,9 @@ class ReplicaState:
         self.latency = PeakEwma(config.balancer.ewma_decay_s, initial_latency_s)
         self.ttfb_samples: deque[float] = deque(maxlen=128)
         self.in_flight = 0
+        #: Attempts still waiting for their first byte: token -> start, oldest first.
+        self.pending: dict[int, float] = {}
+        self._seq = 0
         self.health = Health.STARTING if cfg.launch else Health.UNKNOWN
         self.health_detail = ""
         self.cooldown_until = 0.0
@@ -162,7 +190,8 @@ class ReplicaState:
 
     # -- outcomes of requests sent here: the only writers of breaker and latency state --------
 
-    def on_failure(self, err: UpstreamError, now: float) -> None:
+    def on_failure(self, err: UpstreamError, now: float, elapsed: float = 0.0) -> None:
+        """A failed attempt that took ``elapsed`` seconds."""
         if not err.retryable:
             # The request was at fault, not the replica: give back a half-open probe slot.
             self.breaker.on_neutral()
@@ -176,6 +205,7 @@ class ReplicaState:
             pause = max(pause or 0.0, LOADING_PAUSE_S)
         if pause:
             self.cooldown_until = max(self.cooldown_until, now + pause)
+        self.latency.penalize(elapsed, now)
         self.breaker.on_failure(now, err.reason)
 
     def on_success(self, now: float, ttfb: float | None = None, *, stream: bool = False) -> None:
@@ -198,6 +228,34 @@ class ReplicaState:
         sample = elapsed_s / tokens
         old = self.decode_s_per_token
         self.decode_s_per_token = sample if old == 0.0 else old + DECODE_EWMA * (sample - old)
+
+    def on_given_up(self, elapsed: float, now: float) -> None:
+        """An attempt cancelled before its first byte (a hedge won, the client left): no
+        verdict for the breaker, but the wait so far is a lower bound on its latency."""
+        self.breaker.on_neutral()
+        self.latency.observe_at_least(elapsed, now)
+
+    def begin_wait(self, now: float) -> int:
+        """An attempt was sent; returns the token for :meth:`end_wait`."""
+        self._seq += 1
+        self.pending[self._seq] = now
+        return self._seq
+
+    def end_wait(self, token: int) -> None:
+        """The attempt's first byte (or its failure, or its cancellation) arrived."""
+        self.pending.pop(token, None)
+
+    def expected_latency(self, now: float, prior: float = 0.0) -> float:
+        """What the balancer expects of the next request here: the estimate (decaying towards
+        ``prior``), and never less than the wait of the oldest attempt still without a first
+        byte. A replica that went silent looks slower by the second, before any timeout."""
+        est = self.latency.decayed(now, prior)
+        pending = self.pending
+        if pending:
+            waited = now - next(iter(pending.values()))
+            if waited > est:
+                return waited
+        return est
 
     def observe_ttfb(self, ttfb: float, now: float) -> None:
         self.latency.observe(ttfb, now)

@@ -1,20 +1,26 @@
 """Hedged requests (the seed design's "parallel" routing), off by default.
 
 When the first byte from a replica is overdue past its own measured p95 time to first byte, one
-more copy of the request goes to another replica of the same model; whichever answers first is
-used and the other is cancelled. Tail latency drops for the price of a few duplicate requests,
-which the retry budget bounds like any other extra load.
+more copy of the request goes to another replica of the same model that is expected to answer
+sooner; whichever answers first is used. Tail latency drops for the price of a few duplicate
+requests, which the retry budget bounds like any other extra load.
 
 Only the wait for the first byte is raced: once a replica produced an answer (or the first event
 of a stream) it has won, and nothing is sent twice to the client.
+
+A hedge must not hide what it learned from the balancer. The overdue primary that loses is not
+cancelled but left to finish (its first byte, or its own first-byte timeout), so the balancer
+and the breaker get the same verdict as without hedging; a hung replica is found out just as
+fast. A late hedge that loses to the primary is cancelled: it waited less than the primary did.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, TypeVar
 
+from .balancer import typical_latency
 from .config import HedgeSettings
 from .fleet import ReplicaState
 
@@ -40,6 +46,20 @@ class HedgePolicy:
         return max(self._min_delay_s, q)
 
 
+def hedge_candidates(
+    primary: ReplicaState, others: Sequence[ReplicaState], now: float
+) -> list[ReplicaState]:
+    """The replicas a hedge for the overdue ``primary`` may go to: only those expected to
+    answer sooner than it. The primary's expectation includes the wait so far, so a hung
+    primary is hedged to any healthy peer, while a peer that is itself the slow one (or a
+    silent one) is never sent a copy: that is more load where it hurts, for nothing."""
+    prior = typical_latency([primary, *others])
+    if prior == float("inf"):
+        prior = 0.0
+    limit = primary.expected_latency(now, prior)
+    return [r for r in others if r.expected_latency(now, prior) < limit]
+
+
 class Race(Generic[T]):
     """The outcome of :func:`race`: the chosen result and the losers' results (for clean-up)."""
 
@@ -58,12 +78,14 @@ async def race(
     *,
     won: Callable[[T], bool],
     discard: Callable[[T], None],
+    keep: Callable[[asyncio.Future[T]], None] | None = None,
     sleep: Sleep = asyncio.sleep,
 ) -> Race[T]:
     """Run ``primary``; if it has not finished after ``delay_s``, start the hedge (when
     ``start_hedge`` offers one) and return the first result that ``won``. When no attempt won,
-    the primary's result is returned so the caller sees its failure. Attempts still running
-    are cancelled; finished successes that are not returned go to ``discard``.
+    the primary's result is returned so the caller sees its failure. When the hedge won and
+    the primary still runs, the primary goes to ``keep`` (which owns it from then on); other
+    attempts still running are cancelled. Finished successes not returned go to ``discard``.
 
     Exceptions from either attempt propagate (they mean the request itself is at fault)."""
     first = asyncio.ensure_future(primary)
@@ -94,6 +116,9 @@ async def race(
         return Race(first.result(), hedged=True, winner_is_hedge=False)
     finally:
         timer.cancel()
+        if keep is not None and chosen is not None and chosen is not first and not first.done():
+            tasks.remove(first)
+            keep(first)
         await _settle(tasks, chosen, won, discard)
 
 

@@ -42,7 +42,7 @@ def failed(
         # Held: whether it counts is decided by the next replica (attribution.Verdict).
         replica.breaker.on_neutral()
     else:
-        replica.on_failure(err, now)
+        replica.on_failure(err, now, now - start)
 
 
 def complete_reply(

@@ -41,7 +41,7 @@ from .errors import (
 from .feedback import Feedback
 from .fleet import Fleet, Health, ModelState, ReplicaState
 from .health import HealthProber
-from .hedge import HedgePolicy, race
+from .hedge import HedgePolicy, hedge_candidates, race
 from .history import History, Sampler
 from .managed import Supervisor
 from .policy import Plan, plan
@@ -90,6 +90,19 @@ class _Failed:
 
 def _sent_ok(sent: _Sent) -> bool:
     return not isinstance(sent.result, UpstreamError)
+
+
+@dataclass(slots=True)
+class _Flight:
+    """One attempt on its way. ``lost`` once it lost a hedge race and was left to finish on its
+    own: its outcome then goes to the replica only, since the request was answered already."""
+
+    start: float = 0.0
+    lost: bool = False
+
+
+#: The decision's record of an overdue primary that a hedge beat.
+_LOST_HEDGE = f"{FailureKind.CANCELLED.value}: lost the hedge race"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +170,8 @@ class Router:
         self._plans: dict[tuple[str, str, str | None], Plan] = {}
         self._plans_config: Config | None = None
         self._plans_fit = 0
+        #: Attempts that lost a hedge race and run on until their verdict (see hedge.py).
+        self._lost: set[asyncio.Future[_Sent]] = set()
 
     async def start(self) -> None:
         self.telemetry.start()
@@ -175,6 +190,11 @@ class Router:
         return reload_config(self, config)
 
     async def close(self) -> None:
+        lost = list(self._lost)
+        for t in lost:
+            t.cancel()
+        if lost:
+            await asyncio.wait(lost)
         await self.scraper.stop()
         await self.prober.stop()
         if self.supervisor is not None:
@@ -576,11 +596,15 @@ class Router:
         wire: apis.Outgoing,
         timeouts: Timeouts,
         deadline: float,
+        flight: _Flight | None = None,
     ) -> _Sent:
         start = self.clock()
+        if flight is not None:
+            flight.start = start
         replica.breaker.on_attempt(start)
         replica.in_flight += 1
         replica.requests += 1
+        token = replica.begin_wait(start)
         try:
             result = await self.upstream.send(
                 replica,
@@ -593,15 +617,25 @@ class Router:
                 ends=wire.ends,
             )
         except UpstreamError as err:
+            replica.end_wait(token)
             self._release(replica)
-            relay.failed(replica, d, err, start, self.clock())
+            now = self.clock()
+            if flight is not None and flight.lost:
+                replica.on_failure(err, now, now - start)
+            else:
+                relay.failed(replica, d, err, start, now)
             return _Sent(replica, start, err)
         except BaseException:
-            # Cancelled (the client left, or a hedge won): no verdict on the replica.
+            # Cancelled (the client left, or a hedge won): no verdict on the replica, but it
+            # kept us waiting this long.
+            replica.end_wait(token)
             self._release(replica)
-            replica.breaker.on_neutral()
-            d.attempts.append(Attempt(replica.model, replica.id, "cancelled", self.clock() - start))
+            now = self.clock()
+            replica.on_given_up(now - start, now)
+            if flight is None or not flight.lost:
+                d.attempts.append(Attempt(replica.model, replica.id, "cancelled", now - start))
             raise
+        replica.end_wait(token)
         return _Sent(replica, start, result)
 
     async def _hedged(
@@ -622,6 +656,7 @@ class Router:
                 for r in self.fleet.models[replica.model].replicas
                 if r is not replica and r.id not in tried and r.available(now)
             ]
+            others = hedge_candidates(replica, others, now)
             # A hedge is extra load like a retry: the same budget bounds both.
             if not others or not self.budget.try_spend():
                 return None
@@ -630,27 +665,49 @@ class Router:
             other_wire = apis.outgoing(req, self.config.models[other.model], other.upstream_model)
             return self._send(req, d, other, other_wire, timeouts, deadline)
 
+        flight = _Flight()
+
+        def keep(task: asyncio.Future[_Sent]) -> None:
+            # The primary lost: the request goes on with the hedge's answer, the primary runs
+            # on for the replica's sake (its verdict), owned by the router from here.
+            flight.lost = True
+            now = self.clock()
+            waited = now - flight.start
+            d.attempts.append(Attempt(replica.model, replica.id, _LOST_HEDGE, waited))
+            replica.latency.observe_at_least(waited, now)
+            self._lost.add(task)
+            task.add_done_callback(self._lost_done)
+
         outcome = await race(
-            self._send(req, d, replica, wire, timeouts, deadline),
+            self._send(req, d, replica, wire, timeouts, deadline, flight),
             delay,
             start_hedge,
             won=_sent_ok,
             discard=self._discard,
+            keep=keep,
             sleep=self._sleep,
         )
         return outcome.result
 
+    def _lost_done(self, task: asyncio.Future[_Sent]) -> None:
+        self._lost.discard(task)
+        if not task.cancelled() and task.exception() is None:
+            self._discard(task.result())
+
     def _discard(self, sent: _Sent) -> None:
-        """A hedged attempt that answered too late to be used."""
+        """An attempt that answered too late to be used (a failure was accounted already)."""
         result = sent.result
         if isinstance(result, UpstreamError):
             return
         replica = sent.replica
         self._release(replica)
+        now = self.clock()
         if isinstance(result, Reply):
             # It did answer: a success for the replica's health and latency estimate.
-            now = self.clock()
             replica.on_success(now, now - sent.start)
         else:
+            # A stream that started: its first byte is a latency sample; whether it would
+            # have finished is unknown, so no verdict for the breaker.
             result.close()
+            replica.observe_ttfb(now - sent.start, now)
             replica.breaker.on_neutral()
