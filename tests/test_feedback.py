@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import openai
 import orjson
 import pytest
 import yaml
@@ -165,6 +166,54 @@ def test_bounds_keep_the_preferred_model_within_one_place() -> None:
     assert [c.model for c in p.candidates][:2] == ["brain", "small"]
 
 
+def two_model_config() -> Config:
+    return parse_config(
+        {
+            "models": {
+                "a": {"replicas": [{"url": "http://a:1/v1"}]},
+                "b": {"replicas": [{"url": "http://b:1/v1"}]},
+            },
+            "routes": {"simple": ["a", "b"]},
+        }
+    )
+
+
+def simple_order(fb: Feedback, config: Config) -> list[str]:
+    p = plan(config, "simple", "chat", pinned=None, prompt_tokens=10, max_tokens=None)
+    return [c.model for c in fb.reorder(p, 0.2, config.models).candidates]
+
+
+def test_three_bad_ratings_move_the_preferred_model_to_second_place_at_default_bounds() -> None:
+    config = two_model_config()
+    fb, clock = feedback()
+    served(fb, "r1", "a", "simple")
+    served(fb, "r2", "a", "simple")
+    served(fb, "r3", "a", "simple")
+    fb.rate("r1", 1)
+    fb.rate("r2", 1)
+    # Two ratings of 1 (score 0.6) are not enough ...
+    assert simple_order(fb, config) == ["a", "b"]
+    fb.rate("r3", 1)
+    # ... the third takes a to the floor, 0.5, and b (neutral) takes its place.
+    assert fb.score("a", "simple") == pytest.approx(0.5)
+    assert simple_order(fb, config) == ["b", "a"]
+    # It stays second while its score is more than the margin (0.45) below b's ...
+    clock.t += 60
+    assert simple_order(fb, config) == ["b", "a"]
+    # ... and comes back as the score decays towards neutral (past 0.55 after about 63 s).
+    clock.t += 10
+    assert simple_order(fb, config) == ["a", "b"]
+
+
+def test_three_good_ratings_promote_the_second_model() -> None:
+    config = two_model_config()
+    fb, _ = feedback()
+    for i in range(3):
+        served(fb, f"g{i}", "b", "simple")
+        fb.rate(f"g{i}", 5)
+    assert simple_order(fb, config) == ["b", "a"]
+
+
 def test_pinned_plans_keep_their_order() -> None:
     config = cfg()
     fb, _ = feedback()
@@ -251,3 +300,41 @@ def test_explain_shows_live_scores_and_applies_them(
     assert "feedback score 1.50 over brain 0.50" in out["candidates"][0]["reason"]
     live = {s["model"]: s["score"] for s in out["live"]["scores"] if s["task"] == "reasoning"}
     assert live["brain"] == pytest.approx(0.5) and live["coder"] == pytest.approx(1.5)
+
+
+def test_three_bad_ratings_reroute_over_the_real_gateway() -> None:
+    """The same through the gateway: the openai SDK, real sockets, default feedback bounds."""
+    h = Harness(
+        ["fa", "fb"],
+        {
+            "health": {"enabled": False},
+            "analysis": {"analyzer": "heuristic"},
+            "models": {
+                "a": {"replicas": [{"url": "fake:fa"}]},
+                "b": {"replicas": [{"url": "fake:fb"}]},
+            },
+            "routes": {"simple": ["a", "b"]},
+        },
+    )
+    try:
+        client = openai.OpenAI(base_url=h.base_url, api_key="x", max_retries=0, timeout=10)
+
+        def ask() -> tuple[str, str]:
+            raw = client.chat.completions.with_raw_response.create(
+                model="auto",
+                messages=[{"role": "user", "content": "hi"}],
+                extra_headers={"x-zeta-task": "simple"},
+            )
+            return raw.headers["x-zeta-model"], raw.headers["x-zeta-request-id"]
+
+        answers = [ask() for _ in range(3)]
+        assert {m for m, _ in answers} == {"a"}
+        for _, rid in answers:
+            r = httpx.post(h.base_url + "/feedback", json={"request_id": rid, "rating": 1})
+            assert r.status_code == 200
+        model, _ = ask()
+        assert model == "b"
+        scores = httpx.get(h.base_url + "/feedback").json()["scores"]
+        assert [s["score"] for s in scores if s["model"] == "a"] == [0.5]
+    finally:
+        h.close()

@@ -119,10 +119,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 2
     live = _live_load(args.url) if args.url else None
     if live is not None:
-        from .feedback import reorder
+        from .feedback import reorder, swap_margin
 
         scores = {s["model"]: s["score"] for s in live["scores"] if s["task"] == task}
-        p = reorder(p, profile.complexity, config.models, scores)
+        p = reorder(p, profile.complexity, config.models, scores, swap_margin(config.feedback))
     spill = _spill_notes(config, p, profile.complexity)
     if args.json:
         out: dict[str, Any] = {

@@ -7,8 +7,10 @@ back on its own instead of starving.
 
 The score only reorders candidates that the static plan already found capable (endpoint, context
 window) and, to be promoted, the model must accept the request's complexity
-(``max_complexity``): no amount of feedback sends code to an embedding model. With the default
-bounds [0.5, 1.5] the preferred model of a route can lose at most its first place.
+(``max_complexity``): no amount of feedback sends code to an embedding model. A model moves at
+most one place: it swaps with the next one in the route when that one's score is higher by at
+least ``SWAP_SHARE`` of the score range, so the preferred model can lose its first place and
+never more.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ RATING_STEP = 0.1
 #: How fast the per-model latency norm follows new samples.
 NORM_ALPHA = 0.05
 MAX_COMMENT_CHARS = 4000
+#: Two neighbours in a route swap when the later one's score is higher by at least this share of
+#: (max_score - min_score): 0.45 at the default bounds. More than two ratings of 1 (0.4) and
+#: less than the whole way from neutral to the floor (0.5), so a model rated down to the floor
+#: is clearly past it, and not tied at it, where the first moment of decay would undo the swap.
+SWAP_SHARE = 0.45
 #: Outcomes that say nothing about the model (the request was bad, or the client left).
 _NOT_THE_MODEL = ("4xx", "cancelled")
 
@@ -216,7 +223,7 @@ class Feedback:
             return p
         now = self._clock()
         scores = {c.model: self.score(c.model, p.task, now) for c in p.candidates}
-        return reorder(p, complexity, models, scores)
+        return reorder(p, complexity, models, scores, swap_margin(self.settings))
 
     def snapshot(self) -> list[dict[str, Any]]:
         now = self._clock()
@@ -234,34 +241,42 @@ class Feedback:
         ]
 
 
+def swap_margin(settings: FeedbackSettings) -> float:
+    """How much higher a model's score must be than its predecessor's to take its place."""
+    return SWAP_SHARE * (settings.max_score - settings.min_score)
+
+
 def reorder(
-    p: Plan, complexity: float, models: Mapping[str, Model], scores: Mapping[str, float]
+    p: Plan,
+    complexity: float,
+    models: Mapping[str, Model],
+    scores: Mapping[str, float],
+    margin: float,
 ) -> Plan:
-    """The plan with candidates ordered by position over score: a candidate overtakes the one
-    before it only when scores differ a lot (with [0.5, 1.5], the 2nd beats the 1st when its
-    score is over twice as high). Pinned plans keep their order; a model whose max_complexity is
-    below the request's may fall back but is never promoted."""
+    """The plan with neighbours swapped where the later one's score beats the earlier one's by
+    at least ``margin``. Pairs are taken from the front and do not overlap, so no model moves
+    more than one place. Pinned plans keep their order; a model whose max_complexity is below
+    the request's may fall back but is never promoted."""
     cands = p.candidates
     if p.pinned is not None or len(cands) < 2:
         return p
-    keys = []
-    for i, c in enumerate(cands):
-        s = scores.get(c.model, 1.0)
-        if models[c.model].max_complexity < complexity:
-            s = min(s, 1.0)
-        keys.append((i + 1) / s)
-    order = sorted(range(len(cands)), key=keys.__getitem__)
-    if order == list(range(len(cands))):
-        return p
-    first = cands[0]
-    out = []
-    for rank, i in enumerate(order):
-        c = cands[i]
-        if rank < i:
-            c = Candidate(
-                c.model,
-                f"{c.reason}; feedback score {scores.get(c.model, 1.0):.2f} over "
-                f"{first.model} {scores.get(first.model, 1.0):.2f}",
+    out = list(cands)
+    swapped = False
+    i = 0
+    while i + 1 < len(out):
+        ahead, behind = out[i], out[i + 1]
+        gain = scores.get(behind.model, 1.0) - scores.get(ahead.model, 1.0)
+        if gain >= margin and models[behind.model].max_complexity >= complexity:
+            promoted = Candidate(
+                behind.model,
+                f"{behind.reason}; feedback score {scores.get(behind.model, 1.0):.2f} over "
+                f"{ahead.model} {scores.get(ahead.model, 1.0):.2f}",
             )
-        out.append(c)
+            out[i], out[i + 1] = promoted, ahead
+            swapped = True
+            i += 2
+        else:
+            i += 1
+    if not swapped:
+        return p
     return Plan(p.task, tuple(out), p.skipped, p.pinned)
