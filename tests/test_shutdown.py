@@ -3,6 +3,7 @@ re-reads the config file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 import yaml
 
@@ -51,6 +53,12 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 @pytest.fixture()
 def backend() -> Iterator[str]:
+    with run_backend(chunks=10, chunk_delay_s=0.15) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def run_backend(chunks: int, chunk_delay_s: float) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -62,9 +70,9 @@ def backend() -> Iterator[str]:
             "--name",
             "slow",
             "--chunks",
-            "10",
+            str(chunks),
             "--chunk-delay",
-            "0.15",
+            str(chunk_delay_s),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -91,8 +99,16 @@ def write_config(path: Path, backend_url: str, **server: Any) -> None:
 
 @pytest.fixture()
 def gateway(backend: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+    with run_gateway(backend, tmp_path) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def run_gateway(
+    backend_url: str, tmp_path: Path, **server: Any
+) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     cfg = tmp_path / "router.yaml"
-    write_config(cfg, backend)
+    write_config(cfg, backend_url, **server)
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # The log goes to a file: a pipe nobody reads could fill up and stall the gateway.
@@ -172,3 +188,104 @@ def test_sighup_reloads_the_config_file(
     assert status["config"]["routes"] == {"simple": ["m"]}
     assert "models" in status["reloads"]["last_error"]
     assert proc.poll() is None, "a bad reload must not stop the gateway"
+
+
+# -- streams cut by the shutdown timeout or a second SIGTERM ---------------------------------
+
+STREAMS = 4
+
+
+@pytest.fixture()
+def long_streams() -> Iterator[str]:
+    """40 tokens at 100 ms each: 4 s per answer, longer than the grace period below."""
+    with run_backend(chunks=40, chunk_delay_s=0.1) as url:
+        yield url
+
+
+class StreamClient(threading.Thread):
+    """One openai-SDK client reading a stream; records what it got and how it ended."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.tokens = 0
+        self.error: Exception | None = None
+        self.finished = False
+        self.started = threading.Event()
+
+    def run(self) -> None:
+        client = openai.OpenAI(base_url=self.url + "/v1", api_key="x", max_retries=0, timeout=30)
+        try:
+            stream = client.chat.completions.create(
+                model="m", stream=True, messages=[{"role": "user", "content": "hi"}]
+            )
+            for _chunk in stream:
+                self.tokens += 1
+                self.started.set()
+            self.finished = True
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.started.set()
+            client.close()
+
+
+def start_streams(url: str) -> list[StreamClient]:
+    clients = [StreamClient(url) for _ in range(STREAMS)]
+    for c in clients:
+        c.start()
+    for c in clients:
+        assert c.started.wait(10), "a stream never started"
+    return clients
+
+
+def assert_cut_cleanly(
+    clients: list[StreamClient], proc: subprocess.Popen[str], cfg: Path
+) -> None:
+    for c in clients:
+        c.join(20)
+        assert not c.is_alive()
+        # The SDK raises on the explicit error event; a truncated body would end the loop
+        # quietly (finished) or raise a transport error instead.
+        assert not c.finished, "a cut stream looked complete"
+        assert isinstance(c.error, openai.APIError), repr(c.error)
+        assert not isinstance(c.error, openai.APIConnectionError), repr(c.error)
+        assert "shutting down" in str(c.error), str(c.error)
+        assert 0 < c.tokens < 40
+    assert proc.wait(20) == 0
+    log = (cfg.parent / "gateway.log").read_text()
+    for bad in ("Traceback", "Exception in ASGI", "Unclosed", "Task was destroyed"):
+        assert bad not in log, log[-3000:]
+    assert f"cut {STREAMS} request(s)" in log
+    assert '"stream_error":"shutdown"' in log, "the cut streams' log lines were flushed"
+
+
+def test_streams_cut_by_the_shutdown_timeout_end_with_an_error_event(
+    long_streams: str, tmp_path: Path
+) -> None:
+    with run_gateway(long_streams, tmp_path, shutdown_timeout_s=1) as (proc, url, cfg):
+        clients = start_streams(url)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        for c in clients:
+            c.join(20)
+        # Cut when the grace period ran out, not when the answers would have ended (4 s).
+        assert time.monotonic() - t0 < 3.0
+        assert_cut_cleanly(clients, proc, cfg)
+
+
+def test_a_second_sigterm_cuts_streams_at_once_and_still_shuts_down_cleanly(
+    long_streams: str, tmp_path: Path
+) -> None:
+    with run_gateway(long_streams, tmp_path, shutdown_timeout_s=30) as (proc, url, cfg):
+        clients = start_streams(url)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert all(c.is_alive() for c in clients), "the first SIGTERM must let streams run"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        for c in clients:
+            c.join(20)
+        assert time.monotonic() - t0 < 3.0
+        assert_cut_cleanly(clients, proc, cfg)

@@ -80,7 +80,7 @@ def run(
     p = port if port is not None else config.listen.port
     uv_config = uvicorn_config(app, h, p)
     uv_config.timeout_graceful_shutdown = math.ceil(config.server.shutdown_timeout_s)
-    server = GatewayServer(uv_config, router)
+    server = GatewayServer(uv_config, router, app)
     log.info("zeta-router listening on http://%s:%d (%d models)", h, p, len(config.models))
     server.run()
     return 0

@@ -22,6 +22,7 @@ from .errors import (
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
+    NoCapacity,
     NotFound,
     PayloadTooLarge,
     RouterError,
@@ -176,6 +177,9 @@ class App:
     def __init__(self, router: Router) -> None:
         self.router = router
         self._routes: dict[str, dict[str, Handler]] = {}
+        #: Inference requests being served (their tasks), for :meth:`cut` at shutdown.
+        self._serving: set[asyncio.Task[Any]] = set()
+        self._cutting = False
         self.add_route("/health", "GET", self._health)
         self.add_route("/v1/models", "GET", self._models)
         self.add_route("/models", "GET", self._models)
@@ -184,6 +188,25 @@ class App:
 
     def add_route(self, path: str, method: str, handler: Handler) -> None:
         self._routes.setdefault(path, {})[method] = handler
+
+    def cut(self) -> int:
+        """Shutdown's grace period is over: end every inference request still being served,
+        cleanly. A stream gets the explicit SSE error event and its end, a request still
+        waiting for an answer a 503; the server then sees the app return, not a cancellation
+        (which it would log as a crash). Returns how many were cut."""
+        self._cutting = True
+        tasks = list(self._serving)
+        for t in tasks:
+            t.cancel()
+        return len(tasks)
+
+    def _cut_here(self) -> bool:
+        """Whether the cancellation being handled is :meth:`cut`'s; if so it is taken back."""
+        task = asyncio.current_task()
+        if not self._cutting or task is None or not task.cancelling():
+            return False
+        task.uncancel()
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -214,6 +237,26 @@ class App:
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
         endpoint = _INFERENCE.get(path) or _INFERENCE.get("/v1" + path)
+        if endpoint is not None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._serving.add(task)
+                try:
+                    await self._http_handled(scope, receive, send, path, method, endpoint)
+                finally:
+                    self._serving.discard(task)
+                return
+        await self._http_handled(scope, receive, send, path, method, endpoint)
+
+    async def _http_handled(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path: str,
+        method: str,
+        endpoint: Endpoint | None,
+    ) -> None:
         gone: asyncio.Future[Message] | None = None
         try:
             if endpoint is not None:
@@ -235,7 +278,11 @@ class App:
                 # Rejected before routing (bad body or headers): still a request in the metrics.
                 self.router.telemetry.rejected(endpoint, err.status)
         except asyncio.CancelledError:
-            return
+            if not self._cut_here():
+                return
+            resp = error_response(
+                NoCapacity("The router is shutting down", code="shutting_down", retry_after_s=1)
+            )
         except Exception:
             log.exception("unexpected error on %s %s", method, path)
             resp = error_response(InternalError("The router hit an internal error"))
@@ -346,6 +393,17 @@ class App:
                     "The router hit an internal error; the answer above is incomplete.",
                     kind="server_error",
                     code="internal_error",
+                )
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            except asyncio.CancelledError:
+                if not self._cut_here():
+                    raise
+                if resp.decision is not None:
+                    resp.decision.stream_error = "shutdown"
+                event = sse_error_event(
+                    "The router is shutting down; the answer above is incomplete.",
+                    kind="server_error",
+                    code="shutting_down",
                 )
                 await send({"type": "http.response.body", "body": event, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
