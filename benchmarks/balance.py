@@ -64,7 +64,8 @@ STRATEGIES: dict[str, dict[str, Any]] = {
 class BackendHost:
     """Fake backends served by a child process (the second core), so their timing is not
     disturbed by the load generator and router sharing this event loop. Controlled over
-    stdin: ``set <index> <delay_s>`` answers ``ok``."""
+    stdin: ``set <index> <delay_s>`` or ``faults <index> <json>`` (fault switches, healed
+    first) answers ``ok``."""
 
     def __init__(self, proc: asyncio.subprocess.Process, ports: list[int]) -> None:
         self._proc = proc
@@ -85,8 +86,15 @@ class BackendHost:
         return cls(proc, json.loads(line))
 
     async def set_delay(self, index: int, delay_s: float) -> None:
+        await self._command(f"set {index} {delay_s}")
+
+    async def set_faults(self, index: int, **faults: Any) -> None:
+        """Heal backend ``index``, then apply ``faults`` (FakeBackend.set's switches)."""
+        await self._command(f"faults {index} {json.dumps(faults)}")
+
+    async def _command(self, line: str) -> None:
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(f"set {index} {delay_s}\n".encode())
+        self._proc.stdin.write(line.encode() + b"\n")
         await self._proc.stdin.drain()
         ack = await asyncio.wait_for(self._proc.stdout.readline(), 5)
         assert ack.strip() == b"ok", ack
@@ -108,9 +116,14 @@ async def serve_backends(n: int) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := await reader.readline():
-        parts = line.decode().split()
+        parts = line.decode().split(maxsplit=2)
         if parts[:1] == ["set"]:
             backends[int(parts[1])].set(delay_s=float(parts[2]))
+            print("ok", flush=True)
+        elif parts[:1] == ["faults"]:
+            b = backends[int(parts[1])]
+            b.heal()
+            b.set(**json.loads(parts[2]))
             print("ok", flush=True)
     for b in backends:
         await b.stop()

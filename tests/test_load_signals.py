@@ -1,0 +1,380 @@
+"""Honest load signals: what a cancelled attempt, a failure and silence tell the balancer, and
+where hedges may go. Socket-free and deterministic: hand-set replica state, explicit times, and
+a virtual-time simulation of the whole router (its real retry, hedge and balancer code) in front
+of a fake transport."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+
+from zeta_router.balancer import P2CEwma, load_cost
+from zeta_router.breaker import BreakerState
+from zeta_router.config import Timeouts, parse_config
+from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet import Fleet, ReplicaState
+from zeta_router.hedge import hedge_candidates, race
+from zeta_router.protocol import parse_request
+from zeta_router.router import RequestOptions, Router
+from zeta_router.upstream import Reply
+
+NOW = 1000.0
+TAU = 10.0  # balancer.ewma_decay_s
+
+
+def replicas(n: int = 2, **config: Any) -> list[ReplicaState]:
+    reps = [{"url": f"http://127.0.0.1:{9000 + i}/v1", "id": f"r{i}"} for i in range(n)]
+    cfg = parse_config({"models": {"m": {"replicas": reps}}, **config})
+    return list(Fleet(cfg).models["m"].replicas)
+
+
+def answered(r: ReplicaState, seconds: float, at: float, n: int = 1) -> None:
+    for _ in range(n):
+        r.on_success(at, seconds)
+
+
+# -- what one attempt tells the estimate -------------------------------------------------------
+
+
+def test_a_cancelled_attempt_counts_as_a_lower_bound() -> None:
+    (r,) = replicas(1)
+    answered(r, 0.02, NOW)
+    r.on_given_up(0.3, NOW + 1)  # a hedge won after 300 ms, or the client left
+    assert r.latency.decayed(NOW + 1) == pytest.approx(0.3)
+    # A bound below the estimate says nothing new.
+    r.on_given_up(0.1, NOW + 1)
+    assert r.latency.decayed(NOW + 1) == pytest.approx(0.3)
+    assert r.breaker.state is BreakerState.CLOSED and r.failures == 0
+
+
+def test_failures_raise_the_estimate_so_failing_fast_never_looks_fast() -> None:
+    (r,) = replicas(1)
+    answered(r, 0.02, NOW)
+    err = UpstreamError(FailureKind.SERVER_ERROR, "500", status=500)
+    for i, expected in enumerate((0.04, 0.08, 0.16)):
+        r.on_failure(err, NOW + i * 0.001, 0.001)  # a 500 in one millisecond
+        assert r.latency.value == pytest.approx(expected, rel=0.01)
+    # A slow failure counts at least as long as it took.
+    r.on_failure(UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT), NOW + 1, 2.0)
+    assert r.latency.value == pytest.approx(2.0)
+    # The request's own fault (a 400) is no penalty.
+    (q,) = replicas(1)
+    answered(q, 0.02, NOW)
+    q.on_failure(UpstreamError(FailureKind.CLIENT_ERROR, status=400), NOW, 0.001)
+    assert q.latency.value == pytest.approx(0.02)
+
+
+def test_a_silent_replica_looks_slower_by_the_second() -> None:
+    (r,) = replicas(1)
+    answered(r, 0.02, NOW)
+    token = r.begin_wait(NOW)
+    assert r.expected_latency(NOW + 0.01) == pytest.approx(0.02, rel=0.01)
+    assert r.expected_latency(NOW + 1.5) == pytest.approx(1.5)
+    r.end_wait(token)
+    assert r.expected_latency(NOW + 1.5) < 0.02
+
+
+def test_silence_decays_towards_the_typical_latency_not_towards_fast() -> None:
+    fast, slow = replicas(2)
+    answered(fast, 0.02, NOW, n=20)
+    answered(slow, 0.2, NOW)  # slow once, then avoided
+    p2c = P2CEwma(random.Random(0), outlier_ratio=5.0)
+    assert p2c.prior([fast, slow], NOW) == pytest.approx(0.02)
+    later = NOW + 10 * TAU
+    fast.on_success(later, 0.02)
+    # Long silent, the slow replica is "unknown": as good as the model's typical replica, and
+    # never better. Decayed towards zero (prior 0) it would look ten thousand times faster.
+    assert slow.expected_latency(later, 0.02) == pytest.approx(0.02, rel=1e-3)
+    assert slow.expected_latency(later, 0.02) >= fast.expected_latency(later, 0.02)
+    assert slow.expected_latency(later, 0.0) < 0.0001
+    assert load_cost(slow, later, 0.0, prior=0.02) >= load_cost(fast, later, 0.0, prior=0.02)
+    assert {p2c.pick([fast, slow], later).id for _ in range(20)} == {"r0"}
+    # With the fast replica busy, the unknown one gets a trial request, as it should.
+    fast.in_flight = 2
+    assert p2c.pick([fast, slow], later) is slow
+
+
+# -- where a hedge may go ---------------------------------------------------------------------
+
+
+def test_hedges_go_only_to_a_replica_expected_to_answer_sooner() -> None:
+    fast, slow = replicas(2)
+    answered(fast, 0.02, NOW, n=20)
+    answered(slow, 0.2, NOW, n=20)
+    # The fast replica is overdue (60 ms): the slow one is no help.
+    fast.begin_wait(NOW + 1 - 0.06)
+    assert hedge_candidates(fast, [slow], NOW + 1) == []
+    # The slow replica is overdue: the fast one is.
+    slow.begin_wait(NOW + 1 - 0.25)
+    assert hedge_candidates(slow, [fast], NOW + 1) == [fast]
+
+
+def test_a_hung_primary_is_hedged_and_a_silent_peer_is_not_a_target() -> None:
+    a, b = replicas(2)
+    answered(a, 0.02, NOW, n=20)
+    answered(b, 0.02, NOW, n=20)
+    a.begin_wait(NOW + 1 - 0.05)
+    assert hedge_candidates(a, [b], NOW + 1) == [b]
+    b.begin_wait(NOW + 1 - 0.5)  # b has an attempt unanswered for 500 ms
+    assert hedge_candidates(a, [b], NOW + 1) == []
+
+
+async def test_race_hands_an_overdue_primary_that_lost_to_keep_instead_of_cancelling() -> None:
+    primary_go = asyncio.Event()
+
+    async def primary() -> str:
+        await primary_go.wait()
+        return "primary"
+
+    async def hedge() -> str:
+        return "hedge"
+
+    kept: list[asyncio.Future[str]] = []
+    out = await race(
+        primary(),
+        0.0,
+        hedge,
+        won=lambda r: True,
+        discard=lambda r: None,
+        keep=kept.append,
+    )
+    assert out.result == "hedge" and out.winner_is_hedge
+    assert len(kept) == 1 and not kept[0].done()
+    primary_go.set()
+    assert await kept[0] == "primary"  # it ran on to its own end
+
+
+# -- the whole router in virtual time ---------------------------------------------------------
+
+
+class VirtualTime:
+    """A clock and a sleep for the router and the fake transport. Time jumps to the next timer
+    once every task is blocked, so a run of many seconds takes milliseconds and repeats exactly.
+    """
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._timers, (self.now + max(0.0, delay), self._seq, fut))
+        await fut
+
+    async def run_until(self, end: float) -> None:
+        while self.now < end:
+            # Let every runnable task reach its next wait (a request's chain of awaits and done
+            # callbacks is a few dozen loop iterations at most).
+            for _ in range(60):
+                await asyncio.sleep(0)
+            while self._timers and self._timers[0][2].done():
+                heapq.heappop(self._timers)  # cancelled
+            if not self._timers:
+                return
+            at, _, fut = heapq.heappop(self._timers)
+            self.now = max(self.now, at)
+            fut.set_result(None)
+
+
+REPLY = orjson.dumps(
+    {
+        "id": "x",
+        "object": "chat.completion",
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
+    }
+)
+
+
+class FakeTransport:
+    """Stands in for ``Upstream.send``: each replica answers per its behaviour, in virtual time.
+    ``hang`` never answers: the attempt ends at its first-byte timeout, as the real one does."""
+
+    def __init__(self, vt: VirtualTime, behaviour: dict[str, tuple[str, float]]) -> None:
+        self.vt = vt
+        self.behaviour = behaviour
+        self.sent: Counter[str] = Counter()
+
+    async def send(
+        self,
+        replica: ReplicaState,
+        path: str,
+        body: bytes,
+        timeouts: Timeouts,
+        deadline: float,
+        *,
+        stream: bool,
+    ) -> Reply:
+        self.sent[replica.id] += 1
+        kind, seconds = self.behaviour[replica.id]
+        if kind == "hang":
+            await self.vt.sleep(min(timeouts.first_byte_s, deadline - self.vt.now))
+            raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT)
+        await self.vt.sleep(seconds)
+        if kind == "fail":
+            raise UpstreamError(FailureKind.SERVER_ERROR, "500", status=500)
+        return Reply(200, "application/json", REPLY)
+
+
+@dataclass
+class Run:
+    served: int = 0
+    failed: int = 0
+    latencies: list[float] = field(default_factory=list)
+    attempts: Counter[str] = field(default_factory=Counter)
+    first: Counter[str] = field(default_factory=Counter)
+    breaker_open_at: float | None = None
+    sent: Counter[str] = field(default_factory=Counter)
+
+    def p90(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[int(0.9 * (len(ordered) - 1))]
+
+    def share(self, rid: str) -> float:
+        return self.attempts[rid] / sum(self.attempts.values())
+
+    def first_share(self, rid: str) -> float:
+        return self.first[rid] / sum(self.first.values())
+
+
+def simulate(
+    r0: tuple[str, float],
+    *,
+    hedge: bool,
+    seconds: float = 8.0,
+    clients: int = 4,
+    breaker: dict[str, Any] | None = None,
+    seed: int = 1,
+) -> Run:
+    """Two replicas answering in 20 ms; after a 2 s warm-up, r0 behaves as ``r0`` for
+    ``seconds``. ``clients`` closed-loop clients send requests through ``Router.handle``."""
+    config = parse_config(
+        {
+            "health": {"enabled": False, "scrape_metrics": False},
+            "analysis": {"analyzer": "heuristic"},
+            "timeouts": {"first_byte_s": 1.0},
+            "hedge": {"enabled": hedge},
+            "breaker": breaker or {},
+            "models": {
+                "m": {
+                    "replicas": [
+                        {"url": "http://r0/v1", "id": "r0"},
+                        {"url": "http://r1/v1", "id": "r1"},
+                    ]
+                }
+            },
+        }
+    )
+
+    async def main() -> Run:
+        vt = VirtualTime()
+        router = Router(config, clock=vt, sleep=vt.sleep, rng=random.Random(seed))
+        ids = ["r0", "r1"]
+        normal = {rid: ("ok", 0.02) for rid in ids}
+        transport = FakeTransport(vt, dict(normal))
+        router.upstream.send = transport.send  # type: ignore[method-assign]
+        run = Run()
+        start = vt.now + 2.0
+        end = start + seconds
+        stop = False
+        opts = RequestOptions(task="simple")
+
+        async def client() -> None:
+            while not stop:
+                t0 = vt.now
+                resp = await router.handle(parse_request("chat", BODY), opts)
+                d = resp.decision
+                assert d is not None
+                router.finish(d)
+                if t0 < start:
+                    continue
+                if resp.status == 200:
+                    run.served += 1
+                    run.latencies.append(vt.now - t0)
+                else:
+                    run.failed += 1
+                lead = d.attempts[0]
+                if lead.outcome == "cancelled" and len(d.attempts) > 1:
+                    lead = d.attempts[1]  # a hedge that lost to the primary is recorded first
+                run.first[lead.replica] += 1
+                for a in d.attempts:
+                    run.attempts[a.replica] += 1
+
+        async def watch_breaker() -> None:
+            r = router.fleet.replicas[ids[0]]
+            while not stop:
+                if run.breaker_open_at is None and r.breaker.state is not BreakerState.CLOSED:
+                    run.breaker_open_at = vt.now - start
+                await vt.sleep(0.01)
+
+        tasks = [asyncio.create_task(client()) for _ in range(clients)]
+        tasks.append(asyncio.create_task(watch_breaker()))
+        await vt.run_until(start)
+        transport.sent.clear()
+        transport.behaviour[ids[0]] = r0
+        await vt.run_until(end)
+        stop = True
+        transport.behaviour[ids[0]] = normal[ids[0]]
+        await vt.run_until(end + 5.0)
+        await asyncio.gather(*tasks)
+        await router.close()
+        run.sent = transport.sent
+        return run
+
+    return asyncio.run(main())
+
+
+BODY = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hello"}]})
+
+
+def side_by_side(**kw: Any) -> tuple[Run, Run]:
+    return simulate(hedge=False, **kw), simulate(hedge=True, **kw)
+
+
+def test_one_replica_ten_times_slow_hedging_serves_as_much_and_avoids_it() -> None:
+    off, on = side_by_side(r0=("ok", 0.2))
+    assert on.served >= off.served
+    assert on.p90() <= off.p90()
+    assert on.share("r0") <= 0.10 and off.share("r0") <= 0.10
+    assert on.failed == off.failed == 0
+
+
+def test_one_replica_hung_hedging_sends_it_no_more_and_its_breaker_opens_in_time() -> None:
+    # One failure opens the breaker here, so the test sees when the first verdict arrives:
+    # the first-byte timeout (1 s) after the first request sent to the hung replica.
+    breaker = {"consecutive_failures": 1}
+    off, on = side_by_side(r0=("hang", 0.0), breaker=breaker)
+    assert on.sent["r0"] <= off.sent["r0"]
+    assert on.attempts["r0"] <= off.attempts["r0"]
+    for run in (off, on):
+        assert run.breaker_open_at is not None and run.breaker_open_at <= 1.0 + 0.1
+    assert on.failed == off.failed == 0
+    # With default thresholds, the balancer alone keeps it out: a handful of requests.
+    off, on = side_by_side(r0=("hang", 0.0))
+    assert on.sent["r0"] <= off.sent["r0"] <= 8
+
+
+BREAKER_OFF = {"consecutive_failures": 1_000_000, "failure_rate": 1.0, "min_samples": 1_000_000}
+
+
+@pytest.mark.parametrize("hedge", [False, True], ids=["hedging off", "hedging on"])
+def test_a_replica_failing_instantly_gets_at_most_its_fair_share_of_first_attempts(
+    hedge: bool,
+) -> None:
+    run = simulate(("fail", 0.001), hedge=hedge, breaker=BREAKER_OFF)
+    assert run.first_share("r0") <= 0.5
+    # In fact far less: each failure doubles its estimate, and it is left out as an outlier.
+    assert run.first_share("r0") < 0.05
+    assert run.served > 0
