@@ -1,17 +1,21 @@
 """Honest load signals: what a cancelled attempt, a failure and silence tell the balancer, and
 where hedges may go. Socket-free and deterministic: hand-set replica state, explicit times, and
 a virtual-time simulation of the whole router (its real retry, hedge and balancer code) in front
-of a fake transport."""
+of a fake transport. Two tests then check the same over real sockets: the fake fleet, the
+gateway and the openai SDK."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import random
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import openai
 import orjson
 import pytest
 
@@ -23,6 +27,7 @@ from zeta_router.fleet import Fleet, ReplicaState
 from zeta_router.hedge import hedge_candidates, race
 from zeta_router.protocol import parse_request
 from zeta_router.router import RequestOptions, Router
+from zeta_router.testing import Harness
 from zeta_router.upstream import Reply
 
 NOW = 1000.0
@@ -378,3 +383,85 @@ def test_a_replica_failing_instantly_gets_at_most_its_fair_share_of_first_attemp
     # In fact far less: each failure doubles its estimate, and it is left out as an outlier.
     assert run.first_share("r0") < 0.05
     assert run.served > 0
+
+
+# -- over real sockets: the fake fleet, the gateway and the openai SDK ------------------------
+
+
+def hammer(h: Harness, seconds: float, clients: int = 4) -> tuple[int, int, list[str]]:
+    """``clients`` threads asking through the openai SDK for ``seconds``: (ok, failed,
+    serving replica per answer)."""
+    stop = time.monotonic() + seconds
+    served: list[str] = []
+    failed = 0
+
+    def one_client() -> None:
+        nonlocal failed
+        client = openai.OpenAI(base_url=h.base_url, api_key="x", max_retries=0, timeout=10)
+        try:
+            while time.monotonic() < stop:
+                try:
+                    raw = client.chat.completions.with_raw_response.create(
+                        model="m", messages=[{"role": "user", "content": "hi"}]
+                    )
+                    served.append(raw.headers["x-zeta-replica"])
+                except openai.APIError:
+                    failed += 1
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(clients) as pool:
+        for f in [pool.submit(one_client) for _ in range(clients)]:
+            f.result()
+    return len(served), failed, served
+
+
+def two_replica_gateway(**overrides: Any) -> Harness:
+    return Harness(
+        ["r0", "r1"],
+        {
+            "health": {"enabled": False},
+            "analysis": {"analyzer": "heuristic"},
+            "timeouts": {"first_byte_s": 1.0},
+            "models": {
+                "m": {
+                    "replicas": [{"url": "fake:r0", "id": "r0"}, {"url": "fake:r1", "id": "r1"}]
+                }
+            },
+            **overrides,
+        },
+    )
+
+
+def test_over_http_hedging_keeps_traffic_off_a_ten_times_slow_replica() -> None:
+    h = two_replica_gateway(hedge={"enabled": True})
+    try:
+        for name in ("r0", "r1"):
+            h.set(name, delay_s=0.02)
+        hammer(h, 1.0)  # warm-up: both healthy, enough samples for the hedge delay
+        h.set("r0", delay_s=0.2)
+        before = {n: h.backend(n).requests for n in ("r0", "r1")}
+        ok, failed, _ = hammer(h, 2.5)
+        sent = {n: h.backend(n).requests - before[n] for n in ("r0", "r1")}
+        assert failed == 0 and ok > 0
+        assert sent["r0"] <= 0.10 * (sent["r0"] + sent["r1"]), sent
+    finally:
+        h.close()
+
+
+def test_over_http_a_replica_failing_instantly_gets_at_most_its_fair_share() -> None:
+    h = two_replica_gateway(breaker=BREAKER_OFF)
+    try:
+        h.set("r0", delay_s=0.02)
+        h.set("r1", delay_s=0.02)
+        hammer(h, 0.5)
+        h.set("r0", mode="500")
+        before = {n: h.backend(n).requests for n in ("r0", "r1")}
+        ok, failed, replicas_seen = hammer(h, 2.0)
+        sent = {n: h.backend(n).requests - before[n] for n in ("r0", "r1")}
+        # Each request that reached r0 was a first attempt (retries go elsewhere): its share of
+        # first attempts is at most sent["r0"] / (ok + failed).
+        assert sent["r0"] <= 0.5 * (ok + failed), (sent, ok, failed)
+        assert set(replicas_seen) == {"r1"}
+    finally:
+        h.close()
