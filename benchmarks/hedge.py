@@ -8,15 +8,18 @@ warm-up with both replicas healthy, replica r0 gets one fault for ``--seconds``:
 
 - ``slow``: r0 answers 10x slower than ``--base-ms``;
 - ``hung``: r0 accepts requests and never answers (its first-byte timeout ends each one);
+- ``hung-cf1``: the same with ``breaker.consecutive_failures: 1``, so the time at which r0's
+  breaker opens shows when the first verdict on it arrived;
 - ``fail-fast``: r0 answers every request at once with a 500, and the breaker is effectively
   off (thresholds no replica reaches), so only the balancer's estimate can keep traffic away.
 
-Each (scenario, hedging) pair gets a fresh router. Reported per pair: requests served and
-failed, p50/p90 of the served ones, attempts (and first attempts) that went to r0, hedges
-fired, and when r0's breaker opened (seconds after the fault began).
+Each (scenario, hedging) pair gets a fresh router; ``--rounds`` repeats everything, hedging off
+first in odd rounds and on first in even ones. Reported per pair: requests served and failed,
+p50/p90 of the served ones, attempts (and first attempts) that went to r0, requests in which a
+hedge raced, and when r0's breaker opened (seconds after the fault began).
 
-    python benchmarks/hedge.py              # about 60 s
-    python benchmarks/hedge.py --quick      # 3 s per run
+    python benchmarks/hedge.py              # about 2 min
+    python benchmarks/hedge.py --quick      # 3 s per run, one round
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ from zeta_router.router import RequestOptions, Router
 BODY = orjson.dumps(
     {"model": "m", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 )
-SCENARIOS = ("slow", "hung", "fail-fast")
+SCENARIOS = ("slow", "hung", "hung-cf1", "fail-fast")
 #: Breaker thresholds that no replica reaches in a run: "breakers effectively off".
 BREAKER_OFF = {"consecutive_failures": 1_000_000, "failure_rate": 1.0, "min_samples": 1_000_000}
+BREAKER = {"fail-fast": BREAKER_OFF}
+BREAKER_ON_1 = {"consecutive_failures": 1}
 
 
 @dataclass
@@ -81,7 +86,7 @@ class RunStats:
 def faults_for(scenario: str, base_s: float) -> dict[str, Any]:
     if scenario == "slow":
         return {"delay_s": 10 * base_s}
-    if scenario == "hung":
+    if scenario.startswith("hung"):
         return {"mode": "hang"}
     return {"mode": "500"}
 
@@ -96,7 +101,7 @@ async def run_one(
             "analysis": {"analyzer": "heuristic"},
             "timeouts": {"first_byte_s": args.first_byte_s},
             "hedge": {"enabled": hedge},
-            "breaker": BREAKER_OFF if scenario == "fail-fast" else {},
+            "breaker": BREAKER_ON_1 if scenario == "hung-cf1" else BREAKER.get(scenario, {}),
             "models": {
                 "m": {"replicas": [{"url": u, "id": f"r{i}"} for i, u in enumerate(host.urls)]}
             },
@@ -142,9 +147,10 @@ async def run_one(
     tasks = [asyncio.create_task(worker()) for _ in range(args.concurrency)]
     try:
         await asyncio.sleep(args.warmup_s)
-        await host.set_faults(0, **{"delay_s": base, **faults_for(scenario, base)})
+        # Counted from here: requests sent while the fault is being switched on count too.
         measuring = True
         began = time.perf_counter()
+        await host.set_faults(0, **{"delay_s": base, **faults_for(scenario, base)})
         while time.perf_counter() - began < args.seconds:
             if stats.breaker_open_s is None and r0.breaker.state is not BreakerState.CLOSED:
                 stats.breaker_open_s = time.perf_counter() - began
@@ -159,31 +165,39 @@ async def run_one(
     return stats.summary()
 
 
-async def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
+#: (round, scenario) -> hedging "off"/"on" -> summary
+Results = dict[str, dict[str, dict[str, Any]]]
+
+
+async def run_all(args: argparse.Namespace) -> Results:
     host = await BackendHost.start(2)
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: Results = {}
     try:
-        for scenario in args.scenarios:
-            out[scenario] = {}
-            for hedge in (False, True):
-                label = "on" if hedge else "off"
-                out[scenario][label] = await run_one(scenario, hedge, host, args)
+        for rnd in range(1, args.rounds + 1):
+            for scenario in args.scenarios:
+                key = f"{rnd} {scenario}"
+                out[key] = {}
+                for hedge in (False, True) if rnd % 2 else (True, False):
+                    label = "on" if hedge else "off"
+                    out[key][label] = await run_one(scenario, hedge, host, args)
     finally:
         await host.stop()
     return out
 
 
-def report(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+def report(results: Results) -> str:
     lines = [
-        "| scenario | hedging | served | failed | p50 ms | p90 ms | attempts to r0 (share) "
-        "| first attempts to r0 (share) | hedged | r0 breaker opened |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| round | scenario | hedging | served | failed | p50 ms | p90 ms "
+        "| attempts to r0 (share) | first attempts to r0 (share) | hedged | r0 breaker opened |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for scenario, runs in results.items():
-        for label, s in runs.items():
+    for key, runs in results.items():
+        rnd, scenario = key.split(" ", 1)
+        for label in ("off", "on"):
+            s = runs[label]
             opened = "-" if s["breaker_open_s"] is None else f"{s['breaker_open_s']} s"
             lines.append(
-                f"| {scenario} | {label} | {s['served']} | {s['failed']} | {s['p50_ms']} "
+                f"| {rnd} | {scenario} | {label} | {s['served']} | {s['failed']} | {s['p50_ms']} "
                 f"| {s['p90_ms']} | {s['attempts_r0']} ({s['share_r0']:.1%}) "
                 f"| {s['first_attempts_r0']} ({s['first_share_r0']:.1%}) | {s['hedged']} "
                 f"| {opened} |"
@@ -200,11 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-byte-s", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--quick", action="store_true", help="3 s per run")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="3 s per run, one round")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = 3.0
+        args.rounds = 1
 
     try:
         import uvloop
@@ -215,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     print(common.machine_line())
     print(
         f"concurrency {args.concurrency}, base {args.base_ms} ms, {args.seconds} s per run "
-        f"after {args.warmup_s} s warm-up, first_byte_s {args.first_byte_s}, seed {args.seed}"
+        f"after {args.warmup_s} s warm-up, first_byte_s {args.first_byte_s}, seed {args.seed}, "
+        f"{args.rounds} round(s)"
     )
     print(report(results))
     if args.json:

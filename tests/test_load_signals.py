@@ -24,7 +24,7 @@ from zeta_router.breaker import BreakerState
 from zeta_router.config import Timeouts, parse_config
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet import Fleet, ReplicaState
-from zeta_router.hedge import hedge_candidates, race
+from zeta_router.hedge import LATER, hedge_candidates, race
 from zeta_router.protocol import parse_request
 from zeta_router.router import RequestOptions, Router
 from zeta_router.testing import Harness
@@ -154,6 +154,44 @@ async def test_race_hands_an_overdue_primary_that_lost_to_keep_instead_of_cancel
     assert len(kept) == 1 and not kept[0].done()
     primary_go.set()
     assert await kept[0] == "primary"  # it ran on to its own end
+
+
+def test_a_peer_that_just_looked_slow_gets_the_hedge_once_the_wait_passes_its_estimate() -> None:
+    a, b = replicas(2)
+    answered(a, 0.02, NOW, n=20)
+    answered(b, 0.02, NOW, n=20)
+    answered(b, 0.054, NOW + 1)  # one slow answer: b's peak-sensitive estimate jumps
+    a.begin_wait(NOW + 1)
+    assert hedge_candidates(a, [b], NOW + 1.05) == []
+    assert hedge_candidates(a, [b], NOW + 1.10) == [b]
+
+
+async def test_race_asks_again_while_no_hedge_is_worth_it_yet() -> None:
+    primary_go = asyncio.Event()
+    asked: list[float] = []
+
+    async def primary() -> str:
+        await primary_go.wait()
+        return "primary"
+
+    async def hedge() -> str:
+        return "hedge"
+
+    answers: list[Any] = [LATER, LATER, hedge()]
+
+    async def sleep(seconds: float) -> None:
+        asked.append(seconds)
+
+    out = await race(
+        primary(),
+        0.05,
+        lambda: answers.pop(0),
+        won=lambda r: True,
+        discard=lambda r: None,
+        sleep=sleep,
+    )
+    assert out.result == "hedge" and asked == [0.05, 0.05, 0.05]
+    primary_go.set()
 
 
 # -- the whole router in virtual time ---------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from .balancer import typical_latency
@@ -60,6 +61,16 @@ def hedge_candidates(
     return [r for r in others if r.expected_latency(now, prior) < limit]
 
 
+class Later(Enum):
+    """``start_hedge``'s answer when no replica is worth a hedge yet: the primary's wait grows,
+    so :func:`race` asks again after another delay."""
+
+    LATER = "later"
+
+
+LATER = Later.LATER
+
+
 class Race(Generic[T]):
     """The outcome of :func:`race`: the chosen result and the losers' results (for clean-up)."""
 
@@ -74,7 +85,7 @@ class Race(Generic[T]):
 async def race(
     primary: Coroutine[Any, Any, T],
     delay_s: float,
-    start_hedge: Callable[[], Coroutine[Any, Any, T] | None],
+    start_hedge: Callable[[], Coroutine[Any, Any, T] | Later | None],
     *,
     won: Callable[[T], bool],
     discard: Callable[[T], None],
@@ -82,22 +93,29 @@ async def race(
     sleep: Sleep = asyncio.sleep,
 ) -> Race[T]:
     """Run ``primary``; if it has not finished after ``delay_s``, start the hedge (when
-    ``start_hedge`` offers one) and return the first result that ``won``. When no attempt won,
+    ``start_hedge`` offers one; on ``LATER`` it is asked again after each further ``delay_s``,
+    on None never) and return the first result that ``won``. When no attempt won,
     the primary's result is returned so the caller sees its failure. When the hedge won and
     the primary still runs, the primary goes to ``keep`` (which owns it from then on); other
     attempts still running are cancelled. Finished successes not returned go to ``discard``.
 
     Exceptions from either attempt propagate (they mean the request itself is at fault)."""
     first = asyncio.ensure_future(primary)
-    timer = asyncio.ensure_future(sleep(delay_s))
     tasks: list[asyncio.Future[T]] = [first]
     chosen: asyncio.Future[T] | None = None
     try:
-        await asyncio.wait((first, timer), return_when=asyncio.FIRST_COMPLETED)
-        if first.done():
-            chosen = first
-            return Race(first.result(), hedged=False, winner_is_hedge=False)
-        hedge_coro = start_hedge()
+        while True:
+            timer = asyncio.ensure_future(sleep(delay_s))
+            try:
+                await asyncio.wait((first, timer), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                timer.cancel()
+            if first.done():
+                chosen = first
+                return Race(first.result(), hedged=False, winner_is_hedge=False)
+            hedge_coro = start_hedge()
+            if hedge_coro is not LATER:
+                break
         if hedge_coro is None:
             await asyncio.wait((first,))
             chosen = first
@@ -115,7 +133,6 @@ async def race(
         chosen = first
         return Race(first.result(), hedged=True, winner_is_hedge=False)
     finally:
-        timer.cancel()
         if keep is not None and chosen is not None and chosen is not first and not first.done():
             tasks.remove(first)
             keep(first)

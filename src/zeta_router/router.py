@@ -41,7 +41,7 @@ from .errors import (
 from .feedback import Feedback
 from .fleet import Fleet, Health, ModelState, ReplicaState
 from .health import HealthProber
-from .hedge import HedgePolicy, hedge_candidates, race
+from .hedge import LATER, HedgePolicy, Later, hedge_candidates, race
 from .history import History, Sampler
 from .managed import Supervisor
 from .policy import Plan, plan
@@ -649,16 +649,21 @@ class Router:
         tried: set[str],
         delay: float,
     ) -> _Sent:
-        def start_hedge() -> Coroutine[Any, Any, _Sent] | None:
+        def start_hedge() -> Coroutine[Any, Any, _Sent] | Later | None:
             now = self.clock()
             others = [
                 r
                 for r in self.fleet.models[replica.model].replicas
                 if r is not replica and r.id not in tried and r.available(now)
             ]
+            if not others:
+                return None
             others = hedge_candidates(replica, others, now)
+            if not others:
+                # No peer is expected to beat the wait so far; it may once the wait grows.
+                return LATER
             # A hedge is extra load like a retry: the same budget bounds both.
-            if not others or not self.budget.try_spend():
+            if not self.budget.try_spend():
                 return None
             other = self.strategy.pick(others, now)
             tried.add(other.id)
