@@ -105,11 +105,7 @@ async def race(
     chosen: asyncio.Future[T] | None = None
     try:
         while True:
-            timer = asyncio.ensure_future(sleep(delay_s))
-            try:
-                await asyncio.wait((first, timer), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                timer.cancel()
+            await _first_or_timeout(first, delay_s, sleep)
             if first.done():
                 chosen = first
                 return Race(first.result(), hedged=False, winner_is_hedge=False)
@@ -137,6 +133,31 @@ async def race(
             tasks.remove(first)
             keep(first)
         await _settle(tasks, chosen, won, discard)
+
+
+async def _first_or_timeout(first: asyncio.Future[T], delay_s: float, sleep: Sleep) -> None:
+    if sleep is asyncio.sleep:
+        # The common case (an answer in time) pays for a timer handle, not a timer task.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = loop.call_later(delay_s, wake)
+        first.add_done_callback(wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            first.remove_done_callback(wake)
+        return
+    slept: asyncio.Future[None] = asyncio.ensure_future(sleep(delay_s))
+    try:
+        await asyncio.wait((first, slept), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        slept.cancel()
 
 
 async def _settle(
