@@ -20,6 +20,10 @@ hedge raced, and when r0's breaker opened (seconds after the fault began).
 
     python benchmarks/hedge.py              # about 2 min
     python benchmarks/hedge.py --quick      # 3 s per run, one round
+    python benchmarks/hedge.py --virtual    # the same scenarios in virtual time, in seconds
+
+``--virtual`` runs the router against a fake transport on a virtual clock
+(``zeta_router.testing.virtual``): no sockets, no CPU contention, the same numbers every time.
 """
 
 from __future__ import annotations
@@ -42,13 +46,12 @@ from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
 from zeta_router.protocol import parse_request
 from zeta_router.router import RequestOptions, Router
+from zeta_router.testing.virtual import BREAKER_OFF, simulate
 
 BODY = orjson.dumps(
     {"model": "m", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 )
 SCENARIOS = ("slow", "hung", "hung-cf1", "fail-fast")
-#: Breaker thresholds that no replica reaches in a run: "breakers effectively off".
-BREAKER_OFF = {"consecutive_failures": 1_000_000, "failure_rate": 1.0, "min_samples": 1_000_000}
 BREAKER = {"fail-fast": BREAKER_OFF}
 BREAKER_ON_1 = {"consecutive_failures": 1}
 
@@ -205,6 +208,40 @@ def report(results: Results) -> str:
     return "\n".join(lines)
 
 
+VIRTUAL: dict[str, tuple[tuple[str, float], dict[str, Any]]] = {
+    "slow": (("ok", 0.2), {}),
+    "hung": (("hang", 0.0), {}),
+    "hung-cf1": (("hang", 0.0), BREAKER_ON_1),
+    "fail-fast": (("fail", 0.001), BREAKER_OFF),
+}
+
+
+def run_virtual(args: argparse.Namespace) -> str:
+    lines = [
+        "| scenario | hedging | served | failed | p90 ms | attempts to r0 (share) "
+        "| first attempts to r0 | r0 breaker opened |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario in args.scenarios:
+        behaviour, breaker = VIRTUAL[scenario]
+        for hedge in (False, True):
+            s = simulate(
+                behaviour,
+                hedge=hedge,
+                seconds=args.seconds,
+                clients=args.concurrency,
+                breaker=breaker,
+                seed=args.seed,
+            ).summary()
+            opened = "-" if s["breaker_open_s"] is None else f"{s['breaker_open_s']} s"
+            lines.append(
+                f"| {scenario} | {'on' if hedge else 'off'} | {s['served']} | {s['failed']} "
+                f"| {s['p90_ms']} | {s['attempts_r0']} ({s['share_r0']:.1%}) "
+                f"| {s['first_share_r0']:.1%} | {opened} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--concurrency", type=int, default=4)
@@ -217,7 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="3 s per run, one round")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--virtual", action="store_true", help="virtual time, fake transport")
     args = parser.parse_args(argv)
+    if args.virtual:
+        print(
+            f"virtual time: concurrency {args.concurrency}, replicas answer in 20 ms, "
+            f"{args.seconds} s per run after 2 s warm-up, first_byte_s 1.0, seed {args.seed}"
+        )
+        print(run_virtual(args))
+        return 0
     if args.quick:
         args.seconds = 3.0
         args.rounds = 1

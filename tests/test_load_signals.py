@@ -7,28 +7,22 @@ gateway and the openai SDK."""
 from __future__ import annotations
 
 import asyncio
-import heapq
 import random
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-import orjson
 import pytest
 
 from zeta_router.balancer import P2CEwma, load_cost
 from zeta_router.breaker import BreakerState
-from zeta_router.config import Timeouts, parse_config
+from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet import Fleet, ReplicaState
 from zeta_router.hedge import LATER, hedge_candidates, race
-from zeta_router.protocol import parse_request
-from zeta_router.router import RequestOptions, Router
 from zeta_router.testing import Harness
-from zeta_router.upstream import Reply
+from zeta_router.testing.virtual import BREAKER_OFF, Run, simulate
 
 NOW = 1000.0
 TAU = 10.0  # balancer.ewma_decay_s
@@ -194,192 +188,7 @@ async def test_race_asks_again_while_no_hedge_is_worth_it_yet() -> None:
     primary_go.set()
 
 
-# -- the whole router in virtual time ---------------------------------------------------------
-
-
-class VirtualTime:
-    """A clock and a sleep for the router and the fake transport. Time jumps to the next timer
-    once every task is blocked, so a run of many seconds takes milliseconds and repeats exactly.
-    """
-
-    def __init__(self) -> None:
-        self.now = NOW
-        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = 0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._seq += 1
-        heapq.heappush(self._timers, (self.now + max(0.0, delay), self._seq, fut))
-        await fut
-
-    async def run_until(self, end: float) -> None:
-        while self.now < end:
-            # Let every runnable task reach its next wait (a request's chain of awaits and done
-            # callbacks is a few dozen loop iterations at most).
-            for _ in range(60):
-                await asyncio.sleep(0)
-            while self._timers and self._timers[0][2].done():
-                heapq.heappop(self._timers)  # cancelled
-            if not self._timers:
-                return
-            at, _, fut = heapq.heappop(self._timers)
-            self.now = max(self.now, at)
-            fut.set_result(None)
-
-
-REPLY = orjson.dumps(
-    {
-        "id": "x",
-        "object": "chat.completion",
-        "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
-    }
-)
-
-
-class FakeTransport:
-    """Stands in for ``Upstream.send``: each replica answers per its behaviour, in virtual time.
-    ``hang`` never answers: the attempt ends at its first-byte timeout, as the real one does."""
-
-    def __init__(self, vt: VirtualTime, behaviour: dict[str, tuple[str, float]]) -> None:
-        self.vt = vt
-        self.behaviour = behaviour
-        self.sent: Counter[str] = Counter()
-
-    async def send(
-        self,
-        replica: ReplicaState,
-        path: str,
-        body: bytes,
-        timeouts: Timeouts,
-        deadline: float,
-        *,
-        stream: bool,
-    ) -> Reply:
-        self.sent[replica.id] += 1
-        kind, seconds = self.behaviour[replica.id]
-        if kind == "hang":
-            await self.vt.sleep(min(timeouts.first_byte_s, deadline - self.vt.now))
-            raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT)
-        await self.vt.sleep(seconds)
-        if kind == "fail":
-            raise UpstreamError(FailureKind.SERVER_ERROR, "500", status=500)
-        return Reply(200, "application/json", REPLY)
-
-
-@dataclass
-class Run:
-    served: int = 0
-    failed: int = 0
-    latencies: list[float] = field(default_factory=list)
-    attempts: Counter[str] = field(default_factory=Counter)
-    first: Counter[str] = field(default_factory=Counter)
-    breaker_open_at: float | None = None
-    sent: Counter[str] = field(default_factory=Counter)
-
-    def p90(self) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[int(0.9 * (len(ordered) - 1))]
-
-    def share(self, rid: str) -> float:
-        return self.attempts[rid] / sum(self.attempts.values())
-
-    def first_share(self, rid: str) -> float:
-        return self.first[rid] / sum(self.first.values())
-
-
-def simulate(
-    r0: tuple[str, float],
-    *,
-    hedge: bool,
-    seconds: float = 8.0,
-    clients: int = 4,
-    breaker: dict[str, Any] | None = None,
-    seed: int = 1,
-) -> Run:
-    """Two replicas answering in 20 ms; after a 2 s warm-up, r0 behaves as ``r0`` for
-    ``seconds``. ``clients`` closed-loop clients send requests through ``Router.handle``."""
-    config = parse_config(
-        {
-            "health": {"enabled": False, "scrape_metrics": False},
-            "analysis": {"analyzer": "heuristic"},
-            "timeouts": {"first_byte_s": 1.0},
-            "hedge": {"enabled": hedge},
-            "breaker": breaker or {},
-            "models": {
-                "m": {
-                    "replicas": [
-                        {"url": "http://r0/v1", "id": "r0"},
-                        {"url": "http://r1/v1", "id": "r1"},
-                    ]
-                }
-            },
-        }
-    )
-
-    async def main() -> Run:
-        vt = VirtualTime()
-        router = Router(config, clock=vt, sleep=vt.sleep, rng=random.Random(seed))
-        ids = ["r0", "r1"]
-        normal = {rid: ("ok", 0.02) for rid in ids}
-        transport = FakeTransport(vt, dict(normal))
-        router.upstream.send = transport.send  # type: ignore[method-assign]
-        run = Run()
-        start = vt.now + 2.0
-        end = start + seconds
-        stop = False
-        opts = RequestOptions(task="simple")
-
-        async def client() -> None:
-            while not stop:
-                t0 = vt.now
-                resp = await router.handle(parse_request("chat", BODY), opts)
-                d = resp.decision
-                assert d is not None
-                router.finish(d)
-                if t0 < start:
-                    continue
-                if resp.status == 200:
-                    run.served += 1
-                    run.latencies.append(vt.now - t0)
-                else:
-                    run.failed += 1
-                lead = d.attempts[0]
-                if lead.outcome == "cancelled" and len(d.attempts) > 1:
-                    lead = d.attempts[1]  # a hedge that lost to the primary is recorded first
-                run.first[lead.replica] += 1
-                for a in d.attempts:
-                    run.attempts[a.replica] += 1
-
-        async def watch_breaker() -> None:
-            r = router.fleet.replicas[ids[0]]
-            while not stop:
-                if run.breaker_open_at is None and r.breaker.state is not BreakerState.CLOSED:
-                    run.breaker_open_at = vt.now - start
-                await vt.sleep(0.01)
-
-        tasks = [asyncio.create_task(client()) for _ in range(clients)]
-        tasks.append(asyncio.create_task(watch_breaker()))
-        await vt.run_until(start)
-        transport.sent.clear()
-        transport.behaviour[ids[0]] = r0
-        await vt.run_until(end)
-        stop = True
-        transport.behaviour[ids[0]] = normal[ids[0]]
-        await vt.run_until(end + 5.0)
-        await asyncio.gather(*tasks)
-        await router.close()
-        run.sent = transport.sent
-        return run
-
-    return asyncio.run(main())
-
-
-BODY = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hello"}]})
+# -- the whole router in virtual time (zeta_router.testing.virtual) ---------------------------
 
 
 def side_by_side(**kw: Any) -> tuple[Run, Run]:
@@ -407,9 +216,6 @@ def test_one_replica_hung_hedging_sends_it_no_more_and_its_breaker_opens_in_time
     # With default thresholds, the balancer alone keeps it out: a handful of requests.
     off, on = side_by_side(r0=("hang", 0.0))
     assert on.sent["r0"] <= off.sent["r0"] <= 8
-
-
-BREAKER_OFF = {"consecutive_failures": 1_000_000, "failure_rate": 1.0, "min_samples": 1_000_000}
 
 
 @pytest.mark.parametrize("hedge", [False, True], ids=["hedging off", "hedging on"])

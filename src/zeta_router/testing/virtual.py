@@ -1,0 +1,231 @@
+"""The router in virtual time: its real retry, hedge and balancer code in front of a fake
+transport, driven by a clock that jumps to the next timer once every task waits. Seconds of
+closed-loop load take milliseconds and repeat exactly, so balancing decisions can be tested and
+compared (hedging off and on, before and after a change) without sockets or noise.
+
+Used by tests/test_load_signals.py and ``benchmarks/hedge.py --virtual``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..breaker import BreakerState
+from ..config import Timeouts, parse_config
+from ..errors import FailureKind, UpstreamError
+from ..fleet import ReplicaState
+from ..protocol import parse_request
+from ..router import RequestOptions, Router
+from ..upstream import Reply
+
+#: (kind, seconds): "ok" answers after seconds, "fail" fails with a 500 after seconds, "hang"
+#: never answers (the attempt ends at its first-byte timeout, as a real one does).
+Behaviour = tuple[str, float]
+NOW = 1000.0
+#: Breaker thresholds no replica reaches in a run: "breakers effectively off".
+BREAKER_OFF = {"consecutive_failures": 1_000_000, "failure_rate": 1.0, "min_samples": 1_000_000}
+
+
+class VirtualTime:
+    """A clock and a sleep for the router and the fake transport. Time jumps to the next timer
+    once every task is blocked, so a run of many seconds takes milliseconds and repeats exactly.
+    """
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._timers, (self.now + max(0.0, delay), self._seq, fut))
+        await fut
+
+    async def run_until(self, end: float) -> None:
+        while self.now < end:
+            # Let every runnable task reach its next wait (a request's chain of awaits and done
+            # callbacks is a few dozen loop iterations at most).
+            for _ in range(60):
+                await asyncio.sleep(0)
+            while self._timers and self._timers[0][2].done():
+                heapq.heappop(self._timers)  # cancelled
+            if not self._timers:
+                return
+            at, _, fut = heapq.heappop(self._timers)
+            self.now = max(self.now, at)
+            fut.set_result(None)
+
+
+BODY = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hello"}]})
+REPLY = orjson.dumps(
+    {
+        "id": "x",
+        "object": "chat.completion",
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
+    }
+)
+
+
+class FakeTransport:
+    """Stands in for ``Upstream.send``: each replica answers per its behaviour, in virtual time.
+    ``hang`` never answers: the attempt ends at its first-byte timeout, as the real one does."""
+
+    def __init__(self, vt: VirtualTime, behaviour: dict[str, Behaviour]) -> None:
+        self.vt = vt
+        self.behaviour = behaviour
+        self.sent: Counter[str] = Counter()
+
+    async def send(
+        self,
+        replica: ReplicaState,
+        path: str,
+        body: bytes,
+        timeouts: Timeouts,
+        deadline: float,
+        *,
+        stream: bool,
+    ) -> Reply:
+        self.sent[replica.id] += 1
+        kind, seconds = self.behaviour[replica.id]
+        if kind == "hang":
+            await self.vt.sleep(min(timeouts.first_byte_s, deadline - self.vt.now))
+            raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT)
+        await self.vt.sleep(seconds)
+        if kind == "fail":
+            raise UpstreamError(FailureKind.SERVER_ERROR, "500", status=500)
+        return Reply(200, "application/json", REPLY)
+
+
+@dataclass
+class Run:
+    """What one simulated run measured, counting requests started after the warm-up."""
+
+    served: int = 0
+    failed: int = 0
+    latencies: list[float] = field(default_factory=list)
+    attempts: Counter[str] = field(default_factory=Counter)
+    first: Counter[str] = field(default_factory=Counter)
+    breaker_open_at: float | None = None
+    sent: Counter[str] = field(default_factory=Counter)
+
+    def p90(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[int(0.9 * (len(ordered) - 1))]
+
+    def share(self, rid: str) -> float:
+        return self.attempts[rid] / sum(self.attempts.values())
+
+    def first_share(self, rid: str) -> float:
+        return self.first[rid] / sum(self.first.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "served": self.served,
+            "failed": self.failed,
+            "p90_ms": round(self.p90() * 1000, 1),
+            "attempts_r0": self.attempts["r0"],
+            "share_r0": round(self.share("r0"), 3),
+            "first_share_r0": round(self.first_share("r0"), 3),
+            "breaker_open_s": (
+                None if self.breaker_open_at is None else round(self.breaker_open_at, 2)
+            ),
+        }
+
+
+def simulate(
+    r0: Behaviour,
+    *,
+    hedge: bool,
+    seconds: float = 8.0,
+    clients: int = 4,
+    breaker: dict[str, Any] | None = None,
+    seed: int = 1,
+) -> Run:
+    """Two replicas answering in 20 ms; after a 2 s warm-up, r0 behaves as ``r0`` for
+    ``seconds``. ``clients`` closed-loop clients send requests through ``Router.handle``."""
+    config = parse_config(
+        {
+            "health": {"enabled": False, "scrape_metrics": False},
+            "analysis": {"analyzer": "heuristic"},
+            "timeouts": {"first_byte_s": 1.0},
+            "hedge": {"enabled": hedge},
+            "breaker": breaker or {},
+            "models": {
+                "m": {
+                    "replicas": [
+                        {"url": "http://r0/v1", "id": "r0"},
+                        {"url": "http://r1/v1", "id": "r1"},
+                    ]
+                }
+            },
+        }
+    )
+
+    async def main() -> Run:
+        vt = VirtualTime()
+        router = Router(config, clock=vt, sleep=vt.sleep, rng=random.Random(seed))
+        ids = ["r0", "r1"]
+        normal = {rid: ("ok", 0.02) for rid in ids}
+        transport = FakeTransport(vt, dict(normal))
+        router.upstream.send = transport.send  # type: ignore[method-assign]
+        run = Run()
+        start = vt.now + 2.0
+        end = start + seconds
+        stop = False
+        opts = RequestOptions(task="simple")
+
+        async def client() -> None:
+            while not stop:
+                t0 = vt.now
+                resp = await router.handle(parse_request("chat", BODY), opts)
+                d = resp.decision
+                assert d is not None
+                router.finish(d)
+                if t0 < start:
+                    continue
+                if resp.status == 200:
+                    run.served += 1
+                    run.latencies.append(vt.now - t0)
+                else:
+                    run.failed += 1
+                lead = d.attempts[0]
+                if lead.outcome == "cancelled" and len(d.attempts) > 1:
+                    lead = d.attempts[1]  # a hedge that lost to the primary is recorded first
+                run.first[lead.replica] += 1
+                for a in d.attempts:
+                    run.attempts[a.replica] += 1
+
+        async def watch_breaker() -> None:
+            r = router.fleet.replicas[ids[0]]
+            while not stop:
+                if run.breaker_open_at is None and r.breaker.state is not BreakerState.CLOSED:
+                    run.breaker_open_at = vt.now - start
+                await vt.sleep(0.01)
+
+        tasks = [asyncio.create_task(client()) for _ in range(clients)]
+        tasks.append(asyncio.create_task(watch_breaker()))
+        await vt.run_until(start)
+        transport.sent.clear()
+        transport.behaviour[ids[0]] = r0
+        await vt.run_until(end)
+        stop = True
+        transport.behaviour[ids[0]] = normal[ids[0]]
+        await vt.run_until(end + 5.0)
+        await asyncio.gather(*tasks)
+        await router.close()
+        run.sent = transport.sent
+        return run
+
+    return asyncio.run(main())
