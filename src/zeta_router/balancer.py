@@ -89,8 +89,10 @@ class P2CEwma:
         n = len(replicas)
         if n == 1:
             return replicas[0]
+        ref = self._reference(replicas, now)
+        prior = 0.0 if ref == math.inf else ref
         if self._outlier_ratio:
-            replicas = self._without_outliers(replicas, now)
+            replicas = self._without_outliers(replicas, now, ref, prior)
             n = len(replicas)
             if n == 1:
                 return replicas[0]
@@ -103,7 +105,6 @@ class P2CEwma:
                 j += 1
             a, b = replicas[i], replicas[j]
         s, st = self._slow_start_s, self._stale_after_s
-        prior = self.prior(replicas, now)
         return a if load_cost(a, now, s, st, prior) <= load_cost(b, now, s, st, prior) else b
 
     def prior(self, replicas: Sequence[ReplicaState], now: float) -> float:
@@ -113,11 +114,10 @@ class P2CEwma:
         return 0.0 if ref == math.inf else ref
 
     def _without_outliers(
-        self, replicas: Sequence[ReplicaState], now: float
+        self, replicas: Sequence[ReplicaState], now: float, ref: float, prior: float
     ) -> Sequence[ReplicaState]:
-        prior = self.prior(replicas, now)
         lats = [r.expected_latency(now, prior) for r in replicas]
-        limit = min(min(lats), self._reference(replicas, now)) * self._outlier_ratio
+        limit = min(min(lats), ref) * self._outlier_ratio
         if max(lats) <= limit:
             return replicas  # the common case: no allocation
         kept = [r for r, lat in zip(replicas, lats, strict=True) if lat <= limit]
