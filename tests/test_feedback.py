@@ -335,6 +335,7 @@ def test_three_bad_ratings_reroute_over_the_real_gateway() -> None:
         model, _ = ask()
         assert model == "b"
         scores = httpx.get(h.base_url + "/feedback").json()["scores"]
-        assert [s["score"] for s in scores if s["model"] == "a"] == [0.5]
+        # At the floor, give or take the decay of the last few milliseconds.
+        assert [s["score"] for s in scores if s["model"] == "a"] == [pytest.approx(0.5, abs=0.01)]
     finally:
         h.close()
