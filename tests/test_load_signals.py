@@ -100,6 +100,19 @@ def test_silence_decays_towards_the_typical_latency_not_towards_fast() -> None:
     assert p2c.pick([fast, slow], later) is slow
 
 
+def test_a_restarted_replica_is_unknown_again() -> None:
+    fast, crashed = replicas(2)
+    answered(fast, 0.02, NOW, n=20)
+    err = UpstreamError(FailureKind.RESET, "server closed the connection")
+    for i in range(4):
+        crashed.on_failure(err, NOW + i * 0.001, 0.001)
+    assert crashed.expected_latency(NOW + 1, 0.02) > 0.1  # shunned as an outlier
+    crashed.latency.forget()  # its process was restarted
+    assert crashed.expected_latency(NOW + 1, 0.02) == pytest.approx(0.02)
+    answered(crashed, 0.03, NOW + 2)
+    assert crashed.expected_latency(NOW + 2, 0.02) == pytest.approx(0.03)
+
+
 # -- where a hedge may go ---------------------------------------------------------------------
 
 

@@ -80,6 +80,12 @@ class PeakEwma:
         doubled = min(FAILURE_PENALTY * max(self.decayed(now), 1e-3), MAX_PENALTY_S)
         self.observe(max(elapsed, doubled), now)
 
+    def forget(self) -> None:
+        """Nothing is known any more (a restarted process): the estimate reads as ``prior``
+        until the first new sample."""
+        self.value = 0.0
+        self._last = -math.inf
+
     def decayed(self, now: float, prior: float = 0.0) -> float:
         """The estimate read at ``now``. Without new samples it decays towards ``prior``, what
         is assumed of a replica nothing is known about (the balancer passes its peers' typical

@@ -215,6 +215,9 @@ class Router:
             replica.health_detail = ""
             replica.ready_since = now
             replica.breaker.on_ready(now)
+            # A new process: what was measured of the old one (failure penalties included)
+            # says nothing about it.
+            replica.latency.forget()
             return
         if state == "exited" and replica.health is Health.READY:
             # It died while serving: a crash, not a slow start. Eject it for longer each time,
