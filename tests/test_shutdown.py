@@ -58,7 +58,7 @@ def backend() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def run_backend(chunks: int, chunk_delay_s: float) -> Iterator[str]:
+def run_backend(chunks: int, chunk_delay_s: float, delay_s: float = 0.0) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -73,6 +73,8 @@ def run_backend(chunks: int, chunk_delay_s: float) -> Iterator[str]:
             str(chunks),
             "--chunk-delay",
             str(chunk_delay_s),
+            "--delay",
+            str(delay_s),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -289,3 +291,30 @@ def test_a_second_sigterm_cuts_streams_at_once_and_still_shuts_down_cleanly(
             c.join(20)
         assert time.monotonic() - t0 < 3.0
         assert_cut_cleanly(clients, proc, cfg)
+
+
+def test_a_request_still_waiting_for_its_answer_at_the_cut_gets_a_503(tmp_path: Path) -> None:
+    with (
+        run_backend(chunks=4, chunk_delay_s=0.0, delay_s=10.0) as slow_answers,
+        run_gateway(slow_answers, tmp_path, shutdown_timeout_s=1) as (proc, url, cfg),
+    ):
+        out: list[httpx.Response] = []
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        t = threading.Thread(
+            target=lambda: out.append(
+                httpx.post(url + "/v1/chat/completions", json=body, timeout=30)
+            )
+        )
+        t.start()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        t.join(20)
+        assert out, "no answer"
+        r = out[0]
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "shutting_down"
+        assert r.headers["retry-after"] == "1"
+        assert proc.wait(20) == 0
+        log = (cfg.parent / "gateway.log").read_text()
+        for bad in ("Traceback", "Exception in ASGI", "Unclosed", "Task was destroyed"):
+            assert bad not in log, log[-3000:]
