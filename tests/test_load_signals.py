@@ -100,6 +100,25 @@ def test_silence_decays_towards_the_typical_latency_not_towards_fast() -> None:
     assert p2c.pick([fast, slow], later) is slow
 
 
+def test_a_replica_back_from_being_avoided_gets_one_request_until_it_answers() -> None:
+    fast, slow = replicas(2)
+    answered(fast, 0.02, NOW, n=20)
+    answered(slow, 0.2, NOW, n=20)
+    later = NOW + 8.0  # slow's estimate decayed to about 0.11 s, but it is stale
+    # A stall of the shared machine: one 150 ms answer lifts fast's peak-sensitive estimate.
+    answered(fast, 0.15, later)
+    fast.in_flight = 3
+    p2c = P2CEwma(random.Random(0), outlier_ratio=5.0)
+    assert p2c.pick([fast, slow], later) is slow  # a trial, as it should
+    slow.begin_wait(later)
+    slow.in_flight = 1
+    # Its trial is out: no burst on a decayed estimate while the answer is pending.
+    assert slow.probing(later + 0.01)
+    assert {p2c.pick([fast, slow], later + 0.01).id for _ in range(20)} == {"r0"}
+    # Alone, it still serves.
+    assert p2c.pick([slow], later + 0.01) is slow
+
+
 def test_a_restarted_replica_is_unknown_again() -> None:
     fast, crashed = replicas(2)
     answered(fast, 0.02, NOW, n=20)

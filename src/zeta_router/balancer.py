@@ -67,7 +67,8 @@ class P2CEwma:
     time; LLM servers batch, so a replica ten times slower than its peers would otherwise win
     whenever a peer has a few requests in flight. The estimate of an avoided replica decays
     towards the model's typical latency (the fastest replica's median time to first byte), not
-    towards zero: it gets a trial request again after a while, never a head start."""
+    towards zero: it gets a trial request again after a while, never a head start, and one at
+    a time until that trial has answered (:meth:`ReplicaState.probing`)."""
 
     name = "p2c-ewma"
 
@@ -91,6 +92,13 @@ class P2CEwma:
             return replicas[0]
         ref = self._reference(replicas, now)
         prior = 0.0 if ref == math.inf else ref
+        if any(r.probing(now) for r in replicas):
+            probed = [r for r in replicas if not r.probing(now)]
+            if probed:
+                replicas = probed
+                n = len(replicas)
+                if n == 1:
+                    return replicas[0]
         if self._outlier_ratio:
             replicas = self._without_outliers(replicas, now, ref, prior)
             n = len(replicas)

@@ -80,6 +80,10 @@ class PeakEwma:
         doubled = min(FAILURE_PENALTY * max(self.decayed(now), 1e-3), MAX_PENALTY_S)
         self.observe(max(elapsed, doubled), now)
 
+    def stale(self, now: float) -> bool:
+        """No sample for half the decay time: by now the estimate is mostly assumption."""
+        return now - self._last > 0.5 * self._tau
+
     def forget(self) -> None:
         """Nothing is known any more (a restarted process): the estimate reads as ``prior``
         until the first new sample."""
@@ -262,6 +266,13 @@ class ReplicaState:
             if waited > est:
                 return waited
         return est
+
+    def probing(self, now: float) -> bool:
+        """Whether an attempt is out to learn what this replica is like now: its estimate is
+        stale and an attempt is still waiting for its first byte. Until that answer comes,
+        one request at a time is its share (a replica returning from being avoided must not
+        take a burst on an old, decayed estimate)."""
+        return bool(self.pending) and self.latency.stale(now)
 
     def observe_ttfb(self, ttfb: float, now: float) -> None:
         self.latency.observe(ttfb, now)
