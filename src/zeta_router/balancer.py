@@ -92,13 +92,16 @@ class P2CEwma:
             return replicas[0]
         ref = self._reference(replicas, now)
         prior = 0.0 if ref == math.inf else ref
-        if any(r.probing(now) for r in replicas):
-            probed = [r for r in replicas if not r.probing(now)]
-            if probed:
-                replicas = probed
-                n = len(replicas)
-                if n == 1:
-                    return replicas[0]
+        for r in replicas:
+            if r.pending and r.latency.stale(now):
+                # Checked inline: this loop runs on every pick, the filter almost never.
+                probed = [q for q in replicas if not q.probing(now)]
+                if probed:
+                    replicas = probed
+                    n = len(replicas)
+                    if n == 1:
+                        return replicas[0]
+                break
         if self._outlier_ratio:
             replicas = self._without_outliers(replicas, now, ref, prior)
             n = len(replicas)
