@@ -21,6 +21,7 @@ hedge raced, and when r0's breaker opened (seconds after the fault began).
     python benchmarks/hedge.py              # about 2 min
     python benchmarks/hedge.py --quick      # 3 s per run, one round
     python benchmarks/hedge.py --virtual    # the same scenarios in virtual time, in seconds
+    python benchmarks/hedge.py --cost       # CPU per p2c pick and per hedge race
 
 ``--virtual`` runs the router against a fake transport on a virtual clock
 (``zeta_router.testing.virtual``): no sockets, no CPU contention, the same numbers every time.
@@ -242,6 +243,51 @@ def run_virtual(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def cost() -> str:
+    """CPU of the decisions on the request path: one p2c pick (two replicas, one with an
+    attempt waiting for its first byte) and one hedge race around an answer already there."""
+    import timeit
+
+    from zeta_router.balancer import P2CEwma
+    from zeta_router.fleet import Fleet
+    from zeta_router.hedge import race
+
+    config = parse_config(
+        {"models": {"m": {"replicas": [{"url": "http://a/v1"}, {"url": "http://b/v1"}]}}}
+    )
+    reps = list(Fleet(config).models["m"].replicas)
+    for r in reps:
+        for _ in range(20):
+            r.on_success(1000.0, 0.02)
+    reps[0].in_flight = 2
+    if hasattr(reps[0], "begin_wait"):
+        reps[0].begin_wait(1000.0)
+    p2c = P2CEwma(random.Random(0), 10.0, 10.0, 5.0)
+    n = 100_000
+    pick = min(timeit.repeat(lambda: p2c.pick(reps, 1000.05), number=n, repeat=7)) / n
+
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    async def races(k: int) -> float:
+        t0 = time.process_time()
+        for _ in range(k):
+            await race(answer(), 0.05, lambda: None, won=lambda r: True, discard=lambda r: None)
+        return (time.process_time() - t0) / k
+
+    try:
+        import uvloop  # the gateway's loop
+
+        per_race = uvloop.run(races(20_000))
+    except ImportError:  # pragma: no cover
+        per_race = asyncio.run(races(20_000))
+    return (
+        f"p2c pick: {pick * 1e6:.2f} us (timeit, min of 7 x {n}); "
+        f"hedge race around a ready answer: {per_race * 1e6:.1f} us CPU (20000 calls)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--concurrency", type=int, default=4)
@@ -255,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per run, one round")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--virtual", action="store_true", help="virtual time, fake transport")
+    parser.add_argument("--cost", action="store_true", help="CPU per pick and per race")
     args = parser.parse_args(argv)
+    if args.cost:
+        print(cost())
+        return 0
     if args.virtual:
         print(
             f"virtual time: concurrency {args.concurrency}, replicas answer in 20 ms, "
