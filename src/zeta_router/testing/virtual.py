@@ -23,7 +23,7 @@ from ..errors import FailureKind, UpstreamError
 from ..fleet import ReplicaState
 from ..protocol import parse_request
 from ..router import RequestOptions, Router
-from ..upstream import Reply
+from ..upstream import Reply, Stream
 
 #: (kind, seconds): "ok" answers after seconds, "fail" fails with a 500 after seconds, "hang"
 #: never answers (the attempt ends at its first-byte timeout, as a real one does).
@@ -96,7 +96,8 @@ class FakeTransport:
         deadline: float,
         *,
         stream: bool,
-    ) -> Reply:
+        max_tokens: int | None = None,
+    ) -> Reply | Stream:
         self.sent[replica.id] += 1
         kind, seconds = self.behaviour[replica.id]
         if kind == "hang":
