@@ -23,7 +23,7 @@ from ..errors import FailureKind, UpstreamError
 from ..fleet import ReplicaState
 from ..protocol import parse_request
 from ..router import RequestOptions, Router
-from ..upstream import Reply, Stream
+from ..upstream import Reply, Stream, generation_allowance
 
 #: (kind, seconds): "ok" answers after seconds, "fail" fails with a 500 after seconds, "hang"
 #: never answers (the attempt ends at its first-byte timeout, as a real one does).
@@ -67,7 +67,9 @@ class VirtualTime:
             fut.set_result(None)
 
 
-BODY = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hello"}]})
+BODY = orjson.dumps(
+    {"model": "m", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
+)
 REPLY = orjson.dumps(
     {
         "id": "x",
@@ -80,7 +82,8 @@ REPLY = orjson.dumps(
 
 class FakeTransport:
     """Stands in for ``Upstream.send``: each replica answers per its behaviour, in virtual time.
-    ``hang`` never answers: the attempt ends at its first-byte timeout, as the real one does."""
+    ``hang`` never answers: the attempt ends at its first-byte timeout (plus, for a non-stream
+    answer, the generation allowance), as the real one does."""
 
     def __init__(self, vt: VirtualTime, behaviour: dict[str, Behaviour]) -> None:
         self.vt = vt
@@ -101,7 +104,10 @@ class FakeTransport:
         self.sent[replica.id] += 1
         kind, seconds = self.behaviour[replica.id]
         if kind == "hang":
-            await self.vt.sleep(min(timeouts.first_byte_s, deadline - self.vt.now))
+            limit = timeouts.first_byte_s
+            if not stream:
+                limit += generation_allowance(timeouts, replica, max_tokens)
+            await self.vt.sleep(min(limit, deadline - self.vt.now))
             raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT)
         await self.vt.sleep(seconds)
         if kind == "fail":
