@@ -255,7 +255,7 @@ class App:
         send: Send,
         path: str,
         method: str,
-        endpoint: Endpoint | None,
+        endpoint: Endpoint | Api | None,
     ) -> None:
         gone: asyncio.Future[Message] | None = None
         try:

@@ -12,6 +12,7 @@ import asyncio
 import heapq
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,7 @@ class FakeTransport:
         *,
         stream: bool,
         max_tokens: int | None = None,
+        ends: Callable[[bytes], bool] | None = None,
     ) -> Reply | Stream:
         self.sent[replica.id] += 1
         kind, seconds = self.behaviour[replica.id]
