@@ -170,6 +170,43 @@ def request_options(scope: Scope, config: Config) -> RequestOptions:
     )
 
 
+#: How long routing may take before a watch on the client's connection starts.
+_WATCH_AFTER_S = 0.25
+
+
+class _HangUpWatch:
+    """Cancels the handler's routing when the client hangs up, once started."""
+
+    __slots__ = ("_receive", "_routing", "_task", "gone", "hung_up")
+
+    def __init__(self, task: asyncio.Task[Any], receive: Receive) -> None:
+        self._task = task
+        self._receive = receive
+        self._routing = True
+        self.gone: asyncio.Future[Message] | None = None
+        self.hung_up = False
+
+    def start(self) -> None:
+        if self._routing:
+            self.gone = asyncio.ensure_future(self._receive())
+            self.gone.add_done_callback(self._on_gone)
+
+    def _on_gone(self, _: asyncio.Future[Message]) -> None:
+        if self._routing:
+            self.hung_up = True
+            self._task.cancel()
+
+    def routed(self) -> asyncio.Future[Message] | None:
+        """Routing is over: the watch (if started) goes on with the response's relay."""
+        self._routing = False
+        return self.gone
+
+    def stop(self) -> None:
+        self._routing = False
+        if self.gone is not None:
+            self.gone.cancel()
+
+
 class App:
     """The ASGI application. Extra endpoints (status, metrics, dashboard, feedback) register
     themselves with :meth:`add_route` so this module stays about the request path."""
@@ -292,9 +329,10 @@ class App:
 
     async def _inference(
         self, endpoint: Endpoint | Api, scope: Scope, receive: Receive
-    ) -> tuple[Response, asyncio.Future[Message]]:
+    ) -> tuple[Response, asyncio.Future[Message] | None]:
         """Route one request; also returns the watch on the client's connection (receive()
-        tells of a hang-up, once the body is read), which the response's relay goes on with."""
+        tells of a hang-up, once the body is read) if one was started, which the response's
+        relay goes on with."""
         router = self.router
         raw = await read_body(scope, receive, router.config.server.max_body_bytes)
         opts = request_options(scope, router.config)
@@ -304,16 +342,26 @@ class App:
             req = parse_request(endpoint, raw)
         # A non-stream answer arrives whole, maybe minutes later: a client that hangs up
         # meanwhile cancels the routing, and with it the attempt, whose upstream connection is
-        # then closed so the server can stop generating.
-        work = asyncio.ensure_future(router.handle(req, opts))
-        gone = asyncio.ensure_future(receive())
-        gone.add_done_callback(lambda _: work.cancel())
+        # then closed so the server can stop generating. The watch on receive() starts only
+        # once routing has taken a while: most answers come sooner, and a task per request
+        # would cost more than the rest of the request path's bookkeeping.
+        task = asyncio.current_task()
+        assert task is not None
+        watch = _HangUpWatch(task, receive)
+        timer = asyncio.get_running_loop().call_later(_WATCH_AFTER_S, watch.start)
         try:
-            return await work, gone
-        except BaseException:
-            gone.cancel()
-            work.cancel()
+            resp = await router.handle(req, opts)
+        except asyncio.CancelledError:
+            watch.stop()
+            if watch.hung_up:
+                task.uncancel()  # ours, not the server's: the handler just returns
             raise
+        except BaseException:
+            watch.stop()
+            raise
+        finally:
+            timer.cancel()
+        return resp, watch.routed()
 
     async def _send(
         self,
