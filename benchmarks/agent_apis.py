@@ -19,8 +19,9 @@ from typing import Any
 
 import orjson
 
-from zeta_router import apis, messages_api, responses_api, responses_stream
-from zeta_router.protocol import parse_request
+from zeta_router.http import apis
+from zeta_router.http.protocol import parse_request
+from zeta_router.upstream import messages_api, responses_api, responses_stream
 
 TOOL = {"type": "object", "properties": {"query": {"type": "string"}}}
 RESPONSES = orjson.dumps(

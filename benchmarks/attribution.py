@@ -77,8 +77,8 @@ def fake_template() -> dict[str, Any]:
 
 @asynccontextmanager
 async def llama_gateway(backend: str) -> AsyncIterator[tuple[str, Router]]:
-    from zeta_router.llamabuild import find_llama_server
     from zeta_router.localfleet import LocalModels, find_smollm2, fleet_dict, running_gateway
+    from zeta_router.managed.llamabuild import find_llama_server
 
     binary = find_llama_server() if backend == "llama-server" else None
     if backend == "llama-server" and binary is None:

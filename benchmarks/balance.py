@@ -39,7 +39,7 @@ import orjson
 
 import _common as common
 from zeta_router.config import parse_config
-from zeta_router.protocol import PRIORITIES, parse_request
+from zeta_router.http.protocol import PRIORITIES, parse_request
 from zeta_router.router import RequestOptions, Router
 from zeta_router.testing import FakeBackend
 

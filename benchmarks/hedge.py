@@ -43,9 +43,9 @@ import orjson
 
 import _common as common
 from balance import BackendHost
-from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
-from zeta_router.protocol import parse_request
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.http.protocol import parse_request
 from zeta_router.router import RequestOptions, Router
 from zeta_router.testing.virtual import BREAKER_OFF, simulate
 
@@ -248,9 +248,9 @@ def cost() -> str:
     attempt waiting for its first byte) and one hedge race around an answer already there."""
     import timeit
 
-    from zeta_router.balancer import P2CEwma
-    from zeta_router.fleet import Fleet
-    from zeta_router.hedge import race
+    from zeta_router.fleet.state import Fleet
+    from zeta_router.routing.balancer import P2CEwma
+    from zeta_router.routing.hedge import race
 
     config = parse_config(
         {"models": {"m": {"replicas": [{"url": "http://a/v1"}, {"url": "http://b/v1"}]}}}

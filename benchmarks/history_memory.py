@@ -23,9 +23,9 @@ import orjson
 
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
-from zeta_router.decision import Attempt, Decision
-from zeta_router.fleet import Fleet, ScrapedLoad
-from zeta_router.history import HISTORY_SECONDS, History, RequestWindow
+from zeta_router.fleet.state import Fleet, ScrapedLoad
+from zeta_router.ops.history import HISTORY_SECONDS, History, RequestWindow
+from zeta_router.routing.decision import Attempt, Decision
 
 
 def fleet(shape: tuple[int, ...]) -> Fleet:

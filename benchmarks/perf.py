@@ -447,7 +447,7 @@ def decision_cost(n: int, analyzer: str = "heuristic") -> dict[str, float]:
     import gc
 
     from zeta_router.config import parse_config
-    from zeta_router.protocol import parse_request
+    from zeta_router.http.protocol import parse_request
     from zeta_router.router import Router
 
     conversations: list[list[dict[str, Any]]] = []

@@ -8,10 +8,10 @@ import asyncio
 
 import pytest
 
-from zeta_router.admission import Admission
 from zeta_router.config import AdmissionSettings
 from zeta_router.errors import Overloaded
-from zeta_router.protocol import PRIORITIES
+from zeta_router.http.protocol import PRIORITIES
+from zeta_router.routing.admission import Admission
 
 LOW, NORMAL, HIGH, URGENT = (PRIORITIES[k] for k in ("low", "normal", "high", "urgent"))
 FAR = 1e9

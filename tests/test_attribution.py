@@ -18,11 +18,11 @@ import httpx
 import openai
 import pytest
 
-from zeta_router.breaker import BreakerState
 from zeta_router.errors import BLAME, FailureKind
+from zeta_router.fleet.breaker import BreakerState
 from zeta_router.testing import Harness
 from zeta_router.testing.fake_backend import VALIDATION_MESSAGE
-from zeta_router.upstream import status_error
+from zeta_router.upstream.attempt import status_error
 
 MARKER = "ZETA-INVALID-FOR-THE-BACKEND"
 #: llama-cpp-python 0.3.36's own answer to a json_schema response_format, as measured.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from zeta_router.attribution import Verdict
 from zeta_router.config import parse_config
-from zeta_router.decision import Attempt, Decision
 from zeta_router.errors import Blame, FailureKind, UpstreamError
-from zeta_router.fleet import Fleet, ReplicaState
+from zeta_router.fleet.state import Fleet, ReplicaState
+from zeta_router.routing.attribution import Verdict
+from zeta_router.routing.decision import Attempt, Decision
 
 BARE = (FailureKind.SERVER_ERROR, 500)
 VALIDATION = (FailureKind.REQUEST_REJECTED, 500)

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from zeta_router.balancer import (
+from zeta_router.config import BalancerSettings, parse_config
+from zeta_router.errors import ConfigError
+from zeta_router.fleet.state import Fleet, ReplicaState, ScrapedLoad
+from zeta_router.routing.balancer import (
     STALE_PENALTY,
     LeastRequest,
     P2CEwma,
@@ -18,9 +21,6 @@ from zeta_router.balancer import (
     build_strategy,
     load_cost,
 )
-from zeta_router.config import BalancerSettings, parse_config
-from zeta_router.errors import ConfigError
-from zeta_router.fleet import Fleet, ReplicaState, ScrapedLoad
 
 NOW = 1000.0
 

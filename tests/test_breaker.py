@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zeta_router.breaker import Breaker, BreakerState
 from zeta_router.config import BreakerSettings
+from zeta_router.fleet.breaker import Breaker, BreakerState
 
 
 def breaker(**kw: float) -> Breaker:

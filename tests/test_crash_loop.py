@@ -19,8 +19,8 @@ from typing import Any
 import openai
 import pytest
 
-from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
+from zeta_router.fleet.breaker import BreakerState
 from zeta_router.localfleet import (
     Gateway,
     LocalModelError,

@@ -14,10 +14,10 @@ import yaml
 
 from zeta_router import cli
 from zeta_router.config import Config, FeedbackSettings, parse_config
-from zeta_router.decision import Attempt, Decision
 from zeta_router.errors import InvalidRequest, NotFound, Unprocessable
-from zeta_router.feedback import Feedback
-from zeta_router.policy import plan
+from zeta_router.routing.decision import Attempt, Decision
+from zeta_router.routing.feedback import Feedback
+from zeta_router.routing.policy import plan
 from zeta_router.testing import Harness
 
 

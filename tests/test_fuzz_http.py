@@ -30,8 +30,8 @@ from hypothesis import (
 )
 from hypothesis import strategies as st
 
-from zeta_router import messages_api
 from zeta_router.testing import Harness
+from zeta_router.upstream import messages_api
 
 # When a property fails, hypothesis's pytest plugin imports libcst to suggest a patch, and that
 # import warns (warnings are errors here), hiding the failure behind an INTERNALERROR. Import it

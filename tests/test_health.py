@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
-from zeta_router.fleet import Health, ReplicaState
-from zeta_router.health import probe_url, server_root
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.health import probe_url, server_root
+from zeta_router.fleet.state import Health, ReplicaState
 from zeta_router.router import Router
 from zeta_router.testing import FakeBackend
 

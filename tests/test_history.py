@@ -14,11 +14,10 @@ import orjson
 import pytest
 
 from zeta_router.analysis.profile import TaskProfile
-from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
-from zeta_router.decision import Attempt, Decision
-from zeta_router.fleet import Fleet, Health, ScrapedLoad
-from zeta_router.history import (
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.state import Fleet, Health, ScrapedLoad
+from zeta_router.ops.history import (
     FIELDS,
     RESERVOIR,
     History,
@@ -29,6 +28,7 @@ from zeta_router.history import (
     status_class,
 )
 from zeta_router.router import Router
+from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.testing import Harness
 from zeta_router.top import decode
 

@@ -26,12 +26,12 @@ import orjson
 import pytest
 import uvloop
 
-from zeta_router import http1
 from zeta_router.config import Timeouts, parse_config
 from zeta_router.errors import FailureKind, UpstreamError
-from zeta_router.fleet import Fleet
+from zeta_router.fleet.state import Fleet
 from zeta_router.testing import FakeBackend
-from zeta_router.upstream import Upstream, translate
+from zeta_router.upstream import http1
+from zeta_router.upstream.attempt import Upstream, translate
 
 Handler = Callable[["Peer"], Awaitable[None]]
 

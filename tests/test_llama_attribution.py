@@ -19,9 +19,8 @@ import httpx
 import openai
 import pytest
 
-from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
-from zeta_router.llamabuild import find_llama_server
+from zeta_router.fleet.breaker import BreakerState
 from zeta_router.localfleet import (
     Gateway,
     LocalModelError,
@@ -30,6 +29,7 @@ from zeta_router.localfleet import (
     fleet_dict,
     running_gateway,
 )
+from zeta_router.managed.llamabuild import find_llama_server
 
 pytestmark = [
     pytest.mark.slow,

@@ -13,7 +13,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from zeta_router.llamabuild import find_llama_server
+from zeta_router.managed.llamabuild import find_llama_server
 
 from .test_managed import alive, wait_gone
 

@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from zeta_router.config import parse_config
-from zeta_router.fleet import Health
-from zeta_router.llamabuild import find_llama_server
+from zeta_router.fleet.state import Health
 from zeta_router.localfleet import (
     Gateway,
     LocalModelError,
@@ -30,6 +29,7 @@ from zeta_router.localfleet import (
     locate_models,
     running_gateway,
 )
+from zeta_router.managed.llamabuild import find_llama_server
 
 from .fleet_helpers import fleet_gateway, sdk
 from .test_managed import Recorder

@@ -21,8 +21,8 @@ import anthropic
 import openai
 import pytest
 
-from zeta_router import llamabuild
 from zeta_router.localfleet import LocalModelError, find_smollm2, free_ports, llama_server_command
+from zeta_router.managed import llamabuild
 from zeta_router.testing import Harness
 
 pytestmark = pytest.mark.slow

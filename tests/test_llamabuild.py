@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from zeta_router import llamabuild
 from zeta_router.cli import main as cli_main
+from zeta_router.managed import llamabuild
 
 needs_toolchain = pytest.mark.skipif(
     bool(llamabuild.missing_tools()), reason=f"missing: {llamabuild.missing_tools()}"

@@ -15,12 +15,12 @@ from typing import Any
 import openai
 import pytest
 
-from zeta_router.balancer import P2CEwma, load_cost
-from zeta_router.breaker import BreakerState
 from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
-from zeta_router.fleet import Fleet, ReplicaState
-from zeta_router.hedge import LATER, hedge_candidates, race
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.state import Fleet, ReplicaState
+from zeta_router.routing.balancer import P2CEwma, load_cost
+from zeta_router.routing.hedge import LATER, hedge_candidates, race
 from zeta_router.testing import Harness
 from zeta_router.testing.virtual import BREAKER_OFF, Run, simulate
 

@@ -17,9 +17,9 @@ import pytest
 from zeta_router.config import Launch, parse_config
 from zeta_router.errors import ConfigError
 from zeta_router.localfleet import free_ports
-from zeta_router.managed import ManagedReplica, Supervisor, build_argv, expand
+from zeta_router.managed.supervisor import ManagedReplica, Supervisor, build_argv, expand
+from zeta_router.ops.status import REDACTED, snapshot
 from zeta_router.router import Router
-from zeta_router.status import REDACTED, snapshot
 
 # Modes: ready after DELAY seconds; "never" ready; "crash" at once; "stubborn" ignores SIGTERM;
 # "fork" leaves a grandchild in its group and writes the grandchild's pid to PIDFILE.
@@ -522,7 +522,7 @@ ORPHAN_PARENT = textwrap.dedent(
     """
     import asyncio, sys
     from zeta_router.config import Launch
-    from zeta_router.managed import ManagedReplica
+    from zeta_router.managed.supervisor import ManagedReplica
 
     async def main():
         spec = Launch(command=(sys.executable, sys.argv[1], "{port}", "0", "ok"))

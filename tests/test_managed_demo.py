@@ -13,7 +13,7 @@ from zeta_router import localfleet
 from zeta_router.config import BUILTIN_TASKS
 from zeta_router.demo import Job, Result, _pct, load_jobs, summary_tables
 from zeta_router.localfleet import LocalModels, fleet_config, free_ports, llama_command
-from zeta_router.managed import Supervisor
+from zeta_router.managed.supervisor import Supervisor
 
 
 def test_workload_covers_every_task_with_streams_and_embeddings() -> None:

@@ -7,8 +7,8 @@ import pytest
 
 from zeta_router.config import parse_config
 from zeta_router.errors import InvalidRequest, ModelNotFound
-from zeta_router.policy import plan
-from zeta_router.protocol import parse_request, set_model, upstream_model_in
+from zeta_router.http.protocol import parse_request, set_model, upstream_model_in
+from zeta_router.routing.policy import plan
 
 from .conftest import fleet_template
 

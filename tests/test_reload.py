@@ -12,11 +12,11 @@ import openai
 import pytest
 import yaml
 
-from zeta_router.breaker import BreakerState
 from zeta_router.config import Config, parse_config
 from zeta_router.errors import ConfigError, Unauthorized
-from zeta_router.fleet import Health
-from zeta_router.reload import authorize
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.state import Health
+from zeta_router.ops.reload import authorize
 from zeta_router.router import Router
 from zeta_router.testing import Harness
 
@@ -270,7 +270,7 @@ def test_stream_on_a_removed_replica_finishes_while_it_drains(gw: Harness) -> No
 
 
 def test_a_replaced_replica_draining_under_its_id_gives_one_metric_series(router: Router) -> None:
-    from zeta_router.metrics import RouterCollector
+    from zeta_router.ops.metrics import RouterCollector
 
     router.fleet.replicas["b1"].in_flight = 1
     new = small_config()
@@ -311,7 +311,7 @@ def test_reload_restarts_probes_of_a_running_router(gw: Harness) -> None:
 def test_a_removed_model_stays_reachable_but_unusable_for_requests_already_planned(
     router: Router,
 ) -> None:
-    from zeta_router.status import snapshot
+    from zeta_router.ops.status import snapshot
 
     clock = router.clock
     assert isinstance(clock, FakeClock)

@@ -12,9 +12,9 @@ import httpx
 import openai
 import pytest
 
-from zeta_router.breaker import BreakerState
-from zeta_router.hedge import race
+from zeta_router.fleet.breaker import BreakerState
 from zeta_router.router import Router
+from zeta_router.routing.hedge import race
 from zeta_router.testing import Harness
 
 from .conftest import BACKENDS, SECRET, fleet_template

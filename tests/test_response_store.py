@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from zeta_router import apis
 from zeta_router.config import ResponsesSettings
 from zeta_router.errors import InvalidRequest
-from zeta_router.response_store import ResponseStore
+from zeta_router.http import apis
+from zeta_router.upstream.response_store import ResponseStore
 
 
 class Clock:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from zeta_router.admission import replica_saturation, saturation
 from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
-from zeta_router.fleet import Fleet, ScrapedLoad
-from zeta_router.scrape import (
+from zeta_router.fleet.scrape import (
     RECHECK_S,
     Scraper,
     load_from_samples,
@@ -18,8 +16,10 @@ from zeta_router.scrape import (
     parse_metrics,
     slots_url,
 )
+from zeta_router.fleet.state import Fleet, ScrapedLoad
+from zeta_router.routing.admission import replica_saturation, saturation
 from zeta_router.testing import FakeBackend
-from zeta_router.upstream import Upstream
+from zeta_router.upstream.attempt import Upstream
 
 VLLM_PAGE = """\
 # HELP vllm:num_requests_running Number of requests in model execution batches.

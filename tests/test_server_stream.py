@@ -11,9 +11,9 @@ import orjson
 import pytest
 
 from zeta_router.config import parse_config
-from zeta_router.response import Response
+from zeta_router.http.response import Response
+from zeta_router.http.server import create_app
 from zeta_router.router import Router
-from zeta_router.server import create_app
 
 
 async def broken_stream() -> AsyncIterator[bytes]:

@@ -13,9 +13,9 @@ import orjson
 import pytest
 
 from zeta_router.config import parse_config
-from zeta_router.fleet import ScrapedLoad
-from zeta_router.protocol import PRIORITIES, parse_request
-from zeta_router.response import Response
+from zeta_router.fleet.state import ScrapedLoad
+from zeta_router.http.protocol import PRIORITIES, parse_request
+from zeta_router.http.response import Response
 from zeta_router.router import RequestOptions, Router
 from zeta_router.testing import FakeBackend
 

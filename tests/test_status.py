@@ -11,9 +11,9 @@ import pytest
 
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
-from zeta_router.decision import Attempt, Decision
-from zeta_router.status import REDACTED, redact_config
-from zeta_router.telemetry import Telemetry
+from zeta_router.ops.status import REDACTED, redact_config
+from zeta_router.ops.telemetry import Telemetry
+from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.testing import Harness
 
 from .conftest import SECRET

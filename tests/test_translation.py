@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from zeta_router import messages_api, responses_api, responses_stream
 from zeta_router.errors import InvalidRequest
-from zeta_router.sse import split_events
+from zeta_router.upstream import messages_api, responses_api, responses_stream
+from zeta_router.upstream.sse import split_events
 
 
 def events(block: bytes) -> list[tuple[str, dict[str, Any]]]:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from zeta_router.upstream import _Watchdog
+from zeta_router.upstream.attempt import _Watchdog
 
 
 async def test_overdue_block_raises_timeout_and_others_keep_running() -> None:

@@ -1,3 +1,3 @@
-from .cli import main
+from zeta_router.cli import main
 
 raise SystemExit(main())

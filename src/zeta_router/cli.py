@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from .config import Config, load_config, parse_config
-from .errors import ConfigError, RouterError, UpstreamError
+from zeta_router.config import Config, load_config, parse_config
+from zeta_router.errors import ConfigError, RouterError, UpstreamError
 
 
 def _load(path: str | None) -> Config:
@@ -26,7 +26,7 @@ def _load(path: str | None) -> Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import run
+    from zeta_router.ops.serve import run
 
     config = _load(args.config)
     return run(config, host=args.host, port=args.port, config_path=args.config)
@@ -36,8 +36,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .fleet import Fleet
-    from .upstream import Upstream
+    from zeta_router.fleet.state import Fleet
+    from zeta_router.upstream.attempt import Upstream
 
     config = _load(args.config)
     fleet = Fleet(config)
@@ -83,9 +83,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .analysis import build_analyzer
-    from .analysis.profile import Prompt, estimate_tokens
-    from .policy import plan
+    from zeta_router.analysis import build_analyzer
+    from zeta_router.analysis.profile import Prompt, estimate_tokens
+    from zeta_router.routing.policy import plan
 
     config = _load(args.config)
     settings = config.analysis
@@ -95,7 +95,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     prompt_text = " ".join(args.prompt) if args.prompt else sys.stdin.read()
     endpoint = args.endpoint
     if endpoint == "embeddings":
-        from .analysis.profile import TaskProfile
+        from zeta_router.analysis.profile import TaskProfile
 
         tokens = estimate_tokens(len(prompt_text))
         profile = TaskProfile("embeddings", 0.0, 1.0, tokens, "endpoint", ("embeddings endpoint",))
@@ -119,7 +119,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 2
     live = _live_load(args.url) if args.url else None
     if live is not None:
-        from .feedback import reorder, swap_margin
+        from zeta_router.routing.feedback import reorder, swap_margin
 
         scores = {s["model"]: s["score"] for s in live["scores"] if s["task"] == task}
         p = reorder(p, profile.complexity, config.models, scores, swap_margin(config.feedback))
@@ -212,8 +212,8 @@ def _print_live(live: dict[str, Any], models: list[str], task: str) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from .analysis import build_analyzer
-    from .analysis.profile import Prompt, prompt_from_messages
+    from zeta_router.analysis import build_analyzer
+    from zeta_router.analysis.profile import Prompt, prompt_from_messages
 
     config = _load(args.config)
     settings = config.analysis
@@ -252,7 +252,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
-    from . import llamabuild
+    from zeta_router.managed import llamabuild
 
     if args.fleet_command == "path":
         found = llamabuild.find_llama_server()
@@ -277,7 +277,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 def cmd_top(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from .top import run
+    from zeta_router.top import run
 
     return run(
         args.url, once=args.once, interval_s=args.interval, window_s=args.window, console=Console()
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo"]:
-        from . import demo
+        from zeta_router import demo
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return demo.main(argv[1:])

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from zeta_router.errors import ConfigError
 
 Endpoint = Literal["chat", "completions", "embeddings", "rerank"]
 ENDPOINTS: tuple[Endpoint, ...] = ("chat", "completions", "embeddings", "rerank")

@@ -28,8 +28,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .config import Config
-from .localfleet import Gateway, running_gateway
+from zeta_router.config import Config
+from zeta_router.localfleet import Gateway, running_gateway
 
 __all__ = ["Gateway", "Job", "Result", "main", "run_demo", "running_gateway"]
 
@@ -519,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_args(args: argparse.Namespace) -> int:
     """Run the demo from parsed options; 0 when every request succeeded."""
-    from .localfleet import LocalModelError, fleet_config, llama_available
+    from zeta_router.localfleet import LocalModelError, fleet_config, llama_available
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
@@ -532,7 +532,7 @@ def run_args(args: argparse.Namespace) -> int:
         return 2
     binary = None
     if args.backend != "python":
-        from .llamabuild import find_llama_server
+        from zeta_router.managed.llamabuild import find_llama_server
 
         binary = find_llama_server()
         if binary is None and args.backend == "llama-server":

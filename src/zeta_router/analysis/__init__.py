@@ -12,12 +12,18 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from ..config import AnalysisSettings
-from ..errors import ConfigError
-from .base import Analyzer
-from .cache import CachedAnalyzer
-from .heuristic import HeuristicAnalyzer
-from .profile import Prompt, TaskProfile, Turn, estimate_tokens, prompt_from_messages
+from zeta_router.analysis.base import Analyzer
+from zeta_router.analysis.cache import CachedAnalyzer
+from zeta_router.analysis.heuristic import HeuristicAnalyzer
+from zeta_router.analysis.profile import (
+    Prompt,
+    TaskProfile,
+    Turn,
+    estimate_tokens,
+    prompt_from_messages,
+)
+from zeta_router.config import AnalysisSettings
+from zeta_router.errors import ConfigError
 
 __all__ = [
     "ANALYZERS",
@@ -51,7 +57,7 @@ def _heuristic(settings: AnalysisSettings) -> Analyzer:
 
 def _semantic(settings: AnalysisSettings) -> Analyzer:
     try:
-        from .semantic import SemanticAnalyzer
+        from zeta_router.analysis.semantic import SemanticAnalyzer
     except ImportError as exc:
         raise AnalyzerUnavailable(
             f"analysis.analyzer: semantic needs its optional dependencies ({exc}); "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .profile import Prompt, TaskProfile
+from zeta_router.analysis.profile import Prompt, TaskProfile
 
 
 class Analyzer(Protocol):

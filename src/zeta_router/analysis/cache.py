@@ -12,8 +12,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from hashlib import blake2b
 
-from .base import Analyzer
-from .profile import Prompt, TaskProfile
+from zeta_router.analysis.base import Analyzer
+from zeta_router.analysis.profile import Prompt, TaskProfile
 
 # Separators that cannot be confused with text so ("ab","c") and ("a","bc") hash apart.
 _ROLE_SEP = b"\x1e"

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import compress, islice
 
-from . import lexicon as lx
-from .profile import Prompt
+from zeta_router.analysis import lexicon as lx
+from zeta_router.analysis.profile import Prompt
 
 # A branch of a regex alternation with a test that is false when the branch can match nowhere.
 Gate = Callable[[str], bool]

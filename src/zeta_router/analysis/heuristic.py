@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from .features import DOC_CHARS, Features, extract
-from .profile import Prompt, TaskProfile, estimate_tokens
+from zeta_router.analysis.features import DOC_CHARS, Features, extract
+from zeta_router.analysis.profile import Prompt, TaskProfile, estimate_tokens
 
 TASKS = ("code", "reasoning", "simple", "retrieval")
 # Quoted or pasted prose this long, with a question, is worth reading even below DOC_CHARS.

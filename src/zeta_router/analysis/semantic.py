@@ -25,12 +25,18 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 
-from ..config import AnalysisSettings
-from .embedder import StaticEmbedder
-from .exemplars import EXEMPLARS
-from .features import DOC_CHARS, Features, extract, split_ask
-from .heuristic import ELLIPTIC_WORDS, SHORT_DOC_CHARS, complexity, score, softmax
-from .profile import Prompt, TaskProfile, estimate_tokens
+from zeta_router.analysis.embedder import StaticEmbedder
+from zeta_router.analysis.exemplars import EXEMPLARS
+from zeta_router.analysis.features import DOC_CHARS, Features, extract, split_ask
+from zeta_router.analysis.heuristic import (
+    ELLIPTIC_WORDS,
+    SHORT_DOC_CHARS,
+    complexity,
+    score,
+    softmax,
+)
+from zeta_router.analysis.profile import Prompt, TaskProfile, estimate_tokens
+from zeta_router.config import AnalysisSettings
 
 BUILTIN = ("code", "reasoning", "simple", "retrieval")
 # Text embedded as "the whole turn": enough of the head and tail to catch code or a topic.

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .fake_backend import FakeBackend
+    from zeta_router.testing.fake_backend import FakeBackend
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
 

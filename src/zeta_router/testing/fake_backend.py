@@ -24,7 +24,7 @@ from typing import Any, Literal, get_args
 import orjson
 from aiohttp import web
 
-from . import fake_apis
+from zeta_router.testing import fake_apis
 
 Mode = Literal[
     "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset", "crash"

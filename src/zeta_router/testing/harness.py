@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from ..config import Config, parse_config
-from ..router import Router
-from ..serve import uvicorn_config
-from ..server import App, create_app
-from .fake_backend import FakeBackend, Flavor
+from zeta_router.config import Config, parse_config
+from zeta_router.http.server import App, create_app
+from zeta_router.ops.serve import uvicorn_config
+from zeta_router.router import Router
+from zeta_router.testing.fake_backend import FakeBackend, Flavor
 
 T = TypeVar("T")
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import orjson
 
-from ..breaker import BreakerState
-from ..config import Timeouts, parse_config
-from ..errors import FailureKind, UpstreamError
-from ..fleet import ReplicaState
-from ..protocol import parse_request
-from ..router import RequestOptions, Router
-from ..upstream import Reply, Stream, generation_allowance
+from zeta_router.config import Timeouts, parse_config
+from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.state import ReplicaState
+from zeta_router.http.protocol import parse_request
+from zeta_router.router import RequestOptions, Router
+from zeta_router.upstream.attempt import Reply, Stream, generation_allowance
 
 #: (kind, seconds): "ok" answers after seconds, "fail" fails with a 500 after seconds, "hang"
 #: never answers (the attempt ends at its first-byte timeout, as a real one does).

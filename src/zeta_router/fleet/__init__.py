@@ -1,0 +1,1 @@
+"""Fleet state: replicas and models, circuit breakers, health probes, metric scrapes."""

@@ -1,0 +1,346 @@
+"""Live state of every model and replica: load, latency estimates, breaker, health.
+
+This is plain data plus small, allocation-free updates; decisions read it, the request path and
+background tasks (probes, scrapes, supervisor) write it. All times come from the router's clock.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+from zeta_router.config import Config, Model, Replica, replica_id
+from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet.breaker import Breaker, BreakerState
+
+#: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
+LOADING_PAUSE_S = 2.0
+#: Answers shorter than this say little about decode speed; the weight of a new sample.
+DECODE_MIN_TOKENS = 4
+DECODE_EWMA = 0.2
+
+
+class Health(StrEnum):
+    UNKNOWN = "unknown"  # not probed yet: usable, the first requests tell
+    READY = "ready"
+    LOADING = "loading"  # llama.cpp's 503 while the model loads
+    DOWN = "down"  # the health probe failed
+    STARTING = "starting"  # a managed process is starting
+    # A managed process is not running: restarting, or given up (launch.max_restarts).
+    EXITED = "exited"
+    DRAINING = "draining"  # removed by a reload; finishing in-flight work
+
+
+USABLE_HEALTH = frozenset({Health.UNKNOWN, Health.READY})
+
+
+#: A failed attempt counts as an answer this many times slower than the estimate so far.
+FAILURE_PENALTY = 2.0
+#: ... but never as worse than this (the default first-byte timeout): consecutive failures
+#: double the estimate, and one flapping replica should not be shunned for hours.
+MAX_PENALTY_S = 60.0
+
+
+class PeakEwma:
+    """Peak-sensitive moving average (Finagle's peak EWMA): jumps up to a slow sample at once,
+    decays back with time constant ``tau_s``. Reacting fast to slowness and slowly to recovery
+    keeps a degrading replica from being chosen while its average still looks good."""
+
+    __slots__ = ("_last", "_tau", "value")
+
+    def __init__(self, tau_s: float, initial: float = 0.0) -> None:
+        self._tau = tau_s
+        self._last = 0.0
+        self.value = initial
+
+    def observe(self, sample: float, now: float) -> None:
+        if sample >= self.value or self._last == 0.0:
+            self.value = sample
+        else:
+            w = math.exp(-(now - self._last) / self._tau)
+            self.value = self.value * w + sample * (1.0 - w)
+        self._last = now
+
+    def observe_at_least(self, bound: float, now: float) -> None:
+        """An attempt given up on (lost a hedge, the client left) after ``bound`` seconds
+        without an answer: the true latency is at least that. Raises the estimate when it was
+        lower; a higher estimate is not contradicted, so it keeps decaying as before."""
+        if bound > self.decayed(now):
+            self.value = bound
+            self._last = now
+
+    def penalize(self, elapsed: float, now: float) -> None:
+        """A failed attempt: a 503 in a millisecond is no fast answer. It counts as a sample
+        ``FAILURE_PENALTY`` times the estimate (and at least the time it took), so a replica
+        that keeps failing fast looks ever slower instead of the fastest."""
+        doubled = min(FAILURE_PENALTY * max(self.decayed(now), 1e-3), MAX_PENALTY_S)
+        self.observe(max(elapsed, doubled), now)
+
+    def stale(self, now: float) -> bool:
+        """No sample for half the decay time: by now the estimate is mostly assumption."""
+        return now - self._last > 0.5 * self._tau
+
+    def forget(self) -> None:
+        """Nothing is known any more (a restarted process): the estimate reads as ``prior``
+        until the first new sample."""
+        self.value = 0.0
+        self._last = -math.inf
+
+    def decayed(self, now: float, prior: float = 0.0) -> float:
+        """The estimate read at ``now``. Without new samples it decays towards ``prior``, what
+        is assumed of a replica nothing is known about (the balancer passes its peers' typical
+        latency): an avoided replica gets a trial request again after a while, but silence
+        never makes it look faster than its peers. With prior 0 this is Finagle's decay."""
+        if self._last == 0.0 or now <= self._last:
+            return self.value
+        return prior + (self.value - prior) * math.exp(-(now - self._last) / self._tau)
+
+
+@dataclass(slots=True)
+class ScrapedLoad:
+    """What the backend reports about itself (vLLM, llama.cpp, SGLang metrics)."""
+
+    waiting: float = 0.0
+    running: float = 0.0
+    kv_usage: float | None = None
+    at: float = 0.0
+
+
+class ReplicaState:
+    __slots__ = (
+        "_seq",
+        "auth_header",
+        "base_url",
+        "breaker",
+        "cooldown_until",
+        "decode_s_per_token",
+        "failures",
+        "health",
+        "health_detail",
+        "id",
+        "in_flight",
+        "index",
+        "last_failure_at",
+        "last_success_at",
+        "latency",
+        "max_concurrency",
+        "model",
+        "pending",
+        "ready_since",
+        "request_faults",
+        "requests",
+        "scraped",
+        "successes",
+        "ttfb_samples",
+        "upstream_model",
+        "weight",
+    )
+
+    def __init__(
+        self, model: str, index: int, cfg: Replica, config: Config, *, initial_latency_s: float
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.id = replica_id(model, index, cfg)
+        self.upstream_model = cfg.upstream_model or model
+        key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        # Kept only as the header value sent upstream; never logged or shown in status.
+        self.auth_header = f"Bearer {key}" if key else None
+        # The key wins over credentials in the URL: one Authorization header goes out, and a
+        # password nobody sends is not kept.
+        userinfo = urlsplit(cfg.url).username is not None
+        self.base_url = redact_url(cfg.url) if key and userinfo else cfg.url
+        self.max_concurrency = cfg.max_concurrency
+        self.weight = cfg.weight
+        self.breaker = Breaker(config.breaker)
+        self.latency = PeakEwma(config.balancer.ewma_decay_s, initial_latency_s)
+        self.ttfb_samples: deque[float] = deque(maxlen=128)
+        self.in_flight = 0
+        #: Attempts still waiting for their first byte: token -> start, oldest first.
+        self.pending: dict[int, float] = {}
+        self._seq = 0
+        self.health = Health.STARTING if cfg.launch else Health.UNKNOWN
+        self.health_detail = ""
+        self.cooldown_until = 0.0
+        self.ready_since = 0.0
+        self.scraped: ScrapedLoad | None = None
+        self.requests = 0
+        self.successes = 0
+        self.failures = 0
+        #: Measured seconds per generated token of non-stream answers (0: not measured yet).
+        self.decode_s_per_token = 0.0
+        self.last_success_at: float | None = None
+        self.last_failure_at: float | None = None
+        #: Bare 5xx/404s blamed on their requests since this replica last served one.
+        self.request_faults = 0
+
+    def unavailable_reason(self, now: float) -> str | None:
+        """Why this replica cannot take a request now, or None when it can."""
+        if self.health not in USABLE_HEALTH:
+            return self.health_detail or self.health.value
+        if not self.breaker.can_try(now):
+            return f"circuit {self.breaker.state.value}"
+        if now < self.cooldown_until:
+            return "cooling down (Retry-After)"
+        if self.max_concurrency is not None and self.in_flight >= self.max_concurrency:
+            return "at max concurrency"
+        return None
+
+    def available(self, now: float) -> bool:
+        return (
+            self.health in USABLE_HEALTH
+            and self.breaker.can_try(now)
+            and now >= self.cooldown_until
+            and (self.max_concurrency is None or self.in_flight < self.max_concurrency)
+        )
+
+    # -- outcomes of requests sent here: the only writers of breaker and latency state --------
+
+    def on_failure(self, err: UpstreamError, now: float, elapsed: float = 0.0) -> None:
+        """A failed attempt that took ``elapsed`` seconds."""
+        if not err.retryable:
+            # The request was at fault, not the replica: give back a half-open probe slot.
+            self.breaker.on_neutral()
+            return
+        self.failures += 1
+        self.last_failure_at = now
+        pause = err.retry_after_s
+        if err.kind is FailureKind.LOADING:
+            # Health state belongs to the active probes; the passive path only steps aside
+            # for a moment, so a router without probes still comes back to a loaded replica.
+            pause = max(pause or 0.0, LOADING_PAUSE_S)
+        if pause:
+            self.cooldown_until = max(self.cooldown_until, now + pause)
+        self.latency.penalize(elapsed, now)
+        self.breaker.on_failure(now, err.reason)
+
+    def on_success(self, now: float, ttfb: float | None = None, *, stream: bool = False) -> None:
+        """A complete answer; ``ttfb`` is given when this success is also a latency sample,
+        ``stream`` when it was a stream that reached its end."""
+        self.successes += 1
+        self.last_success_at = now
+        self.request_faults = 0
+        if self.breaker.state is BreakerState.HALF_OPEN:
+            # Back from an ejection: the balancer's slow start ramps its share up again.
+            self.ready_since = now
+        self.breaker.on_success(now, stream=stream)
+        if ttfb is not None:
+            self.observe_ttfb(ttfb, now)
+
+    def observe_decode(self, elapsed_s: float, tokens: int) -> None:
+        """A non-stream answer of ``tokens`` generated tokens took ``elapsed_s`` in all."""
+        if tokens < DECODE_MIN_TOKENS:
+            return  # too short: the prompt's processing would pass for decode time
+        sample = elapsed_s / tokens
+        old = self.decode_s_per_token
+        self.decode_s_per_token = sample if old == 0.0 else old + DECODE_EWMA * (sample - old)
+
+    def on_given_up(self, elapsed: float, now: float) -> None:
+        """An attempt cancelled before its first byte (a hedge won, the client left): no
+        verdict for the breaker, but the wait so far is a lower bound on its latency."""
+        self.breaker.on_neutral()
+        self.latency.observe_at_least(elapsed, now)
+
+    def begin_wait(self, now: float) -> int:
+        """An attempt was sent; returns the token for :meth:`end_wait`."""
+        self._seq += 1
+        self.pending[self._seq] = now
+        return self._seq
+
+    def end_wait(self, token: int) -> None:
+        """The attempt's first byte (or its failure, or its cancellation) arrived."""
+        self.pending.pop(token, None)
+
+    def expected_latency(self, now: float, prior: float = 0.0) -> float:
+        """What the balancer expects of the next request here: the estimate (decaying towards
+        ``prior``), and never less than the wait of the oldest attempt still without a first
+        byte. A replica that went silent looks slower by the second, before any timeout."""
+        est = self.latency.decayed(now, prior)
+        pending = self.pending
+        if pending:
+            waited = now - next(iter(pending.values()))
+            if waited > est:
+                return waited
+        return est
+
+    def probing(self, now: float) -> bool:
+        """Whether an attempt is out to learn what this replica is like now: its estimate is
+        stale and an attempt is still waiting for its first byte. Until that answer comes,
+        one request at a time is its share (a replica returning from being avoided must not
+        take a burst on an old, decayed estimate)."""
+        return bool(self.pending) and self.latency.stale(now)
+
+    def observe_ttfb(self, ttfb: float, now: float) -> None:
+        self.latency.observe(ttfb, now)
+        self.ttfb_samples.append(ttfb)
+
+    def retry_at(self, now: float) -> float:
+        """Earliest time this replica may be tried again (for Retry-After on a 503)."""
+        at = max(self.cooldown_until, now)
+        if self.breaker.state is BreakerState.OPEN:
+            at = max(at, self.breaker.open_until)
+        return at
+
+    def ttfb_quantile(self, q: float) -> float | None:
+        if len(self.ttfb_samples) < 8:
+            return None
+        ordered = sorted(self.ttfb_samples)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without credentials, for status and explain output."""
+        return redact_url(self.base_url)
+
+
+def redact_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None and not parts.query:
+            return url
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        # "http://[bad" or a port that is no number: nothing here can be shown safely.
+        return "<unparseable URL hidden>"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class ModelState:
+    __slots__ = ("config", "name", "replicas")
+
+    def __init__(self, name: str, config: Model, replicas: tuple[ReplicaState, ...]) -> None:
+        self.name = name
+        self.config = config
+        self.replicas = replicas
+
+    def unavailable_reason(self, now: float) -> str | None:
+        reasons = [r.unavailable_reason(now) for r in self.replicas]
+        if any(r is None for r in reasons):
+            return None
+        distinct = sorted({r for r in reasons if r})
+        return "; ".join(distinct)
+
+    def in_flight(self) -> int:
+        return sum(r.in_flight for r in self.replicas)
+
+
+class Fleet:
+    """Every model's live state, built from a config; keeps replica state across reloads."""
+
+    def __init__(self, config: Config, *, initial_latency_s: float = 0.05) -> None:
+        self.models: dict[str, ModelState] = {}
+        self.replicas: dict[str, ReplicaState] = {}
+        for name, model in config.models.items():
+            states = tuple(
+                ReplicaState(name, i, rep, config, initial_latency_s=initial_latency_s)
+                for i, rep in enumerate(model.replicas)
+            )
+            self.models[name] = ModelState(name, model, states)
+            for st in states:
+                self.replicas[st.id] = st

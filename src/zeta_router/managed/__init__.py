@@ -1,0 +1,1 @@
+"""Managed processes: launching and supervising local model servers, llama.cpp builds."""

@@ -1,0 +1,1 @@
+"""Operations: metrics, status, telemetry, history, config reload, lifecycle, dashboard."""

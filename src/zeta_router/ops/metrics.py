@@ -1,0 +1,354 @@
+"""Prometheus metrics: plain counters filled off the response path, exported at scrape time.
+
+The request path touches none of this. :class:`RequestStats` is fed by the telemetry drain task
+(one ``observe`` per finished request: a few dict increments and bisects); live replica state
+(breaker, in-flight, EWMA, scraped queue) is read straight from the fleet when Prometheus
+scrapes. Nothing is registered in prometheus_client's global registry: each app gets its own
+:class:`~prometheus_client.CollectorRegistry`, so two routers in one process never share series.
+
+Label values are bounded: model and replica names come from the config, tasks from the config's
+task list, reasons from :func:`reason_class` (a fixed vocabulary), never request ids or text.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from zeta_router import __version__
+from zeta_router.analysis.cache import CachedAnalyzer
+from zeta_router.errors import Blame, FailureKind
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.state import Health, ReplicaState
+from zeta_router.http.response import Response
+from zeta_router.ops.reload import prune_drained
+from zeta_router.routing.decision import Decision
+
+if TYPE_CHECKING:
+    from zeta_router.http.server import App, Receive, Scope
+    from zeta_router.router import Router
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+#: Reason prefixes that are not upstream failures: the router passed a model over.
+_PASS_REASONS = (
+    ("circuit ", "circuit open"),
+    ("at max concurrency", "saturated"),
+    ("saturated", "saturated"),
+    ("queue full", "saturated"),
+    ("cooling down", "cooling down"),
+    ("retry budget", "retry budget exhausted"),
+    ("no replica left", "no replica left"),
+    ("removed by reload", "draining"),
+    ("max_complexity", "max_complexity"),
+)
+_FAILURE_VALUES = tuple(k.value for k in FailureKind)
+_HEALTH_VALUES = tuple(h.value for h in Health)
+
+
+def reason_class(reason: str) -> str:
+    """Map a free-text reason to a small fixed vocabulary usable as a label value."""
+    head = reason.split("; ", 1)[0]
+    for value in _FAILURE_VALUES:
+        if head.startswith(value):
+            return value
+    for prefix, label in _PASS_REASONS:
+        if head.startswith(prefix):
+            return label
+    if head in _HEALTH_VALUES:
+        return head
+    return "other"
+
+
+class Histogram:
+    """Bucket counts plus a sum; ``observe`` is one bisect and two adds."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        # bisect_left puts a value equal to a bound in that bucket: Prometheus' "le" is inclusive.
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        total = 0
+        for bound, n in zip(self.bounds, self.counts, strict=False):
+            total += n
+            out.append((repr(float(bound)), total))
+        out.append(("+Inf", total + self.counts[-1]))
+        return out
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+
+class RequestStats:
+    """Per-request counters, fed once per finished request by the telemetry drain task."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[tuple[str, str, str, str]] = Counter()
+        self.duration: dict[str, Histogram] = {}
+        self.ttfb: dict[str, Histogram] = {}
+        self.overhead = Histogram(OVERHEAD_BUCKETS)
+        self.confidence: dict[str, Histogram] = {}
+        self.fallbacks: Counter[tuple[str, str, str]] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.attempt_failures: Counter[tuple[str, str]] = Counter()
+        self.request_faults: Counter[tuple[str, str]] = Counter()
+        self.shed: Counter[str] = Counter()
+        self.stream_errors: Counter[tuple[str, str]] = Counter()
+
+    def observe(self, d: Decision) -> None:
+        model = d.model or "none"
+        self.requests[(model, d.task or "none", str(d.status), d.endpoint)] += 1
+        if d.duration_s is not None and d.model is not None:
+            _hist(self.duration, model, LATENCY_BUCKETS).observe(d.duration_s)
+        if d.ttfb_s is not None and d.model is not None:
+            _hist(self.ttfb, model, LATENCY_BUCKETS).observe(d.ttfb_s)
+        if d.router_overhead_s is not None:
+            self.overhead.observe(max(0.0, d.router_overhead_s))
+        p = d.profile
+        if p is not None and p.source not in ("header", "endpoint"):
+            _hist(self.confidence, d.task or "none", CONFIDENCE_BUCKETS).observe(p.confidence)
+        for a in d.attempts[1:]:
+            self.retries[a.model] += 1
+        for a in d.attempts:
+            if a.outcome != "ok":
+                self.attempt_failures[(a.model, reason_class(a.outcome))] += 1
+                if a.blame is Blame.REQUEST:
+                    self.request_faults[(a.model, reason_class(a.outcome))] += 1
+        if d.model is not None and d.preferred is not None and d.model != d.preferred:
+            why = dict(d.passed_over).get(d.preferred, "unavailable")
+            self.fallbacks[(d.preferred, d.model, reason_class(why))] += 1
+        if d.status == 429:
+            self.shed[d.preferred or "none"] += 1
+        if d.stream_error:
+            err = d.stream_error
+            why = err if err == "client disconnected" else reason_class(err)
+            self.stream_errors[(model, why)] += 1
+
+
+def _hist(table: dict[str, Histogram], key: str, bounds: Sequence[float]) -> Histogram:
+    h = table.get(key)
+    if h is None:
+        h = table[key] = Histogram(bounds)
+    return h
+
+
+class RouterCollector:
+    """Reads the router's counters and live fleet state when Prometheus scrapes."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+
+    def describe(self) -> Iterable[Metric]:
+        # Nothing up front: series appear as the fleet and traffic do.
+        return ()
+
+    def collect(self) -> Iterator[Metric]:
+        router = self._router
+        router.telemetry.flush()
+        yield from _request_metrics(router.telemetry.stats)
+        yield from _replica_metrics(router)
+        yield from _analysis_metrics(router)
+        yield from _load_metrics(router)
+        info = GaugeMetricFamily("zeta_build_info", "zeta-router build", labels=["version"])
+        info.add_metric([__version__], 1.0)
+        yield info
+        reloads = CounterMetricFamily(
+            "zeta_config_reloads", "Config reloads attempted, by result", labels=["result"]
+        )
+        reloads.add_metric(["ok"], router.reloads.ok)
+        reloads.add_metric(["error"], router.reloads.failed)
+        yield reloads
+
+
+def _request_metrics(s: RequestStats) -> Iterator[Metric]:
+    yield _counter(
+        "zeta_requests",
+        "Finished requests by serving model, task, HTTP status and endpoint",
+        ["model", "task", "status", "endpoint"],
+        s.requests.items(),
+    )
+    yield _histograms(
+        "zeta_request_duration_seconds",
+        "Request duration from routing to the last byte, by serving model",
+        "model",
+        s.duration,
+    )
+    yield _histograms(
+        "zeta_time_to_first_byte_seconds",
+        "Upstream time to first byte (first SSE event for streams), by serving model",
+        "model",
+        s.ttfb,
+    )
+    h = HistogramMetricFamily(
+        "zeta_router_overhead_seconds",
+        "Time the router itself spent on a request, upstream attempts excluded",
+    )
+    h.add_metric([], s.overhead.cumulative(), s.overhead.sum)
+    yield h
+    yield _histograms(
+        "zeta_classification_confidence",
+        "Analyzer confidence of the routed task (header-pinned tasks excluded)",
+        "task",
+        s.confidence,
+    )
+    yield _counter(
+        "zeta_fallbacks",
+        "Requests served by another model than the preferred one",
+        ["from", "to", "reason"],
+        s.fallbacks.items(),
+    )
+    yield _counter(
+        "zeta_retries",
+        "Upstream attempts after a request's first, by model",
+        ["model"],
+        s.retries.items(),
+    )
+    yield _counter(
+        "zeta_upstream_failures",
+        "Failed upstream attempts by model and reason",
+        ["model", "reason"],
+        s.attempt_failures.items(),
+    )
+    yield _counter(
+        "zeta_request_faults",
+        "Failed upstream attempts blamed on the request itself (relayed to the client, never "
+        "counted against a breaker), by model and reason",
+        ["model", "reason"],
+        s.request_faults.items(),
+    )
+    yield _counter(
+        "zeta_shed_requests",
+        "Requests refused with 429 by admission, by preferred model",
+        ["model"],
+        s.shed.items(),
+    )
+    yield _counter(
+        "zeta_stream_errors",
+        "Streams that ended early after the first byte",
+        ["model", "reason"],
+        s.stream_errors.items(),
+    )
+
+
+def _counter(
+    name: str, doc: str, labels: list[str], counts: Iterable[tuple[str | tuple[str, ...], int]]
+) -> Metric:
+    """A counter family from (label value or label values, count) pairs."""
+    c = CounterMetricFamily(name, doc, labels=labels)
+    for key, n in counts:
+        c.add_metric([key] if isinstance(key, str) else list(key), n)
+    return c
+
+
+def _histograms(name: str, doc: str, label: str, table: dict[str, Histogram]) -> Metric:
+    h = HistogramMetricFamily(name, doc, labels=[label])
+    for key, hist in table.items():
+        h.add_metric([key], hist.cumulative(), hist.sum)
+    return h
+
+
+def _replica_metrics(router: Router) -> Iterator[Metric]:
+    labels = ["model", "replica"]
+    in_flight = GaugeMetricFamily("zeta_replica_in_flight", "Requests in flight", labels=labels)
+    queue = GaugeMetricFamily(
+        "zeta_replica_queue_depth", "Requests waiting in the backend (scraped)", labels=labels
+    )
+    ewma = GaugeMetricFamily(
+        "zeta_replica_latency_ewma_seconds", "Peak-EWMA time to first byte", labels=labels
+    )
+    breaker = GaugeMetricFamily(
+        "zeta_replica_breaker_state",
+        "Circuit breaker state (1 for the current one)",
+        labels=[*labels, "state"],
+    )
+    health = GaugeMetricFamily(
+        "zeta_replica_health", "Replica health (1 for the current one)", labels=[*labels, "health"]
+    )
+    requests = CounterMetricFamily(
+        "zeta_replica_requests", "Upstream attempts sent to the replica", labels=labels
+    )
+    failures = CounterMetricFamily(
+        "zeta_replica_failures", "Upstream attempts that failed on the replica", labels=labels
+    )
+    prune_drained(router)
+    live = router.fleet.replicas
+    # A replaced replica (same id, new URL) may drain under its old id: one series per id.
+    draining = [r for rid, r in router.draining.items() if rid not in live]
+    replicas: list[ReplicaState] = [*live.values(), *draining]
+    for r in replicas:
+        key = [r.model, r.id]
+        in_flight.add_metric(key, r.in_flight)
+        queue.add_metric(key, r.scraped.waiting if r.scraped is not None else 0.0)
+        ewma.add_metric(key, r.latency.value)
+        for state in BreakerState:
+            breaker.add_metric([*key, state.value], float(r.breaker.state is state))
+        for h in Health:
+            health.add_metric([*key, h.value], float(r.health is h))
+        requests.add_metric(key, r.requests)
+        failures.add_metric(key, r.failures)
+    yield from (in_flight, queue, ewma, breaker, health, requests, failures)
+
+
+def _load_metrics(router: Router) -> Iterator[Metric]:
+    queue = GaugeMetricFamily(
+        "zeta_admission_queue_depth", "Requests waiting in the router's queue", labels=["model"]
+    )
+    for name in router.config.models:
+        queue.add_metric([name], router.admission.waiting(name))
+    yield queue
+    score = GaugeMetricFamily(
+        "zeta_feedback_score",
+        "Outcome and rating score per model and task",
+        labels=["model", "task"],
+    )
+    for row in router.feedback.snapshot():
+        score.add_metric([row["model"], row["task"]], row["score"])
+    yield score
+
+
+def _analysis_metrics(router: Router) -> Iterator[Metric]:
+    analyzer = router.analyzer
+    if isinstance(analyzer, CachedAnalyzer):
+        c = CounterMetricFamily("zeta_decision_cache_hits", "Analyzer decision-cache hits")
+        c.add_metric([], analyzer.hits)
+        yield c
+        c = CounterMetricFamily("zeta_decision_cache_misses", "Analyzer decision-cache misses")
+        c.add_metric([], analyzer.misses)
+        yield c
+        g = GaugeMetricFamily("zeta_decision_cache_entries", "Analyzer decision-cache entries")
+        g.add_metric([], len(analyzer))
+        yield g
+
+
+def install(app: App) -> None:
+    """Serve ``GET /metrics`` from a registry owned by this app."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RouterCollector(app.router))
+    headers = [(b"content-type", CONTENT_TYPE_LATEST.encode())]
+
+    async def metrics(scope: Scope, receive: Receive) -> Response:
+        return Response(200, list(headers), generate_latest(registry))
+
+    app.add_route("/metrics", "GET", metrics)

@@ -1,0 +1,358 @@
+"""Config reload without downtime: validate, build, then swap.
+
+Everything that can fail (parsing, validation, building an analyzer or a balancing strategy) runs
+before any live state changes, so a bad config leaves the router exactly as it was. The swap then:
+
+- keeps the live :class:`~zeta_router.fleet.ReplicaState` (breaker, EWMA, in-flight, counters)
+  of every replica whose id and URL stay, updating what the config says about it (weight, key,
+  upstream model name, max_concurrency);
+- drains replicas that go: they leave the fleet, so no new request picks them, and are marked
+  ``draining`` while their in-flight requests finish (still shown in status and metrics);
+- rebuilds the analyzer, strategy and retry budget only when their settings changed, so a
+  reload that touches one model keeps the decision cache warm;
+- mutates the :class:`~zeta_router.fleet.Fleet` in place, so background tasks holding it (health
+  probes, scrapes) see the new replicas on their next round.
+
+Triggered by ``POST /v1/router/reload`` (admin) and by SIGHUP (see :mod:`zeta_router.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from zeta_router.analysis import build_analyzer
+from zeta_router.analysis.base import Analyzer
+from zeta_router.config import Config, load_config, parse_config, read_yaml
+from zeta_router.errors import ConfigError, InvalidRequest, Unauthorized, Unprocessable
+from zeta_router.fleet.breaker import Breaker, BreakerState
+from zeta_router.fleet.health import HealthProber
+from zeta_router.fleet.scrape import Scraper
+from zeta_router.fleet.state import Fleet, Health, PeakEwma, ReplicaState
+from zeta_router.http.response import Response
+from zeta_router.routing.balancer import Strategy, build_strategy
+from zeta_router.routing.budget import RetryBudget
+from zeta_router.routing.hedge import HedgePolicy
+
+if TYPE_CHECKING:
+    from zeta_router.http.server import App, Receive, Scope
+    from zeta_router.router import Router
+
+log = logging.getLogger("zeta_router.reload")
+
+#: Called after a successful swap with (old config, new config): other components resync here.
+ReloadHook = Callable[[Config, Config], None]
+
+
+@dataclass(slots=True)
+class ReloadLog:
+    """Reload outcomes for status and metrics."""
+
+    ok: int = 0
+    failed: int = 0
+    last_at: float | None = None
+    last_error: str | None = None
+    #: Models a reload removed -> when (router clock). They stay in the fleet, with only their
+    #: draining replicas, until no request planned before the reload can still reach them.
+    retired: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadResult:
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    kept: tuple[str, ...]
+    rebuilt: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reloaded": True,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "kept": list(self.kept),
+            "rebuilt": list(self.rebuilt),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated config plus the parts built from it, ready to swap in."""
+
+    config: Config
+    analyzer: Analyzer | None
+    strategy: Strategy | None
+
+
+def prepare(router: Router, new: Config) -> Prepared:
+    """Build what the new config needs without touching the router; raises ConfigError."""
+    old = router.config
+    analyzer = None
+    if new.analysis != old.analysis:
+        analyzer = build_analyzer(new.analysis)
+    strategy = None
+    h, oh = new.health, old.health
+    if (
+        new.balancer != old.balancer
+        or h.slow_start_s != oh.slow_start_s
+        or h.stale_after_s != oh.stale_after_s
+    ):
+        strategy = build_strategy(
+            # The router's own (injectable) rng keeps seeded tests deterministic.
+            new.balancer,
+            router._rng,
+            h.slow_start_s,
+            h.stale_after_s,
+        )
+    return Prepared(new, analyzer, strategy)
+
+
+def commit(router: Router, prep: Prepared) -> ReloadResult:
+    """Swap the prepared config in. Runs on the event loop; never fails half-way."""
+    old, new = router.config, prep.config
+    now = router.clock()
+    fleet = router.fleet
+    fresh = Fleet(new)
+    added: list[str] = []
+    kept: list[str] = []
+    survivors: set[int] = set()
+    for ms in fresh.models.values():
+        states: list[ReplicaState] = []
+        for st in ms.replicas:
+            prev = fleet.replicas.get(st.id) or router.draining.get(st.id)
+            if prev is None or prev.base_url != st.base_url:
+                added.append(st.id)
+                states.append(st)
+                continue
+            if router.draining.get(st.id) is prev:
+                del router.draining[st.id]
+            _carry_over(prev, st, old, new)
+            survivors.add(id(prev))
+            kept.append(st.id)
+            states.append(prev)
+        ms.replicas = tuple(states)
+    removed = [r for r in fleet.replicas.values() if id(r) not in survivors]
+    for r in removed:
+        r.health = Health.DRAINING
+        r.health_detail = "removed by reload"
+        router.draining[r.id] = r
+    # A request planned under the old config may still walk to a model this reload removes:
+    # it finds the model with only draining replicas and moves on, rather than failing.
+    retired = router.reloads.retired
+    gone = {id(r) for r in removed}
+    kept_models = {}
+    for name, ms in fleet.models.items():
+        if name not in fresh.models:
+            retired.setdefault(name, now)
+            ms.replicas = tuple(
+                r for r in ms.replicas if id(r) in gone or router.draining.get(r.id) is r
+            )
+            kept_models[name] = ms
+    for name in fresh.models:
+        retired.pop(name, None)
+    fleet.models.clear()
+    fleet.models.update(fresh.models)
+    fleet.models.update(kept_models)
+    fleet.replicas.clear()
+    for ms in fleet.models.values():
+        for st in ms.replicas:
+            fleet.replicas[st.id] = st
+    prune_drained(router)
+
+    rebuilt: list[str] = []
+    if prep.analyzer is not None:
+        router.analyzer = prep.analyzer
+        rebuilt.append("analyzer")
+    if prep.strategy is not None:
+        router.strategy = prep.strategy
+        rebuilt.append("strategy")
+    if new.retry != old.retry:
+        router.budget = RetryBudget(new.retry, router.clock)
+        rebuilt.append("retry budget")
+    # Queues, scores and hedging read their settings per request: swapping them keeps the
+    # waiting requests and the learned scores.
+    router.admission.settings = new.admission
+    router.feedback.settings = new.feedback
+    if new.hedge != old.hedge:
+        router.hedge = HedgePolicy(new.hedge) if new.hedge.enabled else None
+        rebuilt.append("hedge")
+    if new.health != old.health and not router.telemetry.running:
+        # Not serving yet: nothing to stop. A running router restarts them in reload_from.
+        _rebuild_background(router, new)
+        rebuilt.append("probes")
+    router.telemetry.configure(
+        access_log_enabled=new.server.access_log, log_prompts=new.server.log_prompts
+    )
+    router.config = new
+    for hook in router.reload_hooks:
+        hook(old, new)
+    router.reloads.ok += 1
+    router.reloads.last_at = time.time()
+    router.reloads.last_error = None
+    result = ReloadResult(tuple(added), tuple(r.id for r in removed), tuple(kept), tuple(rebuilt))
+    log.info(
+        "config reloaded at %.3f: %d kept, %d added, %d draining%s",
+        now,
+        len(kept),
+        len(added),
+        len(removed),
+        f"; rebuilt {', '.join(rebuilt)}" if rebuilt else "",
+    )
+    return result
+
+
+def _carry_over(state: ReplicaState, fresh: ReplicaState, old: Config, new: Config) -> None:
+    """Give a surviving replica's live state the new config's view of it."""
+    state.model = fresh.model
+    state.index = fresh.index
+    state.upstream_model = fresh.upstream_model
+    state.auth_header = fresh.auth_header
+    state.max_concurrency = fresh.max_concurrency
+    state.weight = fresh.weight
+    if state.health is Health.DRAINING:
+        state.health, state.health_detail = Health.UNKNOWN, ""
+    if new.breaker != old.breaker:
+        # New thresholds apply from here on; an ejection in progress keeps its end time.
+        breaker = Breaker(new.breaker)
+        prev = state.breaker
+        if prev.state is not BreakerState.CLOSED:
+            breaker.force_open(0.0, prev.last_reason, 0.0)
+            breaker.open_until = prev.open_until
+        state.breaker = breaker
+    if new.balancer.ewma_decay_s != old.balancer.ewma_decay_s:
+        state.latency = PeakEwma(new.balancer.ewma_decay_s, state.latency.value)
+
+
+def _rebuild_background(router: Router, new: Config) -> None:
+    get, clock, sleep = router.upstream.get, router.clock, router._sleep
+    router.prober = HealthProber(new, router.fleet, get, clock=clock, sleep=sleep)
+    router.scraper = Scraper(new, router.fleet, get, clock=clock, sleep=sleep)
+
+
+async def _restart_background(router: Router, new: Config) -> None:
+    """Probe and scrape intervals changed on a running router: restart those tasks."""
+    await router.prober.stop()
+    await router.scraper.stop()
+    _rebuild_background(router, new)
+    if new.health.scrape_metrics:
+        router.scraper.start()
+    if new.health.enabled:
+        router.prober.start()
+
+
+def prune_drained(router: Router) -> None:
+    """Forget drained replicas once their last request has finished, and removed models once
+    no request planned before their removal can still be running."""
+    for rid in [rid for rid, r in router.draining.items() if r.in_flight <= 0]:
+        del router.draining[rid]
+    retired = router.reloads.retired
+    if not retired:
+        return
+    now = router.clock()
+    grace = router.config.timeouts.total_s
+    models = router.fleet.models
+    for name, at in list(retired.items()):
+        ms = models.get(name)
+        if ms is None or (now - at >= grace and all(r.in_flight <= 0 for r in ms.replicas)):
+            models.pop(name, None)
+            del retired[name]
+
+
+def reload(router: Router, new: Config) -> ReloadResult:
+    """Validate-and-swap in one step (used by :meth:`Router.reload`)."""
+    try:
+        prep = prepare(router, new)
+    except ConfigError as exc:
+        _failed(router, str(exc))
+        raise
+    return commit(router, prep)
+
+
+def _failed(router: Router, message: str) -> None:
+    router.reloads.failed += 1
+    router.reloads.last_error = message
+    log.error("config reload failed, keeping the running config: %s", message)
+
+
+def _parse_body(raw: bytes) -> Config:
+    return parse_config(read_yaml(raw, "request body"), "request body")
+
+
+async def reload_from(router: Router, body: bytes | None) -> ReloadResult:
+    """Reload from a config document, or (``body`` empty) by re-reading the config file.
+
+    Parsing and building run in a worker thread (a semantic analyzer may take a while to load);
+    only the swap runs on the event loop."""
+    try:
+        if body and body.strip():
+            new = await asyncio.to_thread(_parse_body, body)
+        elif router.config_path is not None:
+            new = await asyncio.to_thread(load_config, router.config_path)
+        else:
+            raise ConfigError("no config file to re-read: send the new config as the body")
+        prep = await asyncio.to_thread(prepare, router, new)
+    except ConfigError as exc:
+        _failed(router, str(exc))
+        raise
+    old_health = router.config.health
+    result = commit(router, prep)
+    if new.health != old_health and router.telemetry.running:
+        await _restart_background(router, new)
+    return result
+
+
+# -- the admin endpoint ------------------------------------------------------------------------
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def authorize(scope: Scope, token_env: str | None) -> None:
+    """Admin access: a bearer token from ``server.admin_token_env``, or loopback when none."""
+    token = os.environ.get(token_env) if token_env else None
+    if token:
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value
+                break
+        if hmac.compare_digest(given, b"Bearer " + token.encode()):
+            return
+        raise Unauthorized("This admin endpoint needs 'Authorization: Bearer <admin token>'")
+    client = scope.get("client")
+    if _is_loopback(client[0] if client else None):
+        return
+    raise Unauthorized(
+        "Admin endpoints accept only loopback clients unless server.admin_token_env names a token"
+    )
+
+
+def install(app: App) -> None:
+    from zeta_router.http.server import json_response, read_body
+
+    router = app.router
+
+    async def reload_endpoint(scope: Scope, receive: Receive) -> Response:
+        authorize(scope, router.config.server.admin_token_env)
+        raw = await read_body(scope, receive, router.config.server.max_body_bytes)
+        try:
+            result = await reload_from(router, raw)
+        except ConfigError as exc:
+            if not raw.strip() and router.config_path is None:
+                raise InvalidRequest(str(exc)) from None
+            raise Unprocessable(f"Config not reloaded, the running one is kept: {exc}") from None
+        return json_response(result.to_dict())
+
+    app.add_route("/v1/router/reload", "POST", reload_endpoint)

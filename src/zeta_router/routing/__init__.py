@@ -1,0 +1,1 @@
+"""Routing decisions: policy, admission, balancer, hedge, retry budget, feedback, attribution."""

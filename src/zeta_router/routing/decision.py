@@ -1,0 +1,88 @@
+"""The record of one routed request: what was decided, tried and served, and why.
+
+Built on the request path with plain attribute stores; formatted (headers, log line, status,
+metrics) only where it is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zeta_router.analysis.profile import TaskProfile
+from zeta_router.errors import Blame
+
+
+@dataclass(slots=True)
+class Attempt:
+    model: str
+    replica: str
+    #: "ok", or the failure reason.
+    outcome: str
+    elapsed_s: float
+    #: For a failure: whose fault it was (UNSURE until another replica decided).
+    blame: Blame | None = None
+
+
+@dataclass(slots=True)
+class Decision:
+    request_id: str
+    endpoint: str
+    started: float
+    profile: TaskProfile | None = None
+    task: str = ""
+    priority: int = 1
+    preferred: str | None = None
+    model: str | None = None
+    replica: str | None = None
+    route: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    #: Why each model before the serving one was passed over, in order.
+    passed_over: list[tuple[str, str]] = field(default_factory=list)
+    status: int = 0
+    error: str | None = None
+    stream: bool = False
+    ttfb_s: float | None = None
+    duration_s: float | None = None
+    router_overhead_s: float | None = None
+    tokens: int | None = None
+    #: The stream broke after bytes reached the client (ended with an SSE error event).
+    stream_error: str | None = None
+    queued_s: float = 0.0
+    #: The last user message, kept only when server.log_prompts is on (prompts are user data).
+    prompt: str | None = None
+
+    @property
+    def fallback(self) -> str | None:
+        """``brain->coder (brain: circuit open)`` when another model than the preferred served."""
+        if self.model is None or self.preferred is None or self.model == self.preferred:
+            return None
+        why = "; ".join(f"{m}: {r}" for m, r in self.passed_over) or "unavailable"
+        return f"{self.preferred}->{self.model} ({why})"
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.profile
+        return {
+            "request_id": self.request_id,
+            "endpoint": self.endpoint,
+            "task": self.task,
+            "confidence": round(p.confidence, 3) if p else None,
+            "complexity": round(p.complexity, 3) if p else None,
+            "model": self.model,
+            "replica": self.replica,
+            "route": self.route,
+            "fallback": self.fallback,
+            "attempts": len(self.attempts),
+            "attempt_log": [
+                {"model": a.model, "replica": a.replica, "outcome": a.outcome, "blame": a.blame}
+                for a in self.attempts
+            ],
+            "status": self.status,
+            "error": self.error,
+            "stream": self.stream,
+            "stream_error": self.stream_error,
+            "ttfb_ms": None if self.ttfb_s is None else round(self.ttfb_s * 1000, 2),
+            "latency_ms": None if self.duration_s is None else round(self.duration_s * 1000, 2),
+            "queued_ms": round(self.queued_s * 1000, 2),
+            "tokens": self.tokens,
+        }
