@@ -16,7 +16,8 @@ import time
 import pytest
 
 from zeta_router.analysis import HeuristicAnalyzer, Prompt, prompt_from_messages
-from zeta_router.analysis.features import extract, is_code_line, split_ask
+from zeta_router.analysis.code_lines import is_code_line
+from zeta_router.analysis.features import extract, split_ask
 
 PROSE = (
     "The harbour authority extended the ferry timetable for the summer season. Boats now leave "

@@ -282,7 +282,13 @@ def test_the_sampler_waits_for_the_next_boundary_at_least_half_a_step_away() -> 
         raise AssertionError("not started")
 
     router = Router(parse_config(CONFIG))
-    sampler = Sampler(router, wall=lambda: wall[0], sleep=no_sleep)
+    sampler = Sampler(
+        router.history,
+        router.telemetry.take_window,
+        router.all_replicas,
+        wall=lambda: wall[0],
+        sleep=no_sleep,
+    )
     assert sampler.until_next() == pytest.approx(0.75)
     wall[0] = 1000.999  # woke a little early for the 1001 boundary: aim for 1002
     assert sampler.until_next() == pytest.approx(1.001)
@@ -297,7 +303,14 @@ def test_the_sampler_first_sets_a_baseline_then_records_a_second_per_call() -> N
         raise AssertionError("not started")
 
     router = Router(parse_config(CONFIG))
-    sampler = Sampler(router, wall=lambda: 1000.0 + mono[0], clock=lambda: mono[0], sleep=no_sleep)
+    sampler = Sampler(
+        router.history,
+        router.telemetry.take_window,
+        router.all_replicas,
+        wall=lambda: 1000.0 + mono[0],
+        clock=lambda: mono[0],
+        sleep=no_sleep,
+    )
     coder = router.fleet.replicas["coder-0"]
     coder.requests = 7  # before the history began: not counted
     assert sampler.sample() is None

@@ -17,7 +17,8 @@ import pytest
 from zeta_router.config import Launch, parse_config
 from zeta_router.errors import ConfigError
 from zeta_router.localfleet import free_ports
-from zeta_router.managed.supervisor import ManagedReplica, Supervisor, build_argv, expand
+from zeta_router.managed.process import build_argv, expand
+from zeta_router.managed.supervisor import ManagedReplica, Supervisor
 from zeta_router.ops.status import REDACTED, snapshot
 from zeta_router.router import Router
 

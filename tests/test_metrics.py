@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind
-from zeta_router.ops.metrics import Histogram, RequestStats, reason_class
+from zeta_router.ops.stats import Histogram, RequestStats, reason_class
 from zeta_router.router import Router
 from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.testing import Harness

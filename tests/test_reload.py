@@ -16,7 +16,7 @@ from zeta_router.config import Config, parse_config
 from zeta_router.errors import ConfigError, Unauthorized
 from zeta_router.fleet.breaker import BreakerState
 from zeta_router.fleet.state import Health
-from zeta_router.ops.reload import authorize
+from zeta_router.ops.reload import authorize, reload
 from zeta_router.router import Router
 from zeta_router.testing import Harness
 
@@ -66,7 +66,7 @@ def test_reload_keeps_live_state_of_replicas_that_stay(router: Router) -> None:
     new = small_config()
     new["models"]["a"]["replicas"][0]["weight"] = 3.0
     new["models"]["a"]["replicas"][1] = {"url": "http://10.0.0.9:8000/v1", "id": "a3"}
-    result = router.reload(parse_config(new))
+    result = reload(router, parse_config(new))
 
     assert router.fleet.replicas["a1"] is a1, "same live object"
     assert a1.breaker.state is BreakerState.OPEN
@@ -84,14 +84,14 @@ def test_replicas_that_go_drain_until_their_requests_finish(router: Router) -> N
     a2.in_flight = 1
     new = small_config()
     del new["models"]["a"]["replicas"][1]
-    router.reload(parse_config(new))
+    reload(router, parse_config(new))
 
     assert "a2" not in router.fleet.replicas
     assert a2.health is Health.DRAINING
     assert not a2.available(router.clock()), "no new requests"
     assert router.draining == {"a2": a2}
     a2.in_flight = 0
-    router.reload(parse_config(new))  # any later look at the fleet forgets drained replicas
+    reload(router, parse_config(new))  # any later look at the fleet forgets drained replicas
     assert router.draining == {}
 
 
@@ -99,18 +99,18 @@ def test_a_replica_whose_url_changes_is_a_new_replica(router: Router) -> None:
     old_b1 = router.fleet.replicas["b1"]
     new = small_config()
     new["models"]["b"]["replicas"][0]["url"] = "http://10.0.0.4:8000/v1"
-    result = router.reload(parse_config(new))
+    result = reload(router, parse_config(new))
     assert router.fleet.replicas["b1"] is not old_b1
     assert result.added == ("b1",) and result.removed == ("b1",)
 
 
 def test_analyzer_and_strategy_rebuilt_only_when_their_settings_change(router: Router) -> None:
     analyzer = router.analyzer
-    result = router.reload(parse_config(small_config(balancer={"strategy": "least-request"})))
+    result = reload(router, parse_config(small_config(balancer={"strategy": "least-request"})))
     assert result.rebuilt == ("strategy",)
     assert router.strategy.name == "least-request"
     assert router.analyzer is analyzer
-    result = router.reload(
+    result = reload(router,
         parse_config(
             small_config(
                 balancer={"strategy": "least-request"},
@@ -127,7 +127,7 @@ def test_a_config_that_cannot_be_built_keeps_the_running_one(router: Router) -> 
     fleet_before = dict(router.fleet.replicas)
     bad = small_config(balancer={"strategy": "fastest-please"})
     with pytest.raises(ConfigError, match=r"balancer\.strategy"):
-        router.reload(parse_config(bad))
+        reload(router, parse_config(bad))
     assert router.config is before
     assert router.fleet.replicas == fleet_before
     assert router.reloads.failed == 1 and "fastest-please" in (router.reloads.last_error or "")
@@ -275,7 +275,7 @@ def test_a_replaced_replica_draining_under_its_id_gives_one_metric_series(router
     router.fleet.replicas["b1"].in_flight = 1
     new = small_config()
     new["models"]["b"]["replicas"][0]["url"] = "http://10.0.0.4:8000/v1"
-    router.reload(parse_config(new))
+    reload(router, parse_config(new))
     assert "b1" in router.draining
     (family,) = [m for m in RouterCollector(router).collect() if m.name == "zeta_replica_in_flight"]
     series = [s for s in family.samples if s.labels["replica"] == "b1"]
@@ -290,7 +290,7 @@ def test_reload_reaches_queues_feedback_hedging_and_probes(router: Router) -> No
         hedge={"enabled": True},
         health={"enabled": False, "interval_s": 1.5},
     )
-    result = router.reload(parse_config(new))
+    result = reload(router, parse_config(new))
     assert router.admission is admission and admission.settings.queue_size == 3
     assert router.feedback is feedback and feedback.settings == router.config.feedback
     assert router.hedge is not None
@@ -318,7 +318,7 @@ def test_a_removed_model_stays_reachable_but_unusable_for_requests_already_plann
     b1 = router.fleet.replicas["b1"]
     new = small_config()
     del new["models"]["b"]
-    router.reload(parse_config(new))
+    reload(router, parse_config(new))
     # A plan made before the reload may still name "b": it finds only draining replicas.
     retired = router.fleet.models["b"]
     assert retired.replicas == (b1,)
@@ -335,9 +335,9 @@ def test_a_draining_replica_added_back_keeps_its_state(router: Router) -> None:
     new = small_config()
     removed = small_config()
     del removed["models"]["a"]["replicas"][1]
-    router.reload(parse_config(removed))
+    reload(router, parse_config(removed))
     assert a2.health is Health.DRAINING
-    result = router.reload(parse_config(new))
+    result = reload(router, parse_config(new))
     assert router.fleet.replicas["a2"] is a2 and "a2" in result.kept
     assert a2.health is Health.UNKNOWN and a2.requests == 9
     assert router.draining == {}

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
+from zeta_router.app import create_app
 from zeta_router.config import parse_config
 from zeta_router.http.response import Response
-from zeta_router.http.server import create_app
 from zeta_router.router import Router
 
 

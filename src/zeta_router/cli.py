@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,15 @@ def _load(path: str | None) -> Config:
     return parse_config(yaml.safe_load(text), "<built-in example config>")
 
 
+def _require_rich(command: str) -> None:
+    """The tools draw with rich, an optional dependency: a server-only install has none."""
+    if importlib.util.find_spec("rich") is None:
+        raise SystemExit(
+            f"zeta-router {command} needs the 'rich' package, which a server-only install "
+            "lacks: pip install 'zeta-router[tools]'"
+        )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from zeta_router.ops.serve import run
 
@@ -33,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    _require_rich("check")
     from rich.console import Console
     from rich.table import Table
 
@@ -275,6 +286,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
+    _require_rich("top")
     from rich.console import Console
 
     from zeta_router.top import run
@@ -348,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo"]:
+        _require_rich("demo")
         from zeta_router import demo
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

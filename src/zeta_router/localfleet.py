@@ -361,7 +361,7 @@ async def running_gateway(
 ) -> AsyncIterator[Gateway]:
     """Serve ``config`` on its listen address in this event loop, with its managed replicas
     launched (not awaited: use ``gw.supervisor.wait_ready``). Everything stops on exit."""
-    from zeta_router.http.server import create_app
+    from zeta_router.app import create_app
     from zeta_router.router import Router
 
     router = Router(config)

@@ -24,7 +24,6 @@ from zeta_router.analysis.profile import TaskProfile, estimate_tokens
 from zeta_router.config import ENDPOINT_TASKS, Config, Timeouts
 from zeta_router.errors import (
     Blame,
-    DeadlineExceeded,
     FailureKind,
     InvalidRequest,
     NoCapacity,
@@ -33,24 +32,26 @@ from zeta_router.errors import (
     UpstreamFault,
 )
 from zeta_router.fleet.health import HealthProber
+from zeta_router.fleet.process import mirror_process_state
 from zeta_router.fleet.scrape import Scraper
-from zeta_router.fleet.state import Fleet, Health, ModelState, ReplicaState
+from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.http import apis
 from zeta_router.http.protocol import PRIORITIES, ParsedRequest
 from zeta_router.http.response import Response, error_response
 from zeta_router.managed.supervisor import Supervisor
 from zeta_router.ops.history import History, Sampler
-from zeta_router.ops.reload import ReloadHook, ReloadLog, ReloadResult
-from zeta_router.ops.reload import reload as reload_config
+from zeta_router.ops.reload_log import ReloadHook, ReloadLog
 from zeta_router.ops.telemetry import Telemetry
-from zeta_router.routing.admission import Admission, capacity_bound, load_report, saturation
+from zeta_router.routing.admission import Admission, load_report
+from zeta_router.routing.answers import deadline_error, exhausted, route_reason
 from zeta_router.routing.attribution import Verdict
 from zeta_router.routing.balancer import build_strategy
-from zeta_router.routing.budget import RetryBudget
+from zeta_router.routing.budget import RetryBudget, backoff_s
 from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.routing.feedback import Feedback
 from zeta_router.routing.hedge import LATER, HedgePolicy, Later, hedge_candidates, race
 from zeta_router.routing.policy import Plan, plan
+from zeta_router.routing.spill import queue_wait, saturated, spill_target
 from zeta_router.upstream import relay
 from zeta_router.upstream.attempt import Reply, Stream, Upstream
 from zeta_router.upstream.response_store import ResponseStore
@@ -156,7 +157,9 @@ class Router:
         )
         #: The fleet over time, one sample a second (the dashboard's charts, ``top``).
         self.history = History()
-        self.sampler = Sampler(self, sleep=sleep)
+        self.sampler = Sampler(
+            self.history, self.telemetry.take_window, self.all_replicas, sleep=sleep
+        )
         #: The file the config came from; a reload with no body re-reads it.
         self.config_path: str | None = None
         #: Replicas a reload removed, kept visible until their in-flight requests finish.
@@ -185,11 +188,6 @@ class Router:
         if self.config.health.enabled:
             self.prober.start()
 
-    def reload(self, config: Config) -> ReloadResult:
-        """Swap in a new config, keeping live replica state; raises ConfigError and keeps the
-        running config when the new one cannot be built."""
-        return reload_config(self, config)
-
     async def close(self) -> None:
         lost = list(self._lost)
         for t in lost:
@@ -205,31 +203,13 @@ class Router:
         await self.upstream.close()
 
     def _on_managed_state(self, rid: str, state: str) -> None:
-        """Mirror a managed process's state into the fleet: a replica is routable only while
-        its process is ready; meanwhile the normal fallback path serves its requests."""
         replica = self.fleet.replicas.get(rid)
         if replica is None:
             return
-        now = self.clock()
-        if state == "ready":
-            replica.health = Health.READY
-            replica.health_detail = ""
-            replica.ready_since = now
-            replica.breaker.on_ready(now)
-            # A new process: what was measured of the old one (failure penalties included)
-            # says nothing about it.
-            replica.latency.forget()
-            return
-        if state == "exited" and replica.health is Health.READY:
-            # It died while serving: a crash, not a slow start. Eject it for longer each time,
-            # so a server that crashes on every request stops getting its share back.
-            how = None
-            if self.supervisor is not None and rid in self.supervisor:
-                how = self.supervisor[rid].last_exit
-            replica.breaker.eject(now, f"process died while serving ({how or 'exited'})")
-        starting = state in ("starting", "restarting")
-        replica.health = Health.STARTING if starting else Health.EXITED
-        replica.health_detail = f"process {state}"
+        how = None
+        if self.supervisor is not None and rid in self.supervisor:
+            how = self.supervisor[rid].last_exit
+        mirror_process_state(replica, state, self.clock(), how)
 
     # -- decisions (pure, no I/O) -------------------------------------------------------------
 
@@ -371,18 +351,23 @@ class Router:
                 while attempts_left > 0:
                     now = self.clock()
                     if now >= deadline - _MIN_ATTEMPT_S:
-                        raise self._deadline_error(passed_over)
+                        raise deadline_error(passed_over)
                     usable = [r for r in ms.replicas if r.id not in tried and r.available(now)]
-                    why = self._saturated(ms, usable, tried, now, admitted)
+                    why = saturated(self.config, self.admission, ms, usable, tried, now, admitted)
                     if why:
-                        to = self._spill_target(p, idx, d, tried, passed_over, now)
+                        to = spill_target(
+                            self.config, self.admission, self.fleet, p, idx, d, tried,
+                            passed_over, now,
+                        )
                         if to is not None:
                             passed_over[cand.model] = f"saturated ({why})"
                             spill = f"spill: {cand.model} saturated ({why})"
                             spill_to = to
                             break
                         if not usable or (not admitted and self.admission.busy(ms.name)):
-                            d.queued_s += await self._queue(ms, d, tried, deadline)
+                            d.queued_s += await queue_wait(
+                                self.admission, self.clock, ms, d, tried, deadline
+                            )
                             admitted = True
                             continue
                     if not usable:
@@ -400,7 +385,7 @@ class Router:
                     if isinstance(result, Response):
                         verdict.served(self.clock())
                         d.passed_over = [(m, r) for m, r in passed_over.items() if m != cand.model]
-                        d.route = self._route_reason(cand.reason, note, pass_no, spill, d)
+                        d.route = route_reason(cand.reason, note, pass_no, spill, d)
                         relay.set_headers(result, d)
                         return result
                     tried.add(replica.id)
@@ -416,7 +401,8 @@ class Router:
                 break
             # Every candidate failed. One more pass after a back-off, but only when something
             # failed transiently and the wait fits the deadline.
-            delay = self._backoff(transient)
+            hinted = [e.retry_after_s for _, e in transient]
+            delay = backoff_s(self.config.retry, hinted, self._rng.random())
             if self.clock() + delay >= deadline:
                 break
             await self._sleep(delay)
@@ -424,128 +410,16 @@ class Router:
             transient.clear()
         raise self._exhausted(d, passed_over, p, None)
 
-    def _backoff(self, transient: list[tuple[ReplicaState, UpstreamError]]) -> float:
-        r = self.config.retry
-        hinted = min((e.retry_after_s for _, e in transient if e.retry_after_s), default=0.0)
-        jittered = r.backoff_base_s * (0.5 + self._rng.random())
-        return min(max(hinted, jittered), r.backoff_max_s)
-
     def _exhausted(
         self, d: Decision, passed_over: dict[str, str], p: Plan, why: str | None
     ) -> NoCapacity:
-        now = self.clock()
-        tried = "; ".join(f"{m}: {r}" for m, r in passed_over.items())
-        skipped = "; ".join(f"{m}: {r}" for m, r in p.skipped)
-        msg = "No capable model could serve this request"
-        if why:
-            msg += f" ({why})"
-        msg += f". Tried {tried}." if tried else "."
-        if skipped:
-            msg += f" Not capable: {skipped}."
-        retry_at = min(
-            (
-                self.prober.retry_at(r, now)
-                for c in p.candidates
-                for r in self.fleet.models[c.model].replicas
-            ),
-            default=now + 1.0,
-        )
-        d.passed_over = list(passed_over.items())
-        return NoCapacity(
-            msg,
-            retry_after_s=max(1.0, retry_at - now),
-            extra={
-                "zeta": {
-                    "task": d.task,
-                    "tried": [{"model": m, "reason": r} for m, r in passed_over.items()],
-                    "not_capable": [{"model": m, "reason": r} for m, r in p.skipped],
-                    "attempts": len(d.attempts),
-                }
-            },
-        )
+        return exhausted(d, passed_over, p, why, self.fleet, self.prober.retry_at, self.clock())
 
-    @staticmethod
-    def _deadline_error(passed_over: dict[str, str]) -> RouterError:
-        tried = "; ".join(f"{m}: {r}" for m, r in passed_over.items()) or "nothing yet"
-        return DeadlineExceeded(f"The request deadline passed before any model answered ({tried})")
-
-    @staticmethod
-    def _route_reason(
-        reason: str, note: str | None, pass_no: int, spill: str | None, d: Decision
-    ) -> str:
-        parts = [spill, reason] if spill else [reason]
-        if note:
-            parts.append(note)
-        if d.queued_s:
-            parts.append(f"queued {d.queued_s:.3f}s")
-        if pass_no:
-            parts.append("after back-off")
-        return "; ".join(parts)
-
-    # -- load: saturation, spill-over, admission queue ---------------------------------------
-
-    def _saturated(
-        self,
-        ms: ModelState,
-        usable: list[ReplicaState],
-        tried: set[str],
-        now: float,
-        admitted: bool,
-    ) -> str:
-        """Why ``ms`` should take no more work now, or "" when it may."""
-        if not usable:
-            bound = capacity_bound(ms, now, tuple(tried))
-            if not bound:
-                return ""  # unavailable for other reasons: the failure path handles it
-            used = sum(r.in_flight for r in bound)
-            return f"{used}/{sum(r.max_concurrency or 0 for r in bound)} in flight"
-        if self.admission.pending and not admitted and self.admission.busy(ms.name):
-            return f"{self.admission.waiting(ms.name)} waiting"
-        h = self.config.health
-        return saturation(usable, now, h.stale_after_s, self.config.admission.kv_cache_full)
-
-    def _spill_target(
-        self,
-        p: Plan,
-        idx: int,
-        d: Decision,
-        tried: set[str],
-        passed_over: dict[str, str],
-        now: float,
-    ) -> int | None:
-        """The first later candidate that may take this task and has room. A pinned model's
-        requests wait for it rather than spill."""
-        if not self.config.admission.spill or p.candidates[idx].model == p.pinned:
-            return None
-        complexity = d.profile.complexity if d.profile is not None else 0.0
-        skipped: list[tuple[str, str]] = []
-        for j in range(idx + 1, len(p.candidates)):
-            ms = self.fleet.models[p.candidates[j].model]
-            limit = ms.config.max_complexity
-            if limit < complexity:
-                skipped.append((ms.name, f"max_complexity {limit:g} < {complexity:.2f}"))
-                continue
-            usable = [r for r in ms.replicas if r.id not in tried and r.available(now)]
-            if not usable:
-                continue
-            why = self._saturated(ms, usable, tried, now, False)
-            if why:
-                skipped.append((ms.name, f"saturated ({why})"))
-                continue
-            for name, reason in skipped:
-                passed_over.setdefault(name, reason)
-            return j
-        return None
-
-    async def _queue(
-        self, ms: ModelState, d: Decision, tried: set[str], deadline: float
-    ) -> float:
-        """Wait in the model's admission queue for a slot; raises Overloaded (429)."""
-        bound = capacity_bound(ms, self.clock(), tuple(tried)) or list(ms.replicas)
-        service = sum(r.latency.value for r in bound) / len(bound)
-        slots = sum(r.max_concurrency or 1 for r in bound)
-        since = self.clock() - d.queued_s if d.queued_s else None
-        return await self.admission.wait(ms.name, d.priority, deadline, service, slots, since)
+    def all_replicas(self) -> list[ReplicaState]:
+        """The live replicas, then those a reload removed that still finish requests."""
+        live = self.fleet.replicas
+        draining = [r for rid, r in self.draining.items() if rid not in live]
+        return [*live.values(), *draining]
 
     def _release(self, replica: ReplicaState) -> None:
         replica.in_flight -= 1

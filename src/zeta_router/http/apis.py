@@ -1,6 +1,6 @@
 """The agent APIs (``/v1/responses``, ``/v1/messages``) on the router's one request path.
 
-A request to either is parsed into a :class:`~zeta_router.protocol.ParsedRequest` whose body
+A request to either is parsed into a :class:`~zeta_router.http.protocol.ParsedRequest` whose body
 is its chat-completions translation, so analysis, planning, admission, balancing, retries,
 fallbacks, breakers, headers, metrics and log lines are the chat path's own. What differs is
 per attempt: :func:`outgoing` sends the client's own body to a replica whose model relays that
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,7 +25,13 @@ import orjson
 from zeta_router.analysis.profile import prompt_from_messages
 from zeta_router.config import Api, Model
 from zeta_router.errors import InvalidRequest, RouterError
-from zeta_router.http.protocol import UPSTREAM_PATHS, ParsedRequest, load_object, set_model
+from zeta_router.http.protocol import (
+    UPSTREAM_PATHS,
+    ApiRequest,
+    ParsedRequest,
+    load_object,
+    set_model,
+)
 from zeta_router.http.response import JSON_TYPE, Headers, Response
 from zeta_router.routing.decision import Decision
 from zeta_router.upstream import messages_api, responses_api, responses_stream
@@ -47,22 +53,6 @@ _PARAMS: Mapping[Api, Mapping[str, str]] = {
     "responses": {"messages": "input", "max_tokens": "max_output_tokens"},
     "messages": {},
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ApiRequest:
-    """A /v1/responses or /v1/messages request as the client wrote it."""
-
-    kind: Api
-    raw: bytes
-    body: dict[str, Any]
-    #: Request fields a Responses object repeats (instructions, tools, ...).
-    echo: Mapping[str, Any] = field(default_factory=dict)
-    #: Responses only: the conversation as input items (stored turns first), its approximate
-    #: JSON size, and whether the answer is to be stored for a later previous_response_id.
-    items: tuple[dict[str, Any], ...] = ()
-    size: int = 0
-    store: bool = False
 
 
 @dataclass(frozen=True, slots=True)

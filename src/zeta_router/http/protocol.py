@@ -3,17 +3,15 @@ rewriting the ``model`` field without re-encoding the rest of the body."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from zeta_router.analysis.profile import Prompt, Turn, prompt_from_messages
-from zeta_router.config import Endpoint
+from zeta_router.config import Api, Endpoint
 from zeta_router.errors import InvalidRequest
-
-if TYPE_CHECKING:
-    from zeta_router.http.apis import ApiRequest
 
 UPSTREAM_PATHS: dict[Endpoint, str] = {
     "chat": "/chat/completions",
@@ -24,6 +22,22 @@ UPSTREAM_PATHS: dict[Endpoint, str] = {
 PRIORITIES = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _MODEL_KEY = b'"model"'
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """A /v1/responses or /v1/messages request as the client wrote it."""
+
+    kind: Api
+    raw: bytes
+    body: dict[str, Any]
+    #: Request fields a Responses object repeats (instructions, tools, ...).
+    echo: Mapping[str, Any] = field(default_factory=dict)
+    #: Responses only: the conversation as input items (stored turns first), its approximate
+    #: JSON size, and whether the answer is to be stored for a later previous_response_id.
+    items: tuple[dict[str, Any], ...] = ()
+    size: int = 0
+    store: bool = False
 
 
 @dataclass(slots=True)

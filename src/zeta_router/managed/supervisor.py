@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import shlex
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +29,15 @@ import aiohttp
 
 from zeta_router.config import Config, Launch, replica_id
 from zeta_router.errors import ConfigError
+from zeta_router.managed.process import (
+    build_argv,
+    default_log_dir,
+    describe_exit,
+    expand,
+    make_preexec,
+    safe_name,
+    signal_group,
+)
 
 log = logging.getLogger("zeta_router.managed")
 
@@ -39,73 +46,7 @@ StateCallback = Callable[[str, str], None]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-_PR_SET_PDEATHSIG = 1
 _LOG_TAIL_BYTES = 2048
-
-
-def default_log_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "zeta-router" / "logs"
-
-
-def expand(template: str, values: Mapping[str, str]) -> str:
-    """Replace ``{name}`` placeholders by plain substitution.
-
-    Not ``str.format``: commands routinely carry JSON or Jinja chat templates whose braces must
-    pass through untouched.
-    """
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    return template
-
-
-def build_argv(command: str | tuple[str, ...], values: Mapping[str, str]) -> list[str]:
-    # A string is split before expansion so a value with spaces (a model path) stays one argument.
-    parts = shlex.split(command) if isinstance(command, str) else list(command)
-    if not parts:
-        raise ConfigError("launch.command: empty command")
-    return [expand(p, values) for p in parts]
-
-
-def _make_preexec(parent_pid: int) -> Callable[[], None] | None:
-    """Ask the kernel to SIGKILL the child when the router dies, however hard.
-
-    Linux ties PDEATHSIG to the thread that forked, so the child must be spawned from a thread
-    that lives as long as the router: the event loop thread does that here.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        # The parent may have died between fork and prctl; then nobody would ever signal us.
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
-
-
-def _signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any process of the group still exists (zombies included)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -172,7 +113,7 @@ class ManagedReplica:
 
     @property
     def log_path(self) -> Path:
-        return Path(self.launch.log_dir or self.log_dir) / f"{_safe(self.id)}.log"
+        return Path(self.launch.log_dir or self.log_dir) / f"{safe_name(self.id)}.log"
 
     @property
     def pid(self) -> int | None:
@@ -220,7 +161,7 @@ class ManagedReplica:
         run = self._run
         if run is None or run.proc.returncode is not None:
             return False
-        return _signal_group(run.proc.pid, sig)
+        return signal_group(run.proc.pid, sig)
 
     async def stop(self) -> None:
         """Terminate the process group (SIGTERM, then SIGKILL after the grace) and stop."""
@@ -242,7 +183,7 @@ class ManagedReplica:
         """Synchronous last resort (atexit, signal handlers): SIGKILL the group, no waiting."""
         run = self._run
         if run is not None:
-            _signal_group(run.proc.pid, signal.SIGKILL)
+            signal_group(run.proc.pid, signal.SIGKILL)
 
     def status(self) -> ReplicaStatus:
         run = self._run
@@ -381,7 +322,7 @@ class ManagedReplica:
                 cwd=self.launch.cwd,
                 # Own session: one killpg reaches the server and anything it forks.
                 start_new_session=True,
-                preexec_fn=_make_preexec(os.getpid()),
+                preexec_fn=make_preexec(os.getpid()),
             )
         except OSError as exc:
             log_file.close()
@@ -428,7 +369,7 @@ class ManagedReplica:
             return "stable" if served >= self.launch.restart_backoff_max_s else "failed"
         finally:
             # Leftovers the server forked die with it, so a restart never finds its port taken.
-            _signal_group(run.proc.pid, signal.SIGKILL)
+            signal_group(run.proc.pid, signal.SIGKILL)
             self._close_run()
 
     async def _await_ready(self, run: _Run) -> bool:
@@ -462,11 +403,11 @@ class ManagedReplica:
     async def _terminate(self, run: _Run) -> None:
         run.killed_by_us = True
         if run.proc.returncode is None:
-            _signal_group(run.proc.pid, signal.SIGTERM)
+            signal_group(run.proc.pid, signal.SIGTERM)
             done, _ = await asyncio.wait({run.exited}, timeout=self.stop_grace_s)
             if not done:
                 log.warning("%s: no exit %.1fs after SIGTERM; SIGKILL", self.id, self.stop_grace_s)
-        _signal_group(run.proc.pid, signal.SIGKILL)
+        signal_group(run.proc.pid, signal.SIGKILL)
         await asyncio.wait({run.exited}, timeout=5.0)
 
     def _exit_reason(self, run: _Run) -> str:
@@ -488,18 +429,6 @@ class ManagedReplica:
         self._run = None
 
 
-def describe_exit(code: int | None) -> str:
-    """A process's end in words that hold nothing from its output (safe to show anywhere)."""
-    if code is None:
-        return "exited"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
 async def _probe(session: aiohttp.ClientSession, url: str) -> bool:
     try:
         async with session.get(url) as resp:
@@ -507,10 +436,6 @@ async def _probe(session: aiohttp.ClientSession, url: str) -> bool:
             return resp.status == 200
     except (aiohttp.ClientError, TimeoutError, OSError):
         return False
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 class Supervisor:

@@ -23,18 +23,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import orjson
 
 from zeta_router.fleet.breaker import BreakerState
 from zeta_router.fleet.periodic import Periodic
 from zeta_router.fleet.state import Health, ReplicaState
-from zeta_router.ops.metrics import reason_class
+from zeta_router.ops.stats import reason_class
 from zeta_router.routing.decision import Decision
-
-if TYPE_CHECKING:
-    from zeta_router.router import Router
 
 log = logging.getLogger("zeta_router.history")
 
@@ -360,14 +356,18 @@ class Sampler:
 
     def __init__(
         self,
-        router: Router,
+        history: History,
+        take_window: Callable[[], RequestWindow],
+        replicas: Callable[[], list[ReplicaState]],
         *,
         interval_s: float = 1.0,
         wall: Clock = time.time,
         clock: Clock = time.monotonic,
         sleep: Sleep,
     ) -> None:
-        self._router = router
+        self._history = history
+        self._take_window = take_window
+        self._replicas = replicas
         self._interval = interval_s
         self._wall = wall
         self._clock = clock
@@ -391,16 +391,15 @@ class Sampler:
 
     def sample(self) -> Second | None:
         """Close the current second (the first call only sets the baseline)."""
-        router = self._router
         now = self._clock()
-        window = router.telemetry.take_window()
-        replicas = _replicas(router)
+        window = self._take_window()
+        replicas = self._replicas()
         if self._last is None:
             self._last = now
-            router.history.baseline(replicas)
+            self._history.baseline(replicas)
             return None
         span, self._last = now - self._last, now
-        return router.history.record(window, replicas, self._wall(), span)
+        return self._history.record(window, replicas, self._wall(), span)
 
     async def _round(self) -> None:
         self.sample()
@@ -411,25 +410,3 @@ class Sampler:
         step = self._interval
         wait = step - self._wall() % step
         return wait + step if wait < step / 2 else wait
-
-
-def report(router: Router, since: int = 0) -> bytes:
-    """``GET /v1/router/history``: the samples newer than ``since`` (a ``seq`` from an earlier
-    answer; 0 for all kept), oldest first, as JSON. Counts are per sample; divide by
-    ``span_s`` for rates."""
-    history = router.history
-    head = orjson.dumps(
-        {
-            "interval_s": router.sampler.interval_s,
-            "capacity": history.capacity,
-            "seq": history.seq,
-            "fields": dict(FIELDS),
-        }
-    )
-    return head[:-1] + b',"samples":[' + b",".join(history.since(since)) + b"]}"
-
-
-def _replicas(router: Router) -> list[ReplicaState]:
-    live = router.fleet.replicas
-    draining = [r for rid, r in router.draining.items() if rid not in live]
-    return [*live.values(), *draining]

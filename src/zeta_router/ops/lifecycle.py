@@ -9,11 +9,11 @@ uvicorn's own shutdown is not used for the wait: when its timeout passes it canc
 tasks, which aborts streams mid-body (the client gets a truncated answer and the log a traceback
 per stream), and after a second signal it skips the lifespan shutdown altogether (unclosed
 sessions, unflushed logs). Here the requests still running are cut by the app
-(:meth:`App.cut <zeta_router.server.App.cut>`): every stream ends with the explicit SSE error
+(:meth:`App.cut <zeta_router.http.server.App.cut>`): every stream ends with the explicit SSE error
 event, every waiting request gets a 503, and the lifespan shutdown always runs. uvicorn would
 also re-raise the signal afterwards (death-by-signal, status 143); that is not done either.
 
-SIGHUP re-reads the config file and reloads it in place (see :mod:`zeta_router.reload`); a bad
+SIGHUP re-reads the config file and reloads it in place (see :mod:`zeta_router.ops.reload`); a bad
 file is logged and the running config kept.
 """
 

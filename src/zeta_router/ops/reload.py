@@ -3,17 +3,18 @@
 Everything that can fail (parsing, validation, building an analyzer or a balancing strategy) runs
 before any live state changes, so a bad config leaves the router exactly as it was. The swap then:
 
-- keeps the live :class:`~zeta_router.fleet.ReplicaState` (breaker, EWMA, in-flight, counters)
-  of every replica whose id and URL stay, updating what the config says about it (weight, key,
-  upstream model name, max_concurrency);
+- keeps the live :class:`~zeta_router.fleet.state.ReplicaState` (breaker, EWMA, in-flight,
+  counters) of every replica whose id and URL stay, updating what the config says about it
+  (weight, key, upstream model name, max_concurrency);
 - drains replicas that go: they leave the fleet, so no new request picks them, and are marked
   ``draining`` while their in-flight requests finish (still shown in status and metrics);
 - rebuilds the analyzer, strategy and retry budget only when their settings changed, so a
   reload that touches one model keeps the decision cache warm;
-- mutates the :class:`~zeta_router.fleet.Fleet` in place, so background tasks holding it (health
-  probes, scrapes) see the new replicas on their next round.
+- mutates the :class:`~zeta_router.fleet.state.Fleet` in place, so background tasks holding it
+  (health probes, scrapes) see the new replicas on their next round.
 
-Triggered by ``POST /v1/router/reload`` (admin) and by SIGHUP (see :mod:`zeta_router.lifecycle`).
+Triggered by ``POST /v1/router/reload`` (admin) and by SIGHUP (see
+:mod:`zeta_router.ops.lifecycle`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ import ipaddress
 import logging
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
 from zeta_router.analysis import build_analyzer
 from zeta_router.analysis.base import Analyzer
@@ -36,50 +35,16 @@ from zeta_router.fleet.breaker import Breaker, BreakerState
 from zeta_router.fleet.health import HealthProber
 from zeta_router.fleet.scrape import Scraper
 from zeta_router.fleet.state import Fleet, Health, PeakEwma, ReplicaState
+from zeta_router.http.asgi import Receive, Scope, json_response, read_body
 from zeta_router.http.response import Response
+from zeta_router.http.server import App
+from zeta_router.ops.reload_log import ReloadResult
+from zeta_router.router import Router
 from zeta_router.routing.balancer import Strategy, build_strategy
 from zeta_router.routing.budget import RetryBudget
 from zeta_router.routing.hedge import HedgePolicy
 
-if TYPE_CHECKING:
-    from zeta_router.http.server import App, Receive, Scope
-    from zeta_router.router import Router
-
 log = logging.getLogger("zeta_router.reload")
-
-#: Called after a successful swap with (old config, new config): other components resync here.
-ReloadHook = Callable[[Config, Config], None]
-
-
-@dataclass(slots=True)
-class ReloadLog:
-    """Reload outcomes for status and metrics."""
-
-    ok: int = 0
-    failed: int = 0
-    last_at: float | None = None
-    last_error: str | None = None
-    #: Models a reload removed -> when (router clock). They stay in the fleet, with only their
-    #: draining replicas, until no request planned before the reload can still reach them.
-    retired: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadResult:
-    added: tuple[str, ...]
-    removed: tuple[str, ...]
-    kept: tuple[str, ...]
-    rebuilt: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "reloaded": True,
-            "added": list(self.added),
-            "removed": list(self.removed),
-            "kept": list(self.kept),
-            "rebuilt": list(self.rebuilt),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
@@ -265,7 +230,8 @@ def prune_drained(router: Router) -> None:
 
 
 def reload(router: Router, new: Config) -> ReloadResult:
-    """Validate-and-swap in one step (used by :meth:`Router.reload`)."""
+    """Swap in a new config, keeping live replica state; raises ConfigError and keeps the
+    running config when the new one cannot be built."""
     try:
         prep = prepare(router, new)
     except ConfigError as exc:
@@ -340,7 +306,6 @@ def authorize(scope: Scope, token_env: str | None) -> None:
 
 
 def install(app: App) -> None:
-    from zeta_router.http.server import json_response, read_body
 
     router = app.router
 

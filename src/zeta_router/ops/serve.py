@@ -9,10 +9,10 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from zeta_router.app import create_app
 from zeta_router.config import Config
 from zeta_router.errors import InvalidRequest
 from zeta_router.http.response import error_response
-from zeta_router.http.server import create_app
 from zeta_router.ops.lifecycle import GatewayServer
 from zeta_router.router import Router
 

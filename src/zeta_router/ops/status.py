@@ -12,23 +12,24 @@ from __future__ import annotations
 import re
 import time
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
+
+import orjson
 
 from zeta_router import __version__
 from zeta_router.analysis.cache import CachedAnalyzer
 from zeta_router.config import Config
 from zeta_router.errors import InvalidRequest
 from zeta_router.fleet.state import ReplicaState, redact_url
+from zeta_router.http.asgi import Receive, Scope, json_response
 from zeta_router.http.response import JSON_TYPE, Response
+from zeta_router.http.server import App
 from zeta_router.managed.supervisor import ReplicaStatus
-from zeta_router.ops.history import report as history_report
+from zeta_router.ops.history import FIELDS
 from zeta_router.ops.reload import prune_drained
+from zeta_router.router import Router
 from zeta_router.routing.decision import Decision
-
-if TYPE_CHECKING:
-    from zeta_router.http.server import App, Receive, Scope
-    from zeta_router.router import Router
 
 REDACTED = "<redacted>"
 #: Config keys whose values are secrets wherever they appear (``*_env`` names are not).
@@ -213,6 +214,22 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
     }
 
 
+def history_report(router: Router, since: int = 0) -> bytes:
+    """``GET /v1/router/history``: the samples newer than ``since`` (a ``seq`` from an earlier
+    answer; 0 for all kept), oldest first, as JSON. Counts are per sample; divide by
+    ``span_s`` for rates."""
+    history = router.history
+    head = orjson.dumps(
+        {
+            "interval_s": router.sampler.interval_s,
+            "capacity": history.capacity,
+            "seq": history.seq,
+            "fields": dict(FIELDS),
+        }
+    )
+    return head[:-1] + b',"samples":[' + b",".join(history.since(since)) + b"]}"
+
+
 def _decisions_param(scope: Scope) -> int:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
@@ -234,7 +251,6 @@ def _since_param(scope: Scope) -> int:
 
 def install(app: App) -> None:
     """Serve the status JSON, the per-second history and the dashboard page."""
-    from zeta_router.http.server import json_response
 
     router = app.router
     page = resources.files(__package__).joinpath("dashboard.html").read_bytes()

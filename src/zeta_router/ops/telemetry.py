@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from zeta_router.ops.history import RequestWindow
-from zeta_router.ops.metrics import RequestStats, reason_class
+from zeta_router.ops.stats import RequestStats, reason_class
 from zeta_router.routing.decision import Decision
 
 access_log = logging.getLogger("zeta_router.access")

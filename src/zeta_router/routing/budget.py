@@ -3,7 +3,7 @@ retry storm (the same idea as Envoy's and Finagle's retry budgets)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from zeta_router.config import RetrySettings
 
@@ -41,3 +41,11 @@ class RetryBudget:
             return True
         self.denied += 1
         return False
+
+
+def backoff_s(settings: RetrySettings, hinted: Iterable[float | None], draw: float) -> float:
+    """The pause before a second pass over replicas that failed transiently: the shortest
+    Retry-After they sent, else a jittered base (``draw`` in [0, 1)), capped."""
+    hint = min((h for h in hinted if h), default=0.0)
+    jittered = settings.backoff_base_s * (0.5 + draw)
+    return min(max(hint, jittered), settings.backoff_max_s)

@@ -18,13 +18,30 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from zeta_router.testing.fake_backend import FakeBackend
+from zeta_router.testing.faults import Faults
+
+
+class FakeBackend(Protocol):
+    """What these routes use of the fake backend serving them."""
+
+    name: str
+    faults: Faults
+    completed: int
+
+    async def read_json(self, request: web.Request) -> dict[str, Any]: ...
+
+    async def gate(self, request: web.Request) -> web.StreamResponse | None: ...
+
+    def error(self, status: int, message: str, kind: str) -> web.Response: ...
+
+    def model_of(self, body: dict[str, Any]) -> str: ...
+
+    def next_id(self) -> int: ...
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
 

@@ -18,17 +18,14 @@ import itertools
 import os
 import signal
 import time
-from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import orjson
 from aiohttp import web
 
 from zeta_router.testing import fake_apis
+from zeta_router.testing.faults import Faults, Mode
 
-Mode = Literal[
-    "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset", "crash"
-]
 Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
 NativeApi = Literal["responses", "messages", "rerank"]
 #: What each flavor serves besides chat, completions and embeddings (llama-server serves all
@@ -50,34 +47,6 @@ VALIDATION_MESSAGE = (
 )
 #: How often a generating request looks whether its client is still there.
 _GENERATION_TICK_S = 0.01
-
-
-@dataclass
-class Faults:
-    mode: Mode = "ok"
-    #: Seconds before the answer (non-stream) or the first chunk (stream).
-    delay_s: float = 0.0
-    #: Seconds between stream chunks.
-    chunk_delay_s: float = 0.0
-    #: Stream chunks per answer (each one word).
-    chunks: int = 8
-    #: With mode "cut": chunks sent before the connection is dropped.
-    cut_after: int = 3
-    retry_after_s: int = 1
-    #: Requests served at once; more wait in a queue (reported in the metrics).
-    capacity: int | None = None
-    #: Error bodies quote the request's headers (Authorization included), as careless servers
-    #: and debug builds do: a router must not pass that on.
-    echo_headers: bool = False
-    #: Answer ``stream: true`` with one complete JSON body, as servers without streaming do.
-    ignore_stream: bool = False
-    #: When set, the text of every stream chunk after the first (say, a model quoting SSE).
-    say: str | None = None
-    #: The end-of-stream event as written (SSE allows no space after the colon).
-    done_event: bytes = b"data: [DONE]"
-    #: Requests whose body contains this string are refused as llama-cpp-python refuses a
-    #: request its schema does not accept: HTTP 500 with the validation errors as the message.
-    reject_marker: str | None = None
 
 
 class FakeBackend:

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from zeta_router.app import create_app
 from zeta_router.config import Config, parse_config
-from zeta_router.http.server import App, create_app
+from zeta_router.http.server import App
 from zeta_router.ops.serve import uvicorn_config
 from zeta_router.router import Router
 from zeta_router.testing.fake_backend import FakeBackend, Flavor

@@ -15,7 +15,7 @@ from zeta_router.errors import Blame, FailureKind, UpstreamError, UpstreamFault
 from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import set_model, upstream_model_in
 from zeta_router.http.response import JSON_TYPE, Headers, Response, sse_error_event
-from zeta_router.ops.metrics import reason_class
+from zeta_router.ops.stats import reason_class
 from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.upstream.attempt import Reply, Stream
 

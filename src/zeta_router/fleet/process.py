@@ -1,0 +1,27 @@
+"""A managed process's state, mirrored into its replica: a replica is routable only while its
+process is ready; meanwhile the normal fallback path serves its requests."""
+
+from __future__ import annotations
+
+from zeta_router.fleet.state import Health, ReplicaState
+
+
+def mirror_process_state(
+    replica: ReplicaState, state: str, now: float, last_exit: str | None
+) -> None:
+    if state == "ready":
+        replica.health = Health.READY
+        replica.health_detail = ""
+        replica.ready_since = now
+        replica.breaker.on_ready(now)
+        # A new process: what was measured of the old one (failure penalties included)
+        # says nothing about it.
+        replica.latency.forget()
+        return
+    if state == "exited" and replica.health is Health.READY:
+        # It died while serving: a crash, not a slow start. Eject it for longer each time,
+        # so a server that crashes on every request stops getting its share back.
+        replica.breaker.eject(now, f"process died while serving ({last_exit or 'exited'})")
+    starting = state in ("starting", "restarting")
+    replica.health = Health.STARTING if starting else Health.EXITED
+    replica.health_detail = f"process {state}"
