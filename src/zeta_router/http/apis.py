@@ -30,6 +30,7 @@ from zeta_router.http.protocol import (
     ApiRequest,
     ParsedRequest,
     load_object,
+    model_and_stream,
     set_model,
 )
 from zeta_router.http.response import JSON_TYPE, Headers, Response
@@ -98,16 +99,7 @@ def parse(kind: Api, raw: bytes, store: ResponseStore | None = None) -> ParsedRe
     """Validate a Responses or Messages body into the routed (chat) form; raises
     :class:`InvalidRequest` naming the API's own parameter."""
     body = load_object(raw)
-    model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise InvalidRequest("'model' must be a string", param="model")
-    if model in ("", "auto"):
-        model = None
-    stream = body.get("stream", False)
-    if stream is None:
-        stream = False
-    if not isinstance(stream, bool):
-        raise InvalidRequest("'stream' must be a boolean", param="stream")
+    model, stream = model_and_stream(body)
     api: ApiRequest
     if kind == "responses":
         stored = _history(body, store)

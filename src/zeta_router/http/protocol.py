@@ -192,10 +192,9 @@ def load_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
-    """Validate a request body. Raises :class:`InvalidRequest` naming the bad parameter."""
-    body = load_object(raw)
-
+def model_and_stream(body: dict[str, Any]) -> tuple[str | None, bool]:
+    """The pinned model (None for ``auto``, empty or absent) and ``stream``, validated: the
+    two fields every routed API shares."""
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise _fail("'model' must be a string", "model")
@@ -206,6 +205,13 @@ def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
         stream = False
     if not isinstance(stream, bool):
         raise _fail("'stream' must be a boolean", "stream")
+    return model, stream
+
+
+def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
+    """Validate a request body. Raises :class:`InvalidRequest` naming the bad parameter."""
+    body = load_object(raw)
+    model, stream = model_and_stream(body)
 
     prompt: Prompt | None
     if endpoint == "chat":
