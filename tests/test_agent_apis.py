@@ -18,6 +18,8 @@ import pytest
 
 from zeta_router.testing import Harness
 
+from .agent_clients import ant, close_all, oai
+
 TOOLS_OAI: list[Any] = [
     {
         "type": "function",
@@ -101,28 +103,10 @@ def gw(gw_module: Harness) -> Iterator[Harness]:
         r.in_flight = 0
 
 
-#: SDK clients made by a test, closed after it (a client left to the garbage collector can
-#: drop its pooled socket first: a ResourceWarning, an error here).
-_CLIENTS: list[openai.OpenAI | anthropic.Anthropic] = []
-
-
 @pytest.fixture(autouse=True)
 def _close_clients() -> Iterator[None]:
     yield
-    while _CLIENTS:
-        _CLIENTS.pop().close()
-
-
-def oai(h: Harness) -> openai.OpenAI:
-    client = openai.OpenAI(base_url=h.base_url, api_key="unused", max_retries=0, timeout=20)
-    _CLIENTS.append(client)
-    return client
-
-
-def ant(h: Harness) -> anthropic.Anthropic:
-    client = anthropic.Anthropic(base_url=h.url, api_key="unused", max_retries=0, timeout=20)
-    _CLIENTS.append(client)
-    return client
+    close_all()
 
 
 def expect_path(h: Harness, model: str, api: str) -> None:

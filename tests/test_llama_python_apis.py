@@ -17,6 +17,8 @@ import pytest
 from zeta_router.localfleet import LocalModelError, find_smollm2, free_ports, llama_command
 from zeta_router.testing import Harness
 
+from .agent_clients import wait_managed
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -59,11 +61,7 @@ def gw() -> Iterator[Harness]:
     }
     h = Harness([], template)
     try:
-        supervisor = h.router.supervisor
-        assert supervisor is not None
-        assert h.thread.run(supervisor.wait_ready(120), timeout=130), [
-            (s.id, s.last_error, s.log_path) for s in supervisor.not_ready()
-        ]
+        wait_managed(h)
         yield h
     finally:
         h.close()

@@ -25,6 +25,9 @@ from zeta_router.localfleet import LocalModelError, find_smollm2, free_ports, ll
 from zeta_router.managed import llamabuild
 from zeta_router.testing import Harness
 
+from . import agent_clients
+from .agent_clients import close_all, wait_managed
+
 pytestmark = pytest.mark.slow
 
 TOOLS: list[Any] = [
@@ -81,38 +84,24 @@ def gw() -> Iterator[Harness]:
     }
     h = Harness({"t1": "openai"}, template)
     try:
-        supervisor = h.router.supervisor
-        assert supervisor is not None
-        assert h.thread.run(supervisor.wait_ready(120), timeout=130), [
-            (s.id, s.last_error, s.log_path) for s in supervisor.not_ready()
-        ]
+        wait_managed(h)
         yield h
     finally:
         h.close()
 
 
-#: SDK clients made by a test, closed after it (a client left to the garbage collector can
-#: drop its pooled socket first: a ResourceWarning, an error here).
-_CLIENTS: list[openai.OpenAI | anthropic.Anthropic] = []
-
-
 @pytest.fixture(autouse=True)
 def _close_clients() -> Iterator[None]:
     yield
-    while _CLIENTS:
-        _CLIENTS.pop().close()
+    close_all()
 
 
 def oai(h: Harness) -> openai.OpenAI:
-    client = openai.OpenAI(base_url=h.base_url, api_key="unused", max_retries=0, timeout=60)
-    _CLIENTS.append(client)
-    return client
+    return agent_clients.oai(h, 60)
 
 
 def ant(h: Harness) -> anthropic.Anthropic:
-    client = anthropic.Anthropic(base_url=h.url, api_key="unused", max_retries=0, timeout=60)
-    _CLIENTS.append(client)
-    return client
+    return agent_clients.ant(h, 60)
 
 
 def test_responses_native_create_and_stream(gw: Harness) -> None:
