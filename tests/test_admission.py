@@ -12,17 +12,11 @@ from zeta_router.config import AdmissionSettings
 from zeta_router.errors import Overloaded
 from zeta_router.http.protocol import PRIORITIES
 from zeta_router.routing.admission import Admission
+from zeta_router.testing.clock import ManualClock
 
 LOW, NORMAL, HIGH, URGENT = (PRIORITIES[k] for k in ("low", "normal", "high", "urgent"))
 FAR = 1e9
 
-
-class Clock:
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 async def settle() -> None:
@@ -30,8 +24,8 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def admission(**settings: float) -> tuple[Admission, Clock]:
-    clock = Clock()
+def admission(**settings: float) -> tuple[Admission, ManualClock]:
+    clock = ManualClock()
     return Admission(AdmissionSettings(**settings), clock), clock  # type: ignore[arg-type]
 
 
@@ -60,7 +54,7 @@ async def test_priority_order_then_fifo() -> None:
     tasks = []
     for name, prio in order:
         tasks.append(waiter(adm, name, prio))
-        clock.t += 0.01
+        clock.now += 0.01
         await settle()
     assert adm.waiting("m") == 5 and adm.pending == 5
     served = await drain(adm, "m", [n for n, _ in order], tasks)
@@ -74,7 +68,7 @@ async def test_ageing_lifts_one_level_per_ageing_s(gap: float, first: str) -> No
     adm, clock = admission(ageing_s=5.0)
     tasks = [waiter(adm, "old-low", LOW)]
     await settle()
-    clock.t += gap
+    clock.now += gap
     tasks.append(waiter(adm, "new-normal", NORMAL))
     await settle()
     served = await drain(adm, "m", ["a", "b"], tasks)
@@ -87,7 +81,7 @@ async def test_low_priority_is_not_starved_by_a_stream_of_normal_requests() -> N
     await settle()
     served: list[str] = []
     for i in range(20):
-        clock.t += 1.0
+        clock.now += 1.0
         t = waiter(adm, f"n{i}", NORMAL)
         await settle()
         adm.release("m")
@@ -138,10 +132,10 @@ async def test_deadline_that_cannot_be_met_is_refused_at_once() -> None:
     await settle()
     # Four ahead at 0.5 s each on one slot: about 2.5 s, but only 1 s is left.
     with pytest.raises(Overloaded, match="would pass the deadline") as info:
-        await adm.wait("m", NORMAL, clock.t + 1.0, 0.5, 1)
+        await adm.wait("m", NORMAL, clock.now + 1.0, 0.5, 1)
     assert info.value.retry_after_s == pytest.approx(2.5)
     # With four slots the same wait fits.
-    t = asyncio.get_running_loop().create_task(adm.wait("m", NORMAL, clock.t + 1.0, 0.5, 4))
+    t = asyncio.get_running_loop().create_task(adm.wait("m", NORMAL, clock.now + 1.0, 0.5, 4))
     await settle()
     assert not t.done()
     for x in [*tasks, t]:
@@ -151,11 +145,11 @@ async def test_deadline_that_cannot_be_met_is_refused_at_once() -> None:
 
 async def test_expired_waiters_get_429_not_silence() -> None:
     adm, clock = admission()
-    short = waiter(adm, "short", NORMAL, deadline=clock.t + 2.0)
-    long = waiter(adm, "long", NORMAL, deadline=clock.t + 60.0)
+    short = waiter(adm, "short", NORMAL, deadline=clock.now + 2.0)
+    long = waiter(adm, "long", NORMAL, deadline=clock.now + 60.0)
     await settle()
-    clock.t += 3.0
-    assert adm.expire(clock.t) == 1
+    clock.now += 3.0
+    assert adm.expire(clock.now) == 1
     await settle()
     with pytest.raises(Overloaded, match="deadline passed while it waited"):
         short.result()
@@ -168,7 +162,7 @@ async def test_expired_waiters_get_429_not_silence() -> None:
 async def test_deadline_timer_fires_on_the_event_loop() -> None:
     adm, clock = admission()
     with pytest.raises(Overloaded, match="deadline passed while it waited"):
-        await adm.wait("m", NORMAL, clock.t + 0.01, 0.0, 1)
+        await adm.wait("m", NORMAL, clock.now + 0.01, 0.0, 1)
     assert adm.pending == 0 and adm.waiting("m") == 0
 
 
@@ -194,8 +188,8 @@ async def test_release_without_waiters_is_a_no_op() -> None:
 
 async def test_a_requeued_waiter_keeps_its_rank() -> None:
     adm, clock = admission()
-    first_queued = clock.t
-    clock.t += 1.0
+    first_queued = clock.now
+    clock.now += 1.0
     other = waiter(adm, "other", NORMAL)
     await settle()
 
@@ -210,9 +204,9 @@ async def test_a_requeued_waiter_keeps_its_rank() -> None:
 
 
 async def test_waiters_look_again_after_recheck_s_without_a_wake_up() -> None:
-    clock = Clock()
+    clock = ManualClock()
     adm = Admission(AdmissionSettings(), clock, recheck_s=0.01)
-    waited = await adm.wait("m", NORMAL, clock.t + 60.0, 0.01, 1)
+    waited = await adm.wait("m", NORMAL, clock.now + 60.0, 0.01, 1)
     # Returned without being woken (the caller checks the replicas again), nothing left behind.
     assert waited == 0.0
     assert adm.pending == 0 and not adm.busy("m") and adm.admitted_after_wait["m"] == 0

@@ -19,14 +19,7 @@ from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.routing.feedback import Feedback
 from zeta_router.routing.policy import plan
 from zeta_router.testing import Harness
-
-
-class Clock:
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
+from zeta_router.testing.clock import ManualClock
 
 
 def served(
@@ -41,8 +34,8 @@ def served(
     return d
 
 
-def feedback(**settings: float) -> tuple[Feedback, Clock]:
-    clock = Clock()
+def feedback(**settings: float) -> tuple[Feedback, ManualClock]:
+    clock = ManualClock()
     return Feedback(FeedbackSettings(**settings), clock), clock  # type: ignore[arg-type]
 
 
@@ -96,9 +89,9 @@ def test_scores_decay_back_to_neutral() -> None:
     served(fb, "1", "brain", "code")
     fb.rate("1", 1)
     assert fb.score("brain", "code") == pytest.approx(0.8)
-    clock.t += 100.0
+    clock.now += 100.0
     assert fb.score("brain", "code") == pytest.approx(1 - 0.2 / 2.718281828, rel=1e-3)
-    clock.t += 10_000.0
+    clock.now += 10_000.0
     assert fb.score("brain", "code") == pytest.approx(1.0, abs=1e-6)
 
 
@@ -198,10 +191,10 @@ def test_three_bad_ratings_move_the_preferred_model_to_second_place_at_default_b
     assert fb.score("a", "simple") == pytest.approx(0.5)
     assert simple_order(fb, config) == ["b", "a"]
     # It stays second while its score is more than the margin (0.45) below b's ...
-    clock.t += 60
+    clock.now += 60
     assert simple_order(fb, config) == ["b", "a"]
     # ... and comes back as the score decays towards neutral (past 0.55 after about 63 s).
-    clock.t += 10
+    clock.now += 10
     assert simple_order(fb, config) == ["a", "b"]
 
 

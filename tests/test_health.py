@@ -15,14 +15,7 @@ from zeta_router.fleet.health import probe_url, server_root
 from zeta_router.fleet.state import Health, ReplicaState
 from zeta_router.router import Router
 from zeta_router.testing import FakeBackend
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from zeta_router.testing.clock import ManualClock
 
 
 class Recorder:
@@ -59,7 +52,7 @@ class Recorder:
         return f"http://127.0.0.1:{self.port}/v1"
 
 
-def router_for(urls: dict[str, tuple[str, str]], clock: Clock, **health: Any) -> Router:
+def router_for(urls: dict[str, tuple[str, str]], clock: ManualClock, **health: Any) -> Router:
     """One model per entry: name -> (replica url, health kind)."""
     cfg = parse_config(
         {
@@ -99,7 +92,7 @@ def test_probe_urls() -> None:
 async def test_loading_replica_is_not_used_until_a_probe_sees_it_ready(
     backend: FakeBackend,
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({"m": (backend.url, "llamacpp")}, clock)
     replica = only(router)
     try:
@@ -126,7 +119,7 @@ async def test_loading_replica_is_not_used_until_a_probe_sees_it_ready(
 
 
 async def test_down_after_consecutive_failed_probes_then_back(backend: FakeBackend) -> None:
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({"m": (backend.url, "auto")}, clock)
     replica = only(router)
     try:
@@ -157,7 +150,7 @@ async def test_a_server_restarted_while_serving_comes_back_on_probation(
     """Ready, then loading again: the server was restarted (it crashed, or its supervisor
     restarted it). It is not trusted with its full share the moment it says ready: it waits
     out an ejection that doubles with each such restart, then half-open probes decide."""
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({"m": (backend.url, "llamacpp")}, clock)
     replica = only(router)
     eject = router.config.breaker.eject_base_s
@@ -186,7 +179,7 @@ async def test_a_server_restarted_while_serving_comes_back_on_probation(
 
 
 async def test_a_success_between_failures_resets_the_count(backend: FakeBackend) -> None:
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({"m": (backend.url, "vllm")}, clock, unhealthy_after=2)
     replica = only(router)
     try:
@@ -201,7 +194,7 @@ async def test_a_success_between_failures_resets_the_count(backend: FakeBackend)
 
 
 async def test_hung_health_endpoint_times_out_and_marks_down(backend: FakeBackend) -> None:
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({"m": (backend.url, "llamacpp")}, clock, timeout_s=0.1)
     replica = only(router)
     try:
@@ -217,7 +210,7 @@ async def test_hung_health_endpoint_times_out_and_marks_down(backend: FakeBacken
 
 async def test_auto_falls_back_to_models_when_there_is_no_health_endpoint() -> None:
     server = await Recorder(has_health=False).start()
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({"m": (server.url, "auto")}, clock)
     try:
         await router.prober.probe_once()
@@ -232,7 +225,7 @@ async def test_auto_falls_back_to_models_when_there_is_no_health_endpoint() -> N
 
 async def test_each_kind_asks_its_own_path() -> None:
     servers = {k: await Recorder().start() for k in ("ollama", "openai", "vllm", "none")}
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({k: (s.url, k) for k, s in servers.items()}, clock)
     try:
         await router.prober.probe_once()
@@ -254,7 +247,7 @@ async def test_each_kind_asks_its_own_path() -> None:
 
 
 async def test_probes_leave_supervised_and_draining_replicas_alone(backend: FakeBackend) -> None:
-    clock = Clock()
+    clock = ManualClock()
     router = router_for({"a": (backend.url, "vllm"), "b": (backend.url + "/", "vllm")}, clock)
     a, b = router.fleet.replicas.values()
     a.health = Health.STARTING
@@ -288,7 +281,7 @@ async def test_router_start_runs_probe_rounds_on_its_sleep_and_close_stops_them(
             "models": {"m": {"replicas": [{"url": backend.url}], "health": "llamacpp"}},
         }
     )
-    router = Router(cfg, clock=Clock(), sleep=sleep)
+    router = Router(cfg, clock=ManualClock(), sleep=sleep)
     assert router.prober.retry_at(only(router), 1000.0) == 1000.0, "not running: no probe wait"
     replica = only(router)
     backend.set(mode="loading")

@@ -31,7 +31,8 @@ from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.state import Fleet
 from zeta_router.testing import FakeBackend
 from zeta_router.upstream import http1
-from zeta_router.upstream.attempt import Upstream, translate
+from zeta_router.upstream.attempt import translate
+from zeta_router.upstream.http_transport import HttpTransport
 
 Handler = Callable[["Peer"], Awaitable[None]]
 
@@ -1174,7 +1175,7 @@ async def test_an_upstream_error_answer_keeps_its_connection(start: Any, watch: 
     server = await start(handler)
     config = parse_config({"models": {"m": {"replicas": [{"url": server.url("/v1")}]}}})
     replica = Fleet(config).models["m"].replicas[0]
-    upstream = Upstream(time.monotonic)
+    upstream = HttpTransport(time.monotonic)
     try:
         for _ in range(3):
             with pytest.raises(UpstreamError) as caught:

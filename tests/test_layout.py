@@ -19,7 +19,7 @@ MAX_LINES = 600
 #: The gateway: everything ``zeta-router serve`` imports.
 CORE = ("zeta_router.router", "zeta_router.app", "zeta_router.http", "zeta_router.routing",
         "zeta_router.upstream", "zeta_router.fleet", "zeta_router.ops", "zeta_router.managed",
-        "zeta_router.analysis", "zeta_router.config", "zeta_router.errors")
+        "zeta_router.analysis", "zeta_router.clock", "zeta_router.config", "zeta_router.errors")
 #: The tools around it, which may import the gateway but not the reverse.
 TOOLS = ("zeta_router.demo", "zeta_router.localfleet", "zeta_router.top", "zeta_router.cli",
          "zeta_router.testing")

@@ -19,16 +19,9 @@ from zeta_router.fleet.state import Health
 from zeta_router.ops.reload import authorize, reload
 from zeta_router.router import Router
 from zeta_router.testing import Harness
+from zeta_router.testing.clock import ManualClock
 
 from .conftest import fleet_template
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def small_config(**changes: Any) -> dict[str, Any]:
@@ -51,7 +44,7 @@ def small_config(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture()
 def router() -> Router:
-    return Router(parse_config(small_config()), clock=FakeClock())
+    return Router(parse_config(small_config()), clock=ManualClock())
 
 
 def test_reload_keeps_live_state_of_replicas_that_stay(router: Router) -> None:
@@ -314,7 +307,7 @@ def test_a_removed_model_stays_reachable_but_unusable_for_requests_already_plann
     from zeta_router.ops.status import snapshot
 
     clock = router.clock
-    assert isinstance(clock, FakeClock)
+    assert isinstance(clock, ManualClock)
     b1 = router.fleet.replicas["b1"]
     new = small_config()
     del new["models"]["b"]

@@ -16,6 +16,7 @@ from zeta_router.fleet.breaker import BreakerState
 from zeta_router.router import Router
 from zeta_router.routing.hedge import race
 from zeta_router.testing import Harness
+from zeta_router.testing.clock import ManualClock
 
 from .conftest import BACKENDS, SECRET, fleet_template
 
@@ -25,18 +26,11 @@ REASONING = (
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 class Fleet:
     """A harness whose router runs on a fake clock."""
 
-    def __init__(self, h: Harness, clock: Clock) -> None:
+    def __init__(self, h: Harness, clock: ManualClock) -> None:
         self.h = h
         self.clock = clock
         self.router = h.router
@@ -70,7 +64,7 @@ def make(monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeFleet]:
     made: list[Harness] = []
 
     def build(*, real_clock: bool = False, **overrides: Any) -> Fleet:
-        clock = Clock()
+        clock = ManualClock(5000.0)
         h = Harness(
             BACKENDS,
             fleet_template(**overrides),

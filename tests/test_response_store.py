@@ -8,27 +8,20 @@ import pytest
 from zeta_router.config import ResponsesSettings
 from zeta_router.errors import InvalidRequest
 from zeta_router.http import apis
+from zeta_router.testing.clock import ManualClock
 from zeta_router.upstream.response_store import ResponseStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def item(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
 
 
-def store(clock: Clock, **settings: int | float) -> ResponseStore:
+def store(clock: ManualClock, **settings: int | float) -> ResponseStore:
     return ResponseStore(ResponsesSettings(**settings), clock)  # type: ignore[arg-type]
 
 
 def test_least_recently_used_goes_first_when_full() -> None:
-    s = store(Clock(), store_size=2)
+    s = store(ManualClock(0.0), store_size=2)
     s.put("a", [item("a")], 10)
     s.put("b", [item("b")], 10)
     assert s.get("a") is not None  # a is now the most recently used
@@ -38,7 +31,7 @@ def test_least_recently_used_goes_first_when_full() -> None:
 
 
 def test_bounded_by_bytes_and_too_large_entries_refused() -> None:
-    s = store(Clock(), store_size=100, store_max_bytes=100)
+    s = store(ManualClock(0.0), store_size=100, store_max_bytes=100)
     assert s.put("a", [item("a")], 60)
     assert s.put("b", [item("b")], 60)
     assert s.get("a") is None and s.bytes == 60
@@ -47,7 +40,7 @@ def test_bounded_by_bytes_and_too_large_entries_refused() -> None:
 
 
 def test_entries_expire() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     s = store(clock, store_ttl_s=10)
     s.put("a", [item("a")], 1)
     clock.now = 9.9
@@ -61,7 +54,7 @@ def test_entries_expire() -> None:
 
 
 def test_parse_expands_a_stored_conversation_for_both_paths() -> None:
-    s = store(Clock())
+    s = store(ManualClock(0.0))
     history = [
         {"type": "message", "role": "user", "content": "q"},
         {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
@@ -96,7 +89,7 @@ def test_parse_expands_a_stored_conversation_for_both_paths() -> None:
     ],
 )
 def test_parse_refuses_what_it_cannot_resolve(size: int, prev: object, code: str | None) -> None:
-    s = store(Clock(), store_size=size)
+    s = store(ManualClock(0.0), store_size=size)
     raw = orjson.dumps({"previous_response_id": prev, "input": "hi"})
     with pytest.raises(InvalidRequest) as exc:
         apis.parse("responses", raw, s)

@@ -19,7 +19,8 @@ from zeta_router.fleet.scrape import (
 from zeta_router.fleet.state import Fleet, ScrapedLoad
 from zeta_router.routing.admission import replica_saturation, saturation
 from zeta_router.testing import FakeBackend
-from zeta_router.upstream.attempt import Upstream
+from zeta_router.testing.clock import ManualClock
+from zeta_router.upstream.http_transport import HttpTransport
 
 VLLM_PAGE = """\
 # HELP vllm:num_requests_running Number of requests in model execution batches.
@@ -108,20 +109,13 @@ def test_urls_are_at_the_server_root() -> None:
     assert slots_url("http://h:8080/v1") == "http://h:8080/slots"
 
 
-class Clock:
-    def __init__(self, t: float = 100.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
 
 Answer = tuple[int, bytes] | UpstreamError
 
 
 def make(
     answers: dict[str, Answer], health: str = "auto"
-) -> tuple[Scraper, Fleet, Clock, list[str]]:
+) -> tuple[Scraper, Fleet, ManualClock, list[str]]:
     cfg = parse_config(
         {
             "models": {
@@ -136,7 +130,7 @@ def make(
         }
     )
     fleet = Fleet(cfg)
-    clock = Clock()
+    clock = ManualClock(100.0)
     asked: list[str] = []
 
     async def get(url: str, timeout_s: float) -> tuple[int, bytes]:
@@ -160,12 +154,12 @@ async def test_scrape_once_sets_load_and_failures_leave_it_to_go_stale() -> None
     a = fleet.replicas["a"]
     assert a.scraped == ScrapedLoad(2.0, 3.0, None, 100.0)
     answers["http://a:1/metrics"] = UpstreamError(FailureKind.CONNECT_TIMEOUT)
-    clock.t = 115.0
+    clock.now = 115.0
     await scraper.scrape_once()
     assert a.scraped is not None and a.scraped.at == 100.0  # kept, now 15 s old
     assert fleet.replicas["b"].scraped is not None and fleet.replicas["b"].scraped.at == 115.0
     # Older than stale_after_s (10 s): saturated, whatever it said.
-    assert replica_saturation(a, clock.t, 10.0, 0.95) == "load metrics stale"
+    assert replica_saturation(a, clock.now, 10.0, 0.95) == "load metrics stale"
 
 
 async def test_server_without_metrics_uses_slots_or_is_left_alone() -> None:
@@ -182,7 +176,7 @@ async def test_server_without_metrics_uses_slots_or_is_left_alone() -> None:
     await scraper.scrape_once()
     # a goes straight to /slots now; b is not asked again for a while.
     assert asked == ["http://a:1/slots"]
-    clock.t += RECHECK_S + 1
+    clock.now += RECHECK_S + 1
     asked.clear()
     await scraper.scrape_once()
     assert sorted(asked) == ["http://a:1/slots", "http://b:1/metrics", "http://b:1/slots"]
@@ -222,12 +216,12 @@ def test_saturation_needs_every_replica_saturated() -> None:
 @pytest.mark.parametrize("flavor", ["vllm", "llamacpp", "sglang"])
 async def test_scrapes_a_real_fake_backend(flavor: str) -> None:
     backend = await FakeBackend("fb", flavor=flavor).start()  # type: ignore[arg-type]
-    up = Upstream(Clock())
+    up = HttpTransport(ManualClock(100.0))
     try:
         cfg = parse_config({"models": {"m": {"replicas": [{"url": backend.url, "id": "x"}]}}})
         fleet = Fleet(cfg)
         backend.running, backend.waiting = 3, 5
-        await Scraper(cfg, fleet, up.get, clock=Clock(7.0)).scrape_once()
+        await Scraper(cfg, fleet, up.get, clock=ManualClock(7.0)).scrape_once()
         s = fleet.replicas["x"].scraped
         assert s is not None
         assert (s.waiting, s.running, s.at) == (5.0, 3.0, 7.0)
@@ -238,11 +232,11 @@ async def test_scrapes_a_real_fake_backend(flavor: str) -> None:
 
 async def test_ollama_flavor_404_leaves_router_counters() -> None:
     backend = await FakeBackend("ol", flavor="ollama").start()
-    up = Upstream(Clock())
+    up = HttpTransport(ManualClock(100.0))
     try:
         cfg = parse_config({"models": {"m": {"replicas": [{"url": backend.url, "id": "x"}]}}})
         fleet = Fleet(cfg)
-        await Scraper(cfg, fleet, up.get, clock=Clock()).scrape_once()
+        await Scraper(cfg, fleet, up.get, clock=ManualClock(100.0)).scrape_once()
         assert fleet.replicas["x"].scraped is None
     finally:
         await up.close()

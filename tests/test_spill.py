@@ -18,6 +18,7 @@ from zeta_router.http.protocol import PRIORITIES, parse_request
 from zeta_router.http.response import Response
 from zeta_router.router import RequestOptions, Router
 from zeta_router.testing import FakeBackend
+from zeta_router.upstream.dispatch import release
 
 from .test_admission import settle
 
@@ -110,7 +111,7 @@ async def test_no_capable_spill_target_means_waiting_for_a_slot(
         await settle()
         assert router.admission.waiting("brain") == 1
         assert not task.done()
-        router._release(brain)  # the request that held the slot finishes
+        release(router.engine, brain)  # the request that held the slot finishes
         resp = await task
         h = headers(resp)
         assert (resp.status, h["x-zeta-model"]) == (200, "brain")
@@ -188,7 +189,7 @@ async def test_pinned_model_waits_instead_of_spilling(backends: dict[str, FakeBa
         task = asyncio.get_running_loop().create_task(ask(router, body=body))
         await settle()
         assert router.admission.waiting("brain") == 1
-        router._release(brain)
+        release(router.engine, brain)
         resp = await task
         assert headers(resp)["x-zeta-model"] == "brain"
     finally:
@@ -209,7 +210,7 @@ async def test_higher_priority_waiter_gets_the_slot_first(backends: dict[str, Fa
         order: list[str] = []
         high.add_done_callback(lambda _: order.append("high"))
         low.add_done_callback(lambda _: order.append("low"))
-        router._release(brain)  # one slot: high goes, and low follows when high's is done
+        release(router.engine, brain)  # one slot: high goes, and low follows when high's is done
         assert headers(await high)["x-zeta-model"] == "brain"
         assert headers(await low)["x-zeta-model"] == "brain"
         assert order == ["high", "low"]

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from zeta_router.upstream.attempt import _Watchdog
+from zeta_router.upstream.http_transport import Watchdog
 
 
 async def test_overdue_block_raises_timeout_and_others_keep_running() -> None:
-    dog = _Watchdog()
+    dog = Watchdog()
 
     async def attempt(wait_s: float, timeout_s: float) -> str:
         with dog.guard(timeout_s):
@@ -32,7 +32,7 @@ async def test_overdue_block_raises_timeout_and_others_keep_running() -> None:
 
 
 async def test_outside_cancellation_stays_a_cancellation() -> None:
-    dog = _Watchdog()
+    dog = Watchdog()
     entered = asyncio.Event()
 
     async def attempt() -> None:
@@ -49,7 +49,7 @@ async def test_outside_cancellation_stays_a_cancellation() -> None:
 
 
 async def test_timeout_and_outside_cancellation_together_is_a_cancellation() -> None:
-    dog = _Watchdog()
+    dog = Watchdog()
 
     entered = asyncio.Event()
 
@@ -69,7 +69,7 @@ async def test_timeout_and_outside_cancellation_together_is_a_cancellation() -> 
 
 
 async def test_later_deadline_does_not_rearm_and_earlier_one_does() -> None:
-    dog = _Watchdog()
+    dog = Watchdog()
 
     async def attempt(timeout_s: float) -> None:
         with dog.guard(timeout_s):

@@ -48,7 +48,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from zeta_router.fleet.state import Fleet
-    from zeta_router.upstream.attempt import Upstream
+    from zeta_router.upstream.http_transport import HttpTransport
 
     config = _load(args.config)
     fleet = Fleet(config)
@@ -58,9 +58,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
 
     async def probe_all() -> list[tuple[str, str]]:
-        import time
-
-        up = Upstream(time.monotonic)
+        up = HttpTransport()
         try:
             out = []
             for r in fleet.replicas.values():

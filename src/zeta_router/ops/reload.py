@@ -8,8 +8,10 @@ before any live state changes, so a bad config leaves the router exactly as it w
   (weight, key, upstream model name, max_concurrency);
 - drains replicas that go: they leave the fleet, so no new request picks them, and are marked
   ``draining`` while their in-flight requests finish (still shown in status and metrics);
-- rebuilds the analyzer, strategy and retry budget only when their settings changed, so a
-  reload that touches one model keeps the decision cache warm;
+- builds the next :class:`~zeta_router.routing.engine.Engine`, reusing the analyzer, strategy
+  and retry budget when their settings did not change (a reload that touches one model keeps
+  the decision cache warm), and hands it to :meth:`Router.swap
+  <zeta_router.router.Router.swap>`, the one place the router's parts are replaced;
 - mutates the :class:`~zeta_router.fleet.state.Fleet` in place, so background tasks holding it
   (health probes, scrapes) see the new replicas on their next round.
 
@@ -27,55 +29,41 @@ import os
 import time
 from dataclasses import dataclass
 
-from zeta_router.analysis import build_analyzer
-from zeta_router.analysis.base import Analyzer
 from zeta_router.config import Config, load_config, parse_config, read_yaml
 from zeta_router.errors import ConfigError, InvalidRequest, Unauthorized, Unprocessable
 from zeta_router.fleet.breaker import Breaker, BreakerState
-from zeta_router.fleet.health import HealthProber
-from zeta_router.fleet.scrape import Scraper
 from zeta_router.fleet.state import Fleet, Health, PeakEwma, ReplicaState
 from zeta_router.http.asgi import Receive, Scope, json_response, read_body
 from zeta_router.http.response import Response
 from zeta_router.http.server import App
 from zeta_router.ops.reload_log import ReloadResult
 from zeta_router.router import Router
-from zeta_router.routing.balancer import Strategy, build_strategy
-from zeta_router.routing.budget import RetryBudget
-from zeta_router.routing.hedge import HedgePolicy
+from zeta_router.routing.engine import Engine, build_engine
+from zeta_router.routing.engine import rebuilt as rebuilt_parts
 
 log = logging.getLogger("zeta_router.reload")
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A validated config plus the parts built from it, ready to swap in."""
+    """A validated config and the engine built from it, ready to swap in."""
 
     config: Config
-    analyzer: Analyzer | None
-    strategy: Strategy | None
+    engine: Engine
 
 
 def prepare(router: Router, new: Config) -> Prepared:
     """Build what the new config needs without touching the router; raises ConfigError."""
-    old = router.config
-    analyzer = None
-    if new.analysis != old.analysis:
-        analyzer = build_analyzer(new.analysis)
-    strategy = None
-    h, oh = new.health, old.health
-    if (
-        new.balancer != old.balancer
-        or h.slow_start_s != oh.slow_start_s
-        or h.stale_after_s != oh.stale_after_s
-    ):
-        strategy = build_strategy(
-            # The router's own (injectable) rng keeps seeded tests deterministic.
-            new.balancer,
-            router._rng,
-            h.slow_start_s,
-            h.stale_after_s,
-        )
-    return Prepared(new, analyzer, strategy)
+    live = router.engine
+    engine = build_engine(
+        new,
+        clock=router.clock,
+        transport=live.transport,
+        admission=live.admission,
+        # The router's own (injectable) rng keeps seeded tests deterministic.
+        rng=live.rng,
+        prev=live,
+    )
+    return Prepared(new, engine)
 
 
 def commit(router: Router, prep: Prepared) -> ReloadResult:
@@ -130,33 +118,8 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
             fleet.replicas[st.id] = st
     prune_drained(router)
 
-    rebuilt: list[str] = []
-    if prep.analyzer is not None:
-        router.analyzer = prep.analyzer
-        rebuilt.append("analyzer")
-    if prep.strategy is not None:
-        router.strategy = prep.strategy
-        rebuilt.append("strategy")
-    if new.retry != old.retry:
-        router.budget = RetryBudget(new.retry, router.clock)
-        rebuilt.append("retry budget")
-    # Queues, scores and hedging read their settings per request: swapping them keeps the
-    # waiting requests and the learned scores.
-    router.admission.settings = new.admission
-    router.feedback.settings = new.feedback
-    if new.hedge != old.hedge:
-        router.hedge = HedgePolicy(new.hedge) if new.hedge.enabled else None
-        rebuilt.append("hedge")
-    if new.health != old.health and not router.telemetry.running:
-        # Not serving yet: nothing to stop. A running router restarts them in reload_from.
-        _rebuild_background(router, new)
-        rebuilt.append("probes")
-    router.telemetry.configure(
-        access_log_enabled=new.server.access_log, log_prompts=new.server.log_prompts
-    )
-    router.config = new
-    for hook in router.reload_hooks:
-        hook(old, new)
+    rebuilt = rebuilt_parts(router.engine, prep.engine)
+    rebuilt += router.swap(prep.engine)
     router.reloads.ok += 1
     router.reloads.last_at = time.time()
     router.reloads.last_error = None
@@ -192,23 +155,6 @@ def _carry_over(state: ReplicaState, fresh: ReplicaState, old: Config, new: Conf
         state.breaker = breaker
     if new.balancer.ewma_decay_s != old.balancer.ewma_decay_s:
         state.latency = PeakEwma(new.balancer.ewma_decay_s, state.latency.value)
-
-
-def _rebuild_background(router: Router, new: Config) -> None:
-    get, clock, sleep = router.upstream.get, router.clock, router._sleep
-    router.prober = HealthProber(new, router.fleet, get, clock=clock, sleep=sleep)
-    router.scraper = Scraper(new, router.fleet, get, clock=clock, sleep=sleep)
-
-
-async def _restart_background(router: Router, new: Config) -> None:
-    """Probe and scrape intervals changed on a running router: restart those tasks."""
-    await router.prober.stop()
-    await router.scraper.stop()
-    _rebuild_background(router, new)
-    if new.health.scrape_metrics:
-        router.scraper.start()
-    if new.health.enabled:
-        router.prober.start()
 
 
 def prune_drained(router: Router) -> None:
@@ -269,7 +215,7 @@ async def reload_from(router: Router, body: bytes | None) -> ReloadResult:
     old_health = router.config.health
     result = commit(router, prep)
     if new.health != old_health and router.telemetry.running:
-        await _restart_background(router, new)
+        await router.restart_background()
     return result
 
 

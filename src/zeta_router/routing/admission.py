@@ -134,6 +134,10 @@ class Admission:
         self.shed: Counter[str] = Counter()
         self.admitted_after_wait: Counter[str] = Counter()
 
+    def configure(self, settings: AdmissionSettings) -> None:
+        """A reload's settings; the waiters and counters stay."""
+        self.settings = settings
+
     # -- reading ------------------------------------------------------------------------------
 
     def waiting(self, model: str) -> int:

@@ -81,6 +81,10 @@ class Feedback:
 
     # -- scores -------------------------------------------------------------------------------
 
+    def configure(self, settings: FeedbackSettings) -> None:
+        """A reload's settings; the learned scores stay."""
+        self.settings = settings
+
     def _decayed(self, s: Score, now: float) -> float:
         if s.value == 1.0 or s.at == 0.0:
             return s.value

@@ -18,13 +18,14 @@ from typing import Any
 
 import orjson
 
-from zeta_router.config import Timeouts, parse_config
+from zeta_router.clock import Timer
+from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.breaker import BreakerState
-from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import parse_request
 from zeta_router.router import RequestOptions, Router
-from zeta_router.upstream.attempt import Reply, Stream, generation_allowance
+from zeta_router.testing.mock_transport import MockRequest, MockTransport, hang
+from zeta_router.upstream.transport import Reply
 
 #: (kind, seconds): "ok" answers after seconds, "fail" fails with a 500 after seconds, "hang"
 #: never answers (the attempt ends at its first-byte timeout, as a real one does).
@@ -35,8 +36,9 @@ BREAKER_OFF = {"consecutive_failures": 1_000_000, "failure_rate": 1.0, "min_samp
 
 
 class VirtualTime:
-    """A clock and a sleep for the router and the fake transport. Time jumps to the next timer
-    once every task is blocked, so a run of many seconds takes milliseconds and repeats exactly.
+    """A :class:`~zeta_router.clock.Clock` for the router and the fake transport: reading,
+    sleeping and timers on one virtual time base. Time jumps to the next timer once every task
+    is blocked, so a run of many seconds takes milliseconds and repeats exactly.
     """
 
     def __init__(self) -> None:
@@ -52,6 +54,18 @@ class VirtualTime:
         self._seq += 1
         heapq.heappush(self._timers, (self.now + max(0.0, delay), self._seq, fut))
         await fut
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._timers, (self.now + max(0.0, delay), self._seq, fut))
+
+        def fire(f: asyncio.Future[None]) -> None:
+            if not f.cancelled():
+                callback()
+
+        fut.add_done_callback(fire)
+        return fut
 
     async def run_until(self, end: float) -> None:
         while self.now < end:
@@ -81,36 +95,20 @@ REPLY = orjson.dumps(
 )
 
 
-class FakeTransport:
-    """Stands in for ``Upstream.send``: each replica answers per its behaviour, in virtual time.
-    ``hang`` never answers: the attempt ends at its first-byte timeout (plus, for a non-stream
-    answer, the generation allowance), as the real one does."""
+class FakeTransport(MockTransport):
+    """Each replica answers per its behaviour, in virtual time. ``hang`` never answers: the
+    attempt ends at its first-byte timeout (plus, for a non-stream answer, the generation
+    allowance), enforced by the transport's watchdog as in production."""
 
     def __init__(self, vt: VirtualTime, behaviour: dict[str, Behaviour]) -> None:
+        super().__init__(self._answer, vt)
         self.vt = vt
         self.behaviour = behaviour
-        self.sent: Counter[str] = Counter()
 
-    async def send(
-        self,
-        replica: ReplicaState,
-        path: str,
-        body: bytes,
-        timeouts: Timeouts,
-        deadline: float,
-        *,
-        stream: bool,
-        max_tokens: int | None = None,
-        ends: Callable[[bytes], bool] | None = None,
-    ) -> Reply | Stream:
-        self.sent[replica.id] += 1
-        kind, seconds = self.behaviour[replica.id]
+    async def _answer(self, req: MockRequest) -> Reply:
+        kind, seconds = self.behaviour[req.replica.id]
         if kind == "hang":
-            limit = timeouts.first_byte_s
-            if not stream:
-                limit += generation_allowance(timeouts, replica, max_tokens)
-            await self.vt.sleep(min(limit, deadline - self.vt.now))
-            raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT)
+            return await hang()
         await self.vt.sleep(seconds)
         if kind == "fail":
             raise UpstreamError(FailureKind.SERVER_ERROR, "500", status=500)
@@ -184,11 +182,10 @@ def simulate(
 
     async def main() -> Run:
         vt = VirtualTime()
-        router = Router(config, clock=vt, sleep=vt.sleep, rng=random.Random(seed))
         ids = ["r0", "r1"]
         normal = {rid: ("ok", 0.02) for rid in ids}
         transport = FakeTransport(vt, dict(normal))
-        router.upstream.send = transport.send  # type: ignore[method-assign]
+        router = Router(config, clock=vt, rng=random.Random(seed), transport=transport)
         run = Run()
         start = vt.now + 2.0
         end = start + seconds

@@ -17,7 +17,7 @@ from zeta_router.http.protocol import set_model, upstream_model_in
 from zeta_router.http.response import JSON_TYPE, Headers, Response, sse_error_event
 from zeta_router.ops.stats import reason_class
 from zeta_router.routing.decision import Attempt, Decision
-from zeta_router.upstream.attempt import Reply, Stream
+from zeta_router.upstream.transport import Reply, UpstreamStream
 
 Clock = Callable[[], float]
 Release = Callable[[ReplicaState], None]
@@ -90,7 +90,12 @@ def reply_as_stream(resp: Response) -> Response:
 
 
 def start_stream(
-    stream: Stream, replica: ReplicaState, d: Decision, start: float, clock: Clock, release: Release
+    stream: UpstreamStream,
+    replica: ReplicaState,
+    d: Decision,
+    start: float,
+    clock: Clock,
+    release: Release,
 ) -> Response:
     now = clock()
     ttfb = now - start
@@ -100,7 +105,7 @@ def start_stream(
 
 
 async def _relay(
-    stream: Stream, replica: ReplicaState, d: Decision, clock: Clock, release: Release
+    stream: UpstreamStream, replica: ReplicaState, d: Decision, clock: Clock, release: Release
 ) -> AsyncIterator[bytes]:
     served = replica.model
     up = upstream_model_in(stream.first)

@@ -1,0 +1,253 @@
+"""One attempt on one replica (plus, when hedging, at most one more on a peer), through the
+engine's transport, with the replica's in-flight and wait accounting around it.
+
+The retry loop (:mod:`zeta_router.routing.retry`) calls :func:`attempt` and gets either the
+response to send or the failure to act on. Everything here runs on the one clock it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from zeta_router.clock import Clock
+from zeta_router.config import Timeouts
+from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet.state import ReplicaState
+from zeta_router.http import apis
+from zeta_router.http.protocol import ParsedRequest
+from zeta_router.http.response import Response
+from zeta_router.routing.decision import Attempt, Decision
+from zeta_router.routing.engine import Engine, State
+from zeta_router.routing.hedge import LATER, Later, hedge_candidates, race
+from zeta_router.upstream import relay
+from zeta_router.upstream.transport import Reply, UpstreamStream
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One upstream attempt's outcome, before it is turned into a response."""
+
+    replica: ReplicaState
+    start: float
+    result: Reply | UpstreamStream | UpstreamError
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An attempt that failed, and the replica that failed it (the hedge's, when it raced)."""
+
+    replica: ReplicaState
+    error: UpstreamError
+
+
+def _sent_ok(sent: Sent) -> bool:
+    return not isinstance(sent.result, UpstreamError)
+
+
+@dataclass(slots=True)
+class _Flight:
+    """One attempt on its way. ``lost`` once it lost a hedge race and was left to finish on its
+    own: its outcome then goes to the replica only, since the request was answered already."""
+
+    start: float = 0.0
+    lost: bool = False
+
+
+#: The decision's record of an overdue primary that a hedge beat.
+_LOST_HEDGE = f"{FailureKind.CANCELLED.value}: lost the hedge race"
+
+
+def release(engine: Engine, replica: ReplicaState) -> None:
+    """An attempt on ``replica`` no longer holds its slot."""
+    replica.in_flight -= 1
+    admission = engine.admission
+    if admission.pending:
+        admission.release(replica.model)
+
+
+async def attempt(
+    engine: Engine,
+    state: State,
+    clock: Clock,
+    req: ParsedRequest,
+    d: Decision,
+    replica: ReplicaState,
+    deadline: float,
+    tried: set[str],
+) -> Response | Failed:
+    """One try on one replica (plus, when hedging, at most one more on another replica of
+    the same model). Returns the response, or the failure for the retry loop."""
+    config = engine.config
+    timeouts = config.timeouts_for(replica.model)
+    deadline = min(deadline, clock() + timeouts.total_s)
+    wire = apis.outgoing(req, config.models[replica.model], replica.upstream_model)
+    hedge = engine.hedge
+    delay = hedge.delay_for(replica) if hedge is not None else None
+    if delay is None:
+        sent = await _send(engine, clock, req, d, replica, wire, timeouts, deadline)
+    else:
+        sent = await _hedged(
+            engine, state, clock, req, d, replica, wire, timeouts, deadline, tried, delay
+        )
+    result = sent.result
+    replica = sent.replica
+    if isinstance(result, UpstreamError):
+        return Failed(replica, result)
+    if isinstance(result, Reply):
+        release(engine, replica)
+        out = relay.complete_reply(result, replica, d, sent.start, clock())
+        if isinstance(out, UpstreamError):
+            return Failed(replica, out)
+        if req.api is not None:
+            return apis.reply(req, wire, out, d, state.responses)
+        return relay.reply_as_stream(out) if req.stream else out
+
+    def done(r: ReplicaState) -> None:
+        release(engine, r)
+
+    resp = relay.start_stream(result, replica, d, sent.start, clock, done)
+    if req.api is not None:
+        apis.stream(req, wire, resp, d, state.responses)
+    return resp
+
+
+async def _send(
+    engine: Engine,
+    clock: Clock,
+    req: ParsedRequest,
+    d: Decision,
+    replica: ReplicaState,
+    wire: apis.Outgoing,
+    timeouts: Timeouts,
+    deadline: float,
+    flight: _Flight | None = None,
+) -> Sent:
+    start = clock()
+    if flight is not None:
+        flight.start = start
+    replica.breaker.on_attempt(start)
+    replica.in_flight += 1
+    replica.requests += 1
+    token = replica.begin_wait(start)
+    try:
+        result = await engine.transport.send(
+            replica,
+            wire.path,
+            wire.body,
+            timeouts,
+            deadline,
+            stream=req.stream,
+            max_tokens=req.max_tokens,
+            ends=wire.ends,
+        )
+    except UpstreamError as err:
+        replica.end_wait(token)
+        release(engine, replica)
+        now = clock()
+        if flight is not None and flight.lost:
+            replica.on_failure(err, now, now - start)
+        else:
+            relay.failed(replica, d, err, start, now)
+        return Sent(replica, start, err)
+    except BaseException:
+        # Cancelled (the client left, or a hedge won): no verdict on the replica, but it
+        # kept us waiting this long.
+        replica.end_wait(token)
+        release(engine, replica)
+        now = clock()
+        replica.on_given_up(now - start, now)
+        if flight is None or not flight.lost:
+            d.attempts.append(Attempt(replica.model, replica.id, "cancelled", now - start))
+        raise
+    replica.end_wait(token)
+    return Sent(replica, start, result)
+
+
+async def _hedged(
+    engine: Engine,
+    state: State,
+    clock: Clock,
+    req: ParsedRequest,
+    d: Decision,
+    replica: ReplicaState,
+    wire: apis.Outgoing,
+    timeouts: Timeouts,
+    deadline: float,
+    tried: set[str],
+    delay: float,
+) -> Sent:
+    def start_hedge() -> Coroutine[Any, Any, Sent] | Later | None:
+        now = clock()
+        others = [
+            r
+            for r in state.fleet.models[replica.model].replicas
+            if r is not replica and r.id not in tried and r.available(now)
+        ]
+        if not others:
+            return None
+        others = hedge_candidates(replica, others, now)
+        if not others:
+            # No peer is expected to beat the wait so far; it may once the wait grows.
+            return LATER
+        # A hedge is extra load like a retry: the same budget bounds both.
+        if not engine.budget.try_spend():
+            return None
+        other = engine.strategy.pick(others, now)
+        tried.add(other.id)
+        model = engine.config.models[other.model]
+        other_wire = apis.outgoing(req, model, other.upstream_model)
+        return _send(engine, clock, req, d, other, other_wire, timeouts, deadline)
+
+    flight = _Flight()
+
+    def discard(sent: Sent) -> None:
+        _discard(engine, clock, sent)
+
+    def lost_done(task: asyncio.Future[Sent]) -> None:
+        state.lost.discard(task)
+        if not task.cancelled() and task.exception() is None:
+            discard(task.result())
+
+    def keep(task: asyncio.Future[Sent]) -> None:
+        # The primary lost: the request goes on with the hedge's answer, the primary runs
+        # on for the replica's sake (its verdict), owned by the router from here.
+        flight.lost = True
+        now = clock()
+        waited = now - flight.start
+        d.attempts.append(Attempt(replica.model, replica.id, _LOST_HEDGE, waited))
+        replica.latency.observe_at_least(waited, now)
+        state.lost.add(task)
+        task.add_done_callback(lost_done)
+
+    outcome = await race(
+        _send(engine, clock, req, d, replica, wire, timeouts, deadline, flight),
+        delay,
+        start_hedge,
+        won=_sent_ok,
+        discard=discard,
+        keep=keep,
+        sleep=clock.sleep,
+    )
+    return outcome.result
+
+
+def _discard(engine: Engine, clock: Clock, sent: Sent) -> None:
+    """An attempt that answered too late to be used (a failure was accounted already)."""
+    result = sent.result
+    if isinstance(result, UpstreamError):
+        return
+    replica = sent.replica
+    release(engine, replica)
+    now = clock()
+    if isinstance(result, Reply):
+        # It did answer: a success for the replica's health and latency estimate.
+        replica.on_success(now, now - sent.start)
+    else:
+        # A stream that started: its first byte is a latency sample; whether it would
+        # have finished is unknown, so no verdict for the breaker.
+        result.close()
+        replica.observe_ttfb(now - sent.start, now)
+        replica.breaker.on_neutral()
