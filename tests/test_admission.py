@@ -18,7 +18,6 @@ LOW, NORMAL, HIGH, URGENT = (PRIORITIES[k] for k in ("low", "normal", "high", "u
 FAR = 1e9
 
 
-
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)

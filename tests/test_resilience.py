@@ -26,7 +26,6 @@ REASONING = (
 )
 
 
-
 class Fleet:
     """A harness whose router runs on a fake clock."""
 

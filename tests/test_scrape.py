@@ -109,7 +109,6 @@ def test_urls_are_at_the_server_root() -> None:
     assert slots_url("http://h:8080/v1") == "http://h:8080/slots"
 
 
-
 Answer = tuple[int, bytes] | UpstreamError
 
 

@@ -43,6 +43,7 @@ from zeta_router.routing.engine import rebuilt as rebuilt_parts
 
 log = logging.getLogger("zeta_router.reload")
 
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A validated config and the engine built from it, ready to swap in."""

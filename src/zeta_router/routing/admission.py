@@ -21,14 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from zeta_router.clock import Clock, as_clock
 from zeta_router.config import AdmissionSettings, Config
 from zeta_router.errors import Overloaded
 from zeta_router.fleet.scrape import is_stale
 from zeta_router.fleet.state import Fleet, ModelState, ReplicaState
 from zeta_router.routing.feedback import Feedback
-
-Clock = Callable[[], float]
-
 
 # -- saturation --------------------------------------------------------------------------------
 
@@ -120,9 +118,14 @@ class QueueSnapshot:
 
 
 class Admission:
-    def __init__(self, settings: AdmissionSettings, clock: Clock, recheck_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: AdmissionSettings,
+        clock: Clock | Callable[[], float],
+        recheck_s: float = 1.0,
+    ) -> None:
         self.settings = settings
-        self._clock = clock
+        self._clock = as_clock(clock)
         self.recheck_s = recheck_s
         self._queues: dict[str, list[_Waiter]] = {}
         #: Waiters woken but not yet running: their slot must not go to a newcomer meanwhile.
@@ -216,10 +219,24 @@ class Admission:
         # Wake-ups come from released slots. Capacity can also come back without one (a
         # breaker closing, a reload), so a waiter also looks again every recheck_s.
         final = deadline - now <= self.recheck_s
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not future.done():
+                timed_out = True
+                future.cancel()
+
+        # On the router's clock, as every deadline is.
+        timer = self._clock.call_later(min(deadline - now, self.recheck_s), expire)
         try:
-            # Not wait_for: in 3.11 it can swallow a cancellation that races with the wake-up.
-            async with asyncio.timeout(min(deadline - now, self.recheck_s)):
-                await w.future
+            try:
+                await future
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not timed_out or (task is not None and task.cancelling()):
+                    raise
+                raise TimeoutError from None
         except asyncio.CancelledError:
             if not self._discard(model, w) and _woken(w.future):
                 # Woken, but cancelled before running: pass the slot on.
@@ -239,6 +256,7 @@ class Admission:
                 return self._clock() - now
             # Woken just as the timer fired: the slot is ours.
         finally:
+            timer.cancel()
             self.pending -= 1
         self._handoffs[model] -= 1
         self.admitted_after_wait[model] += 1

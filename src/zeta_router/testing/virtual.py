@@ -12,9 +12,9 @@ import asyncio
 import heapq
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -27,6 +27,7 @@ from zeta_router.router import RequestOptions, Router
 from zeta_router.testing.mock_transport import MockRequest, MockTransport, hang
 from zeta_router.upstream.transport import Reply
 
+T = TypeVar("T")
 #: (kind, seconds): "ok" answers after seconds, "fail" fails with a 500 after seconds, "hang"
 #: never answers (the attempt ends at its first-byte timeout, as a real one does).
 Behaviour = tuple[str, float]
@@ -69,17 +70,40 @@ class VirtualTime:
 
     async def run_until(self, end: float) -> None:
         while self.now < end:
-            # Let every runnable task reach its next wait (a request's chain of awaits and done
-            # callbacks is a few dozen loop iterations at most).
-            for _ in range(60):
-                await asyncio.sleep(0)
-            while self._timers and self._timers[0][2].done():
-                heapq.heappop(self._timers)  # cancelled
-            if not self._timers:
+            if not await self._step():
                 return
-            at, _, fut = heapq.heappop(self._timers)
-            self.now = max(self.now, at)
-            fut.set_result(None)
+
+    async def run(self, aw: Awaitable[T], limit_s: float = 3600.0) -> T:
+        """Await ``aw`` while time jumps from timer to timer; raises when it waits with no
+        timer left (nothing could ever wake it) or past ``limit_s`` of virtual time."""
+        task = asyncio.ensure_future(aw)
+        end = self.now + limit_s
+        try:
+            while not task.done():
+                if self.now > end:
+                    raise TimeoutError(f"still waiting after {limit_s:g} virtual seconds")
+                if not await self._step(task.done) and not task.done():
+                    raise RuntimeError("waiting with no timer left: nothing can wake it")
+        finally:
+            task.cancel()
+        return task.result()
+
+    async def _step(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Let every runnable task reach its next wait, then fire the next timer (unless
+        ``stop`` says the wait is over); False when there was none."""
+        # A request's chain of awaits and done callbacks is a few dozen loop iterations at most.
+        for _ in range(60):
+            await asyncio.sleep(0)
+        if stop is not None and stop():
+            return True
+        while self._timers and self._timers[0][2].done():
+            heapq.heappop(self._timers)  # cancelled
+        if not self._timers:
+            return False
+        at, _, fut = heapq.heappop(self._timers)
+        self.now = max(self.now, at)
+        fut.set_result(None)
+        return True
 
 
 BODY = orjson.dumps(
