@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 import yaml
 
+from zeta_router import cli
+from zeta_router.analysis.profile import Prompt, TaskProfile
 from zeta_router.testing import Harness
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +96,39 @@ def test_check_probes_every_replica(harness: Harness, tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "1/2 replicas answered" in text
     assert "connect failed" in text
+
+
+class _Poet:
+    """An analyzer that finds a task no route exists for."""
+
+    name = "poet"
+
+    def analyze(self, prompt: Prompt) -> TaskProfile:
+        return TaskProfile("poetry", 0.4, 0.9, 12, "poet", ("rhymes",))
+
+
+def test_explain_takes_the_engines_decision_path_including_no_route_for_the_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zeta_router.analysis
+
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "models": {
+                    "small": {"replicas": [{"url": "http://127.0.0.1:9/v1"}]},
+                    "brain": {"replicas": [{"url": "http://127.0.0.1:9/v1"}]},
+                },
+                "routes": {"simple": ["small", "brain"]},
+            }
+        )
+    )
+    monkeypatch.setattr(zeta_router.analysis, "build_analyzer", lambda settings: _Poet())
+    assert cli.main(["explain", "-c", str(cfg), "--json", "a sonnet please"]) == 0
+    data = orjson.loads(capsys.readouterr().out)
+    # The router's own branch: an unknown task takes the default route, and says so.
+    assert (data["task"], data["route_task"]) == ("poetry", "simple")
+    assert [c["model"] for c in data["candidates"]] == ["small", "brain"]
+    assert cli.main(["explain", "-c", str(cfg), "a sonnet please"]) == 0
+    assert "no route for poetry, default route" in capsys.readouterr().out

@@ -7,13 +7,14 @@ import asyncio
 import importlib.util
 import logging
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from zeta_router.config import Config, load_config, parse_config
+from zeta_router.config import Config, Endpoint, load_config, parse_config
 from zeta_router.errors import ConfigError, RouterError, UpstreamError
 
 
@@ -91,47 +92,63 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if bad == 0 else 1
 
 
+class _LiveScores:
+    """A running gateway's feedback scores (GET /v1/feedback), reordering as its own would."""
+
+    def __init__(self, live: dict[str, Any], margin: float) -> None:
+        self._rows = live.get("scores", [])
+        self._margin = margin
+
+    def reorder(self, p: Any, complexity: float, models: Mapping[str, Any]) -> Any:
+        from zeta_router.routing.feedback import reorder
+
+        if p.pinned is not None or len(p.candidates) < 2:
+            return p
+        scores = {s["model"]: s["score"] for s in self._rows if s["task"] == p.task}
+        return reorder(p, complexity, models, scores, self._margin)
+
+
+def _explain_request(endpoint: str, text: str, model: str | None, max_tokens: int | None) -> Any:
+    """The request a client would send with this prompt, parsed as the gateway parses it."""
+    from zeta_router.http.protocol import parse_request
+
+    body: dict[str, Any] = {"model": model or "auto"}
+    if endpoint == "embeddings":
+        body["input"] = text
+    elif endpoint == "completions":
+        body["prompt"] = text
+    else:
+        body["messages"] = [{"role": "user", "content": text}]
+    if max_tokens is not None and endpoint != "embeddings":
+        body["max_tokens"] = max_tokens
+    return parse_request(cast(Endpoint, endpoint), orjson.dumps(body))
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
+    """The engine's own decision for a prompt: the same planner and decision path as serving
+    (:func:`zeta_router.routing.engine.decide`), so explain and live routing cannot disagree."""
     from zeta_router.analysis import build_analyzer
-    from zeta_router.analysis.profile import Prompt, estimate_tokens
-    from zeta_router.routing.policy import plan
+    from zeta_router.routing.engine import Planner, decide
+    from zeta_router.routing.feedback import Feedback, swap_margin
 
     config = _load(args.config)
     settings = config.analysis
     if args.analyzer:
         settings = settings.model_copy(update={"analyzer": args.analyzer})
-    analyzer = build_analyzer(settings)
+        config = config.model_copy(update={"analysis": settings})
+    planner = Planner(config, build_analyzer(settings))
     prompt_text = " ".join(args.prompt) if args.prompt else sys.stdin.read()
-    endpoint = args.endpoint
-    if endpoint == "embeddings":
-        from zeta_router.analysis.profile import TaskProfile
-
-        tokens = estimate_tokens(len(prompt_text))
-        profile = TaskProfile("embeddings", 0.0, 1.0, tokens, "endpoint", ("embeddings endpoint",))
-    else:
-        profile = analyzer.analyze(Prompt.from_text(prompt_text))
-    task = profile.task
-    note = None
-    if profile.source != "endpoint" and profile.confidence < settings.min_confidence:
-        task, note = settings.default_task, "confidence below analysis.min_confidence"
+    live = _live_load(args.url) if args.url else None
+    scores: Any = Feedback(config.feedback, time.monotonic)
+    if live is not None:
+        scores = _LiveScores(live, swap_margin(config.feedback))
     try:
-        p = plan(
-            config,
-            task,
-            endpoint,
-            pinned=args.model,
-            prompt_tokens=profile.prompt_tokens,
-            max_tokens=args.max_tokens,
-        )
+        req = _explain_request(args.endpoint, prompt_text, args.model, args.max_tokens)
+        route = decide(planner, scores, req, None)
     except RouterError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
-    live = _live_load(args.url) if args.url else None
-    if live is not None:
-        from zeta_router.routing.feedback import reorder, swap_margin
-
-        scores = {s["model"]: s["score"] for s in live["scores"] if s["task"] == task}
-        p = reorder(p, profile.complexity, config.models, scores, swap_margin(config.feedback))
+    profile, task, note, p = route.profile, route.task, route.note, route.plan
     spill = _spill_notes(config, p, profile.complexity)
     if args.json:
         out: dict[str, Any] = {
