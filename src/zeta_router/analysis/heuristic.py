@@ -1,145 +1,73 @@
 """The heuristic analyzer: task from message structure plus a few keyword families.
 
-No model, no I/O, tens of microseconds. Evidence for each built-in task is added up as a score;
-the winner's softmax share is the confidence, so a prompt with one weak signal gets a low
-confidence the router can act on (min_confidence / default_task).
+No model, no I/O, tens of microseconds. Evidence for each built-in task is the sum of a table's
+weights over the cues (``cues.py``) that fire; the table is fitted from real prompts by
+``benchmarks/fit_heuristic.py`` and ships as ``data/heuristic_table.json``. The winner's softmax
+share is the confidence, so a prompt with one weak signal gets a low confidence the router can
+act on (min_confidence / default_task).
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
-from zeta_router.analysis.features import DOC_CHARS, Features, extract
+from zeta_router.analysis.cues import ELLIPTIC_WORDS, NAMES, REASONS, SHORT_DOC_CHARS, read
+from zeta_router.analysis.features import Features, extract
 from zeta_router.analysis.profile import Prompt, TaskProfile, estimate_tokens
 
 TASKS = ("code", "reasoning", "simple", "retrieval")
-# Quoted or pasted prose this long, with a question, is worth reading even below DOC_CHARS.
-SHORT_DOC_CHARS = 150
-_MANY_NUMBERS = 3
-_LABELLED_DOC_CHARS = 60
-ELLIPTIC_WORDS = 12
-# Softmax temperature, fitted by negative log-likelihood on tune + supplement (optimum ~0.3;
-# rounded up because the scores were hand-tuned on those sets): a score gap of ~1 is a
-# confident call.
+# Softmax temperature of the scores: the table is fitted at it, so a score gap of ~1 is a
+# confident call and ``softmax(score)`` is the calibrated probability.
 _TEMPERATURE = 0.4
 
 
+@dataclass(frozen=True, slots=True)
+class Table:
+    """What each cue is worth per task: rows in ``CUES`` order, columns in ``TASKS`` order."""
+
+    bias: tuple[float, ...]
+    rows: tuple[tuple[float, ...], ...]
+    temperature: float
+
+    @classmethod
+    def load(cls, name: str = "heuristic_table.json") -> Table:
+        path = resources.files(__package__).joinpath("data").joinpath(name)
+        return cls.parse(json.loads(path.read_text("utf-8")))
+
+    @classmethod
+    def parse(cls, d: Mapping[str, Any]) -> Table:
+        if tuple(d["tasks"]) != TASKS or set(d["weights"]) != set(NAMES):
+            raise ValueError("heuristic table does not match this version's cues")
+        rows = tuple(tuple(float(w) for w in d["weights"][name]) for name in NAMES)
+        return cls(tuple(float(b) for b in d["bias"]), rows, float(d["temperature"]))
+
+
+TABLE = Table.load()
+# Per cue its weights and its reason, zipped once: the loop below reads them with the values.
+_ROWS = tuple(zip(TABLE.rows, REASONS, strict=True))
+
+
 def score(f: Features) -> tuple[dict[str, float], list[str]]:
-    """Evidence per task and the human-readable reasons behind it."""
-    s = {"code": 0.0, "reasoning": 0.0, "simple": 0.5, "retrieval": 0.0}
+    """Evidence per task (the table's weights summed over the cues that fire) and the
+    human-readable reasons behind it."""
+    code, reasoning, simple, retrieval = TABLE.bias
     why: list[str] = []
-    if f.fence:
-        s["code"] += 2.5
-        why.append("code fence")
-    if f.traceback:
-        s["code"] += 3.0
-        why.append("stack trace")
-    if f.code_lines >= 3 and f.code_ratio >= 0.2:
-        s["code"] += 1.5 + min(f.code_ratio, 1.0) * 2.0
-        why.append(f"{f.code_lines} code-like lines")
-    elif f.code_lines and f.code_ratio >= 0.3:
-        # One pasted statement ("optimize: SELECT ...") in a short prompt.
-        s["code"] += 1.0
-        why.append("a line of code")
-    if f.code_ask:
-        s["code"] += 2.0
-        why.append("asks for code")
-    if f.code_words:
-        s["code"] += min(f.code_words, 3) * 1.0
-        why.append("programming terms")
-    if f.code_tokens:
-        s["code"] += min(f.code_tokens, 3) * 0.7
-        why.append("code-shaped tokens")
-    if f.io_examples:
-        s["code"] += 1.5
-        why.append("input/output examples")
-    # A short follow-up ("now for k lists", "also allow slashes") names no topic of its own.
-    # Not after a pasted document, whose topic words ("library", "closure") are no conversation.
-    elliptic = f.user_turns > 1 and f.words <= ELLIPTIC_WORDS and f.doc_chars < SHORT_DOC_CHARS
-    if f.context_code:
-        # A follow-up in a programming conversation ("now group it by month") stays code.
-        s["code"] += min(f.context_code, 3) * (1.0 if elliptic else 0.5)
-        why.append("programming conversation")
-
-    # Translating or proofreading pasted text is a rewrite even when the ask names it ("this
-    # email"); writing a *reply* to it, or condensing it, is answering from it.
-    rewrite = f.transform_ask and not (f.reply_ask or f.summary_ask)
-    if f.doc_chars >= DOC_CHARS:
-        doc_weight = 1.5 + min(f.doc_chars / 4000.0, 1.0)
-        s["retrieval"] += doc_weight
-        why.append("pasted document")
-        if (f.question or f.retrieval_ask) and not rewrite:
-            s["retrieval"] += 1.5
-            why.append("pasted document + question")
-        if f.reply_ask:
-            s["retrieval"] += 1.5
-            why.append("reply to provided text")
-        # A long paste swamps keyword counts in the other tasks; only structure competes.
-        s["simple"] -= 1.0
-        if f.turns > 2:
-            why.append("multi-turn with long context")
-    elif f.doc_chars >= SHORT_DOC_CHARS and (f.question or f.retrieval_ask or f.context_markers):
-        # A short quoted review or email plus a question about it.
-        s["retrieval"] += 2.0
-        s["simple"] -= 0.5
-        why.append("quoted text + question")
-    if f.retrieval_ask and not (rewrite and f.doc_chars >= DOC_CHARS):
-        s["retrieval"] += min(f.retrieval_ask, 2) * (1.5 if f.chars >= 400 else 0.6)
-        why.append("refers to provided text")
-    if f.context_markers and f.doc_chars >= _LABELLED_DOC_CHARS:
-        # "Passage: ... Question: ..." is a reading task even when the passage is one sentence.
-        s["retrieval"] += 2.0
-        why.append("context layout")
-    if f.back_ref:
-        s["retrieval"] += 3.0
-        why.append("refers back to the conversation")
-    if rewrite and f.doc_chars >= DOC_CHARS:
-        # Translating or proofreading pasted text is light rewriting, not answering from it.
-        s["simple"] += 3.0
-        why.append("rewrite of provided text")
-
-    if f.math:
-        s["reasoning"] += min(f.math, 4) * 0.6
-        why.append("math notation")
-    if f.context_math:
-        s["reasoning"] += min(f.context_math, 3) * (0.8 if elliptic else 0.3)
-    if f.context_reason:
-        # "Think step by step" in the system prompt: the operator expects worked answers.
-        s["reasoning"] += min(f.context_reason, 2) * 0.35
-    if f.conversion:
-        s["simple"] += 2.0
-        why.append("unit conversion")
-    elif f.math_words:
-        s["reasoning"] += min(f.math_words, 4) * 0.5
-        # Numbers next to programming terms are specs ("3 digits then 4 digits"), not a problem.
-        if f.numbers + f.number_words >= 2 and not (f.code_words or f.code_tokens):
-            s["reasoning"] += 1.0 + min(f.numbers + f.number_words, 6) * 0.15
-            why.append("word problem")
-    elif f.numbers >= _MANY_NUMBERS and not (f.code_words or f.code_tokens or f.doc_chars):
-        # Several figures and an ask, even without a math word, is something to work out.
-        s["reasoning"] += 1.0
-        why.append("several numbers")
-    if f.reason_ask:
-        s["reasoning"] += min(f.reason_ask, 3) * 1.0
-        why.append("multi-step ask")
-    if f.sentences >= 4 and f.ask_chars > 250 and f.doc_chars < DOC_CHARS:
-        s["reasoning"] += 0.5
-
-    if f.greeting:
-        # "hi" alone is chit-chat; "hi, can you write a parser" is whatever follows it.
-        s["simple"] += 1.5 if f.words <= 4 else 0.5
-        why.append("greeting")
-    if f.simple_ask:
-        s["simple"] += min(f.simple_ask, 2) * 0.8
-        why.append("short factual/rewrite ask")
-    if f.chars < 120:
-        # Short asks are usually simple, unless something else already spoke for a task.
-        other = max(s["code"], s["reasoning"], s["retrieval"])
-        s["simple"] += 1.0 if other < 0.7 else 0.2
-        why.append("short")
-    elif f.chars > 600:
-        s["simple"] -= 0.5
-    return s, why
+    for v, ((w_code, w_reasoning, w_simple, w_retrieval), reason) in zip(
+        read(f), _ROWS, strict=True
+    ):
+        if v:
+            code += v * w_code
+            reasoning += v * w_reasoning
+            simple += v * w_simple
+            retrieval += v * w_retrieval
+            if reason:
+                why.append(reason)
+    return {"code": code, "reasoning": reasoning, "simple": simple, "retrieval": retrieval}, why
 
 
 def complexity(f: Features, task: str) -> float:
@@ -155,7 +83,7 @@ def complexity(f: Features, task: str) -> float:
     return max(0.0, min(c, 1.0))
 
 
-def softmax(scores: dict[str, float], temperature: float = _TEMPERATURE) -> dict[str, float]:
+def softmax(scores: Mapping[str, float], temperature: float = _TEMPERATURE) -> dict[str, float]:
     top = max(scores.values())
     exp = {k: math.exp((v - top) / temperature) for k, v in scores.items()}
     total = sum(exp.values())
@@ -180,3 +108,6 @@ class HeuristicAnalyzer:
             source=self.name,
             signals=tuple(dict.fromkeys(why)),
         )
+
+
+__all__ = ["ELLIPTIC_WORDS", "SHORT_DOC_CHARS", "TABLE", "TASKS", "HeuristicAnalyzer", "score"]
