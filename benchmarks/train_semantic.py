@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from zeta_router.analysis import Prompt, prompt_from_messages
+from zeta_router.analysis import Prompt, cues, prompt_from_messages
 from zeta_router.analysis.features import extract, split_ask
 from zeta_router.analysis.semantic import (
     _ALL_HEAD,
@@ -52,6 +52,8 @@ DATA = ROOT / "benchmarks/data"
 REAL = DATA / "real"
 OUT = ROOT / "src/zeta_router/analysis/semantic_head.json"
 LAMBDAS = (0.0003, 0.001, 0.003, 0.01)
+# Where feature_vector() puts the heuristic's four scores (divided by 5).
+HEUR_COLUMNS = slice(30, 34)
 
 
 def load_items(splits: Sequence[str]) -> list[dict[str, Any]]:
@@ -97,7 +99,7 @@ def design(rows: Sequence[dict[str, Any]], embedder: Any) -> dict[str, np.ndarra
     """Per row: exemplar similarities of the ask and the turn (A, B), structural features (X),
     the two embeddings side by side (E) and the label (y)."""
     an = SemanticAnalyzer(embedder, zero_head(embedder.dim))
-    A, B, X, E, y = [], [], [], [], []
+    A, B, X, E, C, y = [], [], [], [], [], []
     for r in rows:
         p = to_prompt(r)
         last = p.last_user
@@ -105,7 +107,9 @@ def design(rows: Sequence[dict[str, Any]], embedder: Any) -> dict[str, np.ndarra
         ea, eb = embedder.embed(ask), embedder.embed(whole)
         A.append(an._similarities(ea[None, :])[0])
         B.append(an._similarities(eb[None, :])[0])
-        X.append(feature_vector(extract(p)))
+        f = extract(p)
+        X.append(feature_vector(f))
+        C.append(cues.read(f))
         E.append(np.concatenate([ea, eb]))
         y.append(BUILTIN.index(r["task"]))
     return {
@@ -113,6 +117,7 @@ def design(rows: Sequence[dict[str, Any]], embedder: Any) -> dict[str, np.ndarra
         "B": np.array(B, dtype=np.float64),
         "X": np.array(X, dtype=np.float64),
         "E": np.array(E, dtype=np.float64),
+        "C": np.array(C, dtype=np.float64),
         "y": np.array(y),
     }
 
@@ -177,12 +182,21 @@ def loso(
     d: dict[str, np.ndarray], sources: np.ndarray, evaluated: np.ndarray, lam: float
 ) -> np.ndarray:
     """Out-of-source logits: each evaluated source predicted by a head fitted on every other
-    row (team-written rows, when trained on, are in every fold's training side)."""
+    row (team-written rows, when trained on, are in every fold's training side). The head reads
+    the heuristic's scores, whose table is fitted from the same data, so each fold refits that
+    table without the source too (at the shipped table's L2 strength): no fold sees its source
+    through either."""
+    import fit_heuristic as fh
+
     out = np.zeros((len(d["y"]), len(BUILTIN)))
+    prior = fh.load_prior()
+    l2 = float(json.loads(fh.OUT.read_text(encoding="utf-8"))["l2_to_prior"])
     for src in sorted(set(sources[evaluated])):
-        test = np.flatnonzero(sources == src)
-        train = np.flatnonzero(sources != src)
-        out[test] = logits(fit(d, train, lam), d, test)
+        test = sources == src
+        table = fh.fit(d["C"][~test], d["y"][~test], l2, prior)
+        fold = {**d, "X": d["X"].copy()}
+        fold["X"][:, HEUR_COLUMNS] = fh.scores(d["C"], table) / 5
+        out[test] = logits(fit(fold, np.flatnonzero(~test), lam), fold, np.flatnonzero(test))
     return out
 
 
