@@ -14,106 +14,23 @@ character check and only see the ask or a bounded sample. Long prompts are sampl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import compress, islice
+from typing import TypedDict
 
 from zeta_router.analysis import lexicon as lx
 from zeta_router.analysis.code_lines import count_code_lines
+from zeta_router.analysis.matching import (
+    Branches,
+    Gate,
+    Literals,
+    finds,
+    has,
+    non_ascii_finds,
+    split_words,
+    starts_or_finds,
+)
 from zeta_router.analysis.profile import Prompt
-
-# A branch of a regex alternation with a test that is false when the branch can match nowhere.
-Gate = Callable[[str], bool]
-
-
-def _has(*subs: str) -> Gate:
-    if len(subs) == 1:
-        # No generator for the common single-needle gate: it runs on every counted text.
-        (sub,) = subs
-        return lambda text: sub in text
-    return lambda text: any(sub in text for sub in subs)
-
-
-def _finds(pattern: str) -> Gate:
-    search = re.compile(pattern).search
-    return lambda text: search(text) is not None
-
-
-def _non_ascii_finds(pattern: str) -> Gate:
-    search = re.compile(pattern).search
-    return lambda text: not text.isascii() and search(text) is not None
-
-
-def _starts_or_finds(prefix: str, pattern: str) -> Gate:
-    # A branch that starts with ``\A`` defeats the engine's fast scan for a first character.
-    search = re.compile(pattern).search
-    return lambda text: text.startswith(prefix) or search(text) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class _Literals:
-    """Substrings of which any one is searched for.
-
-    ``in`` is the fastest test on ASCII text, but a wide (UCS-2/4) string has no fast path for
-    it (~0.8 µs a needle on 1.5 kB of prose with one accent, even searching its UTF-8 bytes);
-    the regex engine's scan for a literal takes ~0.6 µs there.
-    """
-
-    needles: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...]
-
-    @classmethod
-    def of(cls, *needles: str) -> _Literals:
-        return cls(needles, tuple(re.compile(re.escape(needle)) for needle in needles))
-
-    def any_in(self, text: str) -> bool:
-        if text.isascii():
-            return any(map(text.__contains__, self.needles))
-        return any(p.search(text) is not None for p in self.patterns)
-
-
-@dataclass(frozen=True, slots=True)
-class _Branches:
-    """A regex alternation matched as its separately compiled branches, skipping the branches
-    that can match nowhere in the text.
-
-    Python's engine tries every branch at every position (~15 µs a branch on a 1,200-character
-    ask), and compiling the alternation of just the branches a text needs cost ~0.1 ms the first
-    time each combination occurred (52 times in a first pass over the eval sets, enough to set
-    the p99). Instead each branch is searched on its own: the alternation's next match is the
-    leftmost of the branches' next matches, the earliest branch on a tie, with that branch's span,
-    which is what the engine finds trying the branches in order at each position. Searching from
-    an offset still sees the text before it (lookbehinds, ``\b``, ``^``), and no branch matches
-    the empty string, so the matches are exactly those of the full alternation.
-    """
-
-    parts: tuple[tuple[re.Pattern[str], Gate], ...]
-
-    @classmethod
-    def of(cls, parts: tuple[tuple[str, Gate], ...], flags: int = 0) -> _Branches:
-        return cls(tuple((re.compile(p, flags), can_match) for p, can_match in parts))
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        # Each live branch with its next match at or after ``pos``; a branch whose next match
-        # was overlapped by the one taken is searched again from ``pos``.
-        ahead = [(rx, rx.search(text)) for rx, can_match in self.parts if can_match(text)]
-        pos = 0
-        while True:
-            first: re.Match[str] | None = None
-            for i, (rx, m) in enumerate(ahead):
-                if m is not None and m.start() < pos:
-                    m = rx.search(text, pos)
-                    ahead[i] = rx, m
-                if m is not None and (first is None or m.start() < first.start()):
-                    first = m
-            if first is None:
-                return
-            yield first
-            pos = first.end()
-
-    def count(self, text: str, cap: int) -> int:
-        return len(list(islice(self.finditer(text), cap)))
-
 
 # Long texts are sampled: head and tail carry the instruction and most of the structure.
 _SAMPLE_HALF = 2000
@@ -142,26 +59,6 @@ _PERSONAL_SHARE = 0.04
 _PERSONAL_SAMPLE = 1500
 # Prose this long, outside code, counts as a pasted document.
 DOC_CHARS = 350
-
-_WORD = re.compile(r"[\w+#']+")
-# The ASCII bytes outside _WORD's class mapped to spaces, then split in C: the same tokens 3x
-# faster than the regex, whose per-character class test dominates. Bytes from 128 up occur only
-# in the UTF-8 of non-ASCII characters, which are left to _NON_ASCII_SPLIT.
-_WORD_BYTES = bytes(
-    c if c >= 128 or chr(c).isalnum() or chr(c) in "_+#'" else ord(" ") for c in range(256)
-)
-_NON_ASCII_SPLIT = re.compile(r"[^\x00-\x7f\w]")
-
-
-def _words(text: str) -> list[str]:
-    """``_WORD.findall(text)``."""
-    if not text.isascii():
-        # Usually ASCII but for an accent or a curly quote: blank the few non-ASCII separators
-        # with one class scan, then split on the ASCII ones as below (12 -> 4 µs on 600 chars).
-        # Lone surrogates are separators too, so none is left to encode.
-        text = _NON_ASCII_SPLIT.sub(" ", text)
-        return text.encode("utf-8").translate(_WORD_BYTES).decode("utf-8").split()
-    return text.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
 
 
 # Each alternative of the traceback pattern and, when it does not start with a literal, a gate:
@@ -196,7 +93,7 @@ _TRACEBACK_BRANCHES = tuple(
     for p, gate in _TRACEBACK_PARTS
 )
 # Cheap gates: the traceback branches only run when one of these is present.
-_TRACEBACK_MARKERS = _Literals.of(
+_TRACEBACK_MARKERS = Literals.of(
     "rror",
     "xception",
     "panic",
@@ -210,21 +107,21 @@ _TRACEBACK_MARKERS = _Literals.of(
 # Characters without which no inline math can match, checked with one fast char-class scan.
 _MATH_GATE = re.compile(r"[=^*/×÷+<>\\$∫∑∏√π∞∂≈∈∀∃≤≥≠]")
 _MATH_INLINE_PARTS: tuple[tuple[str, Gate], ...] = (
-    (r"\d\s*[+\-*/×÷^=<>]\s*\(?-?\d", _finds(r"\d\s*[+\-*/×÷^=<>]")),
-    (r"[a-z]\s*\^\s*\(?\d", _has("^")),
-    (r"\d[a-z]\b", _finds(r"\d[a-z]")),
-    (r"\\[a-z]{2,6}\b", _has("\\")),
-    (r"\$[^$\n]{1,60}\$", _has("$")),
+    (r"\d\s*[+\-*/×÷^=<>]\s*\(?-?\d", finds(r"\d\s*[+\-*/×÷^=<>]")),
+    (r"[a-z]\s*\^\s*\(?\d", has("^")),
+    (r"\d[a-z]\b", finds(r"\d[a-z]")),
+    (r"\\[a-z]{2,6}\b", has("\\")),
+    (r"\$[^$\n]{1,60}\$", has("$")),
     # An ASCII text (str.isascii is a flag check) has none of these; the class scan costs 3 µs.
-    (r"[∫∑∏√π∞∂≈∈∀∃≤≥≠]", _non_ascii_finds(r"[∫∑∏√π∞∂≈∈∀∃≤≥≠]")),
+    (r"[∫∑∏√π∞∂≈∈∀∃≤≥≠]", non_ascii_finds(r"[∫∑∏√π∞∂≈∈∀∃≤≥≠]")),
     # "\b[xyzn]" with the boundary checked after the letter, so the engine skips to the letters.
     (
         r"[xyzn](?<=\b[xyzn]) ?[+\-=] ?\d",
-        _finds(r"[+\-=](?:(?<=[xyzn][+\-=])|(?<=[xyzn] [+\-=])) ?\d"),
+        finds(r"[+\-=](?:(?<=[xyzn][+\-=])|(?<=[xyzn] [+\-=])) ?\d"),
     ),
-    (r"\bf\([a-z]\)", _has("f(")),
+    (r"\bf\([a-z]\)", has("f(")),
 )
-_MATH_INLINE = _Branches.of(_MATH_INLINE_PARTS)
+_MATH_INLINE = Branches.of(_MATH_INLINE_PARTS)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 # Code-shaped tokens in an ask: camelCase, snake_case, calls, file names, CLI flags, operators,
 # inline `code`. Chat users name code this way without writing "code" or "python".
@@ -233,21 +130,21 @@ _SQL = ("SELECT", "INSERT INTO", "DELETE FROM", "WHERE", "JOIN", "GROUP BY", "OR
 _CODE_TOKEN_PARTS: tuple[tuple[str, Gate], ...] = (
     # The gates below need as much of their branch as can be written from a literal character;
     # a gate that passes where its branch cannot match costs a branch search (~15 ns a char).
-    (r"\b[a-z]{2,}[A-Z][a-z]\w*", _finds(r"[A-Z](?<=[a-z]{2}[A-Z])[a-z]")),
-    (r"\b[a-z]+_[a-z_]+\b", _finds(r"_(?<=[a-z]_)[a-z_]")),
-    (r"\b\w+\.\w+\(", _finds(r"\.(?<=\w\.)\w+\(")),
-    (r"\b\w+\(\)", _has("()")),
-    (rf"\w\.(?:{_EXTENSIONS})\b", _finds(rf"\.(?<=\w\.)(?:{_EXTENSIONS})\b")),
-    (r"(?:^|\s)--?[a-zA-Z][\w-]*", _starts_or_finds("-", r"-(?<=\s-)-?[a-zA-Z]")),
-    (r"==|!=|=>|->|::|&&|\|\||\+\+", _finds(r"==|!=|=>|->|::|&&|\|\||\+\+")),
-    (r"</?[a-z]+>", _has("<")),
-    (r"`[^`\n]+`", _has("`")),
-    (rf"\b(?:{'|'.join(_SQL)})\b", _finds("|".join(_SQL))),
+    (r"\b[a-z]{2,}[A-Z][a-z]\w*", finds(r"[A-Z](?<=[a-z]{2}[A-Z])[a-z]")),
+    (r"\b[a-z]+_[a-z_]+\b", finds(r"_(?<=[a-z]_)[a-z_]")),
+    (r"\b\w+\.\w+\(", finds(r"\.(?<=\w\.)\w+\(")),
+    (r"\b\w+\(\)", has("()")),
+    (rf"\w\.(?:{_EXTENSIONS})\b", finds(rf"\.(?<=\w\.)(?:{_EXTENSIONS})\b")),
+    (r"(?:^|\s)--?[a-zA-Z][\w-]*", starts_or_finds("-", r"-(?<=\s-)-?[a-zA-Z]")),
+    (r"==|!=|=>|->|::|&&|\|\||\+\+", finds(r"==|!=|=>|->|::|&&|\|\||\+\+")),
+    (r"</?[a-z]+>", has("<")),
+    (r"`[^`\n]+`", has("`")),
+    (rf"\b(?:{'|'.join(_SQL)})\b", finds("|".join(_SQL))),
 )
-_CODE_TOKEN = _Branches.of(_CODE_TOKEN_PARTS)
+_CODE_TOKEN = Branches.of(_CODE_TOKEN_PARTS)
 _CODE_TOKEN_GATE = re.compile(r"[A-Z_.()\-=!&|+:<`]")
 # Worked input/output examples: programming-problem statements and doctests.
-_IO_MARKERS = _Literals.of("Input:", "Output:", ">>> ", "assert ", "Example 1", "Constraints:")
+_IO_MARKERS = Literals.of("Input:", "Output:", ">>> ", "assert ", "Example 1", "Constraints:")
 # Labels that frame provided material: reading-comprehension and RAG prompt layouts.
 _CONTEXT_MARKERS = (
     "Context:", "Passage:", "Question:", "Document", "Doc ", "Title:", "Article", "[1]", "(1)",
@@ -260,10 +157,10 @@ _CONTEXT_MARKER = re.compile("|".join(map(re.escape, _CONTEXT_MARKERS)))
 _WH_WITHIN = 4
 # Quoted material long enough to be something to read rather than a phrase to rewrite.
 _QUOTE_MIN = 150
-_QUOTE = _Branches.of(
+_QUOTE = Branches.of(
     (
-        (r"[\"“«]([^\"”»]{150,})[\"”»]", _has('"', "“", "«")),
-        (r"(?:^|[\s:(])'(.{150,}?)'(?=[\s.,;:!?)]|$)", _starts_or_finds("'", r"'(?<=[\s:(]')")),
+        (r"[\"“«]([^\"”»]{150,})[\"”»]", has('"', "“", "«")),
+        (r"(?:^|[\s:(])'(.{150,}?)'(?=[\s.,;:!?)]|$)", starts_or_finds("'", r"'(?<=[\s:(]')")),
     ),
     re.DOTALL,
 )
@@ -426,7 +323,7 @@ def _is_personal_request(text: str) -> bool:
     head = text[: len(text) - _ASK_TAIL_SENTENCES].lower()
     if not any(m in head for m in _ADDRESS_MARKERS):
         return False
-    words = _words(head[:_PERSONAL_SAMPLE])
+    words = split_words(head[:_PERSONAL_SAMPLE])
     mine = sum(map(_FIRST_PERSON.__contains__, words))
     return mine >= _PERSONAL_SHARE * max(len(words), 1)
 
@@ -457,7 +354,7 @@ _BIGRAMS = _bigrams()
 def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
     """Counts per keyword family, whether the ask opens with a greeting or question word,
     and the number of words."""
-    words = _words(ask.lower())
+    words = split_words(ask.lower())
     counts = [0] * lx.FAMILIES
     get = lx.TABLE.get
     # The lookups run in C (map/filter); only hits reach Python code. Most words are misses.
@@ -497,15 +394,30 @@ def _quoted_chars(text: str) -> int:
     return max((len(m[m.lastindex or 0]) for m in _QUOTE.finditer(text)), default=0)
 
 
-def extract(prompt: Prompt) -> Features:
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where a prompt's text sits: the last user turn split into material and ask, and the
+    context around it. The feature families below read this, not the raw prompt."""
+
+    last: str
+    body: str  # material pasted in the last user turn
+    ask: str
+    sample: str  # the last user turn, sampled
+    ctx: str  # sample of system + the previous non-assistant turn, when they carry material
+    context_chars: int  # material outside the last turn (system over 200 chars, user, tool)
+    user_context: int  # of which in earlier user or tool turns
+    earlier: str  # the previous non-assistant turn
+    answer: str  # the assistant's last answer: its topic carries over to a follow-up
+    system: str
+
+
+def _where(prompt: Prompt) -> _Where:
     last = prompt.last_user
     body, ask = split_ask(last)
-    sample = _sample(last)
     # Earlier turns and system text are context only when they carry material the user provided
     # (user, tool, system); long assistant answers in a chat are not a pasted document.
     context_chars = len(prompt.system) if len(prompt.system) > 200 else 0
-    earlier = ""
-    answer = ""  # the assistant's last answer: its topic carries over to an elliptic follow-up
+    earlier = answer = ""
     user_context = 0
     skipped_last = False
     for turn in reversed(prompt.turns):
@@ -519,73 +431,153 @@ def extract(prompt: Prompt) -> Features:
             user_context += len(turn.text)
             earlier = earlier or turn.text
     ctx = _sample(prompt.system + "\n" + earlier) if context_chars else ""
-    code_lines, lines, table_chars = count_code_lines(sample)
-    ctx_code, ctx_lines, ctx_table = count_code_lines(ctx) if ctx else (0, 0, 0)
-    fence = "```" in last or "```" in ctx
-    traceback = _has_traceback(sample) or (bool(ctx) and _has_traceback(ctx))
+    return _Where(
+        last, body, ask, _sample(last), ctx, context_chars, user_context, earlier, answer,
+        prompt.system,
+    )  # fmt: skip
+
+
+class _CodeAndMaterial(TypedDict):
+    fence: bool
+    traceback: bool
+    code_lines: int
+    lines: int
+    doc_chars: int
+    io_examples: bool
+    context_markers: bool
+
+
+class _Asked(TypedDict):
+    question: bool
+    code_words: int
+    code_ask: bool
+    code_tokens: int
+    retrieval_ask: int
+    reason_ask: int
+    simple_ask: int
+    transform_ask: bool
+    back_ref: bool
+    reply_ask: bool
+    summary_ask: bool
+    explain_ask: int
+    writing_ask: int
+
+
+class _Math(TypedDict):
+    math: int
+    numbers: int
+    number_words: int
+    math_words: int
+    conversion: bool
+
+
+class _Conversation(TypedDict):
+    context_code: int
+    context_math: int
+    context_reason: int
+
+
+def _code_and_material(w: _Where) -> _CodeAndMaterial:
+    """Code structure (fences, tracebacks, code-like lines) and, from what is not code, the
+    material to read: the two are one family because a line is either."""
+    code_lines, lines, table_chars = count_code_lines(w.sample)
+    ctx_code, ctx_lines, ctx_table = count_code_lines(w.ctx) if w.ctx else (0, 0, 0)
+    fence = "```" in w.last or "```" in w.ctx
     prose_last = not fence and code_lines * 4 < max(lines, 1)
-    prose_ctx = ctx_code * 4 < max(ctx_lines, 1) and "```" not in ctx
-    doc_chars = (len(body) if prose_last else 0) + (context_chars if prose_ctx else 0)
+    prose_ctx = ctx_code * 4 < max(ctx_lines, 1) and "```" not in w.ctx
+    doc_chars = (len(w.body) if prose_last else 0) + (w.context_chars if prose_ctx else 0)
     if table_chars or ctx_table:
         # A pasted table is material to read however short: a few rows of figures are a lot.
         doc_chars += max(table_chars + ctx_table, DOC_CHARS)
-    if prose_last and not body:
-        doc_chars += _quoted_chars(last)
-    counts, greeting, qstart, words = _keywords(ask)
-    # Scene-setting words from the system prompt and the previous user turn: a follow-up such
-    # as "now for each month" inherits the topic of the conversation.
-    scene = prompt.system[:_CONTEXT_SAMPLE] + "\n" + earlier[:_CONTEXT_SAMPLE]
-    scene_counts = _keywords(scene)[0] if scene.strip() else [0] * lx.FAMILIES
-    answer_code = answer_math = 0
-    if answer:
-        # A code answer (or a worked calculation) makes "now for k lists" / "and with 5?" a
-        # follow-up in the same task, even when the user's own words name no topic.
-        reply = answer[:_CONTEXT_SAMPLE]
-        answer_code = 2 if "```" in reply or count_code_lines(reply)[0] >= 2 else 0
-        # A regex or code answer is full of "0-9" and "a*b": no worked calculation.
-        worked = not answer_code and "\\" not in reply and "[" not in reply
-        answer_math = _MATH_INLINE.count(reply, 2) if worked and _MATH_GATE.search(reply) else 0
-    tail_q = ask.rstrip()[-300:]
-    code_tokens = _CODE_TOKEN.count(ask, 3) if _CODE_TOKEN_GATE.search(ask) else 0
+    if prose_last and not w.body:
+        doc_chars += _quoted_chars(w.last)
+    return {
+        "fence": fence,
+        "traceback": _has_traceback(w.sample) or (bool(w.ctx) and _has_traceback(w.ctx)),
+        "code_lines": code_lines + ctx_code,
+        "lines": lines + ctx_lines,
+        "doc_chars": doc_chars,
+        "io_examples": _IO_MARKERS.any_in(w.sample),
+        "context_markers": (bool(w.ctx) or len(w.last) >= _SHORT_MATERIAL)
+        and (
+            _CONTEXT_MARKER.search(w.sample) is not None
+            or _CONTEXT_MARKER.search(w.ctx) is not None
+        ),
+    }
+
+
+def _asked(w: _Where, counts: list[int], qstart: bool) -> _Asked:
+    """What the ask's words say: the keyword families (lexicon.py) and code-shaped tokens."""
+    ask = w.ask
+    return {
+        "question": qstart or "?" in ask.rstrip()[-300:],
+        "code_words": counts[lx.CODE],
+        "code_ask": counts[lx.CODE_VERB] > 0 and counts[lx.CODE_NOUN] > 0,
+        "code_tokens": _CODE_TOKEN.count(ask, 3) if _CODE_TOKEN_GATE.search(ask) else 0,
+        "retrieval_ask": counts[lx.RETRIEVAL],
+        "reason_ask": counts[lx.REASON],
+        "simple_ask": counts[lx.SIMPLE],
+        "transform_ask": counts[lx.TRANSFORM] > 0,
+        "back_ref": counts[lx.BACK_REF] > 0 and w.user_context + len(w.system) >= _BACK_REF_MIN,
+        "reply_ask": counts[lx.REPLY] > 0,
+        "summary_ask": counts[lx.SUMMARY] > 0,
+        "explain_ask": counts[lx.EXPLAIN],
+        "writing_ask": counts[lx.WRITING],
+    }
+
+
+def _math(w: _Where, counts: list[int]) -> _Math:
+    """Notation, figures and math words in the ask; a short unit conversion is a lookup."""
+    ask = w.ask
     conversion = len(ask) <= _CONVERSION_MAX and any(
         gate.search(ask) is not None and branch.search(ask) is not None
         for gate, branch in _CONVERSION
     )
+    return {
+        "math": _MATH_INLINE.count(ask, 4) if _MATH_GATE.search(ask) else 0,
+        "numbers": _count(_NUMBER, ask, 6),
+        "number_words": counts[lx.NUMBER],
+        "math_words": counts[lx.MATH],
+        "conversion": conversion,
+    }
+
+
+def _conversation(w: _Where) -> _Conversation:
+    """The scene: programming, math or step-by-step words in the system prompt and the previous
+    user turn, and the shape of the assistant's last answer. A follow-up such as "now for each
+    month" inherits the topic of the conversation."""
+    scene = w.system[:_CONTEXT_SAMPLE] + "\n" + w.earlier[:_CONTEXT_SAMPLE]
+    scene_counts = _keywords(scene)[0] if scene.strip() else [0] * lx.FAMILIES
+    answer_code = answer_math = 0
+    if w.answer:
+        # A code answer (or a worked calculation) makes "now for k lists" / "and with 5?" a
+        # follow-up in the same task, even when the user's own words name no topic.
+        reply = w.answer[:_CONTEXT_SAMPLE]
+        answer_code = 2 if "```" in reply or count_code_lines(reply)[0] >= 2 else 0
+        # A regex or code answer is full of "0-9" and "a*b": no worked calculation.
+        worked = not answer_code and "\\" not in reply and "[" not in reply
+        answer_math = _MATH_INLINE.count(reply, 2) if worked and _MATH_GATE.search(reply) else 0
+    return {
+        "context_code": scene_counts[lx.CODE] + answer_code,
+        "context_math": scene_counts[lx.MATH] + answer_math,
+        "context_reason": scene_counts[lx.REASON],
+    }
+
+
+def extract(prompt: Prompt) -> Features:
+    w = _where(prompt)
+    counts, greeting, qstart, words = _keywords(w.ask)
+    ask = w.ask
     return Features(
         chars=prompt.chars,
         ask_chars=len(ask),
         turns=len(prompt.turns),
         user_turns=sum(1 for t in prompt.turns if t.role == "user"),
-        fence=fence,
-        traceback=traceback,
-        code_lines=code_lines + ctx_code,
-        lines=lines + ctx_lines,
-        doc_chars=doc_chars,
-        question=qstart or "?" in tail_q,
-        math=_MATH_INLINE.count(ask, 4) if _MATH_GATE.search(ask) else 0,
-        numbers=_count(_NUMBER, ask, 6),
-        number_words=counts[lx.NUMBER],
         sentences=ask.count(". ") + ask.count("? ") + ask.count("! ") + ask.count(".\n"),
         words=words,
-        code_words=counts[lx.CODE],
-        code_ask=counts[lx.CODE_VERB] > 0 and counts[lx.CODE_NOUN] > 0,
-        retrieval_ask=counts[lx.RETRIEVAL],
-        math_words=counts[lx.MATH],
-        reason_ask=counts[lx.REASON],
-        simple_ask=counts[lx.SIMPLE],
         greeting=greeting,
-        code_tokens=code_tokens,
-        io_examples=_IO_MARKERS.any_in(sample),
-        context_markers=(bool(ctx) or len(last) >= _SHORT_MATERIAL)
-        and (_CONTEXT_MARKER.search(sample) is not None or _CONTEXT_MARKER.search(ctx) is not None),
-        transform_ask=counts[lx.TRANSFORM] > 0,
-        back_ref=counts[lx.BACK_REF] > 0 and user_context + len(prompt.system) >= _BACK_REF_MIN,
-        conversion=conversion,
-        context_code=scene_counts[lx.CODE] + answer_code,
-        context_math=scene_counts[lx.MATH] + answer_math,
-        context_reason=scene_counts[lx.REASON],
-        reply_ask=counts[lx.REPLY] > 0,
-        summary_ask=counts[lx.SUMMARY] > 0,
-        explain_ask=counts[lx.EXPLAIN],
-        writing_ask=counts[lx.WRITING],
+        **_code_and_material(w),
+        **_asked(w, counts, qstart),
+        **_math(w, counts),
+        **_conversation(w),
     )
