@@ -98,6 +98,7 @@ def _code(f: Features) -> tuple[float, ...]:
         f.io_examples,
         context if follow_up else 0,
         0 if follow_up else context,
+        f.shell_ask,
     )
 
 
@@ -105,11 +106,12 @@ CODE = Family(
     (
         "fence", "traceback", "code_block", "code_block_ratio", "code_line", "code_ask",
         "code_words", "code_tokens", "io_examples", "context_code_follow_up", "context_code",
+        "shell_ask",
     ),
     (
         "code fence", "stack trace", "code-like lines", "", "a line of code", "asks for code",
         "programming terms", "code-shaped tokens", "input/output examples",
-        "programming conversation", "programming conversation",
+        "programming conversation", "programming conversation", "shell command",
     ),
     _code,
 )  # fmt: skip
@@ -176,6 +178,7 @@ def _reasoning(f: Features) -> tuple[float, ...]:
         f.sentences >= 4 and f.ask_chars > 250 and f.doc_chars < DOC_CHARS,
         min(f.explain_ask, 2),
         min(f.writing_ask, 2),
+        f.estimate_ask,
     )
 
 
@@ -183,11 +186,11 @@ REASONING = Family(
     (
         "math", "context_math_follow_up", "context_math", "context_reason", "conversion",
         "math_words", "word_problem", "word_problem_numbers", "several_numbers", "reason_ask",
-        "long_ask", "explain_ask", "writing_ask",
+        "long_ask", "explain_ask", "writing_ask", "estimate_ask",
     ),
     (
         "math notation", "", "", "", "unit conversion", "", "word problem", "",
-        "several numbers", "multi-step ask", "", "", "",
+        "several numbers", "multi-step ask", "", "", "", "estimation question",
     ),
     _reasoning,
 )  # fmt: skip

@@ -181,6 +181,9 @@ _CONVERSION: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
 )
 # Conversions are short lookups; a long ask with numbers and units is a word problem.
 _CONVERSION_MAX = 200
+# A path, glob, shell variable or file name in a shell ask: "/etc/nginx", "*.txt", "$HOME"
+# (upper case: "$x" is LaTeX).
+_PATHISH = re.compile(r"(?:^|[\s\"'`(])(?:~?/\w|\*\.?\w|\$(?:[A-Z_]|\{))|\w\.[a-z]{1,4}\b")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
@@ -224,6 +227,8 @@ class Features:
     summary_ask: bool = False  # condense the provided text
     explain_ask: int = 0  # "explain", "describe", "why": general-knowledge explanations
     writing_ask: int = 0  # stories, poems, role-play: writing, not working a problem out
+    estimate_ask: bool = False  # "how many drops of water fill a pool": a Fermi estimate
+    shell_ask: bool = False  # "list all *.txt files under /etc": a shell one-liner
 
     @property
     def code_ratio(self) -> float:
@@ -351,9 +356,9 @@ def _bigrams() -> dict[str, dict[str, tuple[int, ...]]]:
 _BIGRAMS = _bigrams()
 
 
-def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
+def _keywords(ask: str) -> tuple[list[int], bool, bool, list[str]]:
     """Counts per keyword family, whether the ask opens with a greeting or question word,
-    and the number of words."""
+    and the words."""
     words = split_words(ask.lower())
     counts = [0] * lx.FAMILIES
     get = lx.TABLE.get
@@ -379,7 +384,7 @@ def _keywords(ask: str) -> tuple[list[int], bool, bool, int]:
     first = words[0] if words else ""
     # "just tell me when it starts", "ok so what did she say": the question word comes late.
     question = first in lx.QUESTION_STARTS or not lx.WH_WORDS.isdisjoint(words[1:_WH_WITHIN])
-    return counts, first in lx.GREETINGS, question, len(words)
+    return counts, first in lx.GREETINGS, question, words
 
 
 def _count(pattern: re.Pattern[str], text: str, cap: int) -> int:
@@ -461,6 +466,8 @@ class _Asked(TypedDict):
     summary_ask: bool
     explain_ask: int
     writing_ask: int
+    estimate_ask: bool
+    shell_ask: bool
 
 
 class _Math(TypedDict):
@@ -506,10 +513,28 @@ def _code_and_material(w: _Where) -> _CodeAndMaterial:
     }
 
 
-def _asked(w: _Where, counts: list[int], qstart: bool) -> _Asked:
+def _estimate(words: list[str]) -> bool:
+    """A quantity asked of something to estimate, not look up (lexicon.ESTIMATE_STARTS)."""
+    return (
+        len(words) > 2
+        and (words[0], words[1]) in lx.ESTIMATE_STARTS
+        and not lx.ESTIMATE_WORDS.isdisjoint(words[2:])
+    )
+
+
+def _shell(ask: str, words: list[str]) -> bool:
+    """A shell one-liner described in words (lexicon.SHELL_VERBS)."""
+    if not words or words[0] not in lx.SHELL_VERBS:
+        return False
+    return not lx.SHELL_NOUNS.isdisjoint(words) or _PATHISH.search(ask) is not None
+
+
+def _asked(w: _Where, counts: list[int], qstart: bool, words: list[str]) -> _Asked:
     """What the ask's words say: the keyword families (lexicon.py) and code-shaped tokens."""
     ask = w.ask
     return {
+        "estimate_ask": _estimate(words),
+        "shell_ask": _shell(ask, words),
         "question": qstart or "?" in ask.rstrip()[-300:],
         "code_words": counts[lx.CODE],
         "code_ask": counts[lx.CODE_VERB] > 0 and counts[lx.CODE_NOUN] > 0,
@@ -574,10 +599,10 @@ def extract(prompt: Prompt) -> Features:
         turns=len(prompt.turns),
         user_turns=sum(1 for t in prompt.turns if t.role == "user"),
         sentences=ask.count(". ") + ask.count("? ") + ask.count("! ") + ask.count(".\n"),
-        words=words,
+        words=len(words),
         greeting=greeting,
         **_code_and_material(w),
-        **_asked(w, counts, qstart),
+        **_asked(w, counts, qstart, words),
         **_math(w, counts),
         **_conversation(w),
     )

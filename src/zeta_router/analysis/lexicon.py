@@ -267,3 +267,42 @@ def _cjk_table() -> Mapping[str, tuple[int, ...]]:
 
 
 CJK_TABLE: Mapping[str, tuple[int, ...]] = _cjk_table()
+
+# Estimation ("Fermi") questions: a quantity asked of something too large or too hypothetical
+# to look up ("how many drops of water fill a pool"), where a trivia question asks a recorded
+# figure ("how many episodes are there in dragon ball z"). The start asks for a quantity; one of
+# the words makes it an estimate. Chosen from the Fermi realFP *train* split, which is not among
+# the evaluated items (BENCHMARKS.md, issue 16).
+ESTIMATE_STARTS = frozenset(
+    [
+        ("how", "many"), ("how", "much"), ("how", "long"), ("how", "large"), ("how", "big"),
+        ("how", "far"), ("how", "heavy"), ("how", "fast"), ("how", "tall"),
+        ("what", "fraction"), ("what", "percentage"), ("what", "proportion"),
+        ("what", "percent"),
+    ]
+)  # fmt: skip
+_ESTIMATE_WORDS = """
+would could fill fit needed need take takes per average total entire whole world world's
+earth earth's ocean oceans sun atmosphere lifetime daily yearly annually every if estimate
+approximately roughly assuming suppose imagine
+"""
+ESTIMATE_WORDS = frozenset(_ESTIMATE_WORDS.split())
+# Shell one-liners as people describe them ("List all *.txt files under /etc", "Kill processes
+# listening on port 3000"): an imperative from this list first, then a file-system or process
+# word, or a path, glob or variable. Chosen from a later page of NL2Bash's all.nl (offset
+# 400000), not the evaluated items.
+_SHELL_VERBS = """
+list display print show find search locate count delete remove copy move rename archive
+compress decompress extract unzip gunzip untar append prepend insert replace kill terminate
+install uninstall mount unmount download upload sort split join merge grep execute run go
+save redirect recursively change set create make add strip truncate compare check monitor
+ping ssh connect format calculate output dump backup sync clone
+"""
+SHELL_VERBS = frozenset(_SHELL_VERBS.split())
+_SHELL_NOUNS = """
+file files directory directories folder folders subdirectory subdirectories process
+processes pid archive tarball port hostname filesystem symlink symlinks permission
+permissions cron crontab stdout stdin stderr shell terminal disk partition sudo
+environment inode inodes md5 checksum timestamp screen session
+"""
+SHELL_NOUNS = frozenset(_SHELL_NOUNS.split())

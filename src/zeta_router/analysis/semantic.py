@@ -105,10 +105,12 @@ def feature_vector(f: Features, heur: Mapping[str, float] | None = None) -> list
         float(follow_up and f.context_math > 0),
         min(f.explain_ask, 2) / 2,
         min(f.writing_ask, 2) / 2,
+        float(f.estimate_ask),
+        float(f.shell_ask),
     ]
 
 
-FEATURE_COUNT = 40
+FEATURE_COUNT = 42
 
 
 @dataclass(frozen=True, slots=True)
