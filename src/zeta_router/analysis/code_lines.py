@@ -1,10 +1,13 @@
 """Which lines of a text are code, by their shape alone (starts, ends, punctuation,
-indentation), and how much of it is a pasted table. Runs on every line of every prompt the
+indentation), how much of it is a pasted table, and whether it holds a stack trace or a
+compiler or tool error. Runs on every line of every prompt the
 analyzers see, so it sticks to ``str`` methods and a single gated regex."""
 
 from __future__ import annotations
 
 import re
+
+from zeta_router.analysis.matching import Literals
 
 # Line starts that are code in practice. Starts that also open English sentences ("from the
 # article", "let me know", "class has 30 students") count only with code punctuation on the line.
@@ -99,3 +102,57 @@ def count_code_lines(text: str) -> tuple[int, int, int]:
         return code, total, table_chars
     # Too few rows for a table: a shell pipeline or a markdown fragment, judged like any line.
     return code + sum(1 for raw, line in rows if is_code_line(raw, line)), total, 0
+
+
+# Each alternative of the traceback pattern and, when it does not start with a literal, a gate:
+# a pattern that does, which it cannot match without. One regex alternation re-tries every branch
+# at every position (~40 ns a branch in Python's engine, 130 µs on a 3 kB sample); a pattern
+# that starts with a literal is found by the engine's own scan for it, faster than a substring
+# test (0.4-0.5 vs 0.5-1.6 µs on 1.3 kB of code). "Any branch matches" is exactly "the
+# alternation matches".
+_TRACEBACK_PARTS: tuple[tuple[str, str | None], ...] = (
+    (r"Traceback \(most recent call last\)", None),
+    (r"File \"[^\"\n]+\", line \d+", None),
+    # Java/JS frames; the word boundary is checked after the literal so the engine can scan for
+    # "at " rather than try every position (17 µs on 1.6 kB of prose with "that " in it).
+    (r"at (?<=\bat )[\w$.<>/]+\(", None),
+    (r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)", r"(?:Error|Exception)(?::| at)"),
+    (r"panic: ", None),
+    (r"Segmentation fault", None),
+    (r"error\[E\d+\]", None),
+    (r"npm ERR!", None),
+    (r"undefined reference to", None),
+    (r"cannot find symbol", None),
+    (r"Uncaught \w+", None),
+    (r"core dumped", None),
+    (r":\d+:\d+: (?:error|warning)", None),
+    (r"exit(?:ed with)? (?:code|status) [1-9]", None),
+    (r"^fatal: ", "fatal: "),
+    (r"^error: (?:failed to push|src refspec|pathspec|Your local changes)", "error: "),
+    (r"! \[rejected\]", None),
+)
+_TRACEBACK_BRANCHES = tuple(
+    (re.compile(p, re.MULTILINE), re.compile(gate) if gate else None)
+    for p, gate in _TRACEBACK_PARTS
+)
+# Cheap gates: the traceback branches only run when one of these is present.
+_TRACEBACK_MARKERS = Literals.of(
+    "rror",
+    "xception",
+    "panic",
+    "\tat ",
+    "    at ",
+    "dumped",
+    "Segmentation",
+    "undefined ref",
+    "fatal: ",
+)
+
+
+def has_traceback(text: str) -> bool:
+    if not _TRACEBACK_MARKERS.any_in(text):
+        return False
+    return any(
+        (gate is None or gate.search(text) is not None) and rx.search(text) is not None
+        for rx, gate in _TRACEBACK_BRANCHES
+    )

@@ -19,7 +19,7 @@ from itertools import compress, islice
 from typing import TypedDict
 
 from zeta_router.analysis import lexicon as lx
-from zeta_router.analysis.code_lines import count_code_lines
+from zeta_router.analysis.code_lines import count_code_lines, has_traceback
 from zeta_router.analysis.matching import (
     Branches,
     Gate,
@@ -61,49 +61,6 @@ _PERSONAL_SAMPLE = 1500
 DOC_CHARS = 350
 
 
-# Each alternative of the traceback pattern and, when it does not start with a literal, a gate:
-# a pattern that does, which it cannot match without. One regex alternation re-tries every branch
-# at every position (~40 ns a branch in Python's engine, 130 µs on a 3 kB sample); a pattern
-# that starts with a literal is found by the engine's own scan for it, faster than a substring
-# test (0.4-0.5 vs 0.5-1.6 µs on 1.3 kB of code). "Any branch matches" is exactly "the
-# alternation matches".
-_TRACEBACK_PARTS: tuple[tuple[str, str | None], ...] = (
-    (r"Traceback \(most recent call last\)", None),
-    (r"File \"[^\"\n]+\", line \d+", None),
-    # Java/JS frames; the word boundary is checked after the literal so the engine can scan for
-    # "at " rather than try every position (17 µs on 1.6 kB of prose with "that " in it).
-    (r"at (?<=\bat )[\w$.<>/]+\(", None),
-    (r"[A-Z]\w{0,40}(?:Error|Exception)(?::| at\b)", r"(?:Error|Exception)(?::| at)"),
-    (r"panic: ", None),
-    (r"Segmentation fault", None),
-    (r"error\[E\d+\]", None),
-    (r"npm ERR!", None),
-    (r"undefined reference to", None),
-    (r"cannot find symbol", None),
-    (r"Uncaught \w+", None),
-    (r"core dumped", None),
-    (r":\d+:\d+: (?:error|warning)", None),
-    (r"exit(?:ed with)? (?:code|status) [1-9]", None),
-    (r"^fatal: ", "fatal: "),
-    (r"^error: (?:failed to push|src refspec|pathspec|Your local changes)", "error: "),
-    (r"! \[rejected\]", None),
-)
-_TRACEBACK_BRANCHES = tuple(
-    (re.compile(p, re.MULTILINE), re.compile(gate) if gate else None)
-    for p, gate in _TRACEBACK_PARTS
-)
-# Cheap gates: the traceback branches only run when one of these is present.
-_TRACEBACK_MARKERS = Literals.of(
-    "rror",
-    "xception",
-    "panic",
-    "\tat ",
-    "    at ",
-    "dumped",
-    "Segmentation",
-    "undefined ref",
-    "fatal: ",
-)
 # Characters without which no inline math can match, checked with one fast char-class scan.
 _MATH_GATE = re.compile(r"[=^*/×÷+<>\\$∫∑∏√π∞∂≈∈∀∃≤≥≠]")
 _MATH_INLINE_PARTS: tuple[tuple[str, Gate], ...] = (
@@ -333,15 +290,6 @@ def _is_personal_request(text: str) -> bool:
     return mine >= _PERSONAL_SHARE * max(len(words), 1)
 
 
-def _has_traceback(text: str) -> bool:
-    if not _TRACEBACK_MARKERS.any_in(text):
-        return False
-    return any(
-        (gate is None or gate.search(text) is not None) and rx.search(text) is not None
-        for rx, gate in _TRACEBACK_BRANCHES
-    )
-
-
 def _bigrams() -> dict[str, dict[str, tuple[int, ...]]]:
     # Keyed by the first word, so a bigram is looked up from its two tokens without building
     # (and hashing) the "first second" string for every candidate.
@@ -500,7 +448,7 @@ def _code_and_material(w: _Where) -> _CodeAndMaterial:
         doc_chars += _quoted_chars(w.last)
     return {
         "fence": fence,
-        "traceback": _has_traceback(w.sample) or (bool(w.ctx) and _has_traceback(w.ctx)),
+        "traceback": has_traceback(w.sample) or (bool(w.ctx) and has_traceback(w.ctx)),
         "code_lines": code_lines + ctx_code,
         "lines": lines + ctx_lines,
         "doc_chars": doc_chars,

@@ -21,14 +21,13 @@ from zeta_router.analysis.features import Features, extract
 from zeta_router.analysis.profile import Prompt, TaskProfile, estimate_tokens
 
 TASKS = ("code", "reasoning", "simple", "retrieval")
-# Softmax temperature of the scores: the table is fitted at it, so a score gap of ~1 is a
-# confident call and ``softmax(score)`` is the calibrated probability.
-_TEMPERATURE = 0.4
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """What each cue is worth per task: rows in ``CUES`` order, columns in ``TASKS`` order."""
+    """What each cue is worth per task: rows in ``cues.NAMES`` order, columns in ``TASKS``
+    order. ``temperature`` is the softmax temperature it was fitted at, so ``softmax(score)`` is
+    a calibrated probability."""
 
     bias: tuple[float, ...]
     rows: tuple[tuple[float, ...], ...]
@@ -48,6 +47,7 @@ class Table:
 
 
 TABLE = Table.load()
+_TEMPERATURE = TABLE.temperature
 # Per cue its weights and its reason, zipped once: the loop below reads them with the values.
 _ROWS = tuple(zip(TABLE.rows, REASONS, strict=True))
 
