@@ -166,6 +166,34 @@ class ResponsesSettings(_Frozen):
     store_ttl_s: PositiveFloat = 3600.0
 
 
+class StateSettings(_Frozen):
+    """Where the fleet view lives: in this process (``memory``), or in Redis, shared by every
+    instance with the same ``url`` and ``key_prefix`` (see the README, "Deploying several
+    instances")."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="zeta:", min_length=1, max_length=64)
+    #: A request waits at most this long for Redis (its one exact check) before it goes on
+    #: on local state; Redis is then left alone for ``retry_s``.
+    timeout_ms: float = Field(default=30.0, gt=0, le=1000)
+    retry_s: PositiveFloat = 1.0
+    #: How often the local view of the shared state is refreshed (one round trip each).
+    sync_interval_s: float = Field(default=0.25, gt=0, le=10)
+    #: An instance that stops refreshing its entries (it died) has its in-flight counts
+    #: expire after this long.
+    instance_ttl_s: float = Field(default=5.0, ge=1, le=600)
+    #: How long one instance holds the right to probe a half-open replica.
+    probe_lease_s: PositiveFloat = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return v
+
+
 class TaskDefinition(_Frozen):
     """A custom task for the semantic analyzer: a name plus example prompts."""
 
@@ -283,6 +311,7 @@ class Config(_Frozen):
     feedback: FeedbackSettings = FeedbackSettings()
     analysis: AnalysisSettings = AnalysisSettings()
     responses: ResponsesSettings = ResponsesSettings()
+    state: StateSettings = StateSettings()
     models: Mapping[str, Model] = Field(min_length=1)
     routes: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
     fallbacks: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)

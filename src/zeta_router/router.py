@@ -31,9 +31,11 @@ from zeta_router.analysis.profile import TaskProfile
 from zeta_router.clock import Clock, as_clock
 from zeta_router.config import ENDPOINT_TASKS, Config
 from zeta_router.errors import InvalidRequest, RouterError
+from zeta_router.fleet.backends import build_shared
 from zeta_router.fleet.health import HealthProber
 from zeta_router.fleet.process import mirror_process_state
 from zeta_router.fleet.scrape import Scraper
+from zeta_router.fleet.shared import SharedState
 from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.http.protocol import PRIORITIES, ParsedRequest
 from zeta_router.http.response import Response, error_response
@@ -83,6 +85,8 @@ class Router:
         clk = self.clock
         self._transport = transport if transport is not None else HttpTransport(clk, session)
         self._admission = Admission(config.admission, clk)
+        #: The fleet view shared with other instances (state.backend); outlives engines.
+        self._shared = build_shared(config, clk, self._admission.release)
         self._engine = build_engine(
             config,
             clock=clk,
@@ -90,6 +94,7 @@ class Router:
             admission=self._admission,
             rng=rng or random.Random(),
             analyzer=analyzer,
+            shared=self._shared,
         )
         self.fleet = Fleet(config)
         self.feedback = Feedback(config.feedback, clk)
@@ -150,6 +155,10 @@ class Router:
         return self._admission
 
     @property
+    def shared(self) -> SharedState:
+        return self._shared
+
+    @property
     def upstream(self) -> Transport:
         return self._transport
 
@@ -176,6 +185,7 @@ class Router:
             self._prober.start()
 
     async def start(self) -> None:
+        await self._shared.start(self.fleet)
         self.telemetry.start()
         self.sampler.start()
         if self.supervisor is not None:
@@ -195,6 +205,7 @@ class Router:
             await self.supervisor.stop()
         await self.sampler.stop()
         await self.telemetry.stop()
+        await self._shared.close()
         await self._transport.close()
 
     def swap(self, engine: Engine) -> list[str]:

@@ -15,6 +15,7 @@ ejected for ever longer periods instead of taking its full share each time it re
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from enum import StrEnum
 
 from zeta_router.config import BreakerSettings
@@ -38,6 +39,7 @@ class Breaker:
         "_window",
         "_window_failures",
         "last_reason",
+        "listener",
         "open_until",
         "state",
     )
@@ -60,6 +62,8 @@ class Breaker:
         # (time, failed) samples inside the window; bounded by the request rate x window_s.
         self._window: deque[tuple[float, bool]] = deque()
         self._window_failures = 0
+        #: Called after the breaker opened or closed (the shared fleet state publishes it).
+        self.listener: Callable[[], None] | None = None
 
     def can_try(self, now: float) -> bool:
         """Whether a request may go to this replica now. Free of side effects."""
@@ -126,6 +130,22 @@ class Breaker:
         self.last_reason = reason
         self.state = BreakerState.OPEN
         self.open_until = max(self.open_until, now + duration_s)
+        if self.listener is not None:
+            self.listener()
+
+    def adopt_open(self, open_until: float, ejections: int, reason: str) -> None:
+        """Another instance ejected this replica (shared fleet state): open until then,
+        without telling the listener (the news came from the fleet)."""
+        self.last_reason = reason
+        self.state = BreakerState.OPEN
+        self.open_until = max(self.open_until, open_until)
+        self._ejections = max(self._ejections, ejections)
+        self._probes = 0
+
+    def adopt_closed(self, now: float) -> None:
+        """Another instance's probe closed this replica's breaker (shared fleet state)."""
+        if self.state is not BreakerState.CLOSED:
+            self._close(now, notify=False)
 
     def eject(self, now: float, reason: str) -> None:
         """The replica's process died while it served: open for the next, longer, ejection.
@@ -169,14 +189,19 @@ class Breaker:
         self.state = BreakerState.OPEN
         self.open_until = now + max(duration, min_open_s)
         self._probes = 0
+        if self.listener is not None:
+            self.listener()
 
-    def _close(self, now: float) -> None:
+    def _close(self, now: float, *, notify: bool = True) -> None:
+        was_closed = self.state is BreakerState.CLOSED
         self.state = BreakerState.CLOSED
         self._crashed = False
         self._closed_at = now
         self._consecutive = 0
         self._stream_breaks = 0
         self._probes = 0
+        if notify and not was_closed and self.listener is not None:
+            self.listener()
 
     def _sample(self, now: float, *, failed: bool) -> None:
         window = self._window

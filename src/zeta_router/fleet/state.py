@@ -80,6 +80,18 @@ class PeakEwma:
         doubled = min(FAILURE_PENALTY * max(self.decayed(now), 1e-3), MAX_PENALTY_S)
         self.observe(max(elapsed, doubled), now)
 
+    @property
+    def sampled_at(self) -> float:
+        """When the last sample came (0: never)."""
+        return self._last
+
+    def adopt(self, value: float, at: float) -> None:
+        """Another gateway instance's estimate, when fresher than this one's (shared fleet
+        state): its latest sample is the best knowledge of the replica now."""
+        if at > self._last:
+            self.value = value
+            self._last = at
+
     def stale(self, now: float) -> bool:
         """No sample for half the decay time: by now the estimate is mostly assumption."""
         return now - self._last > 0.5 * self._tau
@@ -131,6 +143,7 @@ class ReplicaState:
         "model",
         "pending",
         "ready_since",
+        "remote_in_flight",
         "request_faults",
         "requests",
         "scraped",
@@ -160,6 +173,10 @@ class ReplicaState:
         self.latency = PeakEwma(config.balancer.ewma_decay_s, initial_latency_s)
         self.ttfb_samples: deque[float] = deque(maxlen=128)
         self.in_flight = 0
+        #: Requests other gateway instances have in flight here (written only by the shared
+        #: state, fleet/shared.py; always 0 with the memory backend). Capacity checks and
+        #: load estimates read ``in_flight + remote_in_flight``.
+        self.remote_in_flight = 0
         #: Attempts still waiting for their first byte: token -> start, oldest first.
         self.pending: dict[int, float] = {}
         self._seq = 0
@@ -186,7 +203,8 @@ class ReplicaState:
             return f"circuit {self.breaker.state.value}"
         if now < self.cooldown_until:
             return "cooling down (Retry-After)"
-        if self.max_concurrency is not None and self.in_flight >= self.max_concurrency:
+        limit = self.max_concurrency
+        if limit is not None and self.in_flight + self.remote_in_flight >= limit:
             return "at max concurrency"
         return None
 
@@ -195,7 +213,10 @@ class ReplicaState:
             self.health in USABLE_HEALTH
             and self.breaker.can_try(now)
             and now >= self.cooldown_until
-            and (self.max_concurrency is None or self.in_flight < self.max_concurrency)
+            and (
+                self.max_concurrency is None
+                or self.in_flight + self.remote_in_flight < self.max_concurrency
+            )
         )
 
     # -- outcomes of requests sent here: the only writers of breaker and latency state --------
@@ -327,7 +348,7 @@ class ModelState:
         return "; ".join(distinct)
 
     def in_flight(self) -> int:
-        return sum(r.in_flight for r in self.replicas)
+        return sum(r.in_flight + r.remote_in_flight for r in self.replicas)
 
 
 class Fleet:

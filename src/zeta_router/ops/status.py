@@ -9,6 +9,7 @@ masked.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from importlib import resources
@@ -110,6 +111,8 @@ def replica_status(r: ReplicaState, now: float) -> dict[str, Any]:
             "ejections": b.ejections,
         },
         "in_flight": r.in_flight,
+        #: Other gateway instances' requests here (state.backend: redis).
+        "remote_in_flight": r.remote_in_flight,
         "max_concurrency": r.max_concurrency,
         "weight": r.weight,
         "latency_ewma_ms": round(r.latency.value * 1000, 2),
@@ -210,6 +213,7 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
             "last_error": reloads.last_error,
         },
         "config_path": router.config_path,
+        "shared_state": dataclasses.asdict(router.shared.status()),
         "config": redact_config(config),
     }
 

@@ -33,8 +33,9 @@ from zeta_router.routing.feedback import Feedback
 
 def replica_saturation(r: ReplicaState, now: float, stale_after_s: float, kv_full: float) -> str:
     """Why a usable replica should not take more work now, or "" when it may."""
-    if r.max_concurrency is not None and r.in_flight >= r.max_concurrency:
-        return f"{r.in_flight}/{r.max_concurrency} in flight"
+    used = r.in_flight + r.remote_in_flight
+    if r.max_concurrency is not None and used >= r.max_concurrency:
+        return f"{used}/{r.max_concurrency} in flight"
     s = r.scraped
     if s is None:
         return ""
@@ -68,7 +69,9 @@ def capacity_bound(ms: ModelState, now: float, skip: Sequence[str] = ()) -> list
     request waits for."""
     out = []
     for r in ms.replicas:
-        if r.id in skip or r.max_concurrency is None or r.in_flight < r.max_concurrency:
+        if r.id in skip or r.max_concurrency is None:
+            continue
+        if r.in_flight + r.remote_in_flight < r.max_concurrency:
             continue
         if r.unavailable_reason(now) == "at max concurrency":
             out.append(r)
@@ -87,7 +90,8 @@ def utilisation(ms: ModelState, now: float, stale_after_s: float) -> float:
             used += max(limit, 1.0)
             cap += max(limit, 1.0)
             continue
-        queued = r.in_flight + (max(0.0, s.waiting + s.running - r.in_flight) if s else 0.0)
+        ours = r.in_flight + r.remote_in_flight
+        queued = ours + (max(0.0, s.waiting + s.running - ours) if s else 0.0)
         used += queued
         cap += limit or max(queued, 1.0)
     return used / cap if cap else 0.0
@@ -362,7 +366,7 @@ def _replica(r: ReplicaState, now: float, stale_after_s: float) -> dict[str, Any
         }
     return {
         "id": r.id,
-        "in_flight": r.in_flight,
+        "in_flight": r.in_flight + r.remote_in_flight,
         "max_concurrency": r.max_concurrency,
         "latency_ms": round(r.latency.value * 1000, 2),
         "scraped": scraped,

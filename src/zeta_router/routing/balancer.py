@@ -36,7 +36,8 @@ def load_cost(
     """Expected wait if this replica takes one more request: its expected latency (peak EWMA
     decaying towards ``prior``, at least the wait of its oldest unanswered attempt) scaled by
     the work ahead of it (our in-flight plus the backend's own queue when it reports one)."""
-    queued = r.in_flight + 1.0
+    ours = r.in_flight + r.remote_in_flight
+    queued = ours + 1.0
     scraped = r.scraped
     stale = False
     if scraped is not None:
@@ -46,7 +47,7 @@ def load_cost(
             stale = True
         else:
             # The backend's queue includes our in-flight requests; count only the excess.
-            queued += max(0.0, scraped.waiting + scraped.running - r.in_flight)
+            queued += max(0.0, scraped.waiting + scraped.running - ours)
     cost = r.expected_latency(now, prior) * queued / r.weight
     if stale:
         cost *= STALE_PENALTY
@@ -160,7 +161,10 @@ class LeastRequest:
     name = "least-request"
 
     def pick(self, replicas: Sequence[ReplicaState], now: float) -> ReplicaState:
-        return min(replicas, key=lambda r: ((r.in_flight + 1) / r.weight, r.latency.value))
+        return min(
+            replicas,
+            key=lambda r: ((r.in_flight + r.remote_in_flight + 1) / r.weight, r.latency.value),
+        )
 
 
 class RoundRobin:

@@ -22,6 +22,7 @@ from zeta_router.analysis import build_analyzer
 from zeta_router.analysis.base import Analyzer
 from zeta_router.analysis.profile import TaskProfile, estimate_tokens
 from zeta_router.config import Config, Model
+from zeta_router.fleet.shared import MemoryState, SharedState
 from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.http.protocol import ParsedRequest
 from zeta_router.routing.admission import Admission
@@ -138,6 +139,9 @@ class Engine:
     #: Saturation, spill-over and the queue. The queue's waiters outlive a reload: every
     #: engine shares the router's one :class:`Admission`.
     admission: Admission
+    #: The fleet view shared with other gateway instances (state.backend); like admission,
+    #: one per router, carried from engine to engine.
+    shared: SharedState
     strategy: Strategy
     budget: RetryBudget
     hedge: HedgePolicy | None
@@ -155,6 +159,7 @@ def build_engine(
     rng: random.Random,
     analyzer: Analyzer | None = None,
     prev: Engine | None = None,
+    shared: SharedState | None = None,
 ) -> Engine:
     """The engine for ``config``. With ``prev`` (a reload), each part whose settings did not
     change is carried over, so a reload that touches one model keeps caches and budgets warm.
@@ -184,11 +189,14 @@ def build_engine(
         hedge = prev.hedge
     else:
         hedge = HedgePolicy(config.hedge) if config.hedge.enabled else None
+    if shared is None:
+        shared = prev.shared if prev is not None else MemoryState()
     return Engine(
         config=config,
         analyzer=analyzer,
         planner=Planner(config, analyzer),
         admission=admission,
+        shared=shared,
         strategy=strategy,
         budget=budget,
         hedge=hedge,

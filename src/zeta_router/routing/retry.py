@@ -153,6 +153,8 @@ async def _walk(
                     passed_over.setdefault(cand.model, "retry budget exhausted")
                     raise _exhausted(state, clock, d, passed_over, p, "retry budget exhausted")
                 replica = engine.strategy.pick(usable, now)
+                if engine.shared.gated(replica) and not await engine.shared.acquire(replica):
+                    continue  # full fleet-wide, or probed by another instance: look again
                 w.attempts_left -= 1
                 result = await attempt(engine, state, clock, req, d, replica, deadline, tried)
                 if isinstance(result, Response):

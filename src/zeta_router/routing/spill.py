@@ -30,7 +30,7 @@ def saturated(
         bound = capacity_bound(ms, now, tuple(tried))
         if not bound:
             return ""  # unavailable for other reasons: the failure path handles it
-        used = sum(r.in_flight for r in bound)
+        used = sum(r.in_flight + r.remote_in_flight for r in bound)
         return f"{used}/{sum(r.max_concurrency or 0 for r in bound)} in flight"
     if admission.pending and not admitted and admission.busy(ms.name):
         return f"{admission.waiting(ms.name)} waiting"

@@ -71,6 +71,8 @@ class FakeBackend:
         self.requests = 0
         self.completed = 0
         self.running = 0
+        #: The most requests this backend ever generated at once (a concurrency limit's proof).
+        self.peak_running = 0
         self.waiting = 0
         #: Generations stopped because the client closed the connection.
         self.abandoned = 0
@@ -240,6 +242,7 @@ class FakeBackend:
             finally:
                 self.waiting -= 1
         self.running += 1
+        self.peak_running = max(self.peak_running, self.running)
         try:
             return await self._answer(request, body, kind)
         finally:

@@ -63,6 +63,7 @@ _LOST_HEDGE = f"{FailureKind.CANCELLED.value}: lost the hedge race"
 def release(engine: Engine, replica: ReplicaState) -> None:
     """An attempt on ``replica`` no longer holds its slot."""
     replica.in_flight -= 1
+    engine.shared.released(replica)
     admission = engine.admission
     if admission.pending:
         admission.release(replica.model)
@@ -130,6 +131,7 @@ async def _send(
         flight.start = start
     replica.breaker.on_attempt(start)
     replica.in_flight += 1
+    engine.shared.started(replica)
     replica.requests += 1
     token = replica.begin_wait(start)
     try:
@@ -185,6 +187,8 @@ async def _hedged(
             r
             for r in state.fleet.models[replica.model].replicas
             if r is not replica and r.id not in tried and r.available(now)
+            # A hedge has no fleet-wide check: never one to a shared limit or probe.
+            and not engine.shared.gated(r)
         ]
         if not others:
             return None

@@ -1,0 +1,162 @@
+"""The Lua scripts behind the Redis fleet state, and the key layout they share.
+
+Keys, under the configured prefix ``P``:
+
+- ``P instances``: sorted set of live instances, scored by when each one's entries expire
+  (Redis's own clock, so hosts' clocks never need to agree);
+- ``P if:<replica>:<instance>``: hash ``{c: in-flight count, s: sequence}``, one per instance
+  and replica, with a TTL: a dead instance's counts expire instead of leaking. The sequence
+  makes every write idempotent and ordered: an older count never overwrites a newer one;
+- ``P brk:<replica>``: the fleet's ejection of a replica, ``{until: epoch ms, ej: ejections,
+  why: reason, by: instance}``, expiring when the ejection ends;
+- ``P probe:<replica>``: the instance holding the half-open probe (SET NX PX: one prober);
+- ``P est:<replica>:<instance>``: that instance's estimates of the replica (latency, decode
+  speed, scraped load), with a TTL;
+- channel ``P events``: ejections and recoveries, pushed as they happen.
+
+Every script reads keys it builds from the prefix, so the fleet state needs a standalone Redis
+(or one hash slot: a prefix with a hash tag such as ``{zeta}:``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    source: str
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.source.encode()).hexdigest()
+
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+#: The hot-path check. ARGV: prefix, instance, replica, count after this request, sequence,
+#: limit (-1: none), ttl ms, probe (1: take the probe lease), lease ms.
+#: Returns {granted 0/1, others' in-flight, probe lease ms left when another instance holds it}.
+ACQUIRE = Script(
+    _NOW
+    + """
+local P, me, rid = ARGV[1], ARGV[2], ARGV[3]
+local value, seq, limit, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
+  tonumber(ARGV[7])
+local inst = P .. 'instances'
+redis.call('ZADD', inst, now + ttl, me)
+local took = false
+if ARGV[8] == '1' then
+  local pk = P .. 'probe:' .. rid
+  local holder = redis.call('GET', pk)
+  if holder and holder ~= me then
+    return {0, 0, redis.call('PTTL', pk)}
+  end
+  if not holder then
+    redis.call('SET', pk, me, 'PX', ARGV[9])
+    took = true
+  end
+end
+local others = 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', inst, now, '+inf')) do
+  if m ~= me then
+    others = others + tonumber(redis.call('HGET', P .. 'if:' .. rid .. ':' .. m, 'c') or '0')
+  end
+end
+if limit >= 0 and others + value > limit then
+  if took then redis.call('DEL', P .. 'probe:' .. rid) end
+  return {0, others, 0}
+end
+local own = P .. 'if:' .. rid .. ':' .. me
+if seq > tonumber(redis.call('HGET', own, 's') or '-1') then
+  redis.call('HSET', own, 'c', value, 's', seq)
+end
+redis.call('PEXPIRE', own, ttl)
+return {1, others, 0}
+"""
+)
+
+#: Counts after releases, batched. ARGV: prefix, instance, ttl ms, then (replica, count,
+#: sequence) triples.
+PUT = Script(
+    """
+local P, me, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+for i = 4, #ARGV, 3 do
+  local own = P .. 'if:' .. ARGV[i] .. ':' .. me
+  if tonumber(ARGV[i + 2]) > tonumber(redis.call('HGET', own, 's') or '-1') then
+    redis.call('HSET', own, 'c', ARGV[i + 1], 's', ARGV[i + 2])
+  end
+  redis.call('PEXPIRE', own, ttl)
+end
+return #ARGV
+"""
+)
+
+#: The background round trip. ARGV: prefix, instance, ttl ms, then per replica (id, count,
+#: sequence, estimates). Writes this instance's heartbeat, counts and estimates; returns
+#: {live instances, then per replica: others' in-flight, {others' estimates}, {until, ej, why}}.
+SYNC = Script(
+    _NOW
+    + """
+local P, me, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local inst = P .. 'instances'
+redis.call('ZREMRANGEBYSCORE', inst, '-inf', now)
+redis.call('ZADD', inst, now + ttl, me)
+local members = redis.call('ZRANGE', inst, 0, -1)
+local out = {#members}
+for i = 4, #ARGV, 4 do
+  local rid = ARGV[i]
+  local own = P .. 'if:' .. rid .. ':' .. me
+  if tonumber(ARGV[i + 2]) > tonumber(redis.call('HGET', own, 's') or '-1') then
+    redis.call('HSET', own, 'c', ARGV[i + 1], 's', ARGV[i + 2])
+  end
+  redis.call('PEXPIRE', own, ttl)
+  if ARGV[i + 3] ~= '' then
+    redis.call('SET', P .. 'est:' .. rid .. ':' .. me, ARGV[i + 3], 'PX', ttl)
+  end
+  local others, ests = 0, {}
+  for _, m in ipairs(members) do
+    if m ~= me then
+      others = others + tonumber(redis.call('HGET', P .. 'if:' .. rid .. ':' .. m, 'c') or '0')
+      local e = redis.call('GET', P .. 'est:' .. rid .. ':' .. m)
+      if e then ests[#ests + 1] = e end
+    end
+  end
+  out[#out + 1] = others
+  out[#out + 1] = ests
+  out[#out + 1] = redis.call('HMGET', P .. 'brk:' .. rid, 'until', 'ej', 'why', 'by')
+end
+return out
+"""
+)
+
+#: An ejection or a recovery seen here. ARGV: prefix, instance, replica, 'open' or 'closed',
+#: until (epoch ms), ejections, reason, the event to publish. An open never shortens a longer
+#: one already recorded; a close (a probe succeeded, a health check saw the replica ready)
+#: removes the record and the probe lease.
+BREAKER = Script(
+    """
+local P, me, rid = ARGV[1], ARGV[2], ARGV[3]
+local key = P .. 'brk:' .. rid
+if ARGV[4] == 'open' then
+  local untl = tonumber(ARGV[5])
+  local old = tonumber(redis.call('HGET', key, 'until') or '0')
+  if old >= untl then return 0 end
+  redis.call('HSET', key, 'until', untl, 'ej', ARGV[6], 'why', ARGV[7], 'by', me)
+  redis.call('PEXPIREAT', key, untl + 1000)
+  local pk = P .. 'probe:' .. rid
+  if redis.call('GET', pk) == me then redis.call('DEL', pk) end
+else
+  redis.call('DEL', key)
+  redis.call('DEL', P .. 'probe:' .. rid)
+end
+redis.call('PUBLISH', P .. 'events', ARGV[8])
+return 1
+"""
+)
+
+ALL = (ACQUIRE, PUT, SYNC, BREAKER)

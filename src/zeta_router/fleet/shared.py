@@ -1,0 +1,97 @@
+"""The fleet view several gateway instances share, behind one small protocol.
+
+Each instance keeps its own :class:`~zeta_router.fleet.state.ReplicaState` objects: decisions
+read them and never wait for anything. A :class:`SharedState` is what makes those local objects
+agree across instances:
+
+- ``gated`` / ``acquire``: before a request goes to a replica with ``max_concurrency`` (or to
+  one whose breaker is about to be probed), the one exact check that needs the whole fleet;
+  every other piece of shared state arrives in the background;
+- ``started`` / ``released``: the local in-flight count changed;
+- ``status``: whether the sharing works, for /status, /metrics and the log.
+
+:class:`MemoryState` is the embedded default, one instance alone: it shares nothing and costs a
+method call. The Redis implementation is :mod:`zeta_router.fleet.redis_state`;
+:mod:`zeta_router.fleet.backends` builds the one the config asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from zeta_router.fleet.state import Fleet, ReplicaState
+
+
+@dataclass(frozen=True, slots=True)
+class SharedStatus:
+    """What /status and /metrics say about the sharing."""
+
+    backend: str
+    #: False while the instance runs on local state alone (Redis down or too slow).
+    connected: bool
+    #: Why not, when not connected ("" otherwise).
+    detail: str = ""
+    #: This instance's id in the shared state ("" for memory).
+    instance: str = ""
+    #: Live instances seen at the last sync, this one included.
+    instances: int = 1
+    #: Times the instance fell back to local state, and requests served meanwhile
+    #: without the fleet-wide check.
+    outages: int = 0
+    failed_open: int = 0
+    #: Exact checks made and refused (a replica full fleet-wide, or probed by another).
+    acquires: int = 0
+    refused: int = 0
+
+
+class SharedState(Protocol):
+    def gated(self, replica: ReplicaState) -> bool:
+        """Whether a request must ``acquire`` this replica before it is sent. Free of I/O."""
+        ...
+
+    async def acquire(self, replica: ReplicaState) -> bool:
+        """The fleet-wide check for one request: a slot under ``max_concurrency`` and, when
+        its breaker is due for a probe, the probe lease. False: another instance holds the
+        slot (the replica now reads as full or open locally, so the caller looks again).
+        Bounded in time: past ``state.timeout_ms`` it fails open on local state."""
+        ...
+
+    def started(self, replica: ReplicaState) -> None:
+        """A request was sent to ``replica`` (its local in-flight count went up)."""
+        ...
+
+    def released(self, replica: ReplicaState) -> None:
+        """A request sent to ``replica`` ended (its local in-flight count went down)."""
+        ...
+
+    def status(self) -> SharedStatus: ...
+
+    async def start(self, fleet: Fleet) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryState:
+    """One instance alone: nothing is shared, nothing waits."""
+
+    def gated(self, replica: ReplicaState) -> bool:
+        return False
+
+    async def acquire(self, replica: ReplicaState) -> bool:
+        return True
+
+    def started(self, replica: ReplicaState) -> None:
+        pass
+
+    def released(self, replica: ReplicaState) -> None:
+        pass
+
+    def status(self) -> SharedStatus:
+        return SharedStatus(backend="memory", connected=True)
+
+    async def start(self, fleet: Fleet) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
