@@ -173,6 +173,20 @@ async def gateway(
         stop(proc)
 
 
+async def wait_for(check: Any, timeout_s: float, what: str) -> float:
+    """Poll ``check()`` (sync or async) until true; returns the seconds it took."""
+    start = time.monotonic()
+    while True:
+        ok = check()
+        if asyncio.iscoroutine(ok):
+            ok = await ok
+        if ok:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout_s:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):

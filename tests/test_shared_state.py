@@ -18,7 +18,7 @@ import pytest
 
 from zeta_router.testing.fake_backend import FakeBackend
 
-from .redis_helpers import Gateway, gateway, needs_redis, redis_server
+from .redis_helpers import Gateway, gateway, needs_redis, redis_server, wait_for
 
 pytestmark = needs_redis
 
@@ -62,16 +62,6 @@ async def backends() -> AsyncIterator[dict[str, FakeBackend]]:
 
 def body(i: int) -> dict[str, Any]:
     return {"model": "m", "messages": [{"role": "user", "content": f"hello {i}"}]}
-
-
-async def wait_for(check: Any, timeout_s: float, what: str) -> float:
-    """Poll ``check`` (a coroutine function) until true; returns the seconds it took."""
-    start = time.monotonic()
-    while not await check():
-        if time.monotonic() - start > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
 
 
 async def replica(client: httpx.AsyncClient, gw: Gateway, rid: str) -> dict[str, Any]:

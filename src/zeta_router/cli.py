@@ -40,7 +40,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from zeta_router.ops.serve import run
 
     config = _load(args.config)
-    return run(config, host=args.host, port=args.port, config_path=args.config)
+    return run(
+        config, host=args.host, port=args.port, config_path=args.config, workers=args.workers
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -323,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", "-c", required=True)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway processes on the one port (more than 1 needs state.backend: redis)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("check", help="validate a config and probe every replica")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 from typing import Any
 
 import uvicorn
@@ -14,6 +15,7 @@ from zeta_router.config import Config
 from zeta_router.errors import InvalidRequest
 from zeta_router.http.response import error_response
 from zeta_router.ops.lifecycle import GatewayServer
+from zeta_router.ops.workers import Master, bind, check_workers
 from zeta_router.router import Router
 
 log = logging.getLogger("zeta_router")
@@ -72,15 +74,35 @@ def run(
     host: str | None = None,
     port: int | None = None,
     config_path: str | None = None,
+    workers: int = 1,
+) -> int:
+    h = host or config.listen.host
+    p = port if port is not None else config.listen.port
+    if workers == 1:
+        log.info("zeta-router listening on http://%s:%d (%d models)", h, p, len(config.models))
+        return _serve(config, h, p, config_path, None)
+    check_workers(config, workers)
+    sock = bind(h, p)
+    p = int(sock.getsockname()[1])
+    log.info(
+        "zeta-router listening on http://%s:%d (%d models, %d workers sharing state through Redis)",
+        h,
+        p,
+        len(config.models),
+        workers,
+    )
+    master = Master(workers, sock, lambda s: _serve(config, h, p, config_path, s))
+    return master.run()
+
+
+def _serve(
+    config: Config, host: str, port: int, config_path: str | None, sock: socket.socket | None
 ) -> int:
     router = Router(config)
     router.config_path = config_path
     app = create_app(router)
-    h = host or config.listen.host
-    p = port if port is not None else config.listen.port
-    uv_config = uvicorn_config(app, h, p)
+    uv_config = uvicorn_config(app, host, port)
     uv_config.timeout_graceful_shutdown = math.ceil(config.server.shutdown_timeout_s)
     server = GatewayServer(uv_config, router, app)
-    log.info("zeta-router listening on http://%s:%d (%d models)", h, p, len(config.models))
-    server.run()
+    server.run(sockets=None if sock is None else [sock])
     return 0
