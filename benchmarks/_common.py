@@ -119,6 +119,25 @@ def start(
     return Proc(name, popen, log_path, _log=log)
 
 
+def start_redis(log_dir: Path) -> tuple[Proc, str]:
+    """Debian's ``redis-server`` on a free port, no persistence; returns it and its URL."""
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly"]
+    proc = start("redis", [*cmd, "no", "--dir", str(log_dir)], log_dir=log_dir)
+    deadline = time.perf_counter() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.5) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                break
+        if time.perf_counter() > deadline or proc.popen.poll() is not None:
+            proc.stop()
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.02)
+    proc.ready_s = time.perf_counter() - proc.started_at
+    return proc, f"redis://{HOST}:{port}/0"
+
+
 def start_fake_backend(
     port: int,
     log_dir: Path | None = None,
@@ -135,17 +154,21 @@ def start_fake_backend(
     return proc
 
 
-def gateway_config(backend_urls: dict[str, list[str]], port: int, **extra: Any) -> str:
+def gateway_config(
+    backend_urls: dict[str, list[str]], port: int, replica: str = "", **extra: Any
+) -> str:
     """A zeta-router YAML config over the given models (name -> replica base URLs, ending /v1).
 
     Every model serves chat and completions; the first is preferred for every task and the
-    others are its fallbacks, the same shape the LiteLLM config gets.
+    others are its fallbacks, the same shape the LiteLLM config gets. ``replica`` is added to
+    every replica's entry (``"max_concurrency: 4096"``).
     """
     names = list(backend_urls)
     lines = [f"listen: {{host: {HOST}, port: {port}}}", "models:"]
     for name, urls in backend_urls.items():
         lines += [f"  {name}:", "    endpoints: [chat, completions]", "    replicas:"]
-        lines += [f"      - {{url: '{u}'}}" for u in urls]
+        more = f", {replica}" if replica else ""
+        lines += [f"      - {{url: '{u}'{more}}}" for u in urls]
     order = "[" + ", ".join(names) + "]"
     lines.append("routes:")
     lines += [f"  {task}: {order}" for task in ("code", "reasoning", "simple", "retrieval")]

@@ -718,6 +718,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="one gateway per analysis.analyzer given (repeatable; default: the product "
         "default, auto)",
     )
+    ap.add_argument(
+        "--redis",
+        action="store_true",
+        help="also run each gateway with state.backend: redis (a redis-server started here), "
+        "and report the difference to memory mode",
+    )
+    ap.add_argument(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="give every replica of every gateway max_concurrency N (with --redis: the "
+        "request path's fleet-wide check, one Redis round trip per request)",
+    )
     ap.add_argument("--soak", type=int, metavar="N", help="only the soak: N requests")
     ap.add_argument("--soak-samples", type=int, default=20)
     ap.add_argument("--plot", type=Path, help="write a PNG of latency percentiles here")
@@ -763,10 +776,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 think[ms] = (model, f"http://{common.HOST}:{tport}/v1", tproc.pid)
                 backends[model] = [think[ms][1]]
             peers.append(Peer(Target("direct", burl, model="m"), long_base=lurl))
-            for analyzer in args.analyzer or [None]:
+            variants: list[tuple[str, dict[str, str]]] = [("", {})]
+            redis_proc = None
+            if args.redis:
+                redis_proc, redis_url = common.start_redis(log_dir)
+                procs.append(redis_proc)
+                state = f"{{backend: redis, url: '{redis_url}'}}"
+                variants.append(("-redis", {"state": state}))
+            limit = f"max_concurrency: {args.max_concurrency}" if args.max_concurrency else ""
+            for analyzer, (suffix, state_extra) in (
+                (a, v) for a in args.analyzer or [None] for v in variants
+            ):
                 extra = {"analysis": f"{{analyzer: {analyzer}}}"} if analyzer else {}
-                name = f"zeta-{analyzer}" if analyzer else "zeta-router"
-                gateway, gurl = overhead.start_gateway(backends, log_dir, name=name, **extra)
+                extra |= state_extra
+                name = (f"zeta-{analyzer}" if analyzer else "zeta-router") + suffix
+                if suffix and not analyzer:
+                    name = "zeta" + suffix
+                gateway, gurl = overhead.start_gateway(
+                    backends, log_dir, name=name, replica=limit, **extra
+                )
                 procs.append(gateway)
                 # model "auto": the gateway classifies every request (the full decision path).
                 peers.append(
@@ -826,11 +854,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 )
             seq = asyncio.run(sequential(peers, args.n))
+            seq_raw = {k: v for k, v in seq.items() if isinstance(v, list)}
             report["sequential"] = {k: v for k, v in seq.items() if not isinstance(v, list)}
             backend_pid = procs[0].pid
+            redis_cpu0 = common.cpu_seconds(redis_proc.pid) if args.redis else 0.0
             asyncio.run(
                 throughput(peers, args.concurrency, args.duration, args.rounds, backend_pid)
             )
+            if args.redis:
+                report["redis_vs_memory"] = redis_vs_memory(peers, seq_raw)
+                # Redis's own CPU over the section, per request of the Redis-mode gateways
+                # (the memory-mode rounds leave it idle but for nothing).
+                served = sum(
+                    p.results["throughput"]["rps"] * args.duration * args.rounds
+                    for p in peers
+                    if p.target.name.endswith("-redis")
+                )
+                redis_ms = (common.cpu_seconds(redis_proc.pid) - redis_cpu0) / served * 1e3
+                print(f"redis-server CPU: {redis_ms:.4f} ms per Redis-mode request")
+                report["redis_server_cpu_ms_per_req"] = redis_ms
             for ms, (model, url, pid) in think.items():
                 asyncio.run(think_throughput(peers, model, url, pid, ms, args))
             if args.wrk:
@@ -874,6 +916,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                 value.pop("latencies_ms", None)
         report[p.target.name] = p.results
     return _finish(report, args)
+
+
+def redis_vs_memory(peers: Sequence[Peer], seq: dict[str, list[float]]) -> dict[str, Any]:
+    """Each gateway in Redis mode against the same gateway in memory mode, from the sections
+    above (the same run, interleaved; ``seq``: the sequential section's samples in ms): what
+    sharing the fleet view costs."""
+    print("\n## redis mode vs memory mode (the same gateway and config otherwise)")
+    print(
+        f"{'pair':<30}{'seq +p50 ms':>12}{'seq +p99 ms':>12}{'c64 +p50 ms':>12}"
+        f"{'c64 +p99 ms':>12}{'+cpu ms/req':>12}"
+    )
+    by_name = {p.target.name: p for p in peers}
+    out: dict[str, Any] = {}
+    for p in peers:
+        name = p.target.name
+        if not name.endswith("-redis"):
+            continue
+        base = by_name.get(name.removesuffix("-redis")) or by_name.get("zeta-router")
+        if base is None:
+            continue
+        s_red = seq[f"non-stream/total/{name}"]
+        s_mem = seq[f"non-stream/total/{base.target.name}"]
+        t_red, t_mem = p.results["throughput"], base.results["throughput"]
+        pct = common.percentile
+        row = {
+            "seq_added_p50_ms": pct(s_red, 50) - pct(s_mem, 50),
+            "seq_added_p99_ms": pct(s_red, 99) - pct(s_mem, 99),
+            "c64_added_p50_ms": t_red["p50_ms"] - t_mem["p50_ms"],
+            "c64_added_p99_ms": t_red["p99_ms"] - t_mem["p99_ms"],
+            "added_cpu_ms_per_req": (t_red["cpu_ms_per_req"] or 0.0)
+            - (t_mem["cpu_ms_per_req"] or 0.0),
+        }
+        pair = f"{name} vs {base.target.name}"
+        print(
+            f"{pair:<30}{row['seq_added_p50_ms']:>12.3f}{row['seq_added_p99_ms']:>12.3f}"
+            f"{row['c64_added_p50_ms']:>12.3f}{row['c64_added_p99_ms']:>12.3f}"
+            f"{row['added_cpu_ms_per_req']:>12.4f}"
+        )
+        out[pair] = row
+    return out
 
 
 async def sequential(peers: Sequence[Peer], n: int) -> dict[str, Any]:
