@@ -236,3 +236,40 @@ async def _all_connected(client: httpx.AsyncClient, gateways: list[Gateway]) -> 
 
 async def _disconnected(client: httpx.AsyncClient, gw: Gateway) -> bool:
     return not (await shared(client, gw))["connected"]
+
+
+async def test_feedback_rated_through_one_instance_moves_the_score_the_other_uses(
+    tmp_path: Path, backends: dict[str, FakeBackend]
+) -> None:
+    with redis_server(tmp_path) as redis:
+        config = fleet_config(redis.url, {})
+        config["models"] = {
+            "first": {"replicas": [{"url": backends["m-a"].url}]},
+            "second": {"replicas": [{"url": backends["m-b"].url}]},
+        }
+        config["routes"] = {"simple": ["first", "second"]}
+        async with (
+            gateway(config, tmp_path, "g1") as g1,
+            gateway(config, tmp_path, "g2") as g2,
+            httpx.AsyncClient(timeout=10) as client,
+        ):
+            await wait_for(lambda: _all_connected(client, [g1, g2]), 5, "both on Redis")
+            chat = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+            for i in range(3):  # three ratings of 1: the score's floor, past the swap margin
+                chat["messages"][0]["content"] = f"hi {i}"
+                r = await client.post(g1.url + "/v1/chat/completions", json=chat)
+                assert r.headers["x-zeta-model"] == "first"
+                rating = {"request_id": r.headers["x-zeta-request-id"], "rating": 1}
+                assert (await client.post(g1.url + "/v1/feedback", json=rating)).status_code == 200
+
+            async def g2_demoted() -> bool:
+                r = await client.post(g2.url + "/v1/chat/completions", json=chat)
+                return r.headers["x-zeta-model"] == "second"
+
+            r = await client.post(g1.url + "/v1/chat/completions", json=chat)
+            assert r.headers["x-zeta-model"] == "second"
+            # g2 served nothing rated, yet it now prefers the second model as g1 does.
+            await wait_for(g2_demoted, 2, "g2 to use g1's feedback")
+            scores = (await client.get(g2.url + "/v1/feedback")).json()
+            first = next(s for s in scores["scores"] if s["model"] == "first")
+            assert first["score"] < 0.6 and first["ratings"] == 0, scores

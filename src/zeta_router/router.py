@@ -185,7 +185,7 @@ class Router:
             self._prober.start()
 
     async def start(self) -> None:
-        await self._shared.start(self.fleet)
+        await self._shared.start(self.fleet, self.feedback)
         self.telemetry.start()
         self.sampler.start()
         if self.supervisor is not None:

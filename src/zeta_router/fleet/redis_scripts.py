@@ -12,6 +12,7 @@ Keys, under the configured prefix ``P``:
 - ``P probe:<replica>``: the instance holding the half-open probe (SET NX PX: one prober);
 - ``P est:<replica>:<instance>``: that instance's estimates of the replica (latency, decode
   speed, scraped load), with a TTL;
+- ``P fb:<instance>``: that instance's feedback scores, as offsets from neutral, with a TTL;
 - channel ``P events``: ejections and recoveries, pushed as they happen.
 
 Every script reads keys it builds from the prefix, so the fleet state needs a standalone Redis
@@ -96,9 +97,10 @@ return #ARGV
 """
 )
 
-#: The background round trip. ARGV: prefix, instance, ttl ms, then per replica (id, count,
-#: sequence, estimates). Writes this instance's heartbeat, counts and estimates; returns
-#: {live instances, then per replica: others' in-flight, {others' estimates}, {until, ej, why}}.
+#: The background round trip. ARGV: prefix, instance, ttl ms, feedback offsets (JSON), then per
+#: replica (id, count, sequence, estimates). Writes this instance's heartbeat, counts, estimates
+#: and feedback; returns {live instances, {others' feedback}, then per replica: others'
+#: in-flight, {others' estimates}, {until, ej, why, by}}.
 SYNC = Script(
     _NOW
     + """
@@ -107,8 +109,16 @@ local inst = P .. 'instances'
 redis.call('ZREMRANGEBYSCORE', inst, '-inf', now)
 redis.call('ZADD', inst, now + ttl, me)
 local members = redis.call('ZRANGE', inst, 0, -1)
-local out = {#members}
-for i = 4, #ARGV, 4 do
+redis.call('SET', P .. 'fb:' .. me, ARGV[4], 'PX', ttl)
+local fbs = {}
+for _, m in ipairs(members) do
+  if m ~= me then
+    local f = redis.call('GET', P .. 'fb:' .. m)
+    if f then fbs[#fbs + 1] = f end
+  end
+end
+local out = {#members, fbs}
+for i = 5, #ARGV, 4 do
   local rid = ARGV[i]
   local own = P .. 'if:' .. rid .. ':' .. me
   if tonumber(ARGV[i + 2]) > tonumber(redis.call('HGET', own, 's') or '-1') then

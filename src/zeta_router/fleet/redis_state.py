@@ -11,9 +11,11 @@ Which kind of access each piece of state gets, and why:
   instance probes a replica coming back from an ejection, the others wait for its verdict.
 - **Ejections (breakers opening and closing)**: pushed as they happen (PUBLISH) and re-read
   every sync round; no request waits for them.
-- **Other in-flight counts, latency / decode estimates, scraped backend load**: a local view
-  refreshed every ``sync_interval_s`` in one round trip off the request path: the balancer
-  only ranks replicas with them, a quarter of a second late is as good.
+- **Other in-flight counts, latency / decode estimates, scraped backend load, feedback
+  scores**: a local view refreshed every ``sync_interval_s`` in one round trip off the request
+  path: the balancer and the planner only rank with them, a quarter of a second late is as
+  good. Estimates: the freshest sample wins; feedback: each instance's offset from neutral is
+  added to the others', so outcomes seen anywhere move the fleet's score once.
 
 When Redis does not answer within ``timeout_ms`` (or the connection is lost), the instance
 goes on on local state alone and stops asking for ``retry_s``: one log line, a metric and the
@@ -47,7 +49,7 @@ from zeta_router.fleet.resp import (
     Reply,
     parse_url,
 )
-from zeta_router.fleet.shared import SharedStatus
+from zeta_router.fleet.shared import Scores, SharedStatus
 from zeta_router.fleet.state import Fleet, ReplicaState, ScrapedLoad
 
 log = logging.getLogger("zeta_router")
@@ -79,6 +81,7 @@ class RedisState:
         self._ttl_ms = int(settings.instance_ttl_s * 1000)
         self._lease_ms = int(settings.probe_lease_s * 1000)
         self._fleet: Fleet | None = None
+        self._scores: Scores | None = None
         self._conn: Connection | None = None
         self._sub: Connection | None = None
         self._up = False
@@ -277,8 +280,9 @@ class RedisState:
 
     # -- background: connect, sync, re-sync --------------------------------------------------
 
-    async def start(self, fleet: Fleet) -> None:
+    async def start(self, fleet: Fleet, scores: Scores) -> None:
         self._fleet = fleet
+        self._scores = scores
         for r in fleet.replicas.values():
             self._listen(r)
         # The first connection is made before the gateway serves, so the first requests
@@ -370,7 +374,9 @@ class RedisState:
             return False
         now, wall = self._clock(), self._wall()
         replicas = list(fleet.replicas.values())
+        offsets = self._scores.local_offsets() if self._scores is not None else []
         args: list[Arg] = ["EVALSHA", SYNC.sha, 0, self._prefix, self.instance, self._ttl_ms]
+        args.append(orjson.dumps([[m, t, round(v, 5)] for m, t, v in offsets if v]))
         for r in replicas:
             if r.breaker.listener is None:  # new, or its breaker was rebuilt by a reload
                 self._listen(r)
@@ -393,15 +399,17 @@ class RedisState:
         if isinstance(reply, RedisReplyError) or not isinstance(reply, list):
             self._down(f"unexpected answer to the sync round: {reply!r:.80}")
             return False
-        if len(reply) != 1 + 3 * len(replicas) or not isinstance(reply[0], int):
+        if len(reply) != 2 + 3 * len(replicas) or not isinstance(reply[0], int):
             if connecting or not self._up:
                 self._down("unexpected answer to the sync round")
                 return False
             return True  # the fleet changed during the round trip (a reload): next round
         self._instances = max(1, reply[0])
+        if self._scores is not None and isinstance(reply[1], list):
+            self._scores.set_remote(_summed_offsets(reply[1]))
         now, wall = self._clock(), self._wall()
         for i, r in enumerate(replicas):
-            others, ests, brk = reply[1 + 3 * i : 4 + 3 * i]
+            others, ests, brk = reply[2 + 3 * i : 5 + 3 * i]
             self._apply(r, others, ests, brk, now, wall)
         return True
 
@@ -490,6 +498,22 @@ class RedisState:
             acquires=self._acquires,
             refused=self._refused,
         )
+
+
+def _summed_offsets(blobs: list[Reply]) -> dict[tuple[str, str], float]:
+    """The other instances' feedback offsets, summed per (model, task)."""
+    out: dict[tuple[str, str], float] = {}
+    for blob in blobs:
+        if not isinstance(blob, bytes):
+            continue
+        try:
+            rows = orjson.loads(blob)
+            for model, task, offset in rows:
+                key = (str(model), str(task))
+                out[key] = out.get(key, 0.0) + float(offset)
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            continue  # an instance of another version: skipped, not fatal
+    return out
 
 
 def _seen_elsewhere(reason: str) -> str:

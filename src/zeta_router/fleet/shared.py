@@ -45,6 +45,15 @@ class SharedStatus:
     refused: int = 0
 
 
+class Scores(Protocol):
+    """The feedback scores' side of the sharing (:class:`~zeta_router.routing.feedback.Feedback`
+    is one): this instance's offsets from neutral out, the others' summed offsets in."""
+
+    def local_offsets(self) -> list[tuple[str, str, float]]: ...
+
+    def set_remote(self, offsets: dict[tuple[str, str], float]) -> None: ...
+
+
 class SharedState(Protocol):
     def gated(self, replica: ReplicaState) -> bool:
         """Whether a request must ``acquire`` this replica before it is sent. Free of I/O."""
@@ -67,7 +76,7 @@ class SharedState(Protocol):
 
     def status(self) -> SharedStatus: ...
 
-    async def start(self, fleet: Fleet) -> None: ...
+    async def start(self, fleet: Fleet, scores: Scores) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -90,7 +99,7 @@ class MemoryState:
     def status(self) -> SharedStatus:
         return SharedStatus(backend="memory", connected=True)
 
-    async def start(self, fleet: Fleet) -> None:
+    async def start(self, fleet: Fleet, scores: Scores) -> None:
         pass
 
     async def close(self) -> None:

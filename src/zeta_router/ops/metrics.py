@@ -30,6 +30,7 @@ from zeta_router.http.asgi import Receive, Scope
 from zeta_router.http.response import Response
 from zeta_router.http.server import App
 from zeta_router.ops.reload import prune_drained
+from zeta_router.ops.shared_metrics import shared_state_metrics
 from zeta_router.ops.stats import Histogram, RequestStats
 from zeta_router.router import Router
 
@@ -51,6 +52,7 @@ class RouterCollector:
         yield from _replica_metrics(router)
         yield from _analysis_metrics(router)
         yield from _load_metrics(router)
+        yield from shared_state_metrics(router.shared.status(), router.fleet.replicas.values())
         info = GaugeMetricFamily("zeta_build_info", "zeta-router build", labels=["version"])
         info.add_metric([__version__], 1.0)
         yield info

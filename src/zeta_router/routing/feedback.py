@@ -78,6 +78,10 @@ class Feedback:
         self._served: OrderedDict[str, _Served] = OrderedDict()
         self._rated: dict[str, int] = {}
         self.comments: deque[dict[str, Any]] = deque(maxlen=100)
+        #: The other gateway instances' score offsets from neutral, summed (shared fleet state,
+        #: its only writer: :meth:`set_remote`): a score is this instance's plus theirs, so the
+        #: fleet learns from every instance's outcomes once, not N times apart.
+        self._remote: dict[tuple[str, str], float] = {}
 
     # -- scores -------------------------------------------------------------------------------
 
@@ -92,9 +96,25 @@ class Feedback:
 
     def score(self, model: str, task: str, now: float | None = None) -> float:
         s = self._scores.get((model, task))
+        if self._remote:
+            return self._with_remote(model, task, s, now)
         if s is None:
             return 1.0
         return self._decayed(s, self._clock() if now is None else now)
+
+    def _with_remote(self, model: str, task: str, s: Score | None, now: float | None) -> float:
+        own = 1.0 if s is None else self._decayed(s, self._clock() if now is None else now)
+        v = own + self._remote.get((model, task), 0.0)
+        return min(self.settings.max_score, max(self.settings.min_score, v))
+
+    def local_offsets(self) -> list[tuple[str, str, float]]:
+        """This instance's scores as offsets from neutral, for the other instances."""
+        now = self._clock()
+        return [(m, t, self._decayed(s, now) - 1.0) for (m, t), s in self._scores.items()]
+
+    def set_remote(self, offsets: dict[tuple[str, str], float]) -> None:
+        """The other instances' offsets, summed per (model, task) (shared fleet state)."""
+        self._remote = offsets
 
     def _move(self, model: str, task: str, delta: float, now: float) -> Score:
         key = (model, task)
@@ -223,7 +243,7 @@ class Feedback:
 
     def reorder(self, p: Plan, complexity: float, models: Mapping[str, Model]) -> Plan:
         """The plan reordered by this router's scores (see :func:`reorder`)."""
-        if p.pinned is not None or len(p.candidates) < 2 or not self._scores:
+        if p.pinned is not None or len(p.candidates) < 2 or not (self._scores or self._remote):
             return p
         now = self._clock()
         scores = {c.model: self.score(c.model, p.task, now) for c in p.candidates}
@@ -231,17 +251,20 @@ class Feedback:
 
     def snapshot(self) -> list[dict[str, Any]]:
         now = self._clock()
+        # Scores other instances moved show too (their counts stay theirs).
+        none = Score()
         return [
             {
                 "model": model,
                 "task": task,
-                "score": round(self._decayed(s, now), 4),
+                "score": round(self.score(model, task, now), 4),
                 "errors": s.errors,
                 "slow": s.slow,
                 "ratings": s.ratings,
                 "mean_rating": round(s.rating_sum / s.ratings, 2) if s.ratings else None,
             }
-            for (model, task), s in sorted(self._scores.items())
+            for (model, task) in sorted(self._scores.keys() | self._remote.keys())
+            for s in (self._scores.get((model, task), none),)
         ]
 
 
