@@ -273,3 +273,39 @@ async def test_feedback_rated_through_one_instance_moves_the_score_the_other_use
             scores = (await client.get(g2.url + "/v1/feedback")).json()
             first = next(s for s in scores["scores"] if s["model"] == "first")
             assert first["score"] < 0.6 and first["ratings"] == 0, scores
+
+
+async def test_one_instance_probes_a_replica_back_from_its_ejection(
+    tmp_path: Path, backends: dict[str, FakeBackend]
+) -> None:
+    bad = backends["m-a"]
+    bad.set(mode="reset")  # every request reaches it (and is counted) and fails
+    with redis_server(tmp_path) as redis:
+        config = fleet_config(
+            redis.url,
+            backends,
+            breaker={"consecutive_failures": 2, "eject_base_s": 1.0},
+            balancer={"strategy": "round-robin"},
+        )
+        async with (
+            gateway(config, tmp_path, "g1") as g1,
+            gateway(config, tmp_path, "g2") as g2,
+            httpx.AsyncClient(timeout=10) as client,
+        ):
+            await wait_for(lambda: _all_connected(client, [g1, g2]), 5, "both on Redis")
+            i = 0
+            while not await _breaker_open(client, g1, "m-a"):
+                r = await client.post(g1.url + "/v1/chat/completions", json=body(i))
+                assert r.status_code == 200, r.text
+                i += 1
+                assert i < 50, "g1 never ejected m-a"
+            await wait_for(lambda: _breaker_open(client, g2, "m-a"), 1.0, "g2 to honour it")
+            before = bad.requests
+            # Both instances busy through the end of the ejection (1 s) and well past it: the
+            # probe fails, the next ejection lasts 2 s, so one probe in all is the right count.
+            ok, failures = await _load(client, [g1, g2], workers=3, seconds=2.2)
+            assert not failures, failures[:5]
+            assert ok > 20
+            assert bad.requests - before == 1, f"{bad.requests - before} probes"
+            st = [await replica(client, gw, "m-a") for gw in (g1, g2)]
+            assert all(s["breaker"]["state"] == "open" for s in st), st

@@ -134,11 +134,11 @@ class Breaker:
             self.listener()
 
     def adopt_open(self, open_until: float, ejections: int, reason: str) -> None:
-        """Another instance ejected this replica (shared fleet state): open until then,
-        without telling the listener (the news came from the fleet)."""
+        """The fleet's verdict (shared state): another instance ejected this replica, or
+        probes it, until then. Not told to the listener: the news came from the fleet."""
         self.last_reason = reason
         self.state = BreakerState.OPEN
-        self.open_until = max(self.open_until, open_until)
+        self.open_until = open_until
         self._ejections = max(self._ejections, ejections)
         self._probes = 0
 
