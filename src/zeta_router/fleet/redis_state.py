@@ -40,6 +40,7 @@ import orjson
 
 from zeta_router.config import StateSettings
 from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.redis_channel import RedisChannel
 from zeta_router.fleet.redis_scripts import ACQUIRE, ALL, BREAKER, PUT, SYNC
 from zeta_router.fleet.resp import (
     Arg,
@@ -96,6 +97,9 @@ class RedisState:
         self._dirty: dict[str, ReplicaState] = {}
         self._flush: asyncio.Handle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._channels: dict[str, RedisChannel] = {}
+        self._topics: dict[bytes, RedisChannel] = {}
+        self._events = (self._prefix + "events").encode()
         self._instances = 1
         self._outages = 0
         self._failed_open = 0
@@ -249,13 +253,40 @@ class RedisState:
             return
         self._send_unawaited(conn, [*args, orjson.dumps(event)])
 
+    def channel(self, name: str) -> RedisChannel:
+        ch = self._channels.get(name)
+        if ch is None:
+            ch = RedisChannel(name, self._prefix, self._timeout_s, self._usable, self._down)
+            self._channels[name] = ch
+            self._topics[ch.topic.encode()] = ch
+            if self._sub is not None:
+                with contextlib.suppress(RedisUnavailable):
+                    self._sub.write("SUBSCRIBE", ch.topic)
+        return ch
+
+    def _lost(self) -> None:
+        # Noticed at once, not at the next round trip: a dead subscription would miss events.
+        if self._up:
+            self._down("connection to Redis lost")
+
+    def _usable(self) -> Connection | None:
+        return self._conn if self._up else None
+
     def _on_event(self, reply: Reply) -> None:
-        """A pushed message of the events channel: ["message", channel, payload]."""
+        """A pushed message: ["message", channel, payload] (subscription confirmations and
+        anything else are not for us)."""
         if not (isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message"):
             return
-        payload = reply[2]
+        topic, payload = reply[1], reply[2]
         fleet = self._fleet
-        if not isinstance(payload, bytes) or fleet is None:
+        if not isinstance(payload, bytes) or not isinstance(topic, bytes):
+            return
+        if topic != self._events:
+            ch = self._topics.get(topic)
+            if ch is not None:
+                ch.deliver(payload)
+            return
+        if fleet is None:
             return
         try:
             event: dict[str, Any] = orjson.loads(payload)
@@ -328,12 +359,14 @@ class RedisState:
     async def _connect(self) -> None:
         conn = sub = None
         try:
-            conn = await Connection.open(self._endpoint, _BACKGROUND_TIMEOUT_S)
-            sub = await Connection.open(self._endpoint, _BACKGROUND_TIMEOUT_S, self._on_event)
+            timeout = _BACKGROUND_TIMEOUT_S
+            conn = await Connection.open(self._endpoint, timeout, on_lost=self._lost)
+            sub = await Connection.open(self._endpoint, timeout, self._on_event, self._lost)
             async with asyncio.timeout(_BACKGROUND_TIMEOUT_S):
                 for script in ALL:
                     await conn.call_checked("SCRIPT", "LOAD", script.source)
-                await sub.call_checked("SUBSCRIBE", self._prefix + "events")
+                topics = [ch.topic for ch in self._channels.values()]
+                await sub.call_checked("SUBSCRIBE", self._prefix + "events", *topics)
         except (RedisUnavailable, RedisReplyError, TimeoutError) as exc:
             for c in (conn, sub):
                 if c is not None:

@@ -138,10 +138,13 @@ def parse(buf: bytearray, pos: int) -> tuple[Reply, int]:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, on_push: Callable[[Reply], None] | None) -> None:
+    def __init__(
+        self, on_push: Callable[[Reply], None] | None, on_lost: Callable[[], None] | None
+    ) -> None:
         self._buf = bytearray()
         self._waiting: deque[asyncio.Future[Reply]] = deque()
         self._on_push = on_push
+        self._on_lost = on_lost
         self.transport: asyncio.Transport | None = None
         self.lost = False
 
@@ -174,6 +177,8 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self._fail(RedisUnavailable("connection to Redis lost"))
+        if self._on_lost is not None:
+            self._on_lost()
 
     def _fail(self, exc: Exception) -> None:
         waiting, self._waiting = self._waiting, deque()
@@ -194,7 +199,8 @@ class _Protocol(asyncio.Protocol):
 class Connection:
     """One TCP (or unix socket) connection; commands are pipelined, replies come in order.
 
-    ``on_push`` receives replies nobody waits for: the messages of a SUBSCRIBE."""
+    ``on_push`` receives replies nobody waits for: the messages of a SUBSCRIBE; ``on_lost``
+    is called once the connection is gone (closed by either side)."""
 
     def __init__(self, proto: _Protocol) -> None:
         self._proto = proto
@@ -205,18 +211,19 @@ class Connection:
         endpoint: Endpoint,
         timeout_s: float,
         on_push: Callable[[Reply], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
     ) -> Connection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout_s):
                 if endpoint.path is not None:
                     _, proto = await loop.create_unix_connection(
-                        lambda: _Protocol(on_push), endpoint.path
+                        lambda: _Protocol(on_push, on_lost), endpoint.path
                     )
                 else:
                     ctx = ssl.create_default_context() if endpoint.tls else None
                     _, proto = await loop.create_connection(
-                        lambda: _Protocol(on_push), endpoint.host, endpoint.port, ssl=ctx
+                        lambda: _Protocol(on_push, on_lost), endpoint.host, endpoint.port, ssl=ctx
                     )
                 conn = cls(proto)
                 if endpoint.password is not None:
@@ -241,6 +248,14 @@ class Connection:
         an exception: pipelined callers look at each). Raises RedisUnavailable at once when
         the connection is gone."""
         return self._proto.send(pack(args), 1)[0]
+
+    def write(self, *args: Arg) -> None:
+        """Write one command whose replies nobody awaits: they go to ``on_push`` (a SUBSCRIBE
+        on a subscribed connection, whose confirmations arrive among the messages)."""
+        proto = self._proto
+        if proto.lost or proto.transport is None or proto.transport.is_closing():
+            raise RedisUnavailable("connection to Redis lost")
+        proto.transport.write(pack(args))
 
     def send_many(self, commands: list[tuple[Arg, ...]]) -> list[asyncio.Future[Reply]]:
         """Several commands in one write."""

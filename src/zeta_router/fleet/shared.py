@@ -17,9 +17,11 @@ method call. The Redis implementation is :mod:`zeta_router.fleet.redis_state`;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from zeta_router.fleet.resp import Arg, Reply
 from zeta_router.fleet.state import Fleet, ReplicaState
 
 
@@ -54,6 +56,29 @@ class Scores(Protocol):
     def set_remote(self, offsets: dict[tuple[str, str], float]) -> None: ...
 
 
+class SharedChannel(Protocol):
+    """The seam for what other features share across instances (the prefix-affinity index,
+    rate-limit counters): Redis commands under the feature's own keys, with the fleet state's
+    bounds and its fail-open circuit. ``available`` is False while Redis is down: the feature
+    runs on its local implementation meanwhile (never waits, never errors). ``call`` is bounded
+    by ``state.timeout_ms`` and raises :class:`~zeta_router.fleet.resp.RedisUnavailable`
+    (after which ``available`` is False for ``state.retry_s``); ``send`` is not awaited;
+    ``publish``/``subscribe`` carry messages between the instances of one fleet."""
+
+    @property
+    def available(self) -> bool: ...
+
+    def key(self, suffix: str) -> str: ...
+
+    async def call(self, *args: Arg) -> Reply: ...
+
+    def send(self, *args: Arg) -> None: ...
+
+    def publish(self, message: bytes) -> None: ...
+
+    def subscribe(self, handler: Callable[[bytes], None]) -> None: ...
+
+
 class SharedState(Protocol):
     def gated(self, replica: ReplicaState) -> bool:
         """Whether a request must ``acquire`` this replica before it is sent. Free of I/O."""
@@ -72,6 +97,10 @@ class SharedState(Protocol):
 
     def released(self, replica: ReplicaState) -> None:
         """A request sent to ``replica`` ended (its local in-flight count went down)."""
+        ...
+
+    def channel(self, name: str) -> SharedChannel | None:
+        """The shared channel of feature ``name`` (None: nothing is shared, use local state)."""
         ...
 
     def status(self) -> SharedStatus: ...
@@ -95,6 +124,9 @@ class MemoryState:
 
     def released(self, replica: ReplicaState) -> None:
         pass
+
+    def channel(self, name: str) -> SharedChannel | None:
+        return None
 
     def status(self) -> SharedStatus:
         return SharedStatus(backend="memory", connected=True)

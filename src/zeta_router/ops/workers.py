@@ -189,6 +189,8 @@ class Master:
         else:
             log.info("%s: draining %d worker(s)", signal.Signals(sig).name, len(self._workers))
         self._stopping = True
+        # Our copy of the socket would keep queueing connections nobody accepts any more.
+        self._sock.close()
         self._forward(signal.SIGTERM)
 
     def _forward(self, sig: int) -> None:
