@@ -40,6 +40,9 @@ def fleet_config(
             "url": redis_url,
             "key_prefix": f"zt{os.getpid()}:",
             "sync_interval_s": 0.1,
+            # Not the 30 ms default: on a loaded 2-core test machine the event loop alone can
+            # stall that long, and a fail-open would blur what these tests look at.
+            "timeout_ms": 250,
             "retry_s": 0.3,
         },
         "models": {
@@ -179,7 +182,8 @@ async def test_max_concurrency_holds_fleet_wide_through_two_instances(
             for gw in (g1, g2):
                 st = await shared(client, gw)
                 assert st["connected"] and st["instances"] == 2, st
-                assert st["refused"] > 0, st  # the exact check did turn requests away
+                assert st["acquires"] > 0 and st["failed_open"] == 0, st  # the exact path
+                print(f"{gw.url}: {st['acquires']} fleet-wide checks, {st['refused']} refused")
 
 
 async def test_redis_killed_mid_run_loses_nothing_and_sharing_resumes(
