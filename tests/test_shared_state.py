@@ -288,7 +288,7 @@ async def test_one_instance_probes_a_replica_back_from_its_ejection(
         config = fleet_config(
             redis.url,
             backends,
-            breaker={"consecutive_failures": 2, "eject_base_s": 1.0},
+            breaker={"consecutive_failures": 2, "eject_base_s": 1.5},
             balancer={"strategy": "round-robin"},
         )
         async with (
@@ -303,11 +303,13 @@ async def test_one_instance_probes_a_replica_back_from_its_ejection(
                 assert r.status_code == 200, r.text
                 i += 1
                 assert i < 50, "g1 never ejected m-a"
+            opened = time.monotonic()
             await wait_for(lambda: _breaker_open(client, g2, "m-a"), 1.0, "g2 to honour it")
             before = bad.requests
-            # Both instances busy through the end of the ejection (1 s) and well past it: the
-            # probe fails, the next ejection lasts 2 s, so one probe in all is the right count.
-            ok, failures = await _load(client, [g1, g2], workers=3, seconds=2.2)
+            # Both instances busy from before the ejection ends (1.5 s) to 1.5 s after: the
+            # probe fails and the next ejection lasts 3 s, so one probe in all is the count.
+            seconds = opened + 3.0 - time.monotonic()
+            ok, failures = await _load(client, [g1, g2], workers=3, seconds=seconds)
             assert not failures, failures[:5]
             assert ok > 20
             assert bad.requests - before == 1, f"{bad.requests - before} probes"

@@ -82,18 +82,26 @@ return {1, others, 0}
 )
 
 #: Counts after releases, batched. ARGV: prefix, instance, ttl ms, then (replica, count,
-#: sequence) triples.
+#: sequence) triples. Slots freed are announced ({e: free, b: instance, r: [[replica, n]]}),
+#: so requests queued at other instances for those replicas try again at once.
 PUT = Script(
     """
 local P, me, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local freed = {}
 for i = 4, #ARGV, 3 do
   local own = P .. 'if:' .. ARGV[i] .. ':' .. me
-  if tonumber(ARGV[i + 2]) > tonumber(redis.call('HGET', own, 's') or '-1') then
+  local old = redis.call('HMGET', own, 'c', 's')
+  if tonumber(ARGV[i + 2]) > tonumber(old[2] or '-1') then
     redis.call('HSET', own, 'c', ARGV[i + 1], 's', ARGV[i + 2])
+    local n = tonumber(old[1] or '0') - tonumber(ARGV[i + 1])
+    if n > 0 then freed[#freed + 1] = {ARGV[i], n} end
   end
   redis.call('PEXPIRE', own, ttl)
 end
-return #ARGV
+if #freed > 0 then
+  redis.call('PUBLISH', P .. 'events', cjson.encode({e = 'free', b = me, r = freed}))
+end
+return #freed
 """
 )
 

@@ -42,6 +42,12 @@ from zeta_router.config import StateSettings
 from zeta_router.fleet.breaker import BreakerState
 from zeta_router.fleet.redis_channel import RedisChannel
 from zeta_router.fleet.redis_scripts import ACQUIRE, ALL, BREAKER, PUT, SYNC
+from zeta_router.fleet.redis_views import (
+    estimates,
+    merge_estimates,
+    seen_elsewhere,
+    summed_offsets,
+)
 from zeta_router.fleet.resp import (
     Arg,
     Connection,
@@ -51,7 +57,7 @@ from zeta_router.fleet.resp import (
     parse_url,
 )
 from zeta_router.fleet.shared import Scores, SharedStatus
-from zeta_router.fleet.state import Fleet, ReplicaState, ScrapedLoad
+from zeta_router.fleet.state import Fleet, ReplicaState
 
 log = logging.getLogger("zeta_router")
 
@@ -117,8 +123,19 @@ class RedisState:
         conn = self._conn
         if conn is None or not self._up:
             return True
+        if replica.breaker.state is BreakerState.CLOSED:
+            return await self._check(conn, replica, probe=False)
+        # A probe: its local slot is taken while we ask, so no other request here picks the
+        # replica meanwhile; given back after, the attempt itself takes it when it is sent.
+        breaker = replica.breaker
+        breaker.on_attempt(self._clock())
+        try:
+            return await self._check(conn, replica, probe=True)
+        finally:
+            breaker.on_neutral()
+
+    async def _check(self, conn: Connection, replica: ReplicaState, *, probe: bool) -> bool:
         rid = replica.id
-        probe = replica.breaker.state is not BreakerState.CLOSED
         limit = replica.max_concurrency if replica.max_concurrency is not None else -1
         # Reserved before the round trip: requests picking this replica meanwhile count it
         # (locally, as one of ours not yet started) and send the count including it.
@@ -292,19 +309,40 @@ class RedisState:
             event: dict[str, Any] = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return
+        if event.get("b") == self.instance:
+            return
+        if event.get("e") == "free":
+            self._freed(fleet, event.get("r"))
+            return
         replica = fleet.replicas.get(str(event.get("r")))
-        if replica is None or event.get("b") == self.instance:
+        if replica is None:
             return
         now = self._clock()
         if event.get("e") == "open":
             until = self._local_time(int(event.get("u", 0)), now, self._wall())
             if until > now:
                 replica.breaker.adopt_open(
-                    until, int(event.get("j", 0)), _seen_elsewhere(str(event.get("w", "")))
+                    until, int(event.get("j", 0)), seen_elsewhere(str(event.get("w", "")))
                 )
         elif event.get("e") == "closed" and replica.breaker.state is not BreakerState.CLOSED:
             replica.breaker.adopt_closed(now)
             replica.ready_since = now  # back from an ejection: slow start, as for our own probe
+
+    def _freed(self, fleet: Fleet, rows: object) -> None:
+        """Another instance released slots: our view of its count drops now (the next sync
+        says exactly), and requests queued here for those replicas try the exact check."""
+        if not isinstance(rows, list):
+            return
+        for row in rows:
+            if not (isinstance(row, list) and len(row) == 2 and isinstance(row[1], int)):
+                continue
+            r = fleet.replicas.get(str(row[0]))
+            if r is None or r.max_concurrency is None:
+                continue
+            n = min(row[1], r.remote_in_flight)
+            r.remote_in_flight -= n
+            for _ in range(min(n, r.max_concurrency - r.in_flight - r.remote_in_flight)):
+                self._on_capacity(r.model)
 
     def _local_time(self, epoch_ms: int, now: float, wall: float) -> float:
         return now + (epoch_ms / 1000.0 - wall)
@@ -418,7 +456,7 @@ class RedisState:
                 self._granted.pop(r.id, None)
             self._seq += 1
             count = r.in_flight + self._granted.get(r.id, 0)
-            args += [r.id, count, self._seq, _estimates(r, now, wall)]
+            args += [r.id, count, self._seq, estimates(r, now, wall)]
         try:
             fut = conn.send(*args)
             async with asyncio.timeout(_BACKGROUND_TIMEOUT_S):
@@ -439,7 +477,7 @@ class RedisState:
             return True  # the fleet changed during the round trip (a reload): next round
         self._instances = max(1, reply[0])
         if self._scores is not None and isinstance(reply[1], list):
-            self._scores.set_remote(_summed_offsets(reply[1]))
+            self._scores.set_remote(summed_offsets(reply[1]))
         now, wall = self._clock(), self._wall()
         for i, r in enumerate(replicas):
             others, ests, brk = reply[2 + 3 * i : 5 + 3 * i]
@@ -460,7 +498,7 @@ class RedisState:
         if isinstance(ests, list):
             for e in ests:
                 if isinstance(e, bytes):
-                    _merge_estimates(r, e, now, wall)
+                    merge_estimates(r, e, now, wall)
         if isinstance(brk, list) and len(brk) == 4 and isinstance(brk[0], bytes):
             if brk[3] == self.instance.encode():
                 return
@@ -469,7 +507,7 @@ class RedisState:
             if until > now and (b.state is not BreakerState.OPEN or b.open_until < until - 0.05):
                 ej = int(brk[1]) if isinstance(brk[1], bytes) else b.ejections
                 why = brk[2].decode("utf-8", "replace") if isinstance(brk[2], bytes) else ""
-                b.adopt_open(until, ej, _seen_elsewhere(why))
+                b.adopt_open(until, ej, seen_elsewhere(why))
 
     def _down(self, reason: str) -> None:
         now = self._clock()
@@ -531,57 +569,3 @@ class RedisState:
             acquires=self._acquires,
             refused=self._refused,
         )
-
-
-def _summed_offsets(blobs: list[Reply]) -> dict[tuple[str, str], float]:
-    """The other instances' feedback offsets, summed per (model, task)."""
-    out: dict[tuple[str, str], float] = {}
-    for blob in blobs:
-        if not isinstance(blob, bytes):
-            continue
-        try:
-            rows = orjson.loads(blob)
-            for model, task, offset in rows:
-                key = (str(model), str(task))
-                out[key] = out.get(key, 0.0) + float(offset)
-        except (orjson.JSONDecodeError, TypeError, ValueError):
-            continue  # an instance of another version: skipped, not fatal
-    return out
-
-
-def _seen_elsewhere(reason: str) -> str:
-    return f"{reason} (another gateway instance)" if reason else "ejected by another instance"
-
-
-def _estimates(r: ReplicaState, now: float, wall: float) -> str:
-    """This instance's view of ``r`` for the others: "latency,at,decode,waiting,running,kv,
-    scraped_at" (times in epoch ms; empty when there is nothing of our own to say)."""
-    at = r.latency.sampled_at
-    s = r.scraped
-    if at <= 0.0 and s is None:
-        return ""
-    lat_at = int((wall - (now - at)) * 1000) if at > 0.0 else 0
-    fields = [f"{r.latency.value:.6f}", str(lat_at), f"{r.decode_s_per_token:.6f}"]
-    if s is not None:
-        kv = "" if s.kv_usage is None else f"{s.kv_usage:.4f}"
-        scraped_at = int((wall - (now - s.at)) * 1000)
-        fields += [f"{s.waiting:g}", f"{s.running:g}", kv, str(scraped_at)]
-    return ",".join(fields)
-
-
-def _merge_estimates(r: ReplicaState, raw: bytes, now: float, wall: float) -> None:
-    """Adopt another instance's estimates where they are fresher than ours."""
-    try:
-        parts = raw.decode().split(",")
-        lat, lat_at, decode = float(parts[0]), int(parts[1]), float(parts[2])
-        if lat_at > 0:
-            r.latency.adopt(lat, now + (lat_at / 1000.0 - wall))
-        if decode > 0 and r.decode_s_per_token == 0.0:
-            r.decode_s_per_token = decode
-        if len(parts) == 7:
-            at = now + (int(parts[6]) / 1000.0 - wall)
-            if r.scraped is None or r.scraped.at < at:
-                kv = float(parts[5]) if parts[5] else None
-                r.scraped = ScrapedLoad(float(parts[3]), float(parts[4]), kv, at)
-    except (ValueError, IndexError, UnicodeDecodeError):
-        return  # an instance of another version: its estimates are skipped, not fatal
