@@ -16,7 +16,7 @@ Keys, under the configured prefix ``P``:
 - channel ``P events``: ejections and recoveries, pushed as they happen.
 
 Every script reads keys it builds from the prefix, so the fleet state needs a standalone Redis
-(or one hash slot: a prefix with a hash tag such as ``{zeta}:``).
+(or a primary), not Redis Cluster, which routes a script by its declared keys.
 """
 
 from __future__ import annotations

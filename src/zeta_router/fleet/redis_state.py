@@ -355,7 +355,8 @@ class RedisState:
         for r in fleet.replicas.values():
             self._listen(r)
         # The first connection is made before the gateway serves, so the first requests
-        # already see the fleet; a Redis that is down only delays nothing (fail open).
+        # already see the fleet; a Redis that is down delays the start by at most the connect
+        # timeout, and the gateway then serves on local state.
         await self._connect()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="shared-state")
 
@@ -376,8 +377,10 @@ class RedisState:
                 self._seq += 1
                 args += [rid, 0, self._seq]
             with contextlib.suppress(RedisUnavailable, TimeoutError):
+                gone = conn.send("ZREM", self._prefix + "instances", self.instance)
                 async with asyncio.timeout(0.2):
                     await conn.send(*args)
+                    await gone
         self._up = False
         self._close_connections()
 
