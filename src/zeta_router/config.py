@@ -8,6 +8,7 @@ or digs through dicts. Validation errors name the offending key the way a user w
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +17,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from zeta_router.errors import ConfigError
 
@@ -51,6 +60,16 @@ class ServerSettings(_Frozen):
     access_log: bool = True
     #: On SIGTERM, how long in-flight requests and streams may take to finish before they are cut.
     shutdown_timeout_s: PositiveFloat = 30.0
+    #: A client has this long from its first byte (or its connection) to send a request's
+    #: headers, then ``body_timeout_s`` for the body: a slowloris cannot hold a connection.
+    header_timeout_s: PositiveFloat = 10.0
+    body_timeout_s: PositiveFloat = 60.0
+    #: Request line plus headers, in bytes and in count (431 beyond either).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=8)
+    #: Messages in one request, and characters in its largest single content part (413).
+    max_messages: int = Field(default=4096, ge=1)
+    max_part_chars: int = Field(default=4 * 1024 * 1024, ge=1)
 
 
 class Timeouts(_Frozen):
@@ -274,6 +293,8 @@ class Model(_Frozen):
     #: (to and from chat completions); unset ones follow NATIVE_APIS for the ``health`` kind.
     apis: Mapping[Api, ApiPath] = Field(default_factory=dict)
     description: str = ""
+    #: The largest ``max_tokens`` a request to this model may ask for (400 above it).
+    max_tokens: int | None = Field(default=None, ge=1)
 
     @field_validator("endpoints")
     @classmethod
@@ -298,6 +319,74 @@ class Model(_Frozen):
         return path == "native"
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _KeyMaterial(_Frozen):
+    """Where a key's secret comes from: its SHA-256 (hex), or an environment variable read
+    when the config is loaded. The digest is all that is kept; it is never dumped."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    key_sha256: str | None = None
+    key_env: str | None = None
+    _digest: bytes = PrivateAttr(default=b"")
+
+    @model_validator(mode="after")
+    def _material(self) -> _KeyMaterial:
+        if (self.key_sha256 is None) == (self.key_env is None):
+            raise ValueError(f"key {self.name!r}: give exactly one of key_sha256 and key_env")
+        if self.key_sha256 is not None:
+            if not _SHA256.match(self.key_sha256.lower()):
+                raise ValueError(f"key {self.name!r}: key_sha256 must be 64 hex digits")
+            self._digest = bytes.fromhex(self.key_sha256)
+        else:
+            assert self.key_env is not None
+            value = os.environ.get(self.key_env)
+            if not value:
+                raise ValueError(f"key {self.name!r}: the variable {self.key_env} is not set")
+            self._digest = hashlib.sha256(value.encode()).digest()
+        return self
+
+    @property
+    def digest(self) -> bytes:
+        return self._digest
+
+
+class ClientKey(_KeyMaterial):
+    """One client of the gateway: which models it may use and how much."""
+
+    #: Models this key may ask for by name; ``auto`` routes among them. Empty: every model.
+    models: tuple[str, ...] = ()
+    rpm: int | None = Field(default=None, ge=1)
+    #: Tokens per minute: each request is charged its prompt estimate plus its max tokens,
+    #: then what the upstream reports it used.
+    tpm: int | None = Field(default=None, ge=1)
+    max_parallel: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class AdminKey(_KeyMaterial):
+    """A key for reload, status, history and the dashboard's data; never for inference."""
+
+
+class Auth(_Frozen):
+    keys: tuple[ClientKey, ...] = ()
+    admin_keys: tuple[AdminKey, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Auth:
+        names: set[str] = set()
+        digests: set[bytes] = set()
+        for k in (*self.keys, *self.admin_keys):
+            if k.name in names:
+                raise ValueError(f"key {k.name!r}: the name is used twice")
+            if k.digest in digests:
+                raise ValueError(f"key {k.name!r}: the same secret as another key")
+            names.add(k.name)
+            digests.add(k.digest)
+        return self
+
+
 class Config(_Frozen):
     listen: Listen = Listen()
     server: ServerSettings = ServerSettings()
@@ -315,6 +404,7 @@ class Config(_Frozen):
     models: Mapping[str, Model] = Field(min_length=1)
     routes: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
     fallbacks: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
+    auth: Auth = Auth()
 
     @field_validator("models")
     @classmethod
@@ -344,6 +434,12 @@ class Config(_Frozen):
                         f"models.{name}.replicas[{i}].id: {rid!r} is already used by {seen[rid]}"
                     )
                 seen[rid] = f"models.{name}.replicas[{i}]"
+        for i, client in enumerate(self.auth.keys):
+            for j, name in enumerate(client.models):
+                if name not in known:
+                    raise ValueError(
+                        f"auth.keys[{i}].models[{j}]: key {client.name!r} names no model {name!r}"
+                    )
         if self.analysis.default_task not in self.tasks:
             raise ValueError(
                 f"analysis.default_task: {self.analysis.default_task!r} is not a known task"

@@ -78,6 +78,28 @@ class Unauthorized(RouterError):
     code = "unauthorized"
 
 
+class Forbidden(RouterError):
+    """The key is valid but may not do this (a model outside its allow-list)."""
+
+    status = 403
+    type = "permission_error"
+    code = "model_not_allowed"
+
+
+class RequestTimeout(RouterError):
+    """The client did not send its headers or body within the server's read timeouts."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class HeadersTooLarge(RouterError):
+    status = 431
+    type = "invalid_request_error"
+    code = "request_header_fields_too_large"
+
+
 class NotFound(RouterError):
     status = 404
     type = "invalid_request_error"
@@ -118,6 +140,14 @@ class Overloaded(RouterError):
     status = 429
     type = "rate_limit_error"
     code = "overloaded"
+
+
+class RateLimited(RouterError):
+    """A client key is over one of its limits (rpm, tpm, max_parallel)."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
 
 
 class UpstreamFault(RouterError):

@@ -50,7 +50,7 @@ from zeta_router.routing.decision import Decision
 from zeta_router.routing.engine import Engine, Route, State, build_engine, decide
 from zeta_router.routing.feedback import Feedback
 from zeta_router.routing.hedge import HedgePolicy
-from zeta_router.routing.policy import Plan
+from zeta_router.routing.policy import Allowed, Plan
 from zeta_router.routing.retry import serve
 from zeta_router.upstream import relay
 from zeta_router.upstream.http_transport import HttpTransport
@@ -60,11 +60,12 @@ from zeta_router.upstream.transport import Transport
 
 @dataclass(frozen=True, slots=True)
 class RequestOptions:
-    """What the client asked of the router itself (x-zeta-* headers)."""
+    """What the client asked of the router itself (x-zeta-* headers); ``models``: its key's."""
 
     task: str | None = None
     priority: int = PRIORITIES["normal"]
     timeout_s: float | None = None
+    models: Allowed = None
 
 
 class Router:
@@ -280,7 +281,7 @@ class Router:
                 raise InvalidRequest(
                     f"x-zeta-task does not apply to {req.endpoint}", param="x-zeta-task"
                 )
-            route = decide(engine.planner, self.feedback, req, opts.task, d)
+            route = decide(engine.planner, self.feedback, req, opts.task, d, opts.models)
             if req.prompt is not None and self.telemetry.log_prompts:
                 d.prompt = req.prompt.last_user
             total = opts.timeout_s

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
+from zeta_router.analysis.profile import estimate_tokens
 from zeta_router.config import Api, Config, Endpoint
 from zeta_router.errors import (
     InternalError,
@@ -23,9 +25,12 @@ from zeta_router.errors import (
 )
 from zeta_router.http import apis
 from zeta_router.http.asgi import Handler, Message, Receive, Scope, Send, json_response, read_body
-from zeta_router.http.protocol import PRIORITIES, parse_request
+from zeta_router.http.auth import Caller, Gate
+from zeta_router.http.bounds import apply_cap, check_model_cap, check_sizes, model_cap
+from zeta_router.http.protocol import PRIORITIES, ParsedRequest, parse_request
 from zeta_router.http.response import Response, error_response, sse_error_event
 from zeta_router.router import RequestOptions, Router
+from zeta_router.routing.limits import Limiter, MemoryStore, Ticket
 
 log = logging.getLogger("zeta_router.server")
 
@@ -135,11 +140,27 @@ class App:
         #: Inference requests being served (their tasks), for :meth:`cut` at shutdown.
         self._serving: set[asyncio.Task[Any]] = set()
         self._cutting = False
+        self._gate = Gate(router.config.auth)
+        #: Per-key limits; in memory (per instance) unless a shared store is plugged in.
+        self.limiter = Limiter(MemoryStore(), router.clock)
         self.add_route("/health", "GET", self._health)
         self.add_route("/v1/models", "GET", self._models)
         self.add_route("/models", "GET", self._models)
         self.add_route("/v1/feedback", "POST", self._feedback)
         self.add_route("/v1/feedback", "GET", self._scores)
+
+    def gate(self) -> Gate:
+        """The keys of the config in effect (rebuilt when a reload changed them)."""
+        auth = self.router.config.auth
+        gate = self._gate
+        if gate.auth is not auth:
+            gate = self._gate = Gate(auth)
+        return gate
+
+    def caller(self, scope: Scope, api_key_header: bool = False) -> Caller | None:
+        """The request's client key (401 without a valid one), or None when no key is set."""
+        gate = self.gate()
+        return gate.client(scope, api_key_header) if gate.clients_enabled else None
 
     def add_route(self, path: str, method: str, handler: Handler) -> None:
         self._routes.setdefault(path, {})[method] = handler
@@ -213,11 +234,12 @@ class App:
         endpoint: Endpoint | Api | None,
     ) -> None:
         gone: asyncio.Future[Message] | None = None
+        ticket: Ticket | None = None
         try:
             if endpoint is not None:
                 if method != "POST":
                     raise MethodNotAllowed(f"{method} is not allowed on {path}; use POST")
-                resp, gone = await self._inference(endpoint, scope, receive)
+                resp, gone, ticket = await self._inference(endpoint, scope, receive)
             else:
                 handlers = self._routes.get(path)
                 if handlers is None:
@@ -243,21 +265,70 @@ class App:
             resp = error_response(InternalError("The router hit an internal error"))
         if endpoint in _APIS and resp.error is not None:
             resp = apis.error_response(endpoint, resp.error, resp.headers)
-        await self._send(resp, receive, send, gone, http10=scope.get("http_version") == "1.0")
+        try:
+            await self._send(resp, receive, send, gone, http10=scope.get("http_version") == "1.0")
+        finally:
+            if ticket is not None:
+                self._settle(ticket, resp)
+
+    def _settle(self, ticket: Ticket, resp: Response) -> None:
+        d = resp.decision
+        used = d.tokens if d is not None else None
+        if used is None and resp.status >= 400:
+            used = 0  # refused before any upstream generated a token
+        self.limiter.settle(ticket, used)
+
+    async def _admit(
+        self, caller: Caller, req: ParsedRequest, opts: RequestOptions
+    ) -> tuple[RequestOptions, Ticket | None]:
+        """A client key's say on a parsed request: its allow-list, token cap and limits."""
+        caller.check_model(req.model)
+        caller.check_max_tokens(req.max_tokens)
+        cap = caller.max_tokens
+        if cap is not None:
+            apply_cap(req, cap)
+        if caller.models is not None:
+            opts = dataclasses.replace(opts, models=caller.models)
+        if not caller.limits.any:
+            return opts, None
+        cost = estimate_tokens(req.input_chars) + (req.max_tokens or 0)
+        return opts, await self.limiter.admit(caller.name, caller.limits, cost)
 
     async def _inference(
         self, endpoint: Endpoint | Api, scope: Scope, receive: Receive
-    ) -> tuple[Response, asyncio.Future[Message] | None]:
+    ) -> tuple[Response, asyncio.Future[Message] | None, Ticket | None]:
         """Route one request; also returns the watch on the client's connection (receive()
         tells of a hang-up, once the body is read) if one was started, which the response's
-        relay goes on with."""
+        relay goes on with, and the key's ticket to settle once the answer is sent."""
         router = self.router
-        raw = await read_body(scope, receive, router.config.server.max_body_bytes)
-        opts = request_options(scope, router.config)
+        config = router.config
+        # Before the body is read: an unknown client costs no parsing.
+        caller = self.caller(scope, endpoint == "messages")
+        raw = await read_body(scope, receive, config.server.max_body_bytes)
+        opts = request_options(scope, config)
         if endpoint == "responses" or endpoint == "messages":
             req = apis.parse(endpoint, raw, router.responses)
         else:
             req = parse_request(endpoint, raw)
+        check_sizes(req, config.server)
+        check_model_cap(config, req)
+        ticket = None
+        if caller is not None:
+            opts, ticket = await self._admit(caller, req, opts)
+        elif req.model is not None and (cap := model_cap(config, req.model)) is not None:
+            apply_cap(req, cap)
+        try:
+            resp, gone = await self._route(req, opts, receive)
+        except BaseException:
+            if ticket is not None:
+                self.limiter.settle(ticket, 0)
+            raise
+        return resp, gone, ticket
+
+    async def _route(
+        self, req: ParsedRequest, opts: RequestOptions, receive: Receive
+    ) -> tuple[Response, asyncio.Future[Message] | None]:
+        router = self.router
         # A non-stream answer arrives whole, maybe minutes later: a client that hangs up
         # meanwhile cancels the routing, and with it the attempt, whose upstream connection is
         # then closed so the server can stop generating. The watch on receive() starts only
@@ -384,13 +455,17 @@ class App:
         return json_response({"status": "ok"})
 
     async def _feedback(self, scope: Scope, receive: Receive) -> Response:
+        self.caller(scope)
         raw = await read_body(scope, receive, 64 * 1024)
         return json_response(self.router.feedback.rate_body(raw))
 
     async def _scores(self, scope: Scope, receive: Receive) -> Response:
+        self.caller(scope)
         return json_response(self.router.load_report())
 
     async def _models(self, scope: Scope, receive: Receive) -> Response:
+        caller = self.caller(scope)
+        allowed = caller.models if caller is not None else None
         created = int(self.router.started_at)
         # "auto" first: the name that lets the router choose (what a 404 suggests).
         auto = {
@@ -414,5 +489,6 @@ class App:
                 "context_window": model.context_window,
             }
             for name, model in self.router.config.models.items()
+            if allowed is None or name in allowed
         ]
         return json_response({"object": "list", "data": data})

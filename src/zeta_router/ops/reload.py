@@ -34,6 +34,7 @@ from zeta_router.errors import ConfigError, InvalidRequest, Unauthorized, Unproc
 from zeta_router.fleet.breaker import Breaker, BreakerState
 from zeta_router.fleet.state import Fleet, Health, PeakEwma, ReplicaState
 from zeta_router.http.asgi import Receive, Scope, json_response, read_body
+from zeta_router.http.auth import Gate
 from zeta_router.http.response import Response
 from zeta_router.http.server import App
 from zeta_router.ops.reload_log import ReloadResult
@@ -232,8 +233,12 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def authorize(scope: Scope, token_env: str | None) -> None:
-    """Admin access: a bearer token from ``server.admin_token_env``, or loopback when none."""
+def authorize(scope: Scope, token_env: str | None, gate: Gate | None = None) -> None:
+    """Admin access: an admin key when ``auth.admin_keys`` are set (never a client key), else
+    a bearer token from ``server.admin_token_env``, else loopback."""
+    if gate is not None and gate.admins_enabled:
+        gate.admin(scope)
+        return
     token = os.environ.get(token_env) if token_env else None
     if token:
         given = b""
@@ -257,7 +262,7 @@ def install(app: App) -> None:
     router = app.router
 
     async def reload_endpoint(scope: Scope, receive: Receive) -> Response:
-        authorize(scope, router.config.server.admin_token_env)
+        authorize(scope, router.config.server.admin_token_env, app.gate())
         raw = await read_body(scope, receive, router.config.server.max_body_bytes)
         try:
             result = await reload_from(router, raw)

@@ -28,13 +28,13 @@ from zeta_router.http.response import JSON_TYPE, Response
 from zeta_router.http.server import App
 from zeta_router.managed.supervisor import ReplicaStatus
 from zeta_router.ops.history import FIELDS
-from zeta_router.ops.reload import prune_drained
+from zeta_router.ops.reload import authorize, prune_drained
 from zeta_router.router import Router
 from zeta_router.routing.decision import Decision
 
 REDACTED = "<redacted>"
 #: Config keys whose values are secrets wherever they appear (``*_env`` names are not).
-_SECRET_KEY = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|credential)")
+_SECRET_KEY = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|credential|sha256)")
 _SECRET_FLAG = re.compile(r"(?i)^--?[\w-]*(secret|password|token|api[_-]?key)[\w-]*$")
 DEFAULT_DECISIONS = 50
 MAX_DECISIONS = 200
@@ -263,10 +263,18 @@ def install(app: App) -> None:
         (b"cache-control", b"no-cache"),
     ]
 
+    def guard(scope: Scope) -> None:
+        # With keys configured the fleet's details are for admins; without, as before.
+        gate = app.gate()
+        if gate.clients_enabled or gate.admins_enabled:
+            authorize(scope, router.config.server.admin_token_env, gate)
+
     async def status(scope: Scope, receive: Receive) -> Response:
+        guard(scope)
         return json_response(snapshot(router, _decisions_param(scope)))
 
     async def history(scope: Scope, receive: Receive) -> Response:
+        guard(scope)
         body = history_report(router, _since_param(scope))
         return Response(200, [(b"content-type", JSON_TYPE)], body)
 

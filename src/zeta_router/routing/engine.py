@@ -31,7 +31,7 @@ from zeta_router.routing.budget import RetryBudget
 from zeta_router.routing.decision import Decision
 from zeta_router.routing.feedback import Feedback
 from zeta_router.routing.hedge import HedgePolicy
-from zeta_router.routing.policy import Plan, plan
+from zeta_router.routing.policy import Allowed, Plan, plan
 from zeta_router.upstream.response_store import ResponseStore
 from zeta_router.upstream.transport import Transport
 
@@ -46,7 +46,7 @@ class Planner:
     def __init__(self, config: Config, analyzer: Analyzer) -> None:
         self.config = config
         self.analyzer = analyzer
-        self._plans: dict[tuple[str, str, str | None], Plan] = {}
+        self._plans: dict[tuple[str, str, str | None, Allowed], Plan] = {}
         windows = [m.context_window for m in config.models.values()]
         self._fit = min((w for w in windows if w is not None), default=2**62)
 
@@ -69,11 +69,14 @@ class Planner:
             return a.default_task, f"no route for {profile.task}, default route"
         return profile.task, None
 
-    def plan_for(self, req: ParsedRequest, profile: TaskProfile, task: str) -> Plan:
+    def plan_for(
+        self, req: ParsedRequest, profile: TaskProfile, task: str, allowed: Allowed = None
+    ) -> Plan:
+        """``allowed``: a client key's models, the only candidates then (None: every model)."""
         cacheable = profile.prompt_tokens + (req.max_tokens or 0) <= self._fit
-        # Bounded without an explicit limit: tasks come from the config's list and a pinned
-        # model outside the config raises before anything is stored.
-        key = (task, req.endpoint, req.model)
+        # Bounded without an explicit limit: tasks come from the config's list, allow-lists
+        # from its keys, and a pinned model outside the config raises before anything is stored.
+        key = (task, req.endpoint, req.model, allowed)
         p = self._plans.get(key) if cacheable else None
         if p is None:
             p = plan(
@@ -83,6 +86,7 @@ class Planner:
                 pinned=req.model,
                 prompt_tokens=profile.prompt_tokens,
                 max_tokens=req.max_tokens,
+                allowed=allowed,
             )
             if cacheable:
                 self._plans[key] = p
@@ -114,6 +118,7 @@ def decide(
     req: ParsedRequest,
     task_header: str | None,
     record: Decision | None = None,
+    allowed: Allowed = None,
 ) -> Route:
     """Profile, route and plan one request: pure, no I/O. Raises the RouterError of a request
     no route can take; ``record``, when given, holds the profile and task found by then."""
@@ -122,7 +127,7 @@ def decide(
     if record is not None:
         record.profile = profile
         record.task = task
-    p = planner.plan_for(req, profile, task)
+    p = planner.plan_for(req, profile, task, allowed)
     p = feedback.reorder(p, profile.complexity, planner.config.models)
     if record is not None:
         record.preferred = p.preferred

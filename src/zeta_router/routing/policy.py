@@ -13,6 +13,8 @@ from zeta_router.config import Config, Endpoint
 from zeta_router.errors import InvalidRequest, ModelNotFound, NotFound
 
 _ORDINALS = ("1st", "2nd", "3rd")
+#: The models a client key may use; None: every model.
+Allowed = frozenset[str] | None
 _PROMPT_PARAM: dict[Endpoint, str] = {
     "chat": "messages",
     "completions": "prompt",
@@ -44,10 +46,14 @@ class Plan:
         return self.candidates[0].model if self.candidates else None
 
 
-def _unfit(config: Config, name: str, endpoint: Endpoint, need_tokens: int) -> str | None:
+def _unfit(
+    config: Config, name: str, endpoint: Endpoint, need_tokens: int, max_tokens: int | None
+) -> str | None:
     model = config.models[name]
     if endpoint not in model.endpoints:
         return f"does not serve {endpoint}"
+    if model.max_tokens is not None and max_tokens is not None and max_tokens > model.max_tokens:
+        return f"max_tokens cap {model.max_tokens} < {max_tokens} asked"
     if model.context_window is not None and need_tokens > model.context_window:
         return f"context window {model.context_window} < {need_tokens} tokens needed"
     return None
@@ -61,21 +67,29 @@ def plan(
     pinned: str | None,
     prompt_tokens: int,
     max_tokens: int | None,
+    allowed: Allowed = None,
 ) -> Plan:
     """Order the models that may serve this request.
 
     A pinned model goes first, followed by its configured fallbacks or, by default, the rest of
-    the task's route. Models that lack the endpoint or whose context window cannot hold the prompt
+    the task's route. With ``allowed`` (a client key's models) only those are candidates: the
+    route's, or when the route holds none of them, every allowed model serving the endpoint.
+    Models that lack the endpoint or whose context window cannot hold the prompt
     plus ``max_tokens`` are left out, with the reason kept for explain output and error bodies.
     """
     # Without max_tokens we only require the prompt to fit: the server will cap the answer.
     need = prompt_tokens + (max_tokens or 0)
     route = config.route_for(task)
+    if allowed is not None:
+        route = tuple(m for m in route if m in allowed) or tuple(
+            m for m in config.models if m in allowed and endpoint in config.models[m].endpoints
+        )
     if pinned is not None:
-        if pinned not in config.models:
+        if pinned not in config.models or (allowed is not None and pinned not in allowed):
+            known = config.models if allowed is None else [m for m in config.models if m in allowed]
             raise ModelNotFound(
                 f"The model '{pinned}' does not exist; known models: "
-                + ", ".join(["auto", *config.models]),
+                + ", ".join(["auto", *known]),
                 param="model",
             )
         if endpoint not in config.models[pinned].endpoints:
@@ -87,6 +101,7 @@ def plan(
             rest = tuple(m for m in route if m != pinned)
             fb_reason = f"fallback for {pinned} (route {task})"
         else:
+            rest = tuple(m for m in rest if allowed is None or m in allowed)
             fb_reason = f"configured fallback for {pinned}"
         order = [(pinned, "pinned by request"), *((m, fb_reason) for m in rest if m != pinned)]
     else:
@@ -100,7 +115,7 @@ def plan(
         if name in seen:
             continue
         seen.add(name)
-        why_not = _unfit(config, name, endpoint, need)
+        why_not = _unfit(config, name, endpoint, need, max_tokens)
         if why_not is None:
             candidates.append(Candidate(name, reason))
         else:

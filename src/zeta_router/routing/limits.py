@@ -1,0 +1,197 @@
+"""Per-key limits: requests per minute, tokens per minute, requests at once.
+
+Each key has two token buckets that refill continuously (a full minute's worth at most, so a
+quiet key may burst up to its limit) and a count of requests in flight. A request is charged
+one request and an estimate of its tokens (prompt plus max tokens) when it is admitted; when it
+ends, the estimate is replaced by what the upstream reported it used (:meth:`Limiter.settle`).
+A request larger than a whole minute's tokens is admitted once the bucket is full, and leaves
+it in debt: it is never refused for good.
+
+The arithmetic is pure (:func:`verdict`, :func:`charge`, :func:`refill`); the counters live in
+a :class:`LimitStore`. :class:`MemoryStore` keeps them in this process, so limits hold per
+router instance; a store shared by instances (Redis) implements the same protocol with the
+same arithmetic, atomically on its side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from zeta_router.errors import RateLimited
+
+Clock = Callable[[], float]
+
+#: Buckets refill over this many seconds (per-*minute* limits).
+_WINDOW_S = 60.0
+#: When a request slot frees is unknown: this is a polite guess, not a promise.
+_PARALLEL_RETRY_S = 1.0
+
+
+class Limit(StrEnum):
+    RPM = "rpm"
+    TPM = "tpm"
+    MAX_PARALLEL = "max_parallel"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """One key's limits (None: unlimited)."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    max_parallel: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.rpm is not None or self.tpm is not None or self.max_parallel is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    limit: Limit
+    retry_after_s: float
+
+
+@dataclass(slots=True)
+class Counters:
+    """One key's state: bucket levels as of ``at``, and requests in flight."""
+
+    requests: float
+    tokens: float
+    at: float
+    in_flight: int = 0
+
+
+def fresh(limits: KeyLimits, now: float) -> Counters:
+    return Counters(float(limits.rpm or 0), float(limits.tpm or 0), now)
+
+
+def refill(level: float, cap: int, elapsed_s: float) -> float:
+    return min(float(cap), level + elapsed_s * cap / _WINDOW_S)
+
+
+def verdict(c: Counters, limits: KeyLimits, cost: int, now: float) -> Refused | None:
+    """Whether a request costing ``cost`` tokens may start now (nothing is changed)."""
+    elapsed = max(0.0, now - c.at)
+    if limits.max_parallel is not None and c.in_flight >= limits.max_parallel:
+        return Refused(Limit.MAX_PARALLEL, _PARALLEL_RETRY_S)
+    if limits.rpm is not None:
+        level = refill(c.requests, limits.rpm, elapsed)
+        if level < 1.0:
+            return Refused(Limit.RPM, (1.0 - level) * _WINDOW_S / limits.rpm)
+    if limits.tpm is not None:
+        level = refill(c.tokens, limits.tpm, elapsed)
+        need = min(cost, limits.tpm)
+        if level < need:
+            return Refused(Limit.TPM, (need - level) * _WINDOW_S / limits.tpm)
+    return None
+
+
+def charge(c: Counters, limits: KeyLimits, cost: int, now: float) -> None:
+    """Admit one request (after :func:`verdict` said yes)."""
+    elapsed = max(0.0, now - c.at)
+    if limits.rpm is not None:
+        c.requests = refill(c.requests, limits.rpm, elapsed) - 1.0
+    if limits.tpm is not None:
+        c.tokens = refill(c.tokens, limits.tpm, elapsed) - cost
+    c.at = max(c.at, now)
+    c.in_flight += 1
+
+
+def settle(c: Counters, limits: KeyLimits, charged: int, used: int | None) -> None:
+    """A request ended: its slot frees, and its token estimate becomes what it used."""
+    c.in_flight = max(0, c.in_flight - 1)
+    if limits.tpm is not None and used is not None:
+        c.tokens = min(float(limits.tpm), c.tokens + charged - used)
+
+
+class LimitStore(Protocol):
+    """Where the counters live. ``admit`` may wait on a remote store; ``settle`` may not (it
+    runs as a request ends, cancelled or not): a remote store sends it in the background."""
+
+    async def admit(
+        self, key: str, limits: KeyLimits, cost: int, now: float
+    ) -> Refused | None: ...
+
+    def settle(self, key: str, limits: KeyLimits, charged: int, used: int | None) -> None: ...
+
+
+class MemoryStore:
+    """Counters in this process (limits per router instance). Bounded by the key names the
+    config ever held."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, Counters] = {}
+
+    def counters(self, key: str) -> Counters | None:
+        return self._keys.get(key)
+
+    def admit_now(self, key: str, limits: KeyLimits, cost: int, now: float) -> Refused | None:
+        c = self._keys.get(key)
+        if c is None:
+            c = self._keys[key] = fresh(limits, now)
+        refused = verdict(c, limits, cost, now)
+        if refused is None:
+            charge(c, limits, cost, now)
+        return refused
+
+    async def admit(self, key: str, limits: KeyLimits, cost: int, now: float) -> Refused | None:
+        return self.admit_now(key, limits, cost, now)
+
+    def settle(self, key: str, limits: KeyLimits, charged: int, used: int | None) -> None:
+        c = self._keys.get(key)
+        if c is not None:
+            settle(c, limits, charged, used)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An admitted request, to be settled once when it ends."""
+
+    key: str
+    limits: KeyLimits
+    charged: int
+
+
+_UNITS = {
+    Limit.RPM: "requests per minute",
+    Limit.TPM: "tokens per minute",
+    Limit.MAX_PARALLEL: "requests at once",
+}
+
+
+def refusal(key: str, limits: KeyLimits, refused: Refused) -> RateLimited:
+    value = getattr(limits, refused.limit.value)
+    return RateLimited(
+        f"The key '{key}' is over its {refused.limit.value} limit ({value} "
+        f"{_UNITS[refused.limit]}); retry after the Retry-After header's seconds",
+        code=f"{refused.limit.value}_exceeded",
+        retry_after_s=refused.retry_after_s,
+    )
+
+
+class Limiter:
+    """Admits and settles requests of keys against one store."""
+
+    def __init__(self, store: LimitStore, clock: Clock) -> None:
+        self.store = store
+        self._clock = clock
+        # The memory store answers at once: no coroutine per request on the hot path.
+        self._now = store.admit_now if isinstance(store, MemoryStore) else None
+
+    async def admit(self, key: str, limits: KeyLimits, cost: int) -> Ticket:
+        """A ticket for the request, or :class:`RateLimited` (429 with Retry-After)."""
+        now = self._clock()
+        if self._now is not None:
+            refused = self._now(key, limits, cost, now)
+        else:
+            refused = await self.store.admit(key, limits, cost, now)
+        if refused is not None:
+            raise refusal(key, limits, refused)
+        return Ticket(key, limits, cost)
+
+    def settle(self, ticket: Ticket, used: int | None) -> None:
+        self.store.settle(ticket.key, ticket.limits, ticket.charged, used)
