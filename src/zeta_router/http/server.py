@@ -284,11 +284,9 @@ class App:
         """A client key's say on a parsed request: its allow-list, token cap and limits."""
         caller.check_model(req.model)
         caller.check_max_tokens(req.max_tokens)
-        cap = caller.max_tokens
-        if cap is not None:
-            apply_cap(req, cap)
-        if caller.models is not None:
-            opts = dataclasses.replace(opts, models=caller.models)
+        if caller.max_tokens is not None:
+            apply_cap(req, caller.max_tokens)
+        opts = dataclasses.replace(opts, models=caller.models)
         if not caller.limits.any:
             return opts, None
         cost = estimate_tokens(req.input_chars) + (req.max_tokens or 0)
@@ -315,10 +313,12 @@ class App:
         ticket = None
         if caller is not None:
             opts, ticket = await self._admit(caller, req, opts)
-        elif req.model is not None and (cap := model_cap(config, req.model)) is not None:
-            apply_cap(req, cap)
+        if req.model is not None and (cap := model_cap(config, req.model)) is not None:
+            apply_cap(req, cap)  # after the key's (lower or not), which then holds
         try:
             resp, gone = await self._route(req, opts, receive)
+            if caller is not None and resp.decision is not None:
+                resp.decision.client = caller.name  # before finish() logs it
         except BaseException:
             if ticket is not None:
                 self.limiter.settle(ticket, 0)

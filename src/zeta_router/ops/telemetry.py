@@ -140,6 +140,8 @@ class Telemetry:
                 {"replica": a.replica, "reason": reason_class(a.outcome), "blame": a.blame}
                 for a in failures
             ]
+        if d.client is not None:
+            out["client"] = d.client
         if d.stream_error:
             out["stream_error"] = d.stream_error
         if d.error:

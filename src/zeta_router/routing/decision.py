@@ -51,6 +51,8 @@ class Decision:
     queued_s: float = 0.0
     #: The last user message, kept only when server.log_prompts is on (prompts are user data).
     prompt: str | None = None
+    #: The client key's name, when keys are configured.
+    client: str | None = None
 
     @property
     def fallback(self) -> str | None:
@@ -65,6 +67,7 @@ class Decision:
         return {
             "request_id": self.request_id,
             "endpoint": self.endpoint,
+            "client": self.client,
             "task": self.task,
             "confidence": round(p.confidence, 3) if p else None,
             "complexity": round(p.complexity, 3) if p else None,
