@@ -294,7 +294,8 @@ def test_admin_keys_guard_status_and_reload(gw: Harness) -> None:
         assert c.get("/v1/router/status").status_code == 401
         assert c.get("/v1/router/history").status_code == 401
         assert c.get("/v1/router/status", headers=admin).status_code == 200
-        assert c.post("/v1/router/reload", headers={"authorization": f"Bearer {DAVE}"}).status_code == 401
+        client_key = {"authorization": f"Bearer {DAVE}"}
+        assert c.post("/v1/router/reload", headers=client_key).status_code == 401
         # An admin key is not a client key.
         r = c.post(
             "/v1/chat/completions",
