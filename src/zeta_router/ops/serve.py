@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import math
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from zeta_router.app import create_app
-from zeta_router.config import Config
-from zeta_router.errors import InvalidRequest
+from zeta_router.config import Config, ServerSettings
+from zeta_router.errors import HeadersTooLarge, InvalidRequest, RequestTimeout, RouterError
 from zeta_router.http.response import error_response
+from zeta_router.http.server import App
 from zeta_router.ops.lifecycle import GatewayServer
 from zeta_router.ops.workers import Master, bind, check_workers
 from zeta_router.router import Router
@@ -22,25 +26,133 @@ log = logging.getLogger("zeta_router")
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, except that a request the parser itself rejects (unknown
-    method, garbage request line, malformed header) gets the gateway's OpenAI-style JSON error
-    instead of uvicorn's plain-text 400. Such a request never reaches the app, so this is the
-    only place to answer it. Framing is uvicorn's own: its default headers, Connection: close,
-    then the connection is closed (the parser's state is unusable after an error).
+    """uvicorn's httptools protocol, with the gateway's own answers and bounds on the edge.
+
+    A request the parser itself rejects (unknown method, garbage request line, malformed
+    header) gets the gateway's OpenAI-style JSON error instead of uvicorn's plain-text 400.
+    Such a request never reaches the app, so this is the only place to answer it. Framing is
+    uvicorn's own: its default headers, Connection: close, then the connection is closed (the
+    parser's state is unusable after an error).
 
     ``send_400_response`` is uvicorn's hook for exactly this answer (the only caller is
     ``data_received``'s parser-error branch), unchanged since at least uvicorn 0.30, the lowest
     version pyproject.toml allows; tests/test_http_errors.py fails if it ever stops being called.
+
+    The bounds, from ``server`` in the config: headers (request line included) must arrive
+    within ``header_timeout_s`` of the connection or of the request's first byte, and be at
+    most ``max_header_bytes`` and ``max_headers``; the body must arrive within
+    ``body_timeout_s`` of the headers. A breach is answered (408 or 431) and the connection
+    closed, so a client trickling bytes holds a socket for a bounded time, never a task.
     """
 
-    def send_400_response(self, msg: str) -> None:
-        resp = error_response(InvalidRequest(msg))
+    def __init__(self, *args: Any, settings: Callable[[], ServerSettings] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bounds = settings() if settings is not None else ServerSettings()
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._in_head = True
+        self._head_bytes = 0
+        self._head_count = 0
+        self._head_size = 0
+        self._refusal: RouterError | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self._bounds.header_timeout_s, "headers")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self, seconds: float, what: str) -> None:
+        self._disarm()
+        self._read_timer = self.loop.call_later(seconds, self._read_timeout, what)
+
+    def _disarm(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timeout(self, what: str) -> None:
+        self._read_timer = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if what == "body" and cycle is not None:
+            if cycle.response_started:
+                return  # the app answered without the whole body: not ours to cut
+            # The app waits in receive(): it hears of a disconnect and returns.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        b = self._bounds
+        seconds = b.header_timeout_s if what == "headers" else b.body_timeout_s
+        if what == "headers" and cycle is None and not self._head_bytes:
+            self.transport.close()  # connected and never said a word: nothing to answer
+            return
+        self._refuse(RequestTimeout(f"The request's {what} did not arrive within {seconds:g}s"))
+
+    def _refuse(self, err: RouterError) -> None:
+        resp = error_response(err)
         head = [STATUS_LINE[resp.status]]
         for name, value in [*self.server_state.default_headers, *resp.headers]:
             head += [name, b": ", value, b"\r\n"]
         head += [b"content-length: %d\r\n" % len(resp.body), b"connection: close\r\n\r\n"]
         self.transport.write(b"".join(head) + resp.body)
         self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if (
+            self._in_head
+            and self._head_bytes > self._bounds.max_header_bytes
+            and not self.transport.is_closing()
+        ):
+            self._refuse(self._too_large())
+
+    def _too_large(self) -> HeadersTooLarge:
+        b = self._bounds
+        return HeadersTooLarge(
+            f"The request line and headers exceed {b.max_header_bytes} bytes or {b.max_headers} "
+            "headers"
+        )
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_count = 0
+        self._head_size = 0
+        if self._read_timer is None or not self._in_head:
+            self._in_head = True
+            self._arm(self._bounds.header_timeout_s, "headers")
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Counted as parsed too: a head that arrives whole in one read is never "in head"
+        # after it, for data_received to measure.
+        self._head_count += 1
+        self._head_size += len(name) + len(value) + 4
+        b = self._bounds
+        if self._head_count > b.max_headers or self._head_size > b.max_header_bytes:
+            self._refusal = self._too_large()
+            raise self._refusal  # the parser's error path answers it (send_400_response)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        self._arm(self._bounds.body_timeout_s, "body")
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(self._refusal or InvalidRequest(msg))
 
 
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
@@ -50,12 +162,18 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
         loop = "uvloop"
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
         loop = "asyncio"
+    settings: Callable[[], ServerSettings] | None = None
+    if isinstance(app, App):
+        router = app.router
+        # Read per connection: a reload's new bounds apply to the connections after it.
+        settings = lambda: router.config.server  # noqa: E731
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop=loop,
-        http=HttpProtocol,
+        # uvicorn calls what it is given with its own arguments; a partial passes as the class.
+        http=cast(Any, functools.partial(HttpProtocol, settings=settings)),
         lifespan="on",
         access_log=False,
         log_level="warning",
