@@ -5,19 +5,20 @@ the read timeout; a slow body, too many headers and too large a header get clear
 
 from __future__ import annotations
 
-import asyncio
+import json
 import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import openai
 import pytest
 
 from tests.conftest import BACKENDS, fleet_template
 from zeta_router.testing import Harness
-from zeta_router.testing.harness import LoopThread
 
 TIMEOUT_S = 1.5
 SLOW = 200
@@ -50,81 +51,41 @@ def latencies(c: openai.OpenAI, n: int) -> list[float]:
     return out
 
 
-@dataclass
-class Trickle:
-    """Connections that send a request's head one byte a second, replaced once closed."""
-
-    port: int
-    lifetimes: list[float] = field(default_factory=list)
-    answers: list[bytes] = field(default_factory=list)
-    open: int = 0
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def one(self) -> None:
-        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.open += 1
-        start = time.monotonic()
-        got = b""
-        try:
-            for byte in head:
-                writer.write(bytes([byte]))
-                try:
-                    got = await asyncio.wait_for(reader.read(4096), 1.0)
-                except TimeoutError:
-                    continue
-                break  # an answer, or EOF: the server is done with us
-            self.lifetimes.append(time.monotonic() - start)
-            self.answers.append(got)
-        finally:
-            self.open -= 1
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except OSError:
-                pass
-
-    async def keep(self) -> None:
-        async def slot() -> None:
-            while not self.stop.is_set():
-                await self.one()
-
-        await asyncio.gather(*(slot() for _ in range(SLOW)))
-
-
 def test_slowloris_neither_starves_clients_nor_holds_connections(gw: Harness) -> None:
     with openai.OpenAI(base_url=gw.base_url, api_key="x", max_retries=0, timeout=20) as c:
         latencies(c, 30)  # warm-up: pools, caches
         unloaded = latencies(c, 300)
-        loop = LoopThread()
-        trickle = Trickle(gw.port)
-        task = asyncio.run_coroutine_threadsafe(trickle.keep(), loop.loop)
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("slowloris_client.py")),
+             str(gw.port), str(SLOW)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
-            for _ in range(500):  # bounded poll until all slow connections are open
-                if trickle.open >= SLOW:
-                    break
-                time.sleep(0.01)
-            assert trickle.open >= SLOW
+            assert proc.stdout is not None and proc.stdin is not None
+            assert proc.stdout.readline().strip() == "ready"
             loaded = latencies(c, 300)
-            # Let every slot live through at least one whole timeout.
-            deadline = time.monotonic() + 10
-            while len(trickle.lifetimes) < SLOW and time.monotonic() < deadline:
-                time.sleep(0.05)
+            # Every connection lives through at least one whole timeout.
+            time.sleep(TIMEOUT_S + 1.0)
+            proc.stdin.close()
+            result = json.loads(proc.stdout.readline())
         finally:
-            loop.loop.call_soon_threadsafe(trickle.stop.set)
-            task.result(15)
-            loop.close()
+            proc.wait(15)
+            if proc.stdout is not None:
+                proc.stdout.close()
+    lifetimes, answers = result["lifetimes"], result["answers"]
     base, under = p99(unloaded), p99(loaded)
     print(
         f"p99 unloaded {base * 1000:.2f} ms, under slowloris {under * 1000:.2f} ms; "
-        f"slow connections closed after at most {max(trickle.lifetimes):.2f} s"
+        f"{len(lifetimes)} slow connections closed after at most {max(lifetimes):.2f} s"
     )
     assert under < 2 * base, f"p99 {under * 1000:.2f} ms under slowloris vs {base * 1000:.2f} ms"
-    assert len(trickle.lifetimes) >= SLOW
-    # Closed within the read timeout (plus the client's own 1 s read granularity).
-    assert max(trickle.lifetimes) < TIMEOUT_S + 1.2, max(trickle.lifetimes)
-    assert all(a.startswith(b"HTTP/1.1 408") for a in trickle.answers), set(trickle.answers)
-    assert b'"code":"request_timeout"' in trickle.answers[0]
+    assert len(lifetimes) >= SLOW
+    # Closed within the read timeout (plus the slow client's own 1 s read granularity).
+    assert max(lifetimes) < TIMEOUT_S + 1.2, max(lifetimes)
+    assert all(a.startswith("HTTP/1.1 408") for a in answers), set(answers)
+    assert '"code":"request_timeout"' in answers[0]
 
 
 def raw(port: int, data: bytes, then_wait: float = 5.0) -> tuple[bytes, float]:
