@@ -263,6 +263,8 @@ class FakeBackend:
             return web.Response(
                 body=b"<html>502 Bad Gateway</html>", content_type="application/json"
             )
+        if f.mode in ("endless", "endless_body", "giant_headers", "huge_body", "no_events"):
+            return await self._hostile(request, model, rid, created)
         # Like llama-cpp-python's server, only ``max_tokens`` bounds the answer.
         limit = body.get("max_tokens")
         n = min(f.chunks, limit) if isinstance(limit, int) and limit > 0 else f.chunks
@@ -305,6 +307,57 @@ class FakeBackend:
             ),
             content_type="application/json",
         )
+
+    async def _hostile(
+        self, request: web.Request, model: str, rid: str, created: int
+    ) -> web.StreamResponse:
+        """Answers no model server should give, each one unbounded in some way."""
+        f = self.faults
+        if f.mode == "giant_headers":
+            # Written by hand: aiohttp would not send a head this large.
+            assert request.transport is not None
+            request.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            for i in range(200):
+                request.transport.write(b"X-Filler-%d: %s\r\n" % (i, b"f" * 8000))
+                await asyncio.sleep(0)
+            request.transport.abort()
+            raise asyncio.CancelledError
+        event = orjson.dumps(
+            {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": {"content": " more"}, "finish_reason": None}],
+            }
+        )
+        ctype = "application/json" if f.mode in ("endless_body", "huge_body") else (
+            "text/event-stream"
+        )
+        resp = web.StreamResponse(headers={"Content-Type": ctype})
+        await resp.prepare(request)
+        transport = request.transport
+        try:
+            if f.mode == "endless":
+                while transport is not None and not transport.is_closing():
+                    await resp.write(b"data: " + event + b"\n\n")
+                    await asyncio.sleep(0.001)
+            elif f.mode == "endless_body":
+                await resp.write(b'{"id": "' + rid.encode() + b'", "choices": [')
+                while transport is not None and not transport.is_closing():
+                    await resp.write(b" ")
+                    await asyncio.sleep(0.01)
+            else:
+                chunk = b"x" * (1 << 20)
+                if f.mode == "no_events":
+                    await resp.write(b"data: " + event + b"\n\ndata: ")
+                for _ in range(f.huge_bytes >> 20):
+                    if transport is None or transport.is_closing():
+                        break
+                    await resp.write(chunk)
+        except (ConnectionError, RuntimeError):
+            pass  # the router hung up, as it should
+        return resp
 
     async def _generate(self, request: web.Request, seconds: float) -> bool:
         """Work for ``seconds``, stopping early (False) once the client closed the connection,

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 Mode = Literal[
-    "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset", "crash"
+    "ok", "503", "429", "500", "400", "401", "hang", "garbage", "cut", "loading", "reset", "crash",
+    # Hostile answers: a stream of events that never ends, a body that never ends (trickled),
+    # a head of megabytes, a body of ``huge_bytes``, a stream with no event separator ever.
+    "endless", "endless_body", "giant_headers", "huge_body", "no_events",
 ]
 
 @dataclass
@@ -35,3 +38,5 @@ class Faults:
     #: Requests whose body contains this string are refused as llama-cpp-python refuses a
     #: request its schema does not accept: HTTP 500 with the validation errors as the message.
     reject_marker: str | None = None
+    #: With mode "huge_body" or "no_events": how many bytes to send.
+    huge_bytes: int = 80 * 1024 * 1024

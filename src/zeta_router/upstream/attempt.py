@@ -35,6 +35,9 @@ _DONE_LINE = b"\n" + _DONE
 _DONE_TIGHT_LINE = b"\n" + _DONE_TIGHT
 #: Bytes of an upstream error body kept for the reason string and relay.
 ERROR_BODY_LIMIT = 64 * 1024
+#: One SSE event larger than this is not relayed: a broken or hostile server must not grow
+#: the router's memory without bound (a complete answer's bound: ``http_transport``).
+MAX_EVENT_BYTES = 16 * 1024 * 1024
 #: Upstream 4xx answers that mean the request itself is wrong: relayed, never retried.
 _CLIENT_FAULT = frozenset({400, 413, 422})
 #: How a validation error reads in an upstream's message, by who writes it: FastAPI's
@@ -210,6 +213,12 @@ def _has_done(block: bytes) -> bool:
     return block.startswith(_DONE_TIGHT) or _DONE_TIGHT_LINE in block
 
 
+def check_event_size(pending: bytes) -> None:
+    """An event still incomplete at this size never will be, as far as the router cares."""
+    if len(pending) > MAX_EVENT_BYTES:
+        raise UpstreamError(FailureKind.MALFORMED, f"SSE event larger than {MAX_EVENT_BYTES} bytes")
+
+
 def split_events(buf: bytes) -> int:
     """Index just past the last complete SSE event in ``buf`` (0 when none is complete)."""
     end = 0
@@ -308,10 +317,12 @@ class Stream:
                 buf = self._buf + chunk if self._buf else chunk
                 end = split_events(buf)
                 if not end:
+                    check_event_size(buf)
                     self._buf = buf
                     continue
                 block = buf[:end]
                 self._buf = buf[end:]
+                check_event_size(self._buf)
                 if self._ends(block):
                     self.done = True
                     yield block

@@ -32,6 +32,9 @@ _IDLE_S = 15.0
 _MAX_IDLE = 256
 #: How long a released answer may take to finish arriving before its connection is dropped.
 _DRAIN_S = 1.0
+#: A response's status line and headers; a server sending more is broken or hostile (httptools
+#: would buffer an endless header value whole).
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class ConnectError(OSError):
@@ -206,6 +209,7 @@ class _Connection(asyncio.Protocol):
         #: Whether any byte of an answer to the current request arrived.
         self.answered = False
         self._stray = False
+        self._head_bytes = 0
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -221,8 +225,12 @@ class _Connection(asyncio.Protocol):
             self.abort()
             return
         self.answered = True
+        if self._resp is None:
+            self._head_bytes += len(data)
         try:
             self.parser.feed_data(data)
+            if self._resp is None and self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(ProtocolError(f"response head larger than {MAX_HEAD_BYTES} bytes"))
             if self._stray:
                 self.abort()
         except httptools.HttpParserUpgrade:
@@ -297,6 +305,7 @@ class _Connection(asyncio.Protocol):
         self._resp = None
         self._complete = False
         self.answered = False
+        self._head_bytes = 0
         self._head = self.loop.create_future()
         if body:
             self.transport.writelines((data, body))

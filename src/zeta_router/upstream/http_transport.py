@@ -23,6 +23,7 @@ from zeta_router.upstream import http1
 from zeta_router.upstream.attempt import (
     ERROR_BODY_LIMIT,
     Stream,
+    check_event_size,
     credentials,
     generation_allowance,
     redact,
@@ -32,6 +33,9 @@ from zeta_router.upstream.attempt import (
 )
 from zeta_router.upstream.transport import Reply
 
+#: A complete (non-stream) answer larger than this is not relayed: a broken or hostile server
+#: must not grow the router's memory without bound.
+MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 class Watchdog:
     """First-byte deadlines of every in-flight attempt under one timer of the router's clock.
@@ -234,7 +238,11 @@ class HttpTransport:
                     raise status_error(resp.status, resp.headers, err_body)
                 ctype = resp.headers.get("Content-Type", "")
                 if not (stream and ctype.startswith("text/event-stream")):
-                    data = await resp.read()
+                    data = await resp.read(MAX_REPLY_BYTES + 1)
+                    if len(data) > MAX_REPLY_BYTES:
+                        raise UpstreamError(
+                            FailureKind.MALFORMED, f"answer larger than {MAX_REPLY_BYTES} bytes"
+                        )
                     resp.release()
                     return Reply(resp.status, ctype or "application/json", data)
                 buf = b""
@@ -246,6 +254,7 @@ class HttpTransport:
                     end = split_events(buf)
                     if end:
                         break
+                    check_event_size(buf)
         except BaseException as exc:
             if resp is not None:
                 resp.close()
