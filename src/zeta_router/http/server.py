@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from importlib import resources
 from typing import Any
 
 from zeta_router.analysis.profile import estimate_tokens
@@ -28,7 +29,7 @@ from zeta_router.http.asgi import Handler, Message, Receive, Scope, Send, json_r
 from zeta_router.http.auth import Caller, Gate
 from zeta_router.http.bounds import apply_cap, check_model_cap, check_sizes, model_cap
 from zeta_router.http.protocol import PRIORITIES, ParsedRequest, parse_request
-from zeta_router.http.response import Response, error_response, sse_error_event
+from zeta_router.http.response import JSON_TYPE, Response, error_response, sse_error_event
 from zeta_router.router import RequestOptions, Router
 from zeta_router.routing.limits import Limiter, MemoryStore, Ticket
 
@@ -148,6 +149,7 @@ class App:
         self.add_route("/models", "GET", self._models)
         self.add_route("/v1/feedback", "POST", self._feedback)
         self.add_route("/v1/feedback", "GET", self._scores)
+        self.add_route("/openapi.json", "GET", self._openapi)
 
     def gate(self) -> Gate:
         """The keys of the config in effect (rebuilt when a reload changed them)."""
@@ -450,6 +452,10 @@ class App:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
+
+    async def _openapi(self, scope: Scope, receive: Receive) -> Response:
+        doc = resources.files(__package__).joinpath("openapi.json").read_bytes()
+        return Response(200, [(b"content-type", JSON_TYPE)], doc)
 
     async def _health(self, scope: Scope, receive: Receive) -> Response:
         return json_response({"status": "ok"})
