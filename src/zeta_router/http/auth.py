@@ -21,6 +21,7 @@ from typing import TypeVar
 from zeta_router.config import Auth, ClientKey
 from zeta_router.errors import Forbidden, InvalidRequest, Unauthorized
 from zeta_router.http.asgi import Scope
+from zeta_router.router import RequestOptions
 from zeta_router.routing.limits import KeyLimits
 
 _BEARER = b"bearer "
@@ -36,15 +37,23 @@ class Caller:
     models: frozenset[str] | None
     limits: KeyLimits
     max_tokens: int | None
+    #: The routing options of a request of this key that sets none of its own (most do):
+    #: built once here, not per request.
+    options: RequestOptions
 
     @classmethod
     def of(cls, key: ClientKey) -> Caller:
+        models = frozenset(key.models) if key.models else None
         return cls(
             key.name,
-            frozenset(key.models) if key.models else None,
+            models,
             KeyLimits(key.rpm, key.tpm, key.max_parallel),
             key.max_tokens,
+            RequestOptions(models=models),
         )
+
+    def options_for(self, opts: RequestOptions) -> RequestOptions:
+        return RequestOptions(opts.task, opts.priority, opts.timeout_s, self.models)
 
     def check_model(self, model: str | None) -> None:
         """403 naming the model when the key may not ask for it by name."""

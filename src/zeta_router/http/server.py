@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from importlib import resources
 from typing import Any
@@ -288,7 +287,7 @@ class App:
         caller.check_max_tokens(req.max_tokens)
         if caller.max_tokens is not None:
             apply_cap(req, caller.max_tokens)
-        opts = dataclasses.replace(opts, models=caller.models)
+        opts = caller.options if opts is _NO_OPTIONS else caller.options_for(opts)
         if not caller.limits.any:
             return opts, None
         cost = estimate_tokens(req.input_chars) + (req.max_tokens or 0)

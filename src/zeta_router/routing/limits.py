@@ -7,7 +7,7 @@ ends, the estimate is replaced by what the upstream reported it used (:meth:`Lim
 A request larger than a whole minute's tokens is admitted once the bucket is full, and leaves
 it in debt: it is never refused for good.
 
-The arithmetic is pure (:func:`verdict`, :func:`charge`, :func:`refill`); the counters live in
+The arithmetic is pure (:func:`take`, :func:`settle`: counters in, counters out); they live in
 a :class:`LimitStore`. :class:`MemoryStore` keeps them in this process, so limits hold per
 router instance; a store shared by instances (Redis) implements the same protocol with the
 same arithmetic, atomically on its side.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from zeta_router.errors import RateLimited
 
@@ -69,36 +69,34 @@ def fresh(limits: KeyLimits, now: float) -> Counters:
     return Counters(float(limits.rpm or 0), float(limits.tpm or 0), now)
 
 
-def refill(level: float, cap: int, elapsed_s: float) -> float:
-    return min(float(cap), level + elapsed_s * cap / _WINDOW_S)
-
-
-def verdict(c: Counters, limits: KeyLimits, cost: int, now: float) -> Refused | None:
-    """Whether a request costing ``cost`` tokens may start now (nothing is changed)."""
-    elapsed = max(0.0, now - c.at)
-    if limits.max_parallel is not None and c.in_flight >= limits.max_parallel:
+def take(c: Counters, limits: KeyLimits, cost: int, now: float) -> Refused | None:
+    """Admit one request costing ``cost`` tokens, or say which limit refuses it (then nothing
+    is charged). One pass: this runs once per request."""
+    elapsed = now - c.at
+    if elapsed < 0.0:
+        elapsed = 0.0
+    parallel = limits.max_parallel
+    if parallel is not None and c.in_flight >= parallel:
         return Refused(Limit.MAX_PARALLEL, _PARALLEL_RETRY_S)
-    if limits.rpm is not None:
-        level = refill(c.requests, limits.rpm, elapsed)
-        if level < 1.0:
-            return Refused(Limit.RPM, (1.0 - level) * _WINDOW_S / limits.rpm)
-    if limits.tpm is not None:
-        level = refill(c.tokens, limits.tpm, elapsed)
-        need = min(cost, limits.tpm)
-        if level < need:
-            return Refused(Limit.TPM, (need - level) * _WINDOW_S / limits.tpm)
-    return None
-
-
-def charge(c: Counters, limits: KeyLimits, cost: int, now: float) -> None:
-    """Admit one request (after :func:`verdict` said yes)."""
-    elapsed = max(0.0, now - c.at)
-    if limits.rpm is not None:
-        c.requests = refill(c.requests, limits.rpm, elapsed) - 1.0
-    if limits.tpm is not None:
-        c.tokens = refill(c.tokens, limits.tpm, elapsed) - cost
-    c.at = max(c.at, now)
+    rpm = limits.rpm
+    requests = c.requests
+    if rpm is not None:
+        requests = min(float(rpm), requests + elapsed * rpm / _WINDOW_S)
+        if requests < 1.0:
+            return Refused(Limit.RPM, (1.0 - requests) * _WINDOW_S / rpm)
+    tpm = limits.tpm
+    tokens = c.tokens
+    if tpm is not None:
+        tokens = min(float(tpm), tokens + elapsed * tpm / _WINDOW_S)
+        need = cost if cost < tpm else tpm
+        if tokens < need:
+            return Refused(Limit.TPM, (need - tokens) * _WINDOW_S / tpm)
+    c.requests = requests - 1.0
+    c.tokens = tokens - cost
+    if now > c.at:
+        c.at = now
     c.in_flight += 1
+    return None
 
 
 def settle(c: Counters, limits: KeyLimits, charged: int, used: int | None) -> None:
@@ -133,10 +131,7 @@ class MemoryStore:
         c = self._keys.get(key)
         if c is None:
             c = self._keys[key] = fresh(limits, now)
-        refused = verdict(c, limits, cost, now)
-        if refused is None:
-            charge(c, limits, cost, now)
-        return refused
+        return take(c, limits, cost, now)
 
     async def admit(self, key: str, limits: KeyLimits, cost: int, now: float) -> Refused | None:
         return self.admit_now(key, limits, cost, now)
@@ -147,9 +142,8 @@ class MemoryStore:
             settle(c, limits, charged, used)
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """An admitted request, to be settled once when it ends."""
+class Ticket(NamedTuple):
+    """An admitted request, to be settled once when it ends (a tuple: built per request)."""
 
     key: str
     limits: KeyLimits
