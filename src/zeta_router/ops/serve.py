@@ -45,15 +45,17 @@ class HttpProtocol(HttpToolsProtocol):
     closed, so a client trickling bytes holds a socket for a bounded time, never a task.
     """
 
-    def __init__(self, *args: Any, settings: Callable[[], ServerSettings] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, settings: Callable[[], ServerSettings] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._bounds = settings() if settings is not None else ServerSettings()
         self._read_timer: asyncio.TimerHandle | None = None
-        self._in_head = True
+        #: Between a request's first byte and its headers' end / between that and its end.
+        self._in_head = False
+        self._in_body = False
+        #: Bytes read since the last request's headers ended (the next head, so far).
         self._head_bytes = 0
-        self._head_count = 0
-        self._head_size = 0
         self._refusal: RouterError | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -77,18 +79,18 @@ class HttpProtocol(HttpToolsProtocol):
         self._read_timer = None
         if self.transport.is_closing():
             return
+        b = self._bounds
         cycle = self.cycle
-        if what == "body" and cycle is not None:
-            if cycle.response_started:
+        if what == "body":
+            if cycle is None or cycle.response_started:
                 return  # the app answered without the whole body: not ours to cut
             # The app waits in receive(): it hears of a disconnect and returns.
             cycle.disconnected = True
             cycle.message_event.set()
-        b = self._bounds
-        seconds = b.header_timeout_s if what == "headers" else b.body_timeout_s
-        if what == "headers" and cycle is None and not self._head_bytes:
+        elif not self._in_head:
             self.transport.close()  # connected and never said a word: nothing to answer
             return
+        seconds = b.header_timeout_s if what == "headers" else b.body_timeout_s
         self._refuse(RequestTimeout(f"The request's {what} did not arrive within {seconds:g}s"))
 
     def _refuse(self, err: RouterError) -> None:
@@ -101,15 +103,20 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
+        # Timers are armed only for what is still incomplete once a read is parsed: the usual
+        # request arrives whole in one read and costs no timer at all.
+        if not self._in_body:
             self._head_bytes += len(data)
         super().data_received(data)
-        if (
-            self._in_head
-            and self._head_bytes > self._bounds.max_header_bytes
-            and not self.transport.is_closing()
-        ):
-            self._refuse(self._too_large())
+        if self.transport.is_closing():
+            return
+        if self._in_head:
+            if self._head_bytes > self._bounds.max_header_bytes:
+                self._refuse(self._too_large())
+            elif self._read_timer is None:
+                self._arm(self._bounds.header_timeout_s, "headers")
+        elif self._in_body and self._read_timer is None:
+            self._arm(self._bounds.body_timeout_s, "body")
 
     def _too_large(self) -> HeadersTooLarge:
         b = self._bounds
@@ -120,34 +127,26 @@ class HttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_count = 0
-        self._head_size = 0
-        if self._read_timer is None or not self._in_head:
-            self._in_head = True
-            self._arm(self._bounds.header_timeout_s, "headers")
-
-    def on_url(self, url: bytes) -> None:
-        self._head_size += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        # Counted as parsed too: a head that arrives whole in one read is never "in head"
-        # after it, for data_received to measure.
-        self._head_count += 1
-        self._head_size += len(name) + len(value) + 4
-        b = self._bounds
-        if self._head_count > b.max_headers or self._head_size > b.max_header_bytes:
-            self._refusal = self._too_large()
-            raise self._refusal  # the parser's error path answers it (send_400_response)
-        super().on_header(name, value)
+        self._in_head = True
 
     def on_headers_complete(self) -> None:
+        b = self._bounds
+        headers = self.headers
+        # The read that ended the head may hold body bytes too: only then is it measured.
+        if len(headers) > b.max_headers or (
+            self._head_bytes > b.max_header_bytes
+            and len(self.url) + sum(len(n) + len(v) + 4 for n, v in headers) > b.max_header_bytes
+        ):
+            self._refusal = self._too_large()
+            raise self._refusal  # the parser's error path answers it (send_400_response)
         self._in_head = False
+        self._in_body = True
         self._head_bytes = 0
-        self._arm(self._bounds.body_timeout_s, "body")
+        self._disarm()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        self._in_body = False
         self._disarm()
         super().on_message_complete()
 
