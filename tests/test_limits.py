@@ -163,3 +163,21 @@ def test_auth_config_errors_name_the_key(auth: dict[str, object], message: str) 
     with pytest.raises(ConfigError) as err:
         parse_config({**BASE, "auth": auth})
     assert message in str(err.value), str(err.value)
+
+
+def test_the_key_table_follows_a_reload() -> None:
+    from zeta_router.http.server import App
+    from zeta_router.router import Router
+
+    first = parse_config({**BASE, "auth": {"keys": [{"name": "a", "key_sha256": sha("one")}]}})
+    app = App(Router(first))
+    scope = {"headers": [(b"authorization", b"Bearer two")]}
+    with pytest.raises(Unauthorized):
+        app.caller(scope)
+    app.router.config = parse_config(
+        {**BASE, "auth": {"keys": [{"name": "b", "key_sha256": sha("two")}]}}
+    )
+    caller = app.caller(scope)
+    assert caller is not None and caller.name == "b"
+    app.router.config = parse_config(BASE)
+    assert app.caller(scope) is None  # no keys: open again

@@ -322,7 +322,9 @@ class App:
                 resp.decision.client = caller.name  # before finish() logs it
         except BaseException:
             if ticket is not None:
-                self.limiter.settle(ticket, 0)
+                # Cancelled (the client left) or failed: what an upstream spent is unknown,
+                # so the estimate stays charged; the request's slot frees.
+                self.limiter.settle(ticket, None)
             raise
         return resp, gone, ticket
 
