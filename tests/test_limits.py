@@ -167,6 +167,7 @@ def test_auth_config_errors_name_the_key(auth: dict[str, object], message: str) 
 
 def test_the_key_table_follows_a_reload() -> None:
     from zeta_router.http.server import App
+    from zeta_router.ops.reload import reload
     from zeta_router.router import Router
 
     first = parse_config({**BASE, "auth": {"keys": [{"name": "a", "key_sha256": sha("one")}]}})
@@ -174,10 +175,10 @@ def test_the_key_table_follows_a_reload() -> None:
     scope = {"headers": [(b"authorization", b"Bearer two")]}
     with pytest.raises(Unauthorized):
         app.caller(scope)
-    app.router.config = parse_config(
+    reload(app.router, parse_config(
         {**BASE, "auth": {"keys": [{"name": "b", "key_sha256": sha("two")}]}}
-    )
+    ))
     caller = app.caller(scope)
     assert caller is not None and caller.name == "b"
-    app.router.config = parse_config(BASE)
+    reload(app.router, parse_config(BASE))
     assert app.caller(scope) is None  # no keys: open again
