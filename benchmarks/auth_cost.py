@@ -6,9 +6,11 @@
    lookup (SHA-256 of the presented key, digest table), the allow-list and cap checks, the
    limiter's admit and settle (memory store, rpm + tpm + max_parallel all set), and the size
    bounds every request now passes (with or without keys).
+   Also: what a key's ``max_tokens`` cap adds to a request that names no max_tokens (its body
+   is re-encoded with the cap).
 2. End to end: two ``zeta-router serve`` of this tree over one fake backend, one without
-   ``auth`` and one with a key (limits set, never reached), in interleaved closed-loop rounds
-   (as ab.py does); CPU per request of each gateway process.
+   ``auth`` and one with a key (rpm, tpm, max_parallel set, never reached; no cap), in
+   interleaved closed-loop rounds (as ab.py does); CPU per request of each gateway process.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from pathlib import Path
 import orjson
 
 import _common as common
-import ab
+import overhead
 import perf
 from zeta_router.config import parse_config
 from zeta_router.http import server as server_module
-from zeta_router.http.bounds import check_sizes
+from zeta_router.http.bounds import apply_cap, check_sizes
 from zeta_router.http.protocol import parse_request
 from zeta_router.http.response import Response
 from zeta_router.http.server import App
@@ -47,7 +49,6 @@ def _config(keys: int) -> dict[str, object]:
                 "rpm": 10**9,
                 "tpm": 10**12,
                 "max_parallel": 10**6,
-                "max_tokens": 4096,
             }
             for i in range(keys)
         ]
@@ -59,7 +60,7 @@ def _config(keys: int) -> dict[str, object]:
     }
 
 
-async def _micro(n: int, keys: int) -> tuple[float, float]:
+async def _micro(n: int, keys: int) -> tuple[float, float, float]:
     router = Router(parse_config(_config(keys)))
     app = App(router)
     scope = {"headers": [(b"content-type", b"application/json"),
@@ -81,7 +82,94 @@ async def _micro(n: int, keys: int) -> tuple[float, float]:
     for _ in range(n):
         check_sizes(req, server)
     bounds_us = (time.process_time() - t0) / n * 1e6
-    return auth_us, bounds_us
+    # A key's max_tokens cap on a request that names none: the body is sent with the cap.
+    bare = orjson.dumps({k: v for k, v in body.items() if k != "max_tokens"})
+    t0 = time.process_time()
+    for _ in range(n):
+        apply_cap(parse_request("chat", bare), 4096)
+    capped_us = (time.process_time() - t0) / n * 1e6
+    t0 = time.process_time()
+    for _ in range(n):
+        parse_request("chat", bare)
+    capped_us -= (time.process_time() - t0) / n * 1e6
+    return auth_us, bounds_us, capped_us
+
+
+async def _rounds(peers: list[perf.Peer], args: argparse.Namespace) -> None:
+    """ab.py's interleaved rounds, also counting failed requests (a 401 or 429 would make the
+    keyed gateway look cheap or dear for the wrong reason)."""
+    ok = dict.fromkeys((p.target.name for p in peers), 0)
+    failed, cpu, elapsed = dict.fromkeys(ok, 0), dict.fromkeys(ok, 0.0), dict.fromkeys(ok, 0.0)
+    async with overhead.new_session(limit=args.concurrency) as session:
+        for p in peers:  # warm the pools
+            await perf.closed_loop(session, p, args.concurrency, 0.5, False)
+        for r in range(args.rounds):
+            for p in peers:
+                assert p.pid is not None
+                c0 = common.cpu_seconds(p.pid)
+                n, errors, _, el = await perf.closed_loop(
+                    session, p, args.concurrency, args.duration, False, first=(r + 1) * 10**7
+                )
+                name = p.target.name
+                ok[name] += n
+                failed[name] += errors
+                cpu[name] += common.cpu_seconds(p.pid) - c0
+                elapsed[name] += el
+    print(f"{'gateway':<16}{'req/s':>9}{'failed':>8}{'cpu ms/req':>12}")
+    for name in ok:
+        per_request_ms = cpu[name] / max(ok[name], 1) * 1e3
+        print(f"{name:<16}{ok[name] / elapsed[name]:>9.0f}{failed[name]:>8}{per_request_ms:>12.3f}")
+
+
+async def _asgi(n: int, keyed: bool) -> float:
+    """CPU time per request of the whole app (routing included, no sockets): an upstream that
+    answers at once (MockTransport), driven through the ASGI interface."""
+    from zeta_router.clock import SystemClock
+    from zeta_router.testing.mock_transport import MockTransport
+    from zeta_router.upstream.transport import Reply
+
+    reply = orjson.dumps(
+        {"id": "x", "object": "chat.completion", "model": "m",
+         "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                      "finish_reason": "stop"}],
+         "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+    )
+
+    async def answer(_: object) -> Reply:
+        return Reply(200, "application/json", reply)
+
+    cfg = _config(1)
+    if not keyed:
+        cfg.pop("auth")
+    clock = SystemClock()
+    router = Router(parse_config(cfg), clock=clock, transport=MockTransport(answer, clock))
+    app = App(router)
+    router.telemetry.access_log_enabled = False  # no log lines to format: the router alone
+    headers = [(b"host", b"x"), (b"content-type", b"application/json"),
+               (b"user-agent", b"bench"), (b"accept", b"*/*")]
+    if keyed:
+        headers.append((b"authorization", f"Bearer {KEY}-0".encode()))
+    body = orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": "hi " * 40}]})
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions",
+             "headers": headers, "http_version": "1.1", "client": ("127.0.0.1", 1)}
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(int(message["status"]))  # type: ignore[call-overload]
+
+    for _ in range(2000):  # warm: caches, plan cache
+        await app(dict(scope), receive, send)
+    t0 = time.process_time()
+    for _ in range(n):
+        await app(dict(scope), receive, send)
+    took = (time.process_time() - t0) / n * 1e6
+    assert set(statuses) == {200}, set(statuses)
+    await router.close()
+    return took
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,10 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     print(f"machine: {common.machine_line()}")
     for keys in (1, 1000):
-        auth_us, bounds_us = asyncio.run(_micro(args.micro, keys))
+        auth_us, bounds_us, capped_us = asyncio.run(_micro(args.micro, keys))
         print(
             f"in process, {keys} keys: auth + limits {auth_us:.2f} us/request, "
-            f"size bounds {bounds_us:.2f} us/request"
+            f"size bounds {bounds_us:.2f} us/request, max_tokens cap sent {capped_us:.2f} us"
+        )
+    for r in range(3):  # interleaved, so machine noise hits both alike
+        plain, keyed = asyncio.run(_asgi(args.micro // 10, False)), asyncio.run(
+            _asgi(args.micro // 10, True)
+        )
+        print(
+            f"whole app in process, run {r + 1}: no auth {plain:.1f} us/request, "
+            f"key + limits {keyed:.1f} us/request ({keyed - plain:+.1f} us)"
         )
     if args.skip_e2e:
         return 0
@@ -113,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             digest = hashlib.sha256(KEY.encode()).hexdigest()
             key = (
                 f"{{keys: [{{name: bench, key_sha256: '{digest}', rpm: 1000000000, "
-                "tpm: 1000000000000, max_parallel: 1000000, max_tokens: 100000}]}"
+                "tpm: 1000000000000, max_parallel: 1000000}]}"
             )
             for name, extra in (("no-auth", {}), ("auth+limits", {"auth": key})):
                 port = common.free_port()
@@ -127,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = f"http://{common.HOST}:{port}/v1"
                 headers = {"Authorization": f"Bearer {KEY}"} if "auth" in extra else {}
                 peers.append(perf.Peer(perf.Target(name, url, "auto", headers), proc.pid))
-            asyncio.run(ab._rounds(peers, args))
+            asyncio.run(_rounds(peers, args))
         finally:
             for proc in reversed(procs):
                 proc.stop()
