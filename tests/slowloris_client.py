@@ -49,7 +49,10 @@ async def main(port: int, n: int) -> None:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    async def slot() -> None:
+    async def slot(i: int) -> None:
+        # Spread over the first second, as independent clients would be: a slowloris that
+        # sends all its bytes at the same instant is a burst, not a trickle.
+        await asyncio.sleep(i / n)
         while not stop.is_set():
             await one()
 
@@ -57,7 +60,7 @@ async def main(port: int, n: int) -> None:
         await asyncio.to_thread(sys.stdin.read)
         stop.set()
 
-    await asyncio.gather(watch_stdin(), *(slot() for _ in range(n)))
+    await asyncio.gather(watch_stdin(), *(slot(i) for i in range(n)))
     print(orjson.dumps({"lifetimes": lifetimes, "answers": answers}).decode(), flush=True)
 
 

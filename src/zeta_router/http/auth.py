@@ -67,8 +67,8 @@ class Caller:
     def check_max_tokens(self, max_tokens: int | None) -> None:
         if max_tokens is not None and self.max_tokens is not None and max_tokens > self.max_tokens:
             raise InvalidRequest(
-                f"max_tokens {max_tokens} is above the key '{self.name}''s cap of "
-                f"{self.max_tokens}",
+                f"max_tokens {max_tokens} is above the cap of {self.max_tokens} of the key "
+                f"'{self.name}'",
                 param="max_tokens",
                 code="max_tokens_exceeded",
             )

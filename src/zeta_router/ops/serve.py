@@ -51,6 +51,9 @@ class HttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._bounds = settings() if settings is not None else ServerSettings()
         self._read_timer: asyncio.TimerHandle | None = None
+        #: When the current head or body must be complete (None: nothing pending), and which.
+        self._deadline: float | None = None
+        self._what = "headers"
         #: Between a request's first byte and its headers' end / between that and its end.
         self._in_head = False
         self._in_body = False
@@ -60,25 +63,39 @@ class HttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self._bounds.header_timeout_s, "headers")
+        self._watch(self._bounds.header_timeout_s, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self, seconds: float, what: str) -> None:
-        self._disarm()
-        self._read_timer = self.loop.call_later(seconds, self._read_timeout, what)
-
-    def _disarm(self) -> None:
+        self._deadline = None
         if self._read_timer is not None:
             self._read_timer.cancel()
             self._read_timer = None
+        super().connection_lost(exc)
+
+    def _watch(self, seconds: float, what: str) -> None:
+        """The current head or body must be in within ``seconds``. One lazily re-armed timer
+        per connection, not one per request: a later deadline is an attribute store, the
+        pending timer moves on to it when it fires (as the upstream stream watch does)."""
+        self._what = what
+        deadline = self._deadline = self.loop.time() + seconds
+        timer = self._read_timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._read_timer = self.loop.call_at(deadline, self._check)
+
+    def _check(self) -> None:
+        self._read_timer = None
+        deadline = self._deadline
+        if deadline is None or self.transport.is_closing():
+            return
+        if self.loop.time() < deadline:
+            self._read_timer = self.loop.call_at(deadline, self._check)
+            return
+        self._deadline = None
+        self._read_timeout(self._what)
 
     def _read_timeout(self, what: str) -> None:
-        self._read_timer = None
-        if self.transport.is_closing():
-            return
         b = self._bounds
         cycle = self.cycle
         if what == "body":
@@ -103,8 +120,8 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        # Timers are armed only for what is still incomplete once a read is parsed: the usual
-        # request arrives whole in one read and costs no timer at all.
+        # A deadline is set only for what is still incomplete once a read is parsed: the usual
+        # request arrives whole in one read and costs none.
         if not self._in_body:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -113,10 +130,10 @@ class HttpProtocol(HttpToolsProtocol):
         if self._in_head:
             if self._head_bytes > self._bounds.max_header_bytes:
                 self._refuse(self._too_large())
-            elif self._read_timer is None:
-                self._arm(self._bounds.header_timeout_s, "headers")
-        elif self._in_body and self._read_timer is None:
-            self._arm(self._bounds.body_timeout_s, "body")
+            elif self._deadline is None:
+                self._watch(self._bounds.header_timeout_s, "headers")
+        elif self._in_body and self._deadline is None:
+            self._watch(self._bounds.body_timeout_s, "body")
 
     def _too_large(self) -> HeadersTooLarge:
         b = self._bounds
@@ -142,12 +159,12 @@ class HttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._in_body = True
         self._head_bytes = 0
-        self._disarm()
+        self._deadline = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._in_body = False
-        self._disarm()
+        self._deadline = None
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
