@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 import _common as common
-import overhead
+import ab
 import perf
 from zeta_router.config import parse_config
 from zeta_router.http import server as server_module
@@ -93,32 +93,6 @@ async def _micro(n: int, keys: int) -> tuple[float, float, float]:
         parse_request("chat", bare)
     capped_us -= (time.process_time() - t0) / n * 1e6
     return auth_us, bounds_us, capped_us
-
-
-async def _rounds(peers: list[perf.Peer], args: argparse.Namespace) -> None:
-    """ab.py's interleaved rounds, also counting failed requests (a 401 or 429 would make the
-    keyed gateway look cheap or dear for the wrong reason)."""
-    ok = dict.fromkeys((p.target.name for p in peers), 0)
-    failed, cpu, elapsed = dict.fromkeys(ok, 0), dict.fromkeys(ok, 0.0), dict.fromkeys(ok, 0.0)
-    async with overhead.new_session(limit=args.concurrency) as session:
-        for p in peers:  # warm the pools
-            await perf.closed_loop(session, p, args.concurrency, 0.5, False)
-        for r in range(args.rounds):
-            for p in peers:
-                assert p.pid is not None
-                c0 = common.cpu_seconds(p.pid)
-                n, errors, _, el = await perf.closed_loop(
-                    session, p, args.concurrency, args.duration, False, first=(r + 1) * 10**7
-                )
-                name = p.target.name
-                ok[name] += n
-                failed[name] += errors
-                cpu[name] += common.cpu_seconds(p.pid) - c0
-                elapsed[name] += el
-    print(f"{'gateway':<16}{'req/s':>9}{'failed':>8}{'cpu ms/req':>12}")
-    for name in ok:
-        per_request_ms = cpu[name] / max(ok[name], 1) * 1e3
-        print(f"{name:<16}{ok[name] / elapsed[name]:>9.0f}{failed[name]:>8}{per_request_ms:>12.3f}")
 
 
 async def _asgi(n: int, keyed: bool) -> float:
@@ -226,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = f"http://{common.HOST}:{port}/v1"
                 headers = {"Authorization": f"Bearer {KEY}"} if "auth" in extra else {}
                 peers.append(perf.Peer(perf.Target(name, url, "auto", headers), proc.pid))
-            asyncio.run(_rounds(peers, args))
+            asyncio.run(ab.interleaved_rounds(peers, args))
         finally:
             for proc in reversed(procs):
                 proc.stop()
