@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from tests.conftest import BACKENDS, fleet_template
+from tests.leak_search import Seen
 from zeta_router.testing import Harness
 
 ALICE = "sk-alice-K3YVALUE-0001"
@@ -95,17 +96,6 @@ def ask(c: openai.OpenAI, model: str = "auto", **kw: Any) -> Any:
     return c.chat.completions.with_raw_response.create(
         model=model, messages=[{"role": "user", "content": "Say hi."}], **kw
     )
-
-
-class Seen:
-    """Every answer's status, headers and body, for the leak search."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def add(self, r: httpx.Response) -> httpx.Response:
-        self.texts.append(f"{r.status_code} {list(r.headers.multi_items())}\n{r.text}")
-        return r
 
 
 def test_missing_or_unknown_key_is_401_openai_style(gw: Harness) -> None:
@@ -322,7 +312,9 @@ def test_client_credentials_are_not_forwarded_upstream(gw: Harness) -> None:
 
 def test_no_key_value_or_hash_leaks(gw: Harness, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    seen = Seen()
+    needles = [*KEYS, *(sha(k) for k in KEYS), "K3YVALUE"]
+    needles += [bytes.fromhex(sha(k)).hex().upper() for k in KEYS]
+    seen = Seen(needles)
     with httpx.Client(base_url=gw.url, timeout=20) as c:
         body = {"model": "auto", "messages": [{"role": "user", "content": "Say hi."}]}
         for key in (*KEYS, "sk-wrong-K3YVALUE", f"Basic {ALICE}"):
@@ -357,12 +349,5 @@ def test_no_key_value_or_hash_leaks(gw: Harness, caplog: pytest.LogCaptureFixtur
         if rec.name.startswith(("zeta_router", "uvicorn"))
     ]
     assert any(rec.name == "zeta_router.access" for rec in caplog.records)
-    needles = [*KEYS, *(sha(k) for k in KEYS), "K3YVALUE"]
-    needles += [bytes.fromhex(sha(k)).hex().upper() for k in KEYS]
-    leaks = [
-        (n, t[max(0, t.find(n) - 120) : t.find(n) + 40])
-        for t in [*seen.texts, *logs]
-        for n in needles
-        if n in t
-    ]
+    leaks = seen.leaks(logs)
     assert not leaks, leaks

@@ -20,6 +20,7 @@ import httpx
 import openai
 import pytest
 
+from tests.leak_search import Seen
 from zeta_router.testing import Harness
 
 API_KEY = "sk-zeta-APIKEY-S3CR3T-7f3a9c"
@@ -76,25 +77,6 @@ def gw(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     h.close()
 
 
-class Seen:
-    """Everything the router said: bodies and headers of every answer."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def add(self, r: httpx.Response) -> httpx.Response:
-        self.texts.append(f"{r.status_code} {list(r.headers.multi_items())}\n{r.text}")
-        return r
-
-    def leaks(self, extra: list[str]) -> list[tuple[str, str]]:
-        return [
-            (secret, text[max(0, text.find(secret) - 200) : text.find(secret) + 50])
-            for text in [*self.texts, *extra]
-            for secret in SECRETS
-            if secret in text
-        ]
-
-
 def prefer(h: Harness, rid: str) -> None:
     for r in h.router.fleet.models["brain"].replicas:
         r.latency.value = 0.0001 if r.id == rid else 5.0
@@ -116,7 +98,7 @@ def log_text(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def test_secrets_never_leave_the_router(gw: Harness, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="zeta_router")
-    seen = Seen()
+    seen = Seen(SECRETS)
     admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
     with httpx.Client(base_url=gw.url, timeout=20) as c:
         # Success on each replica, JSON and SSE; each replica gets its own credential.
