@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zeta_router.config import parse_config
 from zeta_router.errors import Blame, FailureKind, UpstreamError
+from zeta_router.fleet.outcome import Reason
 from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.routing.attribution import Verdict
 from zeta_router.routing.decision import Attempt, Decision
@@ -27,7 +28,7 @@ def setup() -> tuple[Decision, Verdict, ReplicaState, ReplicaState]:
 
 def fail(d: Decision, r: ReplicaState, what: tuple[FailureKind, int]) -> UpstreamError:
     err = UpstreamError(what[0], "HTTP", what[1])
-    d.attempts.append(Attempt(r.model, r.id, err.reason, 0.1, err.blame))
+    d.attempts.append(Attempt(r.model, r.id, Reason.of(err), 0.1, err.blame))
     return err
 
 

@@ -106,7 +106,7 @@ def headers(resp: Response) -> dict[str, str]:
 
 def outcomes(resp: Response) -> list[tuple[str, str]]:
     assert resp.decision is not None
-    return [(a.replica, a.outcome) for a in resp.decision.attempts]
+    return [(a.replica, a.outcome.text) for a in resp.decision.attempts]
 
 
 async def test_the_preferred_model_serves_with_no_socket() -> None:

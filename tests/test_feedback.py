@@ -14,7 +14,8 @@ import yaml
 
 from zeta_router import cli
 from zeta_router.config import Config, FeedbackSettings, parse_config
-from zeta_router.errors import InvalidRequest, NotFound, Unprocessable
+from zeta_router.errors import FailureKind, InvalidRequest, NotFound, Unprocessable
+from zeta_router.fleet.outcome import SERVED, Reason
 from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.routing.feedback import Feedback
 from zeta_router.routing.policy import plan
@@ -27,8 +28,9 @@ def served(
 ) -> Decision:
     d = Decision(rid, "chat", 0.0)
     d.task, d.model, d.replica, d.status, d.ttfb_s = task, model, f"{model}-0", 200, ttfb
-    d.attempts = [Attempt(m, f"{m}-0", "503 unavailable", 0.01) for m in fails]
-    d.attempts.append(Attempt(model, f"{model}-0", "ok", ttfb))
+    busy = Reason(FailureKind.UNAVAILABLE, "503 unavailable")
+    d.attempts = [Attempt(m, f"{m}-0", busy, 0.01) for m in fails]
+    d.attempts.append(Attempt(model, f"{model}-0", SERVED, ttfb))
     fb.remember(d)
     fb.observe(d)
     return d
@@ -79,7 +81,7 @@ def test_client_errors_do_not_count_against_the_model() -> None:
     fb, _ = feedback()
     d = Decision("x", "chat", 0.0)
     d.task, d.status = "code", 400
-    d.attempts = [Attempt("coder", "coder-0", "4xx: bad request", 0.01)]
+    d.attempts = [Attempt("coder", "coder-0", Reason(FailureKind.CLIENT_ERROR, "4xx: bad"), 0.01)]
     fb.observe(d)
     assert fb.score("coder", "code") == 1.0
 

@@ -15,7 +15,9 @@ import pytest
 
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
+from zeta_router.errors import FailureKind
 from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.outcome import CLIENT_LEFT, SERVED, Reason, saturated_by
 from zeta_router.fleet.state import Fleet, Health, ScrapedLoad
 from zeta_router.ops.history import (
     FIELDS,
@@ -45,14 +47,14 @@ def decision(
     duration: float | None = 0.2,
     ttfb: float | None = 0.1,
     attempts: int = 1,
-    passed_over: tuple[tuple[str, str], ...] = (),
-    stream_error: str | None = None,
+    passed_over: tuple[tuple[str, Reason], ...] = (),
+    stream_error: Reason | None = None,
 ) -> Decision:
     d = Decision("zr-x-1", "chat", 0.0)
     d.profile = TaskProfile("code", 0.4, 0.9, 10, "heuristic", ())
     d.model, d.preferred, d.status = model, preferred or model, status
     d.duration_s, d.ttfb_s, d.stream_error = duration, ttfb, stream_error
-    d.attempts = [Attempt(model or "m", "r", "ok", 0.01) for _ in range(attempts)]
+    d.attempts = [Attempt(model or "m", "r", SERVED, 0.01) for _ in range(attempts)]
     d.passed_over = list(passed_over)
     return d
 
@@ -75,9 +77,10 @@ def test_status_classes() -> None:
     assert status_class(decision("m", status=404)) is StatusClass.CLIENT
     assert status_class(decision(None, status=429)) is StatusClass.SHED
     assert status_class(decision(None, status=503)) is StatusClass.SERVER
-    assert status_class(decision("m", stream_error="read timeout")) is StatusClass.CUT
+    cut = Reason(FailureKind.IDLE_TIMEOUT, "read timeout")
+    assert status_class(decision("m", stream_error=cut)) is StatusClass.CUT
     # The client leaving is not a broken answer.
-    assert status_class(decision("m", stream_error="client disconnected")) is StatusClass.OK
+    assert status_class(decision("m", stream_error=CLIENT_LEFT)) is StatusClass.OK
 
 
 def test_quantiles_nearest_rank() -> None:
@@ -100,14 +103,17 @@ def test_one_second_of_requests_and_fleet_state() -> None:
     # coder failed (retried once), brain served: a fallback; and one spill for saturation.
     w.observe(
         decision(
-            "brain", preferred="coder", attempts=2, passed_over=(("coder", "connect failed"),)
+            "brain",
+            preferred="coder",
+            attempts=2,
+            passed_over=(("coder", Reason(FailureKind.CONNECT, "connect failed")),),
         )
     )
     w.observe(
         decision(
             "brain",
             preferred="coder",
-            passed_over=(("coder", "saturated (4/4 in flight)"),),
+            passed_over=(("coder", saturated_by("saturated (4/4 in flight)")),),
         )
     )
     w.observe(decision(None, status=503, duration=0.01, ttfb=None))

@@ -222,7 +222,7 @@ async def test_long_non_stream_answers_are_generated_once(
     assert [raw.headers["x-zeta-attempts"] for _, raw in results] == ["1"] * 4
     replicas = pair.router.fleet.replicas
     pair.router.telemetry.flush()
-    log = [[(a.replica, a.outcome) for a in d.attempts] for d in pair.router.telemetry.recent]
+    log = [[(a.replica, a.outcome.text) for a in d.attempts] for d in pair.router.telemetry.recent]
     assert sum(replicas[r].requests for r in REPLICAS) == 2 + 4, f"sent twice: {log}"
     assert all(replicas[r].failures == 0 for r in REPLICAS)
 

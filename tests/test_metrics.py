@@ -9,8 +9,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
-from zeta_router.errors import FailureKind
-from zeta_router.ops.stats import Histogram, RequestStats, reason_class
+from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet.outcome import SERVED, Reason, Why
+from zeta_router.fleet.state import Fleet, Health
+from zeta_router.ops.stats import Histogram, RequestStats
 from zeta_router.router import Router
 from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.testing import Harness
@@ -48,19 +50,23 @@ def chat(h: Harness, content: str, model: str = "auto", stream: bool = False) ->
         c.chat.completions.create(model=model, messages=[{"role": "user", "content": content}])
 
 
-def test_reason_class_is_a_fixed_vocabulary() -> None:
-    assert reason_class("connect failed: ClientConnectorError") == "connect failed"
-    assert reason_class("503 unavailable: HTTP 503 Service temporarily unavailable") == (
-        "503 unavailable"
-    )
-    assert reason_class("circuit open") == "circuit open"
-    assert reason_class("circuit half_open; at max concurrency") == "circuit open"
-    assert reason_class("at max concurrency") == "saturated"
-    assert reason_class("down") == "down"
-    # Free text (a probe detail, an upstream message) never becomes a label value.
-    assert reason_class("probe said: my prompt was 'hello'") == "other"
+def test_reason_labels_are_a_fixed_vocabulary_whatever_the_text() -> None:
     for kind in FailureKind:
-        assert reason_class(f"{kind.value}: anything at all") == kind.value
+        err = UpstreamError(kind, "my prompt was 'hello'")
+        assert Reason.of(err).label.value == kind.value
+    config = parse_config({"models": {"m": {"replicas": [{"url": "http://x/v1"}] * 2}}})
+    a, b = Fleet(config).models["m"].replicas
+    a.breaker.force_open(0.0, "x", 60.0)
+    assert a.unavailable(1.0) == Reason(Why.CIRCUIT_OPEN, "circuit open")
+    b.max_concurrency, b.in_flight = 1, 1
+    assert b.unavailable(1.0) is not None and b.unavailable(1.0).label is Why.SATURATED
+    # Free text (a probe detail) never becomes a label value: the health state is the label.
+    a.breaker.reset(1.0)
+    a.health, a.health_detail = Health.DOWN, "probe said: my prompt was 'hello'"
+    why = a.unavailable(1.0)
+    assert why is not None and why.label.value == "down"
+    labels = {m.value for m in (*FailureKind, *Why, *Health)}
+    assert why.label.value in labels
 
 
 def test_histogram_buckets_are_cumulative_and_le_inclusive() -> None:
@@ -72,18 +78,21 @@ def test_histogram_buckets_are_cumulative_and_le_inclusive() -> None:
     assert abs(h.sum - 3.65) < 1e-9
 
 
+REFUSED = Reason(FailureKind.CONNECT, "connect failed: ClientConnectorError")
+
+
 def test_request_stats_from_decisions() -> None:
     stats = RequestStats()
     d = Decision("zr-1", "chat", 0.0, stream=True)
     d.profile = TaskProfile("code", 0.5, 0.83, 10, "heuristic", ())
     d.task, d.preferred, d.model, d.status = "code", "coder", "brain", 200
     d.attempts = [
-        Attempt("coder", "coder-0", "connect failed: ClientConnectorError", 0.001),
-        Attempt("brain", "brain-a", "ok", 0.2),
+        Attempt("coder", "coder-0", REFUSED, 0.001),
+        Attempt("brain", "brain-a", SERVED, 0.2),
     ]
-    d.passed_over = [("coder", "connect failed: ClientConnectorError")]
+    d.passed_over = [("coder", REFUSED)]
     d.ttfb_s, d.duration_s, d.router_overhead_s = 0.2, 1.5, 0.0003
-    d.stream_error = "stream idle timeout"
+    d.stream_error = Reason(FailureKind.IDLE_TIMEOUT, "stream idle timeout")
     stats.observe(d)
     shed = Decision("zr-2", "chat", 0.0)
     shed.task, shed.preferred, shed.status = "simple", "small", 429

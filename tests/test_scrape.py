@@ -158,7 +158,7 @@ async def test_scrape_once_sets_load_and_failures_leave_it_to_go_stale() -> None
     assert a.scraped is not None and a.scraped.at == 100.0  # kept, now 15 s old
     assert fleet.replicas["b"].scraped is not None and fleet.replicas["b"].scraped.at == 115.0
     # Older than stale_after_s (10 s): saturated, whatever it said.
-    assert replica_saturation(a, clock.now, 10.0, 0.95) == "load metrics stale"
+    assert str(replica_saturation(a, clock.now, 10.0, 0.95)) == "load metrics stale"
 
 
 async def test_server_without_metrics_uses_slots_or_is_left_alone() -> None:
@@ -203,13 +203,13 @@ def test_saturation_needs_every_replica_saturated() -> None:
     )
     a, b = Fleet(cfg).models["m"].replicas
     a.in_flight = 2
-    assert replica_saturation(a, 0.0, 10.0, 0.95) == "2/2 in flight"
-    assert saturation([a, b], 0.0, 10.0, 0.95) == ""
+    assert str(replica_saturation(a, 0.0, 10.0, 0.95)) == "2/2 in flight"
+    assert saturation([a, b], 0.0, 10.0, 0.95) is None
     b.scraped = ScrapedLoad(waiting=3.0, at=0.0)
-    assert saturation([a, b], 0.0, 10.0, 0.95) == "2/2 in flight"
-    assert replica_saturation(b, 0.0, 10.0, 0.95) == "3 queued in the backend"
+    assert str(saturation([a, b], 0.0, 10.0, 0.95)) == "2/2 in flight"
+    assert str(replica_saturation(b, 0.0, 10.0, 0.95)) == "3 queued in the backend"
     b.scraped = ScrapedLoad(waiting=0.0, kv_usage=0.99, at=0.0)
-    assert replica_saturation(b, 0.0, 10.0, 0.95) == "KV cache 99% full"
+    assert str(replica_saturation(b, 0.0, 10.0, 0.95)) == "KV cache 99% full"
 
 
 @pytest.mark.parametrize("flavor", ["vllm", "llamacpp", "sglang"])

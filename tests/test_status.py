@@ -11,6 +11,8 @@ import pytest
 
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
+from zeta_router.errors import FailureKind
+from zeta_router.fleet.outcome import SERVED, Reason
 from zeta_router.ops.status import REDACTED, redact_config
 from zeta_router.ops.telemetry import Telemetry
 from zeta_router.routing.decision import Attempt, Decision
@@ -146,15 +148,18 @@ def test_dashboard_is_a_self_contained_page(harness: Harness) -> None:
 # -- the per-request log line -------------------------------------------------------------------
 
 
+BUSY = Reason(FailureKind.UNAVAILABLE, "503 unavailable: HTTP 503")
+
+
 def _decision(prompt: str | None = None) -> Decision:
     d = Decision("zr-abc-1", "chat", 0.0, stream=False)
     d.profile = TaskProfile("code", 0.4, 0.91, 20, "heuristic", ())
     d.task, d.preferred, d.model, d.replica, d.status = "code", "coder", "brain", "brain-a", 200
     d.attempts = [
-        Attempt("coder", "coder-0", "503 unavailable: HTTP 503", 0.01),
-        Attempt("brain", "brain-a", "ok", 0.12),
+        Attempt("coder", "coder-0", BUSY, 0.01),
+        Attempt("brain", "brain-a", SERVED, 0.12),
     ]
-    d.passed_over = [("coder", "503 unavailable: HTTP 503")]
+    d.passed_over = [("coder", BUSY)]
     d.ttfb_s, d.duration_s, d.tokens = 0.12, 0.5, 42
     d.prompt = prompt
     return d

@@ -1,7 +1,10 @@
 """Live state of every model and replica: load, latency estimates, breaker, health.
 
-This is plain data plus small, allocation-free updates; decisions read it, the request path and
-background tasks (probes, scrapes, supervisor) write it. All times come from the router's clock.
+This is plain data plus small, allocation-free updates; decisions read it. What requests do to
+a replica arrives through one door, :meth:`ReplicaState.record`, with a typed outcome
+(:mod:`zeta_router.fleet.outcome`): it is the only writer of the breaker, latency and
+in-flight state on the request path, and it tells the fleet's subscribers (metrics, logs, a
+shared-state backend) what happened. All times come from the router's clock.
 """
 
 from __future__ import annotations
@@ -16,6 +19,26 @@ from urllib.parse import urlsplit, urlunsplit
 from zeta_router.config import Config, Model, Replica, replica_id
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.breaker import Breaker, BreakerState
+from zeta_router.fleet.outcome import (
+    AT_MAX_CONCURRENCY,
+    COOLING_DOWN,
+    NO_REPLICA_LEFT,
+    Decoded,
+    Failed,
+    FirstByte,
+    GivenUp,
+    Held,
+    Neutral,
+    Outcome,
+    Overdue,
+    Reason,
+    Released,
+    Sent,
+    Served,
+    StreamBroke,
+    Subscriber,
+    Why,
+)
 
 #: How long a replica answering llama.cpp's 503 "Loading model" is left alone.
 LOADING_PAUSE_S = 2.0
@@ -147,6 +170,7 @@ class ReplicaState:
         "request_faults",
         "requests",
         "scraped",
+        "subscribers",
         "successes",
         "ttfb_samples",
         "upstream_model",
@@ -154,8 +178,17 @@ class ReplicaState:
     )
 
     def __init__(
-        self, model: str, index: int, cfg: Replica, config: Config, *, initial_latency_s: float
+        self,
+        model: str,
+        index: int,
+        cfg: Replica,
+        config: Config,
+        *,
+        initial_latency_s: float,
+        subscribers: list[Subscriber] | None = None,
     ) -> None:
+        #: The fleet's subscribers (one list shared by every replica of the fleet).
+        self.subscribers: list[Subscriber] = subscribers if subscribers is not None else []
         self.model = model
         self.index = index
         self.id = replica_id(model, index, cfg)
@@ -195,18 +228,23 @@ class ReplicaState:
         #: Bare 5xx/404s blamed on their requests since this replica last served one.
         self.request_faults = 0
 
-    def unavailable_reason(self, now: float) -> str | None:
+    def unavailable(self, now: float) -> Reason | None:
         """Why this replica cannot take a request now, or None when it can."""
         if self.health not in USABLE_HEALTH:
-            return self.health_detail or self.health.value
+            return Reason(self.health, self.health_detail or self.health.value)
         if not self.breaker.can_try(now):
-            return f"circuit {self.breaker.state.value}"
+            return Reason(Why.CIRCUIT_OPEN, f"circuit {self.breaker.state.value}")
         if now < self.cooldown_until:
-            return "cooling down (Retry-After)"
+            return COOLING_DOWN
         limit = self.max_concurrency
         if limit is not None and self.in_flight + self.remote_in_flight >= limit:
-            return "at max concurrency"
+            return AT_MAX_CONCURRENCY
         return None
+
+    def unavailable_reason(self, now: float) -> str | None:
+        """:meth:`unavailable`'s text (status pages)."""
+        why = self.unavailable(now)
+        return None if why is None else why.text
 
     def available(self, now: float) -> bool:
         return (
@@ -219,7 +257,41 @@ class ReplicaState:
             )
         )
 
-    # -- outcomes of requests sent here: the only writers of breaker and latency state --------
+    # -- outcomes of requests sent here: the only writer of breaker and latency state --------
+
+    def record(self, outcome: Outcome) -> None:
+        """Apply what an attempt on this replica did, then tell the subscribers."""
+        breaker = self.breaker
+        before = breaker.state
+        # The common outcomes first: a match is a chain of isinstance checks.
+        match outcome:
+            case Sent(now=now):
+                breaker.on_attempt(now)
+                self.in_flight += 1
+                self.requests += 1
+            case Released():
+                self.in_flight -= 1
+            case Served(now=now, ttfb=ttfb, stream=stream):
+                self.on_success(now, ttfb, stream=stream)
+            case FirstByte(now=now, ttfb=ttfb, verdict=verdict):
+                self.observe_ttfb(ttfb, now)
+                if not verdict:
+                    breaker.on_neutral()
+            case Failed(error=err, now=now, elapsed=elapsed):
+                self.on_failure(err, now, elapsed)
+            case Held() | Neutral():
+                breaker.on_neutral()
+            case GivenUp(now=now, elapsed=elapsed):
+                self.on_given_up(elapsed, now)
+            case Overdue(now=now, waited=waited):
+                self.latency.observe_at_least(waited, now)
+            case Decoded(elapsed=elapsed, tokens=tokens):
+                self.observe_decode(elapsed, tokens)
+            case StreamBroke(error=err, now=now):
+                self.failures += 1
+                breaker.on_failure(now, err.reason, stream_break=True)
+        for sub in self.subscribers:
+            sub(self.id, outcome, before, breaker.state)
 
     def on_failure(self, err: UpstreamError, now: float, elapsed: float = 0.0) -> None:
         """A failed attempt that took ``elapsed`` seconds."""
@@ -340,12 +412,25 @@ class ModelState:
         self.config = config
         self.replicas = replicas
 
+    def unavailable(self, now: float) -> Reason | None:
+        """Why no replica of this model can take a request now (every distinct reason, the
+        first one's label), or None when one can."""
+        reasons: dict[str, Reason] = {}
+        for r in self.replicas:
+            why = r.unavailable(now)
+            if why is None:
+                return None
+            reasons.setdefault(why.text, why)
+        if not reasons:
+            return NO_REPLICA_LEFT
+        texts = sorted(reasons)
+        return Reason(reasons[texts[0]].label, "; ".join(t for t in texts if t))
+
     def unavailable_reason(self, now: float) -> str | None:
-        reasons = [r.unavailable_reason(now) for r in self.replicas]
-        if any(r is None for r in reasons):
-            return None
-        distinct = sorted({r for r in reasons if r})
-        return "; ".join(distinct)
+        if not self.replicas:
+            return ""
+        why = self.unavailable(now)
+        return None if why is None else why.text
 
     def in_flight(self) -> int:
         return sum(r.in_flight + r.remote_in_flight for r in self.replicas)
@@ -354,14 +439,33 @@ class ModelState:
 class Fleet:
     """Every model's live state, built from a config; keeps replica state across reloads."""
 
-    def __init__(self, config: Config, *, initial_latency_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        initial_latency_s: float = 0.05,
+        subscribers: list[Subscriber] | None = None,
+    ) -> None:
+        #: Told of every replica outcome; shared with a reload's fresh replicas.
+        self.subscribers: list[Subscriber] = subscribers if subscribers is not None else []
         self.models: dict[str, ModelState] = {}
         self.replicas: dict[str, ReplicaState] = {}
         for name, model in config.models.items():
             states = tuple(
-                ReplicaState(name, i, rep, config, initial_latency_s=initial_latency_s)
+                ReplicaState(
+                    name,
+                    i,
+                    rep,
+                    config,
+                    initial_latency_s=initial_latency_s,
+                    subscribers=self.subscribers,
+                )
                 for i, rep in enumerate(model.replicas)
             )
             self.models[name] = ModelState(name, model, states)
             for st in states:
                 self.replicas[st.id] = st
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Tell ``subscriber`` of every outcome on every replica, now and after reloads."""
+        self.subscribers.append(subscriber)

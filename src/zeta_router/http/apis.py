@@ -25,6 +25,7 @@ import orjson
 from zeta_router.analysis.profile import prompt_from_messages
 from zeta_router.config import Api, Model
 from zeta_router.errors import InvalidRequest, RouterError
+from zeta_router.fleet.outcome import UPSTREAM_EVENT
 from zeta_router.http.protocol import (
     UPSTREAM_PATHS,
     ApiRequest,
@@ -329,7 +330,7 @@ async def _native(
                 continue
             seq += block.count(b"\n\n")
             if b"error" in block and any(n == "error" for n, _ in split_events(block)):
-                d.stream_error = d.stream_error or "upstream error event"
+                d.stream_error = d.stream_error or UPSTREAM_EVENT
             if kind == "responses" and api.store and b"response.completed" in block:
                 for name, payload in split_events(block):
                     if name == "response.completed":

@@ -23,6 +23,7 @@ from zeta_router.errors import (
     NotFound,
     RouterError,
 )
+from zeta_router.fleet.outcome import INTERNAL_ERROR, SHUTDOWN
 from zeta_router.http import apis
 from zeta_router.http.asgi import Handler, Message, Receive, Scope, Send, json_response, read_body
 from zeta_router.http.auth import Caller, Gate
@@ -428,7 +429,7 @@ class App:
                 # explicit error event rather than a truncation the client cannot tell apart.
                 log.exception("stream relay failed")
                 if resp.decision is not None:
-                    resp.decision.stream_error = "internal error"
+                    resp.decision.stream_error = INTERNAL_ERROR
                 event = sse_error_event(
                     "The router hit an internal error; the answer above is incomplete.",
                     kind="server_error",
@@ -439,7 +440,7 @@ class App:
                 if not self._cut_here():
                     raise
                 if resp.decision is not None:
-                    resp.decision.stream_error = "shutdown"
+                    resp.decision.stream_error = SHUTDOWN
                 event = sse_error_event(
                     "The router is shutting down; the answer above is incomplete.",
                     kind="server_error",

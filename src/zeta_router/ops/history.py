@@ -27,9 +27,9 @@ from types import MappingProxyType
 import orjson
 
 from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.outcome import UNAVAILABLE, Why
 from zeta_router.fleet.periodic import Periodic
 from zeta_router.fleet.state import Health, ReplicaState
-from zeta_router.ops.stats import reason_class
 from zeta_router.routing.decision import Decision
 
 log = logging.getLogger("zeta_router.history")
@@ -54,7 +54,7 @@ class StatusClass(StrEnum):
 
 
 def status_class(d: Decision) -> StatusClass:
-    if d.stream_error is not None and d.stream_error != "client disconnected":
+    if d.stream_error is not None and d.stream_error.label is not Why.CLIENT_LEFT:
         return StatusClass.CUT
     return _http_class(d.status)
 
@@ -120,8 +120,8 @@ class RequestWindow:
         preferred = d.preferred
         if preferred is not None and model != preferred:
             # The same split as zeta_fallbacks_total's reason label: "saturated" is a spill.
-            why = reason_class(dict(d.passed_over).get(preferred, "unavailable"))
-            if why == "saturated":
+            why = dict(d.passed_over).get(preferred, UNAVAILABLE)
+            if why.label is Why.SATURATED:
                 self.spills += 1
             else:
                 self.fallbacks += 1

@@ -7,7 +7,7 @@ scrapes. Nothing is registered in prometheus_client's global registry: each app 
 :class:`~prometheus_client.CollectorRegistry`, so two routers in one process never share series.
 
 Label values are bounded: model and replica names come from the config, tasks from the config's
-task list, reasons from :func:`reason_class` (a fixed vocabulary), never request ids or text.
+task list, reasons from the typed outcomes' labels (enum values), never request ids or text.
 """
 
 from __future__ import annotations

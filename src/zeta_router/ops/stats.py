@@ -1,6 +1,7 @@
 """Per-request counters, fed off the response path (one ``observe`` per finished request by
-the telemetry drain task: a few dict increments and bisects), and the fixed vocabulary of
-reasons their label values come from. :mod:`zeta_router.ops.metrics` exports them.
+the telemetry drain task: a few dict increments and bisects). Reason labels are the typed
+outcomes' own (:class:`zeta_router.fleet.outcome.Reason`): a fixed vocabulary of enum values,
+never text. :mod:`zeta_router.ops.metrics` exports them.
 """
 
 from __future__ import annotations
@@ -9,43 +10,13 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 
-from zeta_router.errors import Blame, FailureKind
-from zeta_router.fleet.state import Health
+from zeta_router.errors import Blame
+from zeta_router.fleet.outcome import UNAVAILABLE
 from zeta_router.routing.decision import Decision
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-
-#: Reason prefixes that are not upstream failures: the router passed a model over.
-_PASS_REASONS = (
-    ("circuit ", "circuit open"),
-    ("at max concurrency", "saturated"),
-    ("saturated", "saturated"),
-    ("queue full", "saturated"),
-    ("cooling down", "cooling down"),
-    ("retry budget", "retry budget exhausted"),
-    ("no replica left", "no replica left"),
-    ("removed by reload", "draining"),
-    ("max_complexity", "max_complexity"),
-)
-_FAILURE_VALUES = tuple(k.value for k in FailureKind)
-_HEALTH_VALUES = tuple(h.value for h in Health)
-
-
-def reason_class(reason: str) -> str:
-    """Map a free-text reason to a small fixed vocabulary usable as a label value."""
-    head = reason.split("; ", 1)[0]
-    for value in _FAILURE_VALUES:
-        if head.startswith(value):
-            return value
-    for prefix, label in _PASS_REASONS:
-        if head.startswith(prefix):
-            return label
-    if head in _HEALTH_VALUES:
-        return head
-    return "other"
-
 
 class Histogram:
     """Bucket counts plus a sum; ``observe`` is one bisect and two adds."""
@@ -107,19 +78,19 @@ class RequestStats:
         for a in d.attempts[1:]:
             self.retries[a.model] += 1
         for a in d.attempts:
-            if a.outcome != "ok":
-                self.attempt_failures[(a.model, reason_class(a.outcome))] += 1
+            outcome = a.outcome
+            if not outcome.ok:
+                label = outcome.label.value
+                self.attempt_failures[(a.model, label)] += 1
                 if a.blame is Blame.REQUEST:
-                    self.request_faults[(a.model, reason_class(a.outcome))] += 1
+                    self.request_faults[(a.model, label)] += 1
         if d.model is not None and d.preferred is not None and d.model != d.preferred:
-            why = dict(d.passed_over).get(d.preferred, "unavailable")
-            self.fallbacks[(d.preferred, d.model, reason_class(why))] += 1
+            why = dict(d.passed_over).get(d.preferred, UNAVAILABLE)
+            self.fallbacks[(d.preferred, d.model, why.label.value)] += 1
         if d.status == 429:
             self.shed[d.preferred or "none"] += 1
-        if d.stream_error:
-            err = d.stream_error
-            why = err if err == "client disconnected" else reason_class(err)
-            self.stream_errors[(model, why)] += 1
+        if d.stream_error is not None:
+            self.stream_errors[(model, d.stream_error.label.value)] += 1
 
 
 def _hist(table: dict[str, Histogram], key: str, bounds: Sequence[float]) -> Histogram:

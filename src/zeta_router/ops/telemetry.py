@@ -19,8 +19,9 @@ from typing import Any
 
 import orjson
 
+from zeta_router.fleet.outcome import UNAVAILABLE
 from zeta_router.ops.history import RequestWindow
-from zeta_router.ops.stats import RequestStats, reason_class
+from zeta_router.ops.stats import RequestStats
 from zeta_router.routing.decision import Decision
 
 access_log = logging.getLogger("zeta_router.access")
@@ -114,7 +115,7 @@ class Telemetry:
         p = d.profile
         fb_reason = None
         if d.fallback is not None and d.preferred is not None:
-            fb_reason = reason_class(dict(d.passed_over).get(d.preferred, "unavailable"))
+            fb_reason = dict(d.passed_over).get(d.preferred, UNAVAILABLE).label.value
         out: dict[str, Any] = {
             "event": "request",
             "id": d.request_id,
@@ -134,16 +135,16 @@ class Telemetry:
             "overhead_ms": _ms(d.router_overhead_s),
             "tokens": d.tokens,
         }
-        failures = [a for a in d.attempts if a.outcome != "ok"]
+        failures = [a for a in d.attempts if not a.outcome.ok]
         if failures:
             out["failures"] = [
-                {"replica": a.replica, "reason": reason_class(a.outcome), "blame": a.blame}
+                {"replica": a.replica, "reason": a.outcome.label.value, "blame": a.blame}
                 for a in failures
             ]
         if d.client is not None:
             out["client"] = d.client
         if d.stream_error:
-            out["stream_error"] = d.stream_error
+            out["stream_error"] = d.stream_error.text
         if d.error:
             out["error"] = d.error
         if self.log_prompts and d.prompt is not None:

@@ -24,6 +24,7 @@ from typing import Any
 from zeta_router.clock import Clock, as_clock
 from zeta_router.config import AdmissionSettings, Config
 from zeta_router.errors import Overloaded
+from zeta_router.fleet.outcome import Reason, Why, saturated_by
 from zeta_router.fleet.scrape import is_stale
 from zeta_router.fleet.state import Fleet, ModelState, ReplicaState
 from zeta_router.routing.feedback import Feedback
@@ -31,35 +32,41 @@ from zeta_router.routing.feedback import Feedback
 # -- saturation --------------------------------------------------------------------------------
 
 
-def replica_saturation(r: ReplicaState, now: float, stale_after_s: float, kv_full: float) -> str:
-    """Why a usable replica should not take more work now, or "" when it may."""
+_METRICS_STALE = saturated_by("load metrics stale")
+
+
+def replica_saturation(
+    r: ReplicaState, now: float, stale_after_s: float, kv_full: float
+) -> Reason | None:
+    """Why a usable replica should not take more work now, or None when it may."""
     used = r.in_flight + r.remote_in_flight
     if r.max_concurrency is not None and used >= r.max_concurrency:
-        return f"{used}/{r.max_concurrency} in flight"
+        return saturated_by(f"{used}/{r.max_concurrency} in flight")
     s = r.scraped
     if s is None:
-        return ""
+        return None
     if is_stale(s, now, stale_after_s):
-        return "load metrics stale"
+        return _METRICS_STALE
     if s.waiting >= 1.0:
-        return f"{s.waiting:g} queued in the backend"
+        return saturated_by(f"{s.waiting:g} queued in the backend")
     if s.kv_usage is not None and s.kv_usage >= kv_full:
-        return f"KV cache {s.kv_usage:.0%} full"
-    return ""
+        return saturated_by(f"KV cache {s.kv_usage:.0%} full")
+    return None
 
 
 def saturation(
     replicas: Sequence[ReplicaState], now: float, stale_after_s: float, kv_full: float
-) -> str:
-    """Why every one of ``replicas`` is saturated, or "" as soon as one is not.
+) -> Reason | None:
+    """Why every one of ``replicas`` is saturated (the first one's reason), or None as soon as
+    one is not.
 
     Returns at the first replica with room, so on an unloaded fleet this is one or two attribute
     reads per request."""
-    why = ""
+    why: Reason | None = None
     for r in replicas:
         w = replica_saturation(r, now, stale_after_s, kv_full)
-        if not w:
-            return ""
+        if w is None:
+            return None
         why = why or w
     return why
 
@@ -73,7 +80,8 @@ def capacity_bound(ms: ModelState, now: float, skip: Sequence[str] = ()) -> list
             continue
         if r.in_flight + r.remote_in_flight < r.max_concurrency:
             continue
-        if r.unavailable_reason(now) == "at max concurrency":
+        why = r.unavailable(now)
+        if why is not None and why.label is Why.SATURATED:
             out.append(r)
     return out
 
@@ -328,7 +336,8 @@ def load_report(
     models = []
     for name, ms in fleet.models.items():
         usable = [r for r in ms.replicas if r.available(now)]
-        why = saturation(usable, now, h.stale_after_s, kv_full) if usable else ""
+        full = saturation(usable, now, h.stale_after_s, kv_full) if usable else None
+        why = "" if full is None else full.text
         if not usable:
             bound = capacity_bound(ms, now)
             why = "at capacity" if bound else (ms.unavailable_reason(now) or "unavailable")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zeta_router.errors import DeadlineExceeded, NoCapacity, RouterError
+from zeta_router.fleet.outcome import Reason
 from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.routing.decision import Decision
 from zeta_router.routing.policy import Plan
@@ -14,7 +15,7 @@ from zeta_router.routing.policy import Plan
 
 def exhausted(
     d: Decision,
-    passed_over: dict[str, str],
+    passed_over: dict[str, Reason],
     p: Plan,
     why: str | None,
     fleet: Fleet,
@@ -40,7 +41,7 @@ def exhausted(
         extra={
             "zeta": {
                 "task": d.task,
-                "tried": [{"model": m, "reason": r} for m, r in passed_over.items()],
+                "tried": [{"model": m, "reason": r.text} for m, r in passed_over.items()],
                 "not_capable": [{"model": m, "reason": r} for m, r in p.skipped],
                 "attempts": len(d.attempts),
             }
@@ -48,7 +49,7 @@ def exhausted(
     )
 
 
-def deadline_error(passed_over: dict[str, str]) -> RouterError:
+def deadline_error(passed_over: dict[str, Reason]) -> RouterError:
     tried = "; ".join(f"{m}: {r}" for m, r in passed_over.items()) or "nothing yet"
     return DeadlineExceeded(f"The request deadline passed before any model answered ({tried})")
 

@@ -11,14 +11,15 @@ from typing import Any
 
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.errors import Blame
+from zeta_router.fleet.outcome import Reason
 
 
 @dataclass(slots=True)
 class Attempt:
     model: str
     replica: str
-    #: "ok", or the failure reason.
-    outcome: str
+    #: SERVED, or why it failed (its label is the metrics' vocabulary).
+    outcome: Reason
     elapsed_s: float
     #: For a failure: whose fault it was (UNSURE until another replica decided).
     blame: Blame | None = None
@@ -38,7 +39,7 @@ class Decision:
     route: str = ""
     attempts: list[Attempt] = field(default_factory=list)
     #: Why each model before the serving one was passed over, in order.
-    passed_over: list[tuple[str, str]] = field(default_factory=list)
+    passed_over: list[tuple[str, Reason]] = field(default_factory=list)
     status: int = 0
     error: str | None = None
     stream: bool = False
@@ -47,7 +48,7 @@ class Decision:
     router_overhead_s: float | None = None
     tokens: int | None = None
     #: The stream broke after bytes reached the client (ended with an SSE error event).
-    stream_error: str | None = None
+    stream_error: Reason | None = None
     queued_s: float = 0.0
     #: The last user message, kept only when server.log_prompts is on (prompts are user data).
     prompt: str | None = None
@@ -77,13 +78,18 @@ class Decision:
             "fallback": self.fallback,
             "attempts": len(self.attempts),
             "attempt_log": [
-                {"model": a.model, "replica": a.replica, "outcome": a.outcome, "blame": a.blame}
+                {
+                    "model": a.model,
+                    "replica": a.replica,
+                    "outcome": a.outcome.text,
+                    "blame": a.blame,
+                }
                 for a in self.attempts
             ],
             "status": self.status,
             "error": self.error,
             "stream": self.stream,
-            "stream_error": self.stream_error,
+            "stream_error": None if self.stream_error is None else self.stream_error.text,
             "ttfb_ms": None if self.ttfb_s is None else round(self.ttfb_s * 1000, 2),
             "latency_ms": None if self.duration_s is None else round(self.duration_s * 1000, 2),
             "queued_ms": round(self.queued_s * 1000, 2),

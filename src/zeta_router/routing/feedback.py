@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from zeta_router.config import FeedbackSettings, Model
-from zeta_router.errors import Blame, InvalidRequest, NotFound, Unprocessable
+from zeta_router.errors import Blame, FailureKind, InvalidRequest, NotFound, Unprocessable
+from zeta_router.fleet.outcome import Why
 from zeta_router.routing.decision import Decision
 from zeta_router.routing.policy import Candidate, Plan
 
@@ -48,7 +49,7 @@ MAX_COMMENT_CHARS = 4000
 #: is clearly past it, and not tied at it, where the first moment of decay would undo the swap.
 SWAP_SHARE = 0.45
 #: Outcomes that say nothing about the model (the request was bad, or the client left).
-_NOT_THE_MODEL = ("4xx", "cancelled")
+_NOT_THE_MODEL = frozenset({FailureKind.CLIENT_ERROR, FailureKind.CANCELLED})
 
 
 @dataclass(slots=True)
@@ -134,12 +135,12 @@ class Feedback:
         for a in d.attempts:
             if a.blame is Blame.REQUEST:
                 continue  # the request's own fault says nothing about the model
-            if a.outcome != "ok" and not a.outcome.startswith(_NOT_THE_MODEL):
+            if not a.outcome.ok and a.outcome.label not in _NOT_THE_MODEL:
                 self._move(a.model, d.task, -ERROR_STEP, now).errors += 1
         model = d.model
         if model is None or d.status != 200:
             return
-        if d.stream_error is not None and d.stream_error != "client disconnected":
+        if d.stream_error is not None and d.stream_error.label is not Why.CLIENT_LEFT:
             self._move(model, d.task, -ERROR_STEP, now).errors += 1
         else:
             self._success(model, d.task, d.ttfb_s, now)

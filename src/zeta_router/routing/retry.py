@@ -23,6 +23,7 @@ from zeta_router.errors import (
     UpstreamError,
     UpstreamFault,
 )
+from zeta_router.fleet.outcome import NO_REPLICA_LEFT, RETRY_BUDGET, Reason, saturated_by
 from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import ParsedRequest
 from zeta_router.http.response import Response
@@ -58,7 +59,7 @@ class _Walk:
 
     attempts_left: int
     #: Why each model was passed over, in the order they were.
-    passed_over: dict[str, str] = field(default_factory=dict)
+    passed_over: dict[str, Reason] = field(default_factory=dict)
     #: Replicas that failed transiently this pass: worth a second pass after a back-off.
     transient: list[tuple[ReplicaState, UpstreamError]] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
@@ -137,7 +138,7 @@ async def _walk(
                         config, admission, state.fleet, p, idx, d, tried, passed_over, now
                     )
                     if to is not None:
-                        passed_over[cand.model] = f"saturated ({why})"
+                        passed_over[cand.model] = saturated_by(f"saturated ({why})")
                         w.spill = f"spill: {cand.model} saturated ({why})"
                         spill_to = to
                         break
@@ -147,10 +148,10 @@ async def _walk(
                         continue
                 if not usable:
                     if cand.model not in passed_over:
-                        passed_over[cand.model] = ms.unavailable_reason(now) or "no replica left"
+                        passed_over[cand.model] = ms.unavailable(now) or NO_REPLICA_LEFT
                     break
                 if d.attempts and not engine.budget.try_spend():
-                    passed_over.setdefault(cand.model, "retry budget exhausted")
+                    passed_over.setdefault(cand.model, RETRY_BUDGET)
                     raise _exhausted(state, clock, d, passed_over, p, "retry budget exhausted")
                 replica = engine.strategy.pick(usable, now)
                 if engine.shared.gated(replica) and not await engine.shared.acquire(replica):
@@ -168,7 +169,7 @@ async def _walk(
                 if fault is not None:
                     raise relay.upstream_fault(fault.replica, fault.error, d)
                 err = result.error
-                passed_over[cand.model] = err.reason
+                passed_over[cand.model] = Reason.of(err)
                 # A held failure (no verdict yet) is not tried on the same replica again.
                 if err.kind in _TRANSIENT and err.blame is Blame.REPLICA:
                     w.transient.append((replica, err))
@@ -187,6 +188,11 @@ async def _walk(
 
 
 def _exhausted(
-    state: State, clock: Clock, d: Decision, passed_over: dict[str, str], p: Plan, why: str | None
+    state: State,
+    clock: Clock,
+    d: Decision,
+    passed_over: dict[str, Reason],
+    p: Plan,
+    why: str | None,
 ) -> NoCapacity:
     return exhausted(d, passed_over, p, why, state.fleet, state.retry_at, clock())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zeta_router.config import Config
+from zeta_router.fleet.outcome import Reason, Why, saturated_by
 from zeta_router.fleet.state import Fleet, ModelState, ReplicaState
 from zeta_router.routing.admission import Admission, capacity_bound, saturation
 from zeta_router.routing.decision import Decision
@@ -24,16 +25,16 @@ def saturated(
     tried: set[str],
     now: float,
     admitted: bool,
-) -> str:
-    """Why ``ms`` should take no more work now, or "" when it may."""
+) -> Reason | None:
+    """Why ``ms`` should take no more work now, or None when it may."""
     if not usable:
         bound = capacity_bound(ms, now, tuple(tried))
         if not bound:
-            return ""  # unavailable for other reasons: the failure path handles it
+            return None  # unavailable for other reasons: the failure path handles it
         used = sum(r.in_flight + r.remote_in_flight for r in bound)
-        return f"{used}/{sum(r.max_concurrency or 0 for r in bound)} in flight"
+        return saturated_by(f"{used}/{sum(r.max_concurrency or 0 for r in bound)} in flight")
     if admission.pending and not admitted and admission.busy(ms.name):
-        return f"{admission.waiting(ms.name)} waiting"
+        return saturated_by(f"{admission.waiting(ms.name)} waiting")
     h = config.health
     return saturation(usable, now, h.stale_after_s, config.admission.kv_cache_full)
 
@@ -46,7 +47,7 @@ def spill_target(
     idx: int,
     d: Decision,
     tried: set[str],
-    passed_over: dict[str, str],
+    passed_over: dict[str, Reason],
     now: float,
 ) -> int | None:
     """The first later candidate that may take this task and has room. A pinned model's
@@ -54,19 +55,20 @@ def spill_target(
     if not config.admission.spill or p.candidates[idx].model == p.pinned:
         return None
     complexity = d.profile.complexity if d.profile is not None else 0.0
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, Reason]] = []
     for j in range(idx + 1, len(p.candidates)):
         ms = fleet.models[p.candidates[j].model]
         limit = ms.config.max_complexity
         if limit < complexity:
-            skipped.append((ms.name, f"max_complexity {limit:g} < {complexity:.2f}"))
+            why = f"max_complexity {limit:g} < {complexity:.2f}"
+            skipped.append((ms.name, Reason(Why.MAX_COMPLEXITY, why)))
             continue
         usable = [r for r in ms.replicas if r.id not in tried and r.available(now)]
         if not usable:
             continue
-        why = saturated(config, admission, ms, usable, tried, now, False)
-        if why:
-            skipped.append((ms.name, f"saturated ({why})"))
+        full = saturated(config, admission, ms, usable, tried, now, False)
+        if full is not None:
+            skipped.append((ms.name, saturated_by(f"saturated ({full})")))
             continue
         for name, reason in skipped:
             passed_over.setdefault(name, reason)

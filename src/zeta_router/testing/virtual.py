@@ -22,6 +22,7 @@ from zeta_router.clock import Timer
 from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.outcome import CANCELLED
 from zeta_router.http.protocol import parse_request
 from zeta_router.router import RequestOptions, Router
 from zeta_router.testing.mock_transport import MockRequest, MockTransport, hang
@@ -231,7 +232,7 @@ def simulate(
                 else:
                     run.failed += 1
                 lead = d.attempts[0]
-                if lead.outcome == "cancelled" and len(d.attempts) > 1:
+                if lead.outcome is CANCELLED and len(d.attempts) > 1:
                     lead = d.attempts[1]  # a hedge that lost to the primary is recorded first
                 run.first[lead.replica] += 1
                 for a in d.attempts:

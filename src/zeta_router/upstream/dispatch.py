@@ -14,7 +14,18 @@ from typing import Any
 
 from zeta_router.clock import Clock
 from zeta_router.config import Timeouts
-from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.errors import UpstreamError
+from zeta_router.fleet.outcome import (
+    CANCELLED,
+    LOST_HEDGE,
+    RELEASED,
+    Failed,
+    FirstByte,
+    GivenUp,
+    Overdue,
+    Sent,
+    Served,
+)
 from zeta_router.fleet.state import ReplicaState
 from zeta_router.http import apis
 from zeta_router.http.protocol import ParsedRequest
@@ -27,7 +38,7 @@ from zeta_router.upstream.transport import Reply, UpstreamStream
 
 
 @dataclass(frozen=True, slots=True)
-class Sent:
+class Attempted:
     """One upstream attempt's outcome, before it is turned into a response."""
 
     replica: ReplicaState
@@ -36,14 +47,14 @@ class Sent:
 
 
 @dataclass(frozen=True, slots=True)
-class Failed:
+class Failure:
     """An attempt that failed, and the replica that failed it (the hedge's, when it raced)."""
 
     replica: ReplicaState
     error: UpstreamError
 
 
-def _sent_ok(sent: Sent) -> bool:
+def _sent_ok(sent: Attempted) -> bool:
     return not isinstance(sent.result, UpstreamError)
 
 
@@ -56,13 +67,9 @@ class _Flight:
     lost: bool = False
 
 
-#: The decision's record of an overdue primary that a hedge beat.
-_LOST_HEDGE = f"{FailureKind.CANCELLED.value}: lost the hedge race"
-
-
 def release(engine: Engine, replica: ReplicaState) -> None:
     """An attempt on ``replica`` no longer holds its slot."""
-    replica.in_flight -= 1
+    replica.record(RELEASED)
     engine.shared.released(replica)
     admission = engine.admission
     if admission.pending:
@@ -78,7 +85,7 @@ async def attempt(
     replica: ReplicaState,
     deadline: float,
     tried: set[str],
-) -> Response | Failed:
+) -> Response | Failure:
     """One try on one replica (plus, when hedging, at most one more on another replica of
     the same model). Returns the response, or the failure for the retry loop."""
     config = engine.config
@@ -96,12 +103,12 @@ async def attempt(
     result = sent.result
     replica = sent.replica
     if isinstance(result, UpstreamError):
-        return Failed(replica, result)
+        return Failure(replica, result)
     if isinstance(result, Reply):
         release(engine, replica)
         out = relay.complete_reply(result, replica, d, sent.start, clock())
         if isinstance(out, UpstreamError):
-            return Failed(replica, out)
+            return Failure(replica, out)
         if req.api is not None:
             return apis.reply(req, wire, out, d, state.responses)
         return relay.reply_as_stream(out) if req.stream else out
@@ -125,14 +132,12 @@ async def _send(
     timeouts: Timeouts,
     deadline: float,
     flight: _Flight | None = None,
-) -> Sent:
+) -> Attempted:
     start = clock()
     if flight is not None:
         flight.start = start
-    replica.breaker.on_attempt(start)
-    replica.in_flight += 1
+    replica.record(Sent(start))
     engine.shared.started(replica)
-    replica.requests += 1
     token = replica.begin_wait(start)
     try:
         result = await engine.transport.send(
@@ -150,22 +155,22 @@ async def _send(
         release(engine, replica)
         now = clock()
         if flight is not None and flight.lost:
-            replica.on_failure(err, now, now - start)
+            replica.record(Failed(err, now, now - start))
         else:
             relay.failed(replica, d, err, start, now)
-        return Sent(replica, start, err)
+        return Attempted(replica, start, err)
     except BaseException:
         # Cancelled (the client left, or a hedge won): no verdict on the replica, but it
         # kept us waiting this long.
         replica.end_wait(token)
         release(engine, replica)
         now = clock()
-        replica.on_given_up(now - start, now)
+        replica.record(GivenUp(now, now - start))
         if flight is None or not flight.lost:
-            d.attempts.append(Attempt(replica.model, replica.id, "cancelled", now - start))
+            d.attempts.append(Attempt(replica.model, replica.id, CANCELLED, now - start))
         raise
     replica.end_wait(token)
-    return Sent(replica, start, result)
+    return Attempted(replica, start, result)
 
 
 async def _hedged(
@@ -180,8 +185,8 @@ async def _hedged(
     deadline: float,
     tried: set[str],
     delay: float,
-) -> Sent:
-    def start_hedge() -> Coroutine[Any, Any, Sent] | Later | None:
+) -> Attempted:
+    def start_hedge() -> Coroutine[Any, Any, Attempted] | Later | None:
         now = clock()
         others = [
             r
@@ -207,22 +212,22 @@ async def _hedged(
 
     flight = _Flight()
 
-    def discard(sent: Sent) -> None:
+    def discard(sent: Attempted) -> None:
         _discard(engine, clock, sent)
 
-    def lost_done(task: asyncio.Future[Sent]) -> None:
+    def lost_done(task: asyncio.Future[Attempted]) -> None:
         state.lost.discard(task)
         if not task.cancelled() and task.exception() is None:
             discard(task.result())
 
-    def keep(task: asyncio.Future[Sent]) -> None:
+    def keep(task: asyncio.Future[Attempted]) -> None:
         # The primary lost: the request goes on with the hedge's answer, the primary runs
         # on for the replica's sake (its verdict), owned by the router from here.
         flight.lost = True
         now = clock()
         waited = now - flight.start
-        d.attempts.append(Attempt(replica.model, replica.id, _LOST_HEDGE, waited))
-        replica.latency.observe_at_least(waited, now)
+        d.attempts.append(Attempt(replica.model, replica.id, LOST_HEDGE, waited))
+        replica.record(Overdue(now, waited))
         state.lost.add(task)
         task.add_done_callback(lost_done)
 
@@ -238,7 +243,7 @@ async def _hedged(
     return outcome.result
 
 
-def _discard(engine: Engine, clock: Clock, sent: Sent) -> None:
+def _discard(engine: Engine, clock: Clock, sent: Attempted) -> None:
     """An attempt that answered too late to be used (a failure was accounted already)."""
     result = sent.result
     if isinstance(result, UpstreamError):
@@ -248,10 +253,9 @@ def _discard(engine: Engine, clock: Clock, sent: Sent) -> None:
     now = clock()
     if isinstance(result, Reply):
         # It did answer: a success for the replica's health and latency estimate.
-        replica.on_success(now, now - sent.start)
+        replica.record(Served(now, now - sent.start))
     else:
         # A stream that started: its first byte is a latency sample; whether it would
         # have finished is unknown, so no verdict for the breaker.
         result.close()
-        replica.observe_ttfb(now - sent.start, now)
-        replica.breaker.on_neutral()
+        replica.record(FirstByte(now, now - sent.start, verdict=False))

@@ -12,10 +12,21 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 
 from zeta_router.errors import Blame, FailureKind, UpstreamError, UpstreamFault
+from zeta_router.fleet.outcome import (
+    CLIENT_LEFT,
+    SERVED,
+    Decoded,
+    Failed,
+    FirstByte,
+    Held,
+    Neutral,
+    Reason,
+    Served,
+    StreamBroke,
+)
 from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import set_model, upstream_model_in
 from zeta_router.http.response import JSON_TYPE, Headers, Response, sse_error_event
-from zeta_router.ops.stats import reason_class
 from zeta_router.routing.decision import Attempt, Decision
 from zeta_router.upstream.transport import Reply, UpstreamStream
 
@@ -29,7 +40,7 @@ _SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 
 def served_by(d: Decision, replica: ReplicaState, ttfb: float) -> None:
-    d.attempts.append(Attempt(replica.model, replica.id, "ok", ttfb))
+    d.attempts.append(Attempt(replica.model, replica.id, SERVED, ttfb))
     d.model, d.replica, d.status, d.ttfb_s = replica.model, replica.id, 200, ttfb
 
 
@@ -37,12 +48,12 @@ def failed(
     replica: ReplicaState, d: Decision, err: UpstreamError, start: float, now: float
 ) -> None:
     blame = err.blame
-    d.attempts.append(Attempt(replica.model, replica.id, err.reason, now - start, blame))
+    d.attempts.append(Attempt(replica.model, replica.id, Reason.of(err), now - start, blame))
     if blame is Blame.UNSURE:
         # Held: whether it counts is decided by the next replica (attribution.Verdict).
-        replica.breaker.on_neutral()
+        replica.record(Held(err, now))
     else:
-        replica.on_failure(err, now, now - start)
+        replica.record(Failed(err, now, now - start))
 
 
 def complete_reply(
@@ -59,7 +70,7 @@ def complete_reply(
         failed(replica, d, err, start, now)
         return err
     ttfb = now - start
-    replica.on_success(now, ttfb)
+    replica.record(Served(now, ttfb))
     served_by(d, replica, ttfb)
     usage = obj.get("usage")
     if isinstance(usage, dict):
@@ -67,7 +78,7 @@ def complete_reply(
             d.tokens = usage["total_tokens"]
         generated = usage.get("completion_tokens")
         if isinstance(generated, int) and not isinstance(generated, bool):
-            replica.observe_decode(ttfb, generated)
+            replica.record(Decoded(ttfb, generated))
     return Response(200, [(b"content-type", JSON_TYPE)], set_model(reply.body, obj, replica.model))
 
 
@@ -100,7 +111,7 @@ def start_stream(
     now = clock()
     ttfb = now - start
     served_by(d, replica, ttfb)
-    replica.observe_ttfb(ttfb, now)
+    replica.record(FirstByte(now, ttfb))
     return Response(200, list(_SSE_HEADERS), stream=_relay(stream, replica, d, clock, release))
 
 
@@ -125,11 +136,10 @@ async def _relay(
                 block = block.replace(a, b)
             yield block
         finished = True
-        replica.on_success(clock(), stream=True)
+        replica.record(Served(clock(), stream=True))
     except UpstreamError as err:
-        replica.failures += 1
-        replica.breaker.on_failure(clock(), err.reason, stream_break=True)
-        d.stream_error = err.reason
+        replica.record(StreamBroke(err, clock()))
+        d.stream_error = Reason.of(err)
         yield sse_error_event(
             f"The upstream stream from {served} broke after the response started "
             f"({err.reason}); the answer above is incomplete.",
@@ -139,8 +149,8 @@ async def _relay(
         release(replica)
         stream.close()
         if not finished and d.stream_error is None:
-            d.stream_error = "client disconnected"
-            replica.breaker.on_neutral()
+            d.stream_error = CLIENT_LEFT
+            replica.record(Neutral(clock()))
 
 
 #: The status a failure the request is to blame for is answered with, by kind; None: the
@@ -203,7 +213,7 @@ def set_headers(resp: Response, d: Decision) -> None:
 def short_fallback(d: Decision) -> str:
     """``brain->coder (brain: 5xx)``: each passed-over model with the metrics' reason word,
     not the upstream's error body (that stays in the status page's attempt log)."""
-    why = "; ".join(f"{m}: {reason_class(r)}" for m, r in d.passed_over) or "unavailable"
+    why = "; ".join(f"{m}: {r.label.value}" for m, r in d.passed_over) or "unavailable"
     return f"{d.preferred}->{d.model} ({why})"
 
 

@@ -1,0 +1,203 @@
+"""Typed outcomes: what became of an attempt, why a model was passed over, what a replica's
+state is told.
+
+- :class:`Reason` is a fixed-vocabulary ``label`` (an enum member: a
+  :class:`~zeta_router.errors.FailureKind`, a :class:`Why`, or a
+  :class:`~zeta_router.fleet.state.Health`) plus the text people read. Metrics and logs use the
+  label; nothing parses the text.
+- The replica outcomes (:class:`Served`, :class:`Failed`, ...) are what
+  :meth:`ReplicaState.record <zeta_router.fleet.state.ReplicaState.record>` takes, the one
+  writer of a replica's breaker and latency state. Its subscribers (:class:`Subscriber`) see
+  each outcome and each breaker transition it caused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet.breaker import BreakerState
+
+
+class Why(StrEnum):
+    """Labels of outcomes that are no upstream failure."""
+
+    OK = "ok"
+    CLIENT_LEFT = "client disconnected"
+    CIRCUIT_OPEN = "circuit open"
+    SATURATED = "saturated"
+    COOLING_DOWN = "cooling down"
+    RETRY_BUDGET = "retry budget exhausted"
+    NO_REPLICA_LEFT = "no replica left"
+    MAX_COMPLEXITY = "max_complexity"
+    UNAVAILABLE = "unavailable"
+    #: A stream ended by an error event of the upstream's own API.
+    UPSTREAM_EVENT = "upstream error event"
+    INTERNAL = "internal error"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A fixed-vocabulary label (an enum member) and the text shown to people."""
+
+    label: StrEnum
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def ok(self) -> bool:
+        return self.label is Why.OK
+
+    @classmethod
+    def of(cls, err: UpstreamError) -> Reason:
+        return cls(err.kind, err.reason)
+
+
+SERVED = Reason(Why.OK, "ok")
+CANCELLED = Reason(FailureKind.CANCELLED, "cancelled")
+LOST_HEDGE = Reason(FailureKind.CANCELLED, "cancelled: lost the hedge race")
+CLIENT_LEFT = Reason(Why.CLIENT_LEFT, "client disconnected")
+UNAVAILABLE = Reason(Why.UNAVAILABLE, "unavailable")
+NO_REPLICA_LEFT = Reason(Why.NO_REPLICA_LEFT, "no replica left")
+RETRY_BUDGET = Reason(Why.RETRY_BUDGET, "retry budget exhausted")
+COOLING_DOWN = Reason(Why.COOLING_DOWN, "cooling down (Retry-After)")
+AT_MAX_CONCURRENCY = Reason(Why.SATURATED, "at max concurrency")
+UPSTREAM_EVENT = Reason(Why.UPSTREAM_EVENT, "upstream error event")
+INTERNAL_ERROR = Reason(Why.INTERNAL, "internal error")
+SHUTDOWN = Reason(Why.SHUTDOWN, "shutdown")
+
+
+def saturated_by(text: str) -> Reason:
+    """A model or replica that should take no more work now, and why."""
+    return Reason(Why.SATURATED, text)
+
+
+# -- what a replica's state is told ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """An attempt went out (in half-open, it takes a probe slot)."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """An attempt no longer holds its slot on the replica (answered, failed or abandoned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A complete answer. ``ttfb`` when it is also a latency sample; ``stream`` when it was a
+    stream that reached its end."""
+
+    now: float
+    ttfb: float | None = None
+    stream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An attempt failed after ``elapsed`` seconds (a request at fault is neutral)."""
+
+    error: UpstreamError
+    now: float
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A failure whose blame is not known yet (``attribution.Verdict`` decides later): no
+    verdict for the breaker now."""
+
+    error: UpstreamError
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Neutral:
+    """The attempt says nothing about the replica (the client left mid-stream)."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class GivenUp:
+    """Cancelled before its first byte (a hedge won, the client left) after ``elapsed``
+    seconds: a lower bound on the replica's latency, no verdict."""
+
+    now: float
+    elapsed: float
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """An attempt still without a first byte after ``waited`` seconds (a hedge beat it): a
+    lower bound on the latency; its own verdict comes later."""
+
+    now: float
+    waited: float
+
+
+@dataclass(frozen=True, slots=True)
+class FirstByte:
+    """A stream's first event came after ``ttfb`` seconds; ``verdict`` False when whether it
+    would have finished will never be known (a late hedge's stream, discarded)."""
+
+    now: float
+    ttfb: float
+    verdict: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A non-stream answer of ``tokens`` generated tokens took ``elapsed`` seconds in all."""
+
+    elapsed: float
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBroke:
+    """A stream failed after its first event."""
+
+    error: UpstreamError
+    now: float
+
+
+RELEASED = Released()
+
+Outcome = (
+    Sent
+    | Released
+    | Served
+    | Failed
+    | Held
+    | Neutral
+    | GivenUp
+    | Overdue
+    | FirstByte
+    | Decoded
+    | StreamBroke
+)
+
+
+class Subscriber(Protocol):
+    """Told of every outcome recorded on any replica of a fleet, after the replica's state was
+    updated, with the breaker state before and after (equal when nothing changed).
+
+    Runs on the request path: it must take microseconds and do no I/O (queue work for a
+    background task instead). Register with :meth:`Fleet.subscribe
+    <zeta_router.fleet.state.Fleet.subscribe>`; a subscriber lives as long as the router, across
+    reloads. Shared-state backends (Redis) hook breaker transitions and in-flight counts
+    here."""
+
+    def __call__(
+        self, replica_id: str, outcome: Outcome, before: BreakerState, after: BreakerState
+    ) -> None: ...
