@@ -29,6 +29,7 @@ from enum import Enum
 
 from zeta_router.config import Config, HealthKind
 from zeta_router.errors import UpstreamError
+from zeta_router.fleet.outcome import Ejected, Ready
 from zeta_router.fleet.periodic import Periodic
 from zeta_router.fleet.state import Fleet, Health, ReplicaState
 
@@ -204,7 +205,7 @@ class HealthProber:
             if previous is not Health.UNKNOWN:
                 # Back from down or loading: forget the failures of the outage (unless its
                 # process crashed: then it is on probation) and ramp up.
-                replica.breaker.on_ready(now)
+                replica.record(Ready(now))
                 replica.ready_since = now
                 log.info("replica %s is ready again (was %s)", replica.id, previous.value)
             return
@@ -214,14 +215,14 @@ class HealthProber:
             if replica.health is Health.READY:
                 # A server that served and now loads its model again was restarted: it died,
                 # as far as the router can tell, and comes back on probation.
-                replica.breaker.eject(now, "server restarted while serving (loading again)")
+                replica.record(Ejected(now, "server restarted while serving (loading again)"))
             replica.health = Health.LOADING
             replica.health_detail = "model loading"
             return
         st.failures += 1
         if st.failures >= self._settings.unhealthy_after and replica.health is not Health.DOWN:
             if replica.health is Health.READY:
-                replica.breaker.eject(now, f"down while serving: {result.detail}")
+                replica.record(Ejected(now, f"down while serving: {result.detail}"))
             replica.health = Health.DOWN
             replica.health_detail = f"health probe failed: {result.detail}"
             log.warning("replica %s is down: %s", replica.id, result.detail)

@@ -171,6 +171,24 @@ class StreamBroke:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A probe or the supervisor says the server is ready again; ``new_process`` when it is a
+    fresh process, of which nothing measured before says anything."""
+
+    now: float
+    new_process: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ejected:
+    """The replica died while it served (a crash, a restart, a failed probe): out for the
+    next, longer, ejection."""
+
+    now: float
+    reason: str
+
+
 RELEASED = Released()
 
 Outcome = (
@@ -185,6 +203,8 @@ Outcome = (
     | FirstByte
     | Decoded
     | StreamBroke
+    | Ready
+    | Ejected
 )
 
 

@@ -3,6 +3,7 @@ process is ready; meanwhile the normal fallback path serves its requests."""
 
 from __future__ import annotations
 
+from zeta_router.fleet.outcome import Ejected, Ready
 from zeta_router.fleet.state import Health, ReplicaState
 
 
@@ -13,15 +14,14 @@ def mirror_process_state(
         replica.health = Health.READY
         replica.health_detail = ""
         replica.ready_since = now
-        replica.breaker.on_ready(now)
         # A new process: what was measured of the old one (failure penalties included)
         # says nothing about it.
-        replica.latency.forget()
+        replica.record(Ready(now, new_process=True))
         return
     if state == "exited" and replica.health is Health.READY:
         # It died while serving: a crash, not a slow start. Eject it for longer each time,
         # so a server that crashes on every request stops getting its share back.
-        replica.breaker.eject(now, f"process died while serving ({last_exit or 'exited'})")
+        replica.record(Ejected(now, f"process died while serving ({last_exit or 'exited'})"))
     starting = state in ("starting", "restarting")
     replica.health = Health.STARTING if starting else Health.EXITED
     replica.health_detail = f"process {state}"

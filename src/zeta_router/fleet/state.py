@@ -24,6 +24,7 @@ from zeta_router.fleet.outcome import (
     COOLING_DOWN,
     NO_REPLICA_LEFT,
     Decoded,
+    Ejected,
     Failed,
     FirstByte,
     GivenUp,
@@ -31,6 +32,7 @@ from zeta_router.fleet.outcome import (
     Neutral,
     Outcome,
     Overdue,
+    Ready,
     Reason,
     Released,
     Sent,
@@ -228,6 +230,33 @@ class ReplicaState:
         #: Bare 5xx/404s blamed on their requests since this replica last served one.
         self.request_faults = 0
 
+    def adopt(self, fresh: ReplicaState, old: Config, new: Config) -> None:
+        """A reload keeps this replica: take the new config's view of it (``fresh``), keeping
+        the live state (breaker, estimates, counters, in-flight)."""
+        self.model = fresh.model
+        self.index = fresh.index
+        self.upstream_model = fresh.upstream_model
+        self.auth_header = fresh.auth_header
+        self.max_concurrency = fresh.max_concurrency
+        self.weight = fresh.weight
+        if self.health is Health.DRAINING:
+            self.health, self.health_detail = Health.UNKNOWN, ""
+        if new.breaker != old.breaker:
+            # New thresholds apply from here on; an ejection in progress keeps its end time.
+            breaker = Breaker(new.breaker)
+            prev = self.breaker
+            if prev.state is not BreakerState.CLOSED:
+                breaker.force_open(0.0, prev.last_reason, 0.0)
+                breaker.open_until = prev.open_until
+            self.breaker = breaker
+        if new.balancer.ewma_decay_s != old.balancer.ewma_decay_s:
+            self.latency = PeakEwma(new.balancer.ewma_decay_s, self.latency.value)
+
+    def drain(self) -> None:
+        """A reload removed this replica: no new requests; in-flight ones finish."""
+        self.health = Health.DRAINING
+        self.health_detail = "removed by reload"
+
     def unavailable(self, now: float) -> Reason | None:
         """Why this replica cannot take a request now, or None when it can."""
         if self.health not in USABLE_HEALTH:
@@ -290,6 +319,12 @@ class ReplicaState:
             case StreamBroke(error=err, now=now):
                 self.failures += 1
                 breaker.on_failure(now, err.reason, stream_break=True)
+            case Ready(now=now, new_process=new_process):
+                breaker.on_ready(now)
+                if new_process:
+                    self.latency.forget()
+            case Ejected(now=now, reason=reason):
+                breaker.eject(now, reason)
         for sub in self.subscribers:
             sub(self.id, outcome, before, breaker.state)
 

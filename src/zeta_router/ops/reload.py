@@ -31,8 +31,7 @@ from dataclasses import dataclass
 
 from zeta_router.config import Config, load_config, parse_config, read_yaml
 from zeta_router.errors import ConfigError, InvalidRequest, Unauthorized, Unprocessable
-from zeta_router.fleet.breaker import Breaker, BreakerState
-from zeta_router.fleet.state import Fleet, Health, PeakEwma, ReplicaState
+from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.http.asgi import Receive, Scope, json_response, read_body
 from zeta_router.http.auth import Gate
 from zeta_router.http.response import Response
@@ -73,7 +72,7 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
     old, new = router.config, prep.config
     now = router.clock()
     fleet = router.fleet
-    fresh = Fleet(new)
+    fresh = Fleet(new, subscribers=fleet.subscribers)
     added: list[str] = []
     kept: list[str] = []
     survivors: set[int] = set()
@@ -87,15 +86,14 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
                 continue
             if router.draining.get(st.id) is prev:
                 del router.draining[st.id]
-            _carry_over(prev, st, old, new)
+            prev.adopt(st, old, new)
             survivors.add(id(prev))
             kept.append(st.id)
             states.append(prev)
         ms.replicas = tuple(states)
     removed = [r for r in fleet.replicas.values() if id(r) not in survivors]
     for r in removed:
-        r.health = Health.DRAINING
-        r.health_detail = "removed by reload"
+        r.drain()
         router.draining[r.id] = r
     # A request planned under the old config may still walk to a model this reload removes:
     # it finds the model with only draining replicas and moves on, rather than failing.
@@ -135,28 +133,6 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
         f"; rebuilt {', '.join(rebuilt)}" if rebuilt else "",
     )
     return result
-
-
-def _carry_over(state: ReplicaState, fresh: ReplicaState, old: Config, new: Config) -> None:
-    """Give a surviving replica's live state the new config's view of it."""
-    state.model = fresh.model
-    state.index = fresh.index
-    state.upstream_model = fresh.upstream_model
-    state.auth_header = fresh.auth_header
-    state.max_concurrency = fresh.max_concurrency
-    state.weight = fresh.weight
-    if state.health is Health.DRAINING:
-        state.health, state.health_detail = Health.UNKNOWN, ""
-    if new.breaker != old.breaker:
-        # New thresholds apply from here on; an ejection in progress keeps its end time.
-        breaker = Breaker(new.breaker)
-        prev = state.breaker
-        if prev.state is not BreakerState.CLOSED:
-            breaker.force_open(0.0, prev.last_reason, 0.0)
-            breaker.open_until = prev.open_until
-        state.breaker = breaker
-    if new.balancer.ewma_decay_s != old.balancer.ewma_decay_s:
-        state.latency = PeakEwma(new.balancer.ewma_decay_s, state.latency.value)
 
 
 def prune_drained(router: Router) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from zeta_router.config import BreakerSettings
 from zeta_router.errors import Blame, FailureKind, UpstreamError
+from zeta_router.fleet.outcome import Failed
 from zeta_router.fleet.state import ReplicaState
 from zeta_router.routing.decision import Decision
 
@@ -133,7 +134,7 @@ class Verdict:
 
     def _count(self, f: Fault, now: float) -> None:
         self._mark(f, Blame.REPLICA)
-        f.replica.on_failure(f.error, now)
+        f.replica.record(Failed(f.error, now))
 
     def _excuse(self, f: Fault) -> None:
         self._mark(f, Blame.REQUEST)
