@@ -33,7 +33,7 @@ from zeta_router.config import ENDPOINT_TASKS, Config
 from zeta_router.errors import InvalidRequest, RouterError
 from zeta_router.fleet.backends import build_shared
 from zeta_router.fleet.health import HealthProber
-from zeta_router.fleet.process import mirror_process_state
+from zeta_router.fleet.process import ProcessState, mirror_process_state
 from zeta_router.fleet.scrape import Scraper
 from zeta_router.fleet.shared import SharedState
 from zeta_router.fleet.state import Fleet, ReplicaState
@@ -240,7 +240,7 @@ class Router:
     def _retry_at(self, replica: ReplicaState, now: float) -> float:
         return self._prober.retry_at(replica, now)
 
-    def _on_managed_state(self, rid: str, state: str) -> None:
+    def _on_managed_state(self, rid: str, state: ProcessState) -> None:
         replica = self.fleet.replicas.get(rid)
         if replica is None:
             return

@@ -3,14 +3,28 @@ process is ready; meanwhile the normal fallback path serves its requests."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from zeta_router.fleet.outcome import Ejected, Ready
 from zeta_router.fleet.state import Health, ReplicaState
 
 
+class ProcessState(StrEnum):
+    """Where a managed server's process is in its life."""
+
+    STARTING = "starting"
+    READY = "ready"
+    EXITED = "exited"
+    RESTARTING = "restarting"
+    #: Given up after ``launch.max_restarts`` restarts in a row.
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
 def mirror_process_state(
-    replica: ReplicaState, state: str, now: float, last_exit: str | None
+    replica: ReplicaState, state: ProcessState, now: float, last_exit: str | None
 ) -> None:
-    if state == "ready":
+    if state is ProcessState.READY:
         replica.health = Health.READY
         replica.health_detail = ""
         replica.ready_since = now
@@ -18,10 +32,10 @@ def mirror_process_state(
         # says nothing about it.
         replica.record(Ready(now, new_process=True))
         return
-    if state == "exited" and replica.health is Health.READY:
+    if state is ProcessState.EXITED and replica.health is Health.READY:
         # It died while serving: a crash, not a slow start. Eject it for longer each time,
         # so a server that crashes on every request stops getting its share back.
         replica.record(Ejected(now, f"process died while serving ({last_exit or 'exited'})"))
-    starting = state in ("starting", "restarting")
+    starting = state in (ProcessState.STARTING, ProcessState.RESTARTING)
     replica.health = Health.STARTING if starting else Health.EXITED
     replica.health_detail = f"process {state}"

@@ -5,8 +5,9 @@ probes ``ready_path`` until the server answers 200 (llama.cpp answers 503 while 
 restarts it with exponential backoff when it dies, and kills its whole process group on stop.
 After ``launch.max_restarts`` restarts in a row without a run that lasted, it gives up: the
 replica stays ``"failed"`` (with ``last_error`` saying why) until stopped.
-The router learns about every transition through ``on_state(replica_id, state)`` and treats
-anything but ``"ready"`` as unavailable.
+The router learns about every transition through ``on_state(replica_id, state)`` (a
+:class:`~zeta_router.fleet.process.ProcessState`) and treats anything but ``READY`` as
+unavailable.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import aiohttp
 
 from zeta_router.config import Config, Launch, replica_id
 from zeta_router.errors import ConfigError
+from zeta_router.fleet.process import ProcessState
 from zeta_router.managed.process import (
     build_argv,
     default_log_dir,
@@ -41,8 +43,8 @@ from zeta_router.managed.process import (
 
 log = logging.getLogger("zeta_router.managed")
 
-State = Literal["starting", "ready", "exited", "restarting", "failed", "stopped"]
-StateCallback = Callable[[str, str], None]
+State = ProcessState
+StateCallback = Callable[[str, ProcessState], None]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -89,7 +91,7 @@ class ManagedReplica:
     probe_interval_s: float = 0.1
     probe_interval_max_s: float = 1.0
 
-    state: State = field(default="stopped", init=False)
+    state: State = field(default=ProcessState.STOPPED, init=False)
     restarts: int = field(default=0, init=False)
     last_error: str | None = field(default=None, init=False)
     #: How the last process ended, without its log line: "killed by SIGSEGV", "exit code 1".
@@ -168,7 +170,7 @@ class ManagedReplica:
         self._stop.set()
         task = self._task
         if task is None:
-            self._set_state("stopped")
+            self._set_state(ProcessState.STOPPED)
             return
         try:
             # Bounded: the loop itself escalates to SIGKILL after the grace.
@@ -187,6 +189,7 @@ class ManagedReplica:
 
     def status(self) -> ReplicaStatus:
         run = self._run
+        ready = run is not None and self.state is ProcessState.READY
         return ReplicaStatus(
             id=self.id,
             state=self.state,
@@ -195,7 +198,7 @@ class ManagedReplica:
             restarts=self.restarts,
             last_error=self.last_error,
             log_path=str(self.log_path),
-            ready_since=run.ready_at if run is not None and self.state == "ready" else None,
+            ready_since=run.ready_at if ready and run is not None else None,
         )
 
     def log_tail(self, max_bytes: int = _LOG_TAIL_BYTES) -> str:
@@ -221,11 +224,11 @@ class ManagedReplica:
         if state == self.state:
             return
         self.state = state
-        if state == "ready":
+        if state is ProcessState.READY:
             self._ready.set()
         else:
             self._ready.clear()
-        if state == "failed":
+        if state is ProcessState.FAILED:
             self._gave_up.set()
         for cb in (self.on_state, *self._listeners):
             if cb is None:
@@ -243,7 +246,7 @@ class ManagedReplica:
         failed_starts = 0
         try:
             while not self._stop.is_set():
-                self._set_state("starting")
+                self._set_state(ProcessState.STARTING)
                 try:
                     outcome = await self._run_once()
                 except Exception as exc:
@@ -258,7 +261,7 @@ class ManagedReplica:
                     failures = failed_starts = 0
                 else:
                     failed_starts += 1
-                self._set_state("exited")
+                self._set_state(ProcessState.EXITED)
                 limit = self.launch.max_restarts
                 if limit is not None and failed_starts > limit:
                     self.last_error = (
@@ -267,7 +270,7 @@ class ManagedReplica:
                         f"(launch.max_restarts: {limit}); last: {self.last_error}"
                     )
                     log.error("%s: %s; log: %s", self.id, self.last_error, self.log_path)
-                    self._set_state("failed")
+                    self._set_state(ProcessState.FAILED)
                     # Terminal until stopped: a server that never comes up is not retried.
                     await self._stop.wait()
                     break
@@ -275,7 +278,7 @@ class ManagedReplica:
                     self.launch.restart_backoff_s * (2**failures), self.launch.restart_backoff_max_s
                 )
                 failures += 1
-                self._set_state("restarting")
+                self._set_state(ProcessState.RESTARTING)
                 log.warning("%s: %s; restarting in %.2fs", self.id, self.last_error, delay)
                 if await self._sleep_or_stop(delay):
                     break
@@ -285,7 +288,7 @@ class ManagedReplica:
                 # Cancelled mid-flight: no time left for a graceful stop.
                 self.kill_now()
             self._close_run()
-            self._set_state("stopped")
+            self._set_state(ProcessState.STOPPED)
 
     async def _sleep_or_stop(self, delay: float) -> bool:
         """Sleep ``delay``; True when stop was requested meanwhile."""
@@ -353,7 +356,7 @@ class ManagedReplica:
                 return "failed"
             run.ready_at = self.clock()
             self.last_error = None
-            self._set_state("ready")
+            self._set_state(ProcessState.READY)
             stopper = asyncio.ensure_future(self._stop.wait())
             try:
                 await asyncio.wait({run.exited, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -528,7 +531,7 @@ class Supervisor:
         return True
 
     def not_ready(self) -> list[ReplicaStatus]:
-        return [r.status() for r in self._replicas.values() if r.state != "ready"]
+        return [r.status() for r in self._replicas.values() if r.state is not ProcessState.READY]
 
     def kill(self, rid: str, sig: int = signal.SIGKILL) -> bool:
         return self._replicas[rid].kill(sig)
@@ -543,7 +546,7 @@ class Supervisor:
     def status(self) -> list[ReplicaStatus]:
         return [r.status() for r in self._replicas.values()]
 
-    def _dispatch(self, rid: str, state: str) -> None:
+    def _dispatch(self, rid: str, state: ProcessState) -> None:
         for cb in self._listeners:
             try:
                 cb(rid, state)
