@@ -14,8 +14,11 @@ import pytest
 
 from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.outcome import Outcome
 from zeta_router.http.protocol import parse_request
 from zeta_router.http.response import Response
+from zeta_router.ops.reload import reload
 from zeta_router.router import RequestOptions, Router
 from zeta_router.testing.mock_transport import (
     MockRequest,
@@ -270,3 +273,33 @@ async def test_a_stream_is_relayed_and_its_break_ends_with_an_error_event() -> N
     broken = await s.vt.run(body(await s.ask(stream=True)))
     assert b"stream_interrupted" in broken
     assert s.router.fleet.replicas["a"].in_flight == 0
+
+
+async def test_subscribers_see_each_outcome_and_breaker_transition_across_reloads() -> None:
+    s = Setup({}, breaker={"consecutive_failures": 2})
+
+    async def refused(req: MockRequest) -> Reply:
+        raise UpstreamError(FailureKind.CONNECT, "ConnectionRefusedError")
+
+    s.answers = {"a": refused, "b": ok(0.02, s.vt), "c": ok(0.02, s.vt), "d": ok(0.02, s.vt)}
+    seen: list[tuple[str, str, str, str]] = []
+
+    def subscriber(rid: str, outcome: Outcome, before: BreakerState, after: BreakerState) -> None:
+        seen.append((rid, type(outcome).__name__, before.value, after.value))
+
+    s.router.fleet.subscribe(subscriber)
+    for _ in range(2):
+        s.prefer("a")
+        assert (await s.ask()).status == 200
+    assert [n for rid, n, _, _ in seen if rid == "b"][:3] == ["Sent", "Released", "Served"]
+    assert ("a", "Failed", "closed", "open") in seen
+    s.router.telemetry.flush()
+    assert s.router.telemetry.stats.breaker_transitions[("a", "open")] == 1
+    # A replica a reload adds tells the same subscribers.
+    grown = config()
+    grown["models"]["coder"]["replicas"].append({"url": "http://d/v1", "id": "d"})
+    reload(s.router, parse_config(grown))
+    await s.ask(pinned="coder")
+    assert any(rid in ("c", "d") and n == "Served" for rid, n, _, _ in seen)
+    d = s.router.fleet.replicas["d"]
+    assert d.subscribers is s.router.fleet.subscribers

@@ -132,6 +132,12 @@ def _request_metrics(s: RequestStats) -> Iterator[Metric]:
         ["model", "reason"],
         s.stream_errors.items(),
     )
+    yield _counter(
+        "zeta_breaker_transitions",
+        "Circuit breaker state changes, by replica and the state entered",
+        ["replica", "state"],
+        s.breaker_transitions.items(),
+    )
 
 
 def _counter(

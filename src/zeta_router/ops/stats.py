@@ -62,6 +62,8 @@ class RequestStats:
         self.request_faults: Counter[tuple[str, str]] = Counter()
         self.shed: Counter[str] = Counter()
         self.stream_errors: Counter[tuple[str, str]] = Counter()
+        #: (replica, state entered): counted by the telemetry's fleet subscriber.
+        self.breaker_transitions: Counter[tuple[str, str]] = Counter()
 
     def observe(self, d: Decision) -> None:
         model = d.model or "none"

@@ -4,6 +4,10 @@
 metric counters, the recent-decisions ring the status page shows, and one JSON log line per
 request on the ``zeta_router.access`` logger, so formatting never delays a client.
 
+:meth:`Telemetry.on_outcome` is a fleet subscriber (:class:`~zeta_router.fleet.outcome.Subscriber`):
+a replica's breaker changing state is queued the same way, then counted
+(``zeta_breaker_transitions_total``) and logged on ``zeta_router.breaker`` by the same task.
+
 The log line carries ids, the routing verdict and timings; prompt text only when
 ``server.log_prompts`` is on, since prompts are user data.
 """
@@ -15,16 +19,39 @@ import contextlib
 import logging
 import random
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from zeta_router.fleet.outcome import UNAVAILABLE
+from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.outcome import UNAVAILABLE, Ejected, Failed, Outcome, StreamBroke
 from zeta_router.ops.history import RequestWindow
 from zeta_router.ops.stats import RequestStats
 from zeta_router.routing.decision import Decision
 
 access_log = logging.getLogger("zeta_router.access")
+breaker_log = logging.getLogger("zeta_router.breaker")
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A replica's breaker changed state; ``outcome`` is what did it."""
+
+    replica: str
+    before: BreakerState
+    after: BreakerState
+    outcome: Outcome
+
+
+def _cause(outcome: Outcome) -> str:
+    match outcome:
+        case Failed(error=err) | StreamBroke(error=err):
+            return err.reason
+        case Ejected(reason=reason):
+            return reason
+        case _:
+            return type(outcome).__name__.lower()
 
 #: Characters of prompt text kept in a log line when prompt logging is on.
 PROMPT_LOG_CHARS = 2000
@@ -39,6 +66,7 @@ class Telemetry:
         self._rng = random.Random()
         self._window = RequestWindow(self._rng)
         self._pending: list[Decision] = []
+        self._transitions: list[Transition] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._log = access_log_enabled
@@ -52,6 +80,14 @@ class Telemetry:
     def record(self, d: Decision) -> None:
         self._pending.append(d)
         if len(self._pending) == 1:
+            self._wake.set()
+
+    def on_outcome(
+        self, replica_id: str, outcome: Outcome, before: BreakerState, after: BreakerState
+    ) -> None:
+        """A fleet subscriber: only breaker transitions (rare) are kept, for the drain task."""
+        if before is not after:
+            self._transitions.append(Transition(replica_id, before, after, outcome))
             self._wake.set()
 
     def rejected(self, endpoint: str, status: int) -> None:
@@ -77,6 +113,8 @@ class Telemetry:
         self.flush()
 
     def flush(self) -> None:
+        if self._transitions:
+            self._flush_transitions()
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -95,6 +133,20 @@ class Telemetry:
                 )
         if records:
             emit_batch(access_log, records)
+
+    def _flush_transitions(self) -> None:
+        transitions, self._transitions = self._transitions, []
+        for t in transitions:
+            self.stats.breaker_transitions[(t.replica, t.after.value)] += 1
+            level = logging.WARNING if t.after is BreakerState.OPEN else logging.INFO
+            breaker_log.log(
+                level,
+                "replica %s: circuit %s -> %s (%s)",
+                t.replica,
+                t.before.value,
+                t.after.value,
+                _cause(t.outcome),
+            )
 
     def take_window(self) -> RequestWindow:
         """The requests finished since the last call, for the history's next second."""
