@@ -232,8 +232,7 @@ def run(
 def _serve(
     config: Config, host: str, port: int, config_path: str | None, sock: socket.socket | None
 ) -> int:
-    router = Router(config)
-    router.config_path = config_path
+    router = Router(config, config_path=config_path)
     app = create_app(router)
     uv_config = uvicorn_config(app, host, port)
     uv_config.timeout_graceful_shutdown = math.ceil(config.server.shutdown_timeout_s)

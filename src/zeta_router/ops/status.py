@@ -22,6 +22,7 @@ from zeta_router import __version__
 from zeta_router.analysis.cache import CachedAnalyzer
 from zeta_router.config import Config
 from zeta_router.errors import InvalidRequest
+from zeta_router.fleet.snapshot import ReplicaSnapshot
 from zeta_router.fleet.state import ReplicaState, redact_url
 from zeta_router.http.asgi import Receive, Scope, json_response
 from zeta_router.http.response import JSON_TYPE, Response
@@ -92,43 +93,7 @@ def _redact_argv(argv: list[Any]) -> list[Any]:
 
 
 def replica_status(r: ReplicaState, now: float) -> dict[str, Any]:
-    b = r.breaker
-    scraped = r.scraped
-    reason = r.unavailable_reason(now)
-    p50 = r.ttfb_quantile(0.5)
-    return {
-        "id": r.id,
-        "model": r.model,
-        "url": r.safe_url,
-        "health": r.health.value,
-        "health_detail": r.health_detail or None,
-        "available": reason is None,
-        "unavailable_reason": reason,
-        "breaker": {
-            "state": b.state.value,
-            "open_for_s": round(max(0.0, b.open_until - now), 3) if b.open_until > now else 0.0,
-            "last_reason": b.last_reason or None,
-            "ejections": b.ejections,
-        },
-        "in_flight": r.in_flight,
-        #: Other gateway instances' requests here (state.backend: redis).
-        "remote_in_flight": r.remote_in_flight,
-        "max_concurrency": r.max_concurrency,
-        "weight": r.weight,
-        "latency_ewma_ms": round(r.latency.value * 1000, 2),
-        "ttfb_p50_ms": None if p50 is None else round(p50 * 1000, 2),
-        "requests": r.requests,
-        "successes": r.successes,
-        "failures": r.failures,
-        "load": None
-        if scraped is None
-        else {
-            "waiting": scraped.waiting,
-            "running": scraped.running,
-            "kv_usage": scraped.kv_usage,
-            "age_s": round(max(0.0, now - scraped.at), 3),
-        },
-    }
+    return ReplicaSnapshot.of(r, now).to_dict()
 
 
 def process_status(st: ReplicaStatus) -> dict[str, Any]:
