@@ -31,7 +31,7 @@ from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.state import Fleet
 from zeta_router.testing import FakeBackend
 from zeta_router.upstream import http1
-from zeta_router.upstream.attempt import translate
+from zeta_router.upstream.attempt import EXCEPTIONS, translate
 from zeta_router.upstream.http_transport import HttpTransport
 
 Handler = Callable[["Peer"], Awaitable[None]]
@@ -1261,3 +1261,36 @@ def test_on_uvloop(
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main())
+
+
+def _client_exceptions() -> list[type[BaseException]]:
+    """Every exception class the transports' clients define: http1's and aiohttp's."""
+    import inspect
+
+    import aiohttp.client_exceptions
+
+    found: list[type[BaseException]] = []
+    for module in (http1, aiohttp.client_exceptions):
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(obj, BaseException) or obj.__module__ != module.__name__:
+                continue
+            if obj.__name__.startswith("WS"):
+                continue  # websocket frames: no transport here speaks websockets
+            found.append(obj)
+    return found
+
+
+@pytest.mark.parametrize("exc_type", _client_exceptions(), ids=lambda t: t.__name__)
+def test_every_client_exception_is_in_the_mapping_table(exc_type: type[BaseException]) -> None:
+    assert any(issubclass(exc_type, kind_of) for kind_of, _, _ in EXCEPTIONS), exc_type
+
+
+def test_the_table_decides_kind_and_detail() -> None:
+    refused = http1.ConnectError(ConnectionRefusedError())
+    assert translate(refused, "connect").reason == "connect failed: ConnectionRefusedError"
+    assert translate(TimeoutError(), "first byte").kind is FailureKind.FIRST_BYTE_TIMEOUT
+    assert translate(TimeoutError(), "stream").kind is FailureKind.IDLE_TIMEOUT
+    assert translate(http1.Disconnected(), "stream").reason == (
+        "connection reset: server closed the connection"
+    )
+    assert translate(KeyError("x"), "connect").reason == "connection reset: KeyError"

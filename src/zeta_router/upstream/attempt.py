@@ -174,34 +174,53 @@ def status_error(status: int, headers: Mapping[str, str] | None, body: bytes) ->
     )
 
 
+Detail = str | Callable[[BaseException], str]
+
+
+def _os_error(exc: BaseException) -> str:
+    return type(getattr(exc, "os_error", exc)).__name__
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+def _text(exc: BaseException) -> str:
+    return str(exc)[:120]
+
+
+#: Every client exception the transports raise and what it means, most specific first (the
+#: first match wins; ``tests/test_http1.py`` checks that each exception class is covered). A
+#: fixed string or a function of the exception gives the detail.
+EXCEPTIONS: tuple[tuple[type[BaseException], FailureKind, Detail], ...] = (
+    (http1.ConnectError, FailureKind.CONNECT, _os_error),
+    (http1.ConnectTimeout, FailureKind.CONNECT_TIMEOUT, ""),
+    (http1.TruncatedBody, FailureKind.RESET, "truncated body"),
+    (http1.ProtocolError, FailureKind.MALFORMED, _text),
+    (http1.Disconnected, FailureKind.RESET, "server closed the connection"),
+    (aiohttp.ClientConnectorError, FailureKind.CONNECT, _os_error),
+    (aiohttp.ConnectionTimeoutError, FailureKind.CONNECT_TIMEOUT, ""),
+    # Our own timers (first byte, idle): which one it was depends on the phase.
+    (TimeoutError, FailureKind.FIRST_BYTE_TIMEOUT, ""),
+    (aiohttp.ClientPayloadError, FailureKind.RESET, "truncated body"),
+    (aiohttp.ServerDisconnectedError, FailureKind.RESET, _name),
+    (aiohttp.ClientOSError, FailureKind.RESET, _name),
+    (ConnectionError, FailureKind.RESET, _name),
+    (aiohttp.ClientError, FailureKind.MALFORMED, _name),
+)
+
+
 def translate(exc: BaseException, phase: str) -> UpstreamError:
     """Translate a client exception. ``phase`` is "connect", "first byte" or "stream"."""
     if isinstance(exc, UpstreamError):
         return exc
-    if isinstance(exc, http1.ConnectError):
-        return UpstreamError(FailureKind.CONNECT, type(exc.os_error).__name__)
-    if isinstance(exc, http1.ConnectTimeout):
-        return UpstreamError(FailureKind.CONNECT_TIMEOUT)
-    if isinstance(exc, http1.TruncatedBody):
-        return UpstreamError(FailureKind.RESET, "truncated body")
-    if isinstance(exc, http1.ProtocolError):
-        return UpstreamError(FailureKind.MALFORMED, str(exc)[:120])
-    if isinstance(exc, http1.Disconnected):
-        return UpstreamError(FailureKind.RESET, "server closed the connection")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamError(FailureKind.CONNECT, type(exc.os_error).__name__)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamError(FailureKind.CONNECT_TIMEOUT)
-    if isinstance(exc, TimeoutError):
-        kind = FailureKind.IDLE_TIMEOUT if phase == "stream" else FailureKind.FIRST_BYTE_TIMEOUT
-        return UpstreamError(kind)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return UpstreamError(FailureKind.RESET, "truncated body")
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError)):
-        return UpstreamError(FailureKind.RESET, type(exc).__name__)
-    if isinstance(exc, aiohttp.ClientError):
-        return UpstreamError(FailureKind.MALFORMED, type(exc).__name__)
-    return UpstreamError(FailureKind.RESET, type(exc).__name__)
+    for kind_of, kind, detail in EXCEPTIONS:
+        if isinstance(exc, kind_of):
+            if kind is FailureKind.FIRST_BYTE_TIMEOUT and phase == "stream":
+                kind = FailureKind.IDLE_TIMEOUT
+            return UpstreamError(kind, detail if isinstance(detail, str) else detail(exc))
+    # Anything else from below the transport ends the connection's usefulness.
+    return UpstreamError(FailureKind.RESET, _name(exc))
 
 
 def _has_done(block: bytes) -> bool:
