@@ -111,7 +111,7 @@ class Router:
             access_log_enabled=config.server.access_log, log_prompts=config.server.log_prompts
         )
         # Breaker transitions, counted and logged off the request path.
-        self.fleet.subscribe(self.telemetry.on_outcome)
+        self.fleet.subscribe(self.telemetry.on_outcome, transitions_only=True)
         #: The fleet over time, one sample a second (the dashboard's charts, ``top``).
         self.history = History()
         self.sampler = Sampler(

@@ -5,7 +5,8 @@ state is told.
   :class:`~zeta_router.errors.FailureKind`, a :class:`Why`, or a
   :class:`~zeta_router.fleet.state.Health`) plus the text people read. Metrics and logs use the
   label; nothing parses the text.
-- The replica outcomes (:class:`Served`, :class:`Failed`, ...) are what
+- The replica outcomes (:class:`Served`, :class:`Failed`, ...; named tuples: immutable and
+  cheap to build on the request path) are what
   :meth:`ReplicaState.record <zeta_router.fleet.state.ReplicaState.record>` takes, the one
   writer of a replica's breaker and latency state. Its subscribers (:class:`Subscriber`) see
   each outcome and each breaker transition it caused.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.breaker import BreakerState
@@ -80,20 +81,17 @@ def saturated_by(text: str) -> Reason:
 # -- what a replica's state is told ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
+class Sent(NamedTuple):
     """An attempt went out (in half-open, it takes a probe slot)."""
 
     now: float
 
 
-@dataclass(frozen=True, slots=True)
-class Released:
+class Released(NamedTuple):
     """An attempt no longer holds its slot on the replica (answered, failed or abandoned)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
+class Served(NamedTuple):
     """A complete answer. ``ttfb`` when it is also a latency sample; ``stream`` when it was a
     stream that reached its end."""
 
@@ -102,8 +100,7 @@ class Served:
     stream: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
+class Failed(NamedTuple):
     """An attempt failed after ``elapsed`` seconds (a request at fault is neutral)."""
 
     error: UpstreamError
@@ -111,8 +108,7 @@ class Failed:
     elapsed: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
+class Held(NamedTuple):
     """A failure whose blame is not known yet (``attribution.Verdict`` decides later): no
     verdict for the breaker now."""
 
@@ -120,15 +116,13 @@ class Held:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
-class Neutral:
+class Neutral(NamedTuple):
     """The attempt says nothing about the replica (the client left mid-stream)."""
 
     now: float
 
 
-@dataclass(frozen=True, slots=True)
-class GivenUp:
+class GivenUp(NamedTuple):
     """Cancelled before its first byte (a hedge won, the client left) after ``elapsed``
     seconds: a lower bound on the replica's latency, no verdict."""
 
@@ -136,8 +130,7 @@ class GivenUp:
     elapsed: float
 
 
-@dataclass(frozen=True, slots=True)
-class Overdue:
+class Overdue(NamedTuple):
     """An attempt still without a first byte after ``waited`` seconds (a hedge beat it): a
     lower bound on the latency; its own verdict comes later."""
 
@@ -145,8 +138,7 @@ class Overdue:
     waited: float
 
 
-@dataclass(frozen=True, slots=True)
-class FirstByte:
+class FirstByte(NamedTuple):
     """A stream's first event came after ``ttfb`` seconds; ``verdict`` False when whether it
     would have finished will never be known (a late hedge's stream, discarded)."""
 
@@ -155,24 +147,21 @@ class FirstByte:
     verdict: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A non-stream answer of ``tokens`` generated tokens took ``elapsed`` seconds in all."""
 
     elapsed: float
     tokens: int
 
 
-@dataclass(frozen=True, slots=True)
-class StreamBroke:
+class StreamBroke(NamedTuple):
     """A stream failed after its first event."""
 
     error: UpstreamError
     now: float
 
 
-@dataclass(frozen=True, slots=True)
-class Ready:
+class Ready(NamedTuple):
     """A probe or the supervisor says the server is ready again; ``new_process`` when it is a
     fresh process, of which nothing measured before says anything."""
 
@@ -180,8 +169,7 @@ class Ready:
     new_process: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Ejected:
+class Ejected(NamedTuple):
     """The replica died while it served (a crash, a restart, a failed probe): out for the
     next, longer, ejection."""
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from urllib.parse import urlsplit, urlunsplit
 
 from zeta_router.config import Config, Model, Replica, replica_id
@@ -176,6 +178,7 @@ class ReplicaState:
         "successes",
         "ttfb_samples",
         "upstream_model",
+        "watchers",
         "weight",
     )
 
@@ -188,9 +191,12 @@ class ReplicaState:
         *,
         initial_latency_s: float,
         subscribers: list[Subscriber] | None = None,
+        watchers: list[Subscriber] | None = None,
     ) -> None:
-        #: The fleet's subscribers (one list shared by every replica of the fleet).
+        #: The fleet's subscribers (lists shared by every replica of the fleet): of every
+        #: outcome, and of breaker transitions only.
         self.subscribers: list[Subscriber] = subscribers if subscribers is not None else []
+        self.watchers: list[Subscriber] = watchers if watchers is not None else []
         self.model = model
         self.index = index
         self.id = replica_id(model, index, cfg)
@@ -292,41 +298,15 @@ class ReplicaState:
         """Apply what an attempt on this replica did, then tell the subscribers."""
         breaker = self.breaker
         before = breaker.state
-        # The common outcomes first: a match is a chain of isinstance checks.
-        match outcome:
-            case Sent(now=now):
-                breaker.on_attempt(now)
-                self.in_flight += 1
-                self.requests += 1
-            case Released():
-                self.in_flight -= 1
-            case Served(now=now, ttfb=ttfb, stream=stream):
-                self.on_success(now, ttfb, stream=stream)
-            case FirstByte(now=now, ttfb=ttfb, verdict=verdict):
-                self.observe_ttfb(ttfb, now)
-                if not verdict:
-                    breaker.on_neutral()
-            case Failed(error=err, now=now, elapsed=elapsed):
-                self.on_failure(err, now, elapsed)
-            case Held() | Neutral():
-                breaker.on_neutral()
-            case GivenUp(now=now, elapsed=elapsed):
-                self.on_given_up(elapsed, now)
-            case Overdue(now=now, waited=waited):
-                self.latency.observe_at_least(waited, now)
-            case Decoded(elapsed=elapsed, tokens=tokens):
-                self.observe_decode(elapsed, tokens)
-            case StreamBroke(error=err, now=now):
-                self.failures += 1
-                breaker.on_failure(now, err.reason, stream_break=True)
-            case Ready(now=now, new_process=new_process):
-                breaker.on_ready(now)
-                if new_process:
-                    self.latency.forget()
-            case Ejected(now=now, reason=reason):
-                breaker.eject(now, reason)
-        for sub in self.subscribers:
-            sub(self.id, outcome, before, breaker.state)
+        _APPLY[type(outcome)](self, outcome)
+        if self.subscribers:
+            after = self.breaker.state
+            for sub in self.subscribers:
+                sub(self.id, outcome, before, after)
+        if self.watchers and self.breaker.state is not before:
+            after = self.breaker.state
+            for sub in self.watchers:
+                sub(self.id, outcome, before, after)
 
     def on_failure(self, err: UpstreamError, now: float, elapsed: float = 0.0) -> None:
         """A failed attempt that took ``elapsed`` seconds."""
@@ -425,6 +405,93 @@ class ReplicaState:
         return redact_url(self.base_url)
 
 
+# -- how each outcome changes a replica: one function per kind, looked up by type ------------
+
+
+def _sent(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Sent)
+    r.breaker.on_attempt(o.now)
+    r.in_flight += 1
+    r.requests += 1
+
+
+def _released(r: ReplicaState, o: Outcome) -> None:
+    r.in_flight -= 1
+
+
+def _served(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Served)
+    r.on_success(o.now, o.ttfb, stream=o.stream)
+
+
+def _first_byte(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, FirstByte)
+    r.observe_ttfb(o.ttfb, o.now)
+    if not o.verdict:
+        r.breaker.on_neutral()
+
+
+def _failed(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Failed)
+    r.on_failure(o.error, o.now, o.elapsed)
+
+
+def _neutral(r: ReplicaState, o: Outcome) -> None:
+    r.breaker.on_neutral()
+
+
+def _given_up(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, GivenUp)
+    r.on_given_up(o.elapsed, o.now)
+
+
+def _overdue(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Overdue)
+    r.latency.observe_at_least(o.waited, o.now)
+
+
+def _decoded(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Decoded)
+    r.observe_decode(o.elapsed, o.tokens)
+
+
+def _stream_broke(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, StreamBroke)
+    r.failures += 1
+    r.breaker.on_failure(o.now, o.error.reason, stream_break=True)
+
+
+def _ready(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Ready)
+    r.breaker.on_ready(o.now)
+    if o.new_process:
+        r.latency.forget()
+
+
+def _ejected(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Ejected)
+    r.breaker.eject(o.now, o.reason)
+
+
+_APPLY: Mapping[type, Callable[[ReplicaState, Outcome], None]] = MappingProxyType(
+    {
+        Sent: _sent,
+        Released: _released,
+        Served: _served,
+        FirstByte: _first_byte,
+        Failed: _failed,
+        Held: _neutral,
+        Neutral: _neutral,
+        GivenUp: _given_up,
+        Overdue: _overdue,
+        Decoded: _decoded,
+        StreamBroke: _stream_broke,
+        Ready: _ready,
+        Ejected: _ejected,
+    }
+)
+
+
 def redact_url(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -480,9 +547,12 @@ class Fleet:
         *,
         initial_latency_s: float = 0.05,
         subscribers: list[Subscriber] | None = None,
+        watchers: list[Subscriber] | None = None,
     ) -> None:
-        #: Told of every replica outcome; shared with a reload's fresh replicas.
+        #: Told of every replica outcome (``watchers``: of breaker transitions only); shared
+        #: with a reload's fresh replicas.
         self.subscribers: list[Subscriber] = subscribers if subscribers is not None else []
+        self.watchers: list[Subscriber] = watchers if watchers is not None else []
         self.models: dict[str, ModelState] = {}
         self.replicas: dict[str, ReplicaState] = {}
         for name, model in config.models.items():
@@ -494,6 +564,7 @@ class Fleet:
                     config,
                     initial_latency_s=initial_latency_s,
                     subscribers=self.subscribers,
+                    watchers=self.watchers,
                 )
                 for i, rep in enumerate(model.replicas)
             )
@@ -501,6 +572,7 @@ class Fleet:
             for st in states:
                 self.replicas[st.id] = st
 
-    def subscribe(self, subscriber: Subscriber) -> None:
-        """Tell ``subscriber`` of every outcome on every replica, now and after reloads."""
-        self.subscribers.append(subscriber)
+    def subscribe(self, subscriber: Subscriber, *, transitions_only: bool = False) -> None:
+        """Tell ``subscriber`` of every outcome on every replica (or, ``transitions_only``, of
+        those that changed a breaker's state), now and after reloads."""
+        (self.watchers if transitions_only else self.subscribers).append(subscriber)

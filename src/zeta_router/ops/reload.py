@@ -72,7 +72,7 @@ def commit(router: Router, prep: Prepared) -> ReloadResult:
     old, new = router.config, prep.config
     now = router.clock()
     fleet = router.fleet
-    fresh = Fleet(new, subscribers=fleet.subscribers)
+    fresh = Fleet(new, subscribers=fleet.subscribers, watchers=fleet.watchers)
     added: list[str] = []
     kept: list[str] = []
     survivors: set[int] = set()
