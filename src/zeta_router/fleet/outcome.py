@@ -93,11 +93,13 @@ class Released(NamedTuple):
 
 class Served(NamedTuple):
     """A complete answer. ``ttfb`` when it is also a latency sample; ``stream`` when it was a
-    stream that reached its end."""
+    stream that reached its end; ``tokens`` generated, for a non-stream answer whose usage
+    says (its ``ttfb`` is then also a decode-time sample)."""
 
     now: float
     ttfb: float | None = None
     stream: bool = False
+    tokens: int = 0
 
 
 class Failed(NamedTuple):

@@ -422,6 +422,8 @@ def _released(r: ReplicaState, o: Outcome) -> None:
 def _served(r: ReplicaState, o: Outcome) -> None:
     assert isinstance(o, Served)
     r.on_success(o.now, o.ttfb, stream=o.stream)
+    if o.tokens and o.ttfb is not None:
+        r.observe_decode(o.ttfb, o.tokens)
 
 
 def _first_byte(r: ReplicaState, o: Outcome) -> None:

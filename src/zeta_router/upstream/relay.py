@@ -15,7 +15,6 @@ from zeta_router.errors import Blame, FailureKind, UpstreamError, UpstreamFault
 from zeta_router.fleet.outcome import (
     CLIENT_LEFT,
     SERVED,
-    Decoded,
     Failed,
     FirstByte,
     Held,
@@ -70,15 +69,17 @@ def complete_reply(
         failed(replica, d, err, start, now)
         return err
     ttfb = now - start
-    replica.record(Served(now, ttfb))
-    served_by(d, replica, ttfb)
+    tokens = 0
     usage = obj.get("usage")
     if isinstance(usage, dict):
         if isinstance(usage.get("total_tokens"), int):
             d.tokens = usage["total_tokens"]
         generated = usage.get("completion_tokens")
         if isinstance(generated, int) and not isinstance(generated, bool):
-            replica.record(Decoded(ttfb, generated))
+            tokens = generated
+    # The whole answer took ttfb: a latency sample and, over its tokens, a decode-time one.
+    replica.record(Served(now, ttfb, tokens=tokens))
+    served_by(d, replica, ttfb)
     return Response(200, [(b"content-type", JSON_TYPE)], set_model(reply.body, obj, replica.model))
 
 
