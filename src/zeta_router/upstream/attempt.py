@@ -15,6 +15,7 @@ import base64
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -248,6 +249,19 @@ def split_events(buf: bytes) -> int:
     return end
 
 
+class Body(Protocol):
+    """A response whose body is still arriving, as a client gives it: http1's
+    :class:`~zeta_router.upstream.http1.Response`, or aiohttp's behind an adapter."""
+
+    status: int
+
+    async def readany(self) -> bytes: ...
+
+    def release(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Stream:
     """An upstream SSE stream whose first complete event block has arrived.
 
@@ -272,7 +286,7 @@ class Stream:
 
     def __init__(
         self,
-        resp: http1.Response,
+        resp: Body,
         first: bytes,
         rest: bytes,
         *,
