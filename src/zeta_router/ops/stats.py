@@ -91,6 +91,8 @@ class RequestStats:
         self.request_faults: Counter[tuple[str, str]] = Counter()
         self.shed: Counter[str] = Counter()
         self.stream_errors: Counter[tuple[str, str]] = Counter()
+        #: (model, outcome) of cache affinity's choices (routing/affinity.py Outcome values).
+        self.affinity: Counter[tuple[str, str]] = Counter()
 
     def observe(self, d: Decision) -> None:
         model = d.model or "none"
@@ -114,6 +116,8 @@ class RequestStats:
         if d.model is not None and d.preferred is not None and d.model != d.preferred:
             why = dict(d.passed_over).get(d.preferred, "unavailable")
             self.fallbacks[(d.preferred, d.model, reason_class(why))] += 1
+        if d.affinity is not None and d.model is not None:
+            self.affinity[(d.model, d.affinity.outcome.value)] += 1
         if d.status == 429:
             self.shed[d.preferred or "none"] += 1
         if d.stream_error:

@@ -17,6 +17,7 @@ from zeta_router.http.protocol import set_model, upstream_model_in
 from zeta_router.http.response import JSON_TYPE, Headers, Response, sse_error_event
 from zeta_router.ops.stats import reason_class
 from zeta_router.routing.decision import Attempt, Decision
+from zeta_router.upstream.cache_report import cache_report, stream_cache_report
 from zeta_router.upstream.transport import Reply, UpstreamStream
 
 Clock = Callable[[], float]
@@ -61,6 +62,7 @@ def complete_reply(
     ttfb = now - start
     replica.on_success(now, ttfb)
     served_by(d, replica, ttfb)
+    d.cache = cache_report(obj)
     usage = obj.get("usage")
     if isinstance(usage, dict):
         if isinstance(usage.get("total_tokens"), int):
@@ -116,15 +118,18 @@ async def _relay(
         swaps = [(key + old, key + new) for key in (b'"model":', b'"model": ')]
     finished = False
     try:
-        block = stream.first
+        block = before = last = stream.first
         for a, b in swaps:
             block = block.replace(a, b)
         yield block
         async for block in stream:
+            before, last = last, block
             for a, b in swaps:
                 block = block.replace(a, b)
             yield block
         finished = True
+        # The final chunk carries the cache report; [DONE] may come in a block of its own.
+        d.cache = stream_cache_report(before, last)
         replica.on_success(clock(), stream=True)
     except UpstreamError as err:
         replica.failures += 1
