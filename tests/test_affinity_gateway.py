@@ -185,3 +185,46 @@ def test_a_bad_session_header_is_a_400(harness: Harness) -> None:
     )
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "x-zeta-session"
+
+
+async def ask_stream(c: openai.AsyncOpenAI, messages: list[dict[str, str]]) -> tuple[str, str]:
+    async with c.chat.completions.with_streaming_response.create(
+        model="m", messages=messages, max_tokens=4, stream=True  # type: ignore[arg-type]
+    ) as resp:
+        lines = [line async for line in resp.iter_lines() if line]
+        assert lines[-1] == "data: [DONE]"
+        return resp.headers["x-zeta-replica"], resp.headers["x-zeta-route"]
+
+
+def test_a_replica_that_lost_its_cache_is_corrected_by_its_own_report(harness: Harness) -> None:
+    """The backends report cached tokens (usage, and llama.cpp's timings on a stream's last
+    chunk). A hit they confirm changes nothing; a replica that says it held nothing of what
+    affinity sent it there for counts as a correction."""
+    for r in REPLICAS:
+        harness.set(r, prompt_cache=4)
+    doc = document(7)
+
+    def corrections() -> int:
+        status = httpx.get(harness.url + "/v1/router/status").json()
+        return int(status["affinity"]["corrections"])
+
+    async def run() -> list[tuple[str, str]]:
+        async with client(harness) as c:
+            out = [await ask(c, turns(doc, 1)), await ask_stream(c, turns(doc, 2))]
+            # Both confirmed by the replica (read on the gateway's own loop, where this runs).
+            assert harness.router.affinity.corrections == 0
+            home = out[0][0]
+            harness.backend(home).cached_prompts.clear()  # as after a restart
+            out.append(await ask_stream(c, turns(doc, 3)))
+            out.append(await ask(c, turns(doc, 4)))
+        return out
+
+    out = harness.thread.run(run())
+    assert len({r for r, _ in out}) == 1
+    assert all("affinity: prefix" in route for _, route in out[1:])
+    assert corrections() == 1  # turn 3's report; turn 4 found what turn 3 left there
+    m = scrape(harness)
+    assert m[("zeta_affinity_corrections_total", ())] == 1
+    decisions = httpx.get(harness.url + "/v1/router/status").json()["decisions"]
+    assert {d["cached_tokens"] for d in decisions[:4]} >= {0}
+    assert any(d["cached_tokens"] and d["affinity"] == "prefix" for d in decisions[:4])

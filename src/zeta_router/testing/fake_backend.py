@@ -49,6 +49,18 @@ VALIDATION_MESSAGE = (
 _GENERATION_TICK_S = 0.01
 
 
+def _shared(a: str, b: str) -> int:
+    """Length of the common prefix of two strings (by halving: slices compare in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 class FakeBackend:
     def __init__(
         self,
@@ -85,6 +97,8 @@ class FakeBackend:
         self._runner: web.AppRunner | None = None
         self._slots: asyncio.Semaphore | None = None
         self._hung: set[asyncio.Event] = set()
+        #: With faults.prompt_cache: the prompts kept, most recent last.
+        self.cached_prompts: list[str] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -142,6 +156,7 @@ class FakeBackend:
     def heal(self) -> None:
         self.faults = Faults()
         self._slots = None
+        self.cached_prompts.clear()
         self.release_hung()
 
     def release_hung(self) -> None:
@@ -257,6 +272,7 @@ class FakeBackend:
         if f.delay_s and not await self._generate(request, f.delay_s):
             return web.Response(status=499)  # nobody reads it: the client is gone
         model = self._model(body)
+        cached = self._cache(body)
         rid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{self.name}-{next(self._ids)}"
         created = int(time.time())
         if f.mode == "garbage":
@@ -272,7 +288,7 @@ class FakeBackend:
         if body.get("stream") and not f.ignore_stream:
             if turn is not None:
                 return await self._stream_turn(request, turn, rid, created, model)
-            return await self._stream(request, kind, rid, created, model, n)
+            return await self._stream(request, kind, rid, created, model, n, cached)
         text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(n))
         choice: dict[str, Any]
         if turn is not None:
@@ -302,6 +318,13 @@ class FakeBackend:
                         "prompt_tokens": 10,
                         "completion_tokens": n,
                         "total_tokens": 10 + n,
+                    }
+                    if cached is None
+                    else {
+                        "prompt_tokens": cached[1],
+                        "completion_tokens": n,
+                        "total_tokens": cached[1] + n,
+                        "prompt_tokens_details": {"cached_tokens": cached[0]},
                     },
                 }
             ),
@@ -372,8 +395,26 @@ class FakeBackend:
             await asyncio.sleep(min(left, _GENERATION_TICK_S))
         return True
 
+    def _cache(self, body: dict[str, Any]) -> tuple[int, int] | None:
+        """(cached, prompt) tokens of this request under faults.prompt_cache, else None."""
+        keep = self.faults.prompt_cache
+        if not keep:
+            return None
+        prompt = orjson.dumps(body.get("messages", body.get("prompt"))).decode()
+        best = max((_shared(p, prompt) for p in self.cached_prompts), default=0)
+        self.cached_prompts.append(prompt)
+        del self.cached_prompts[:-keep]
+        return best // 4, max(1, len(prompt) // 4)
+
     async def _stream(
-        self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int
+        self,
+        request: web.Request,
+        kind: str,
+        rid: str,
+        created: int,
+        model: str,
+        chunks: int,
+        cached: tuple[int, int] | None = None,
     ) -> web.StreamResponse:
         f = self.faults
         resp = web.StreamResponse(
@@ -415,6 +456,8 @@ class FakeBackend:
                 "model": model,
                 "choices": [choice],
             }
+            if last and cached is not None:
+                event["timings"] = {"cache_n": cached[0], "prompt_n": cached[1] - cached[0]}
             await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
         await resp.write(f.done_event + b"\n\n")
         self.completed += 1
