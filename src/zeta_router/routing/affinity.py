@@ -268,15 +268,6 @@ class Affinity:
             only = replicas[0]
             self._remember(only, key, now)
             return only, Note(Outcome.NONE, only.id, prompt_chars=prefix.chars)
-        loads = [self._load(r, now) for r in replicas]
-        total = sum(loads) + 1.0
-        weights = sum(r.weight for r in replicas)
-        factor = self.settings.load_factor
-        fits = [
-            load + 1.0 <= math.ceil(factor * total * r.weight / weights)
-            for r, load in zip(replicas, loads, strict=True)
-        ]
-        over: str | None = None
         hits: dict[str, Hit] = {}
         if prefix.hashes:
             hits = self.index.lookup(prefix.hashes, [r.id for r in replicas], now)
@@ -286,18 +277,33 @@ class Affinity:
                     # Routed there before it (re)started or came back from an ejection: a
                     # new process holds nothing, and a long-broken one is not to be trusted.
                     del hits[r.id]
+        home = None
+        if key.session is not None:
+            home = self.sessions.get(replicas[0].model, key.session)
+        if not hits and home is None:
+            # Nothing known (a first turn, a prompt shared with nobody): the balancer alone.
+            picked = strategy.pick(replicas, now)
+            self._remember(picked, key, now)
+            return picked, Note(Outcome.NONE, picked.id, prompt_chars=prefix.chars)
+        loads = [self._load(r, now) for r in replicas]
+        total = sum(loads) + 1.0
+        weights = sum(r.weight for r in replicas)
+        factor = self.settings.load_factor
+        fits = [
+            load + 1.0 <= math.ceil(factor * total * r.weight / weights)
+            for r, load in zip(replicas, loads, strict=True)
+        ]
+        over: str | None = None
         chosen: ReplicaState | None = None
         outcome = Outcome.NONE
-        if key.session is not None:
-            rid = self.sessions.get(replicas[0].model, key.session)
-            if rid is not None:
-                for i, r in enumerate(replicas):
-                    if r.id == rid and self._eligible(r, now):
-                        if fits[i]:
-                            chosen, outcome = r, Outcome.SESSION
-                        else:
-                            over = rid
-                        break
+        if home is not None:
+            for i, r in enumerate(replicas):
+                if r.id == home and self._eligible(r, now):
+                    if fits[i]:
+                        chosen, outcome = r, Outcome.SESSION
+                    else:
+                        over = home
+                    break
         if chosen is None and hits:
             chosen, outcome, over = self._by_prefix(
                 replicas, now, prefix, hits, fits, over, strategy
