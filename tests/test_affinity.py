@@ -384,3 +384,18 @@ def test_stream_cache_report_reads_the_final_chunk() -> None:
     assert stream_cache_report(last, done) == CacheReport(326, 343)
     assert stream_cache_report(b"data: [DONE]\n\n", last + done) == CacheReport(326, 343)
     assert stream_cache_report(b'data: {"choices":[]}\n\n', done) is None
+
+
+def test_the_stores_can_be_replaced_by_shared_ones() -> None:
+    """What a store shared by several router processes must offer: the two small protocols.
+    Two routers over one pair of stores agree on where a conversation is cached."""
+    index = LocalIndex(100, ttl_s=600)
+    sessions = SessionTable(10)
+    one = Affinity(AffinitySettings(), index=index, sessions=sessions)
+    other = Affinity(AffinitySettings(), index=index, sessions=sessions)
+    reps = replicas()
+    first, _ = one.pick(reps, NOW, key(conversation(DOC, 1), "s"), RoundRobin())
+    r, note = other.pick(reps, NOW + 1, key(conversation(DOC, 2)), RoundRobin())
+    assert r is first and note is not None and note.outcome is Outcome.PREFIX
+    r, note = other.pick(reps, NOW + 2, key([{"role": "user", "content": "x"}], "s"), RoundRobin())
+    assert r is first and note is not None and note.outcome is Outcome.SESSION

@@ -134,6 +134,16 @@ class LocalIndex:
         return {rid: len(held) for rid, held in self._held.items()}
 
 
+class SessionStore(Protocol):
+    """Where each client-named session was last served (``session`` is a stable hash)."""
+
+    def get(self, model: str, session: int) -> str | None: ...
+
+    def put(self, model: str, session: int, replica: str) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 class SessionTable:
     """(model, session) -> the replica that served its last request, LRU-bounded."""
 
@@ -218,14 +228,20 @@ class Affinity:
         stale_after_s: float = math.inf,
         *,
         index: PrefixIndex | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self.settings = settings
         self._slow_start_s = slow_start_s
         self._stale_after_s = stale_after_s
-        self.index: PrefixIndex = index or LocalIndex(
-            settings.max_blocks_per_replica, settings.ttl_s
+        self.index: PrefixIndex = (
+            index
+            if index is not None
+            else LocalIndex(settings.max_blocks_per_replica, settings.ttl_s)
         )
-        self.sessions = SessionTable(settings.max_sessions)
+        #: Both stores sit behind small protocols, so that router processes can share them.
+        self.sessions: SessionStore = (
+            sessions if sessions is not None else SessionTable(settings.max_sessions)
+        )
         #: Index corrections made from backend reports (blocks dropped, reports that did it).
         self.corrected_blocks = 0
         self.corrections = 0
