@@ -144,8 +144,8 @@ def test_the_load_bound_sends_a_hot_replicas_overflow_elsewhere(harness: Harness
 
     home, burst = harness.thread.run(run())
     where = Counter(r for r, _ in burst)
-    # Three replicas, six requests at once: the bound is ceil(1.25 x mean) = 3 in flight.
-    assert 1 <= where[home] <= 3, where
+    # Three replicas, six requests at once: the bound is 1.25 x mean, at most 2.5 in flight.
+    assert 1 <= where[home] <= 2, where
     assert sum(where.values()) == 6 and len(where) >= 2
     overridden = [route for r, route in burst if r != home]
     assert overridden and all(f"affinity: {home} over the load bound" in route

@@ -140,7 +140,7 @@ class AffinitySettings(_Frozen):
 
     enabled: bool = True
     #: The affine replica takes a request only while its load stays within
-    #: ceil(load_factor x the mean load of the model's usable replicas).
+    #: load_factor x the mean load of the model's usable replicas (this request included).
     load_factor: float = Field(default=1.25, ge=1)
     #: Honour a session the client names (x-zeta-session, prompt_cache_key, user).
     sessions: bool = True

@@ -12,7 +12,8 @@ Three parts, all pure (state plus the caller's ``now``, no I/O):
 - :class:`SessionTable`, the replica of each session a client named, LRU-bounded;
 - :meth:`Affinity.pick`, the choice under a bounded load, as in consistent hashing with bounded
   loads (Mirrokni et al.): the affine replica takes the request only while its load plus this
-  request stays within ``ceil(load_factor x mean load)``; otherwise the next-best holder that
+  request stays within ``load_factor`` x the mean load, this request included (and at least
+  one request: an idle replica always fits); otherwise the next-best holder that
   fits, otherwise the balancer among the replicas that fit. A hot prefix therefore spreads
   instead of piling up. Only replicas the balancer would consider are candidates (health,
   breaker and concurrency are checked before), and one that is slow-starting, probing or whose
@@ -306,7 +307,9 @@ class Affinity:
         weights = sum(r.weight for r in replicas)
         factor = self.settings.load_factor
         fits = [
-            load + 1.0 <= math.ceil(factor * total * r.weight / weights)
+            # Not rounded up as in the paper: with two replicas, ceil(1.25 x 1) = 2 would let
+            # one replica take both of two requests while the other idles.
+            load + 1.0 <= max(1.0, factor * total * r.weight / weights)
             for r, load in zip(replicas, loads, strict=True)
         ]
         over: str | None = None
