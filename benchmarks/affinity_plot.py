@@ -12,7 +12,8 @@ ORDER = ("round-robin", "p2c", "affinity", "pin")
 #: (workload, key, title, unit, reference line or None)
 PANELS = (
     ("a", "later_ttft_p50_s", "(a) multi-turn: TTFT p50, turns after the first", "s", None),
-    ("b", "max_over_mean", "(b) one shared prompt: busiest replica / mean", "x", 1.5),
+    ("b", "load_max_over_mean", "(b) one shared prompt: busiest replica's load / mean", "x",
+     1.5),
     ("b", "latency_p99_s", "(b) one shared prompt: latency p99", "s", None),
     ("c", "throughput_rps", "(c) no shared prefix: throughput", "req/s", None),
     ("c", "latency_p99_s", "(c) no shared prefix: latency p99", "s", None),
