@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -509,6 +510,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--svg", type=Path, help="plot path (one file per backend: name-BACKEND.svg)")
     args = ap.parse_args()
+    # A benchmark stopped with SIGTERM still stops the servers it started (the finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.sessions, args.turns, args.requests = 4, 3, 6
     args.workloads = list(args.workloads)
