@@ -14,8 +14,8 @@ Workloads:
 - (a) multi-turn: ``--sessions`` sessions of ``--turns`` turns, each with its own system
   document of ``--doc-words`` words; ``--concurrency`` sessions at a time, each turn sent after
   the previous answer. Rows: round-robin, P2C, affinity, and ``pin`` (the client sends session
-  i straight to replica i mod n: the ideal placement, no router). Reported: TTFT p50 of the
-  turns after the first.
+  straight to the replica with the fewest sessions running when it starts, for all its turns:
+  the ideal placement, no router). Reported: TTFT p50 of the turns after the first.
 - (b) one system prompt (``--doc-words`` words) shared by every request, each with its own
   question; ``--requests`` requests, ``--concurrency`` in flight. Reported: requests per replica
   (max / mean), latency p50 / p99.
@@ -179,7 +179,9 @@ async def chat(
 # -- workloads ------------------------------------------------------------------------------
 
 
-Target = Callable[[int], tuple[str, str | None]]  # session or request -> (base url, replica)
+#: session -> (base url, replica id when the client picks it); called when a session starts,
+#: and told (second argument False) when it ends.
+Target = Callable[[int, bool], tuple[str, str | None]]
 
 
 async def multi_turn(
@@ -195,7 +197,7 @@ async def multi_turn(
                 s = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            url, rid = target(s)
+            url, rid = target(s, True)
             msgs = [{"role": "system", "content": document(f"{salt}/{s}", args.doc_words)}]
             for t in range(1, args.turns + 1):
                 msgs.append({"role": "user", "content": f"Question {t}: what does it say "
@@ -209,6 +211,7 @@ async def multi_turn(
                 sample.turn = t
                 row.samples.append(sample)
                 msgs.append({"role": "assistant", "content": answer})
+            target(s, False)
 
     await asyncio.gather(*(worker() for _ in range(args.concurrency)))
 
@@ -355,10 +358,21 @@ async def run_backend(args: argparse.Namespace, log_dir: Path) -> list[dict[str,
                                        w: str = w) -> None:
                             t0 = time.perf_counter()
                             if w == "a":
-                                def target(s: int) -> tuple[str, str | None]:
+                                # pin: each new session to the replica with the fewest
+                                # sessions running, for all its turns (no router).
+                                active = [0] * n
+                                where: dict[int, int] = {}
+
+                                def target(s: int, starts: bool) -> tuple[str, str | None]:
                                     if url:
                                         return url, None
-                                    return urls[s % n], f"r{s % n}"
+                                    if not starts:
+                                        active[where.pop(s)] -= 1
+                                        return "", None
+                                    i = min(range(n), key=active.__getitem__)
+                                    active[i] += 1
+                                    where[s] = i
+                                    return urls[i], f"r{i}"
 
                                 await multi_turn(http, target, args, salt, row)
                             else:
