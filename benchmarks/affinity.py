@@ -348,6 +348,7 @@ async def run_backend(args: argparse.Namespace, log_dir: Path) -> list[dict[str,
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
             for w in args.workloads:
                 strategies = ["round-robin", "p2c", "affinity"] + (["pin"] if w == "a" else [])
+                strategies = [x for x in strategies if x in args.strategies]
                 for rnd in range(args.rounds):
                     order = strategies if rnd % 2 == 0 else strategies[::-1]
                     for strategy in order:
@@ -518,6 +519,8 @@ def main() -> int:
                          "every prompt of this benchmark: a 135M model's KV is 23 KB a token)")
     ap.add_argument("--load-factor", type=float, default=1.25)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--strategies", default="round-robin,p2c,affinity,pin",
+                    help="rows to run (comma-separated; default all)")
     ap.add_argument("--seed", default="17")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 4 sessions, 3 turns")
     ap.add_argument("--cost", action="store_true", help="only the in-process CPU cost")
@@ -529,6 +532,7 @@ def main() -> int:
     if args.quick:
         args.sessions, args.turns, args.requests = 4, 3, 6
     args.workloads = list(args.workloads)
+    args.strategies = args.strategies.split(",")
     if args.cost:
         report = cost(5000, 3)
         print(json.dumps(report, indent=1))
