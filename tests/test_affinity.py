@@ -399,3 +399,26 @@ def test_the_stores_can_be_replaced_by_shared_ones() -> None:
     assert r is first and note is not None and note.outcome is Outcome.PREFIX
     r, note = other.pick(reps, NOW + 2, key([{"role": "user", "content": "x"}], "s"), RoundRobin())
     assert r is first and note is not None and note.outcome is Outcome.SESSION
+
+
+def test_a_reload_keeps_the_index_unless_affinity_settings_change() -> None:
+    from zeta_router.router import Router
+    from zeta_router.routing.engine import build_engine, rebuilt
+
+    reps = [{"url": f"http://127.0.0.1:{9000 + i}/v1", "id": f"r{i}"} for i in range(2)]
+    base = {"health": {"enabled": False}, "models": {"m": {"replicas": reps}}}
+    router = Router(parse_config(base))
+    old = router.engine
+    old.affinity.index.observe("r0", (1, 2, 3), NOW)
+
+    def reload(doc: dict[str, Any]) -> Any:
+        return build_engine(
+            parse_config(doc), clock=router.clock, transport=old.transport,
+            admission=old.admission, rng=old.rng, prev=old,
+        )
+
+    same = reload({**base, "timeouts": {"total_s": 99}})
+    assert same.affinity is old.affinity and same.affinity.index.sizes() == {"r0": 3}
+    changed = reload({**base, "balancer": {"affinity": {"load_factor": 2}}})
+    assert changed.affinity is not old.affinity and changed.affinity.settings.load_factor == 2
+    assert "affinity" in rebuilt(old, changed) and "affinity" not in rebuilt(old, same)
