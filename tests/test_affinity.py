@@ -357,7 +357,8 @@ def test_memory_stays_bounded() -> None:
         a.pick(reps, NOW + i, key(msgs, f"s{i}"), RoundRobin())
     st = a.status()
     assert all(n <= 50 for n in a.index.sizes().values())
-    assert st["sessions"] == 20 and st["blocks"] <= 100
+    blocks = st["blocks"]
+    assert st["sessions"] == 20 and isinstance(blocks, int) and blocks <= 100
 
 
 @pytest.mark.parametrize(
