@@ -214,7 +214,7 @@ def test_a_replica_that_lost_its_cache_is_corrected_by_its_own_report(harness: H
             # Both confirmed by the replica (read on the gateway's own loop, where this runs).
             assert harness.router.affinity.corrections == 0
             home = out[0][0]
-            harness.backend(home).cached_prompts.clear()  # as after a restart
+            harness.backend(home).prompt_cache.clear()  # as after a restart
             out.append(await ask_stream(c, turns(doc, 3)))
             out.append(await ask(c, turns(doc, 4)))
         return out

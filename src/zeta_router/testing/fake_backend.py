@@ -25,6 +25,7 @@ from aiohttp import web
 
 from zeta_router.testing import fake_apis
 from zeta_router.testing.faults import Faults, Mode
+from zeta_router.testing.prompt_cache import PromptCache
 
 Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
 NativeApi = Literal["responses", "messages", "rerank"]
@@ -47,18 +48,6 @@ VALIDATION_MESSAGE = (
 )
 #: How often a generating request looks whether its client is still there.
 _GENERATION_TICK_S = 0.01
-
-
-def _shared(a: str, b: str) -> int:
-    """Length of the common prefix of two strings (by halving: slices compare in C)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 class FakeBackend:
@@ -97,8 +86,8 @@ class FakeBackend:
         self._runner: web.AppRunner | None = None
         self._slots: asyncio.Semaphore | None = None
         self._hung: set[asyncio.Event] = set()
-        #: With faults.prompt_cache: the prompts kept, most recent last.
-        self.cached_prompts: list[str] = []
+        #: With faults.prompt_cache: the prompts kept and the cached tokens reported.
+        self.prompt_cache = PromptCache()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -156,7 +145,7 @@ class FakeBackend:
     def heal(self) -> None:
         self.faults = Faults()
         self._slots = None
-        self.cached_prompts.clear()
+        self.prompt_cache.clear()
         self.release_hung()
 
     def release_hung(self) -> None:
@@ -272,7 +261,7 @@ class FakeBackend:
         if f.delay_s and not await self._generate(request, f.delay_s):
             return web.Response(status=499)  # nobody reads it: the client is gone
         model = self._model(body)
-        cached = self._cache(body)
+        cached = self.prompt_cache.serve(body, f.prompt_cache)
         rid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{self.name}-{next(self._ids)}"
         created = int(time.time())
         if f.mode == "garbage":
@@ -395,25 +384,8 @@ class FakeBackend:
             await asyncio.sleep(min(left, _GENERATION_TICK_S))
         return True
 
-    def _cache(self, body: dict[str, Any]) -> tuple[int, int] | None:
-        """(cached, prompt) tokens of this request under faults.prompt_cache, else None."""
-        keep = self.faults.prompt_cache
-        if not keep:
-            return None
-        prompt = orjson.dumps(body.get("messages", body.get("prompt"))).decode()
-        best = max((_shared(p, prompt) for p in self.cached_prompts), default=0)
-        self.cached_prompts.append(prompt)
-        del self.cached_prompts[:-keep]
-        return best // 4, max(1, len(prompt) // 4)
-
     async def _stream(
-        self,
-        request: web.Request,
-        kind: str,
-        rid: str,
-        created: int,
-        model: str,
-        chunks: int,
+        self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int,
         cached: tuple[int, int] | None = None,
     ) -> web.StreamResponse:
         f = self.faults
