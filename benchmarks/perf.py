@@ -441,7 +441,9 @@ async def paced_relay(peers: Sequence[Peer], base_of: dict[str, str], streams: i
 # -- in-process: routing decision -----------------------------------------------------------
 
 
-def decision_cost(n: int, analyzer: str = "heuristic") -> dict[str, float]:
+def decision_cost(
+    n: int, analyzer: str = "heuristic", affinity: bool = True
+) -> dict[str, float]:
     """Analysis + policy + balancer per request, with the analyzer's cache off, over the
     conversations of the eval sets (made unique: a cache would hide the analyzer)."""
     import gc
@@ -462,6 +464,7 @@ def decision_cost(n: int, analyzer: str = "heuristic") -> dict[str, float]:
     cfg = {
         "health": {"enabled": False},
         "analysis": {"analyzer": analyzer, "cache_size": 0},
+        "balancer": {"affinity": {"enabled": affinity}},
         "models": {
             "brain": {
                 "endpoints": ["chat", "completions"],
@@ -508,7 +511,9 @@ def decision_cost(n: int, analyzer: str = "heuristic") -> dict[str, float]:
         now = router.clock()
         ms = router.fleet.models[p.candidates[0].model]
         usable = [r for r in ms.replicas if r.available(now)]
-        router.strategy.pick(usable, now)
+        # As the router does: cache affinity (when on) hashes the prompt and chooses.
+        key = router.affinity.key(req.endpoint, req.body, None)
+        router.affinity.pick(usable, now, key, router.strategy)
         samples.append(clock() - t0)
         cpu_samples.append(cpu_clock() - c0)
         t0 = clock()

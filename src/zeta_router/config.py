@@ -134,6 +134,26 @@ class HealthSettings(_Frozen):
     scrape_interval_s: PositiveFloat = 2.0
 
 
+class AffinitySettings(_Frozen):
+    """Cache affinity (see routing/affinity.py): chat and completions requests go to the
+    replica that probably holds their prompt's prefix, within a bound on its load."""
+
+    enabled: bool = True
+    #: The affine replica takes a request only while its load stays within
+    #: load_factor x the mean load of the model's usable replicas (this request included).
+    load_factor: float = Field(default=1.25, ge=1)
+    #: Honour a session the client names (x-zeta-session, prompt_cache_key, user).
+    sessions: bool = True
+    #: A shared prefix shorter than this is no reason to prefer a replica.
+    min_prefix_chars: int = Field(default=256, ge=0)
+    #: Long messages are hashed in blocks of this many characters.
+    block_chars: int = Field(default=1024, ge=64)
+    max_blocks_per_replica: int = Field(default=8192, ge=1)
+    max_sessions: int = Field(default=16384, ge=1)
+    #: Prefixes routed longer ago than this are assumed evicted.
+    ttl_s: PositiveFloat = 600.0
+
+
 class BalancerSettings(_Frozen):
     strategy: str = "p2c-ewma"
     #: Decay of the peak-EWMA latency estimate.
@@ -141,6 +161,7 @@ class BalancerSettings(_Frozen):
     #: p2c-ewma leaves out a replica whose latency estimate is more than this many times the
     #: best usable replica's while any other has room (0: never).
     outlier_ratio: float = Field(default=5.0, ge=0)
+    affinity: AffinitySettings = AffinitySettings()
 
 
 class AdmissionSettings(_Frozen):

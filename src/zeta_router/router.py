@@ -44,6 +44,7 @@ from zeta_router.ops.history import History, Sampler
 from zeta_router.ops.reload_log import ReloadHook, ReloadLog
 from zeta_router.ops.telemetry import Telemetry
 from zeta_router.routing.admission import Admission, load_report
+from zeta_router.routing.affinity import Affinity
 from zeta_router.routing.balancer import Strategy
 from zeta_router.routing.budget import RetryBudget
 from zeta_router.routing.decision import Decision
@@ -66,6 +67,8 @@ class RequestOptions:
     priority: int = PRIORITIES["normal"]
     timeout_s: float | None = None
     models: Allowed = None
+    #: x-zeta-session: requests naming the same session go to the same replica (cache affinity).
+    session: str | None = None
 
 
 class Router:
@@ -144,6 +147,10 @@ class Router:
     @property
     def strategy(self) -> Strategy:
         return self._engine.strategy
+
+    @property
+    def affinity(self) -> Affinity:
+        return self._engine.affinity
 
     @property
     def budget(self) -> RetryBudget:
@@ -290,7 +297,10 @@ class Router:
             if total is None:
                 total = engine.config.admission.default_deadline_s or engine.config.timeouts.total_s
             deadline = now + total
-            resp = await serve(engine, self.state, clock, req, d, route.plan, deadline, route.note)
+            key = engine.affinity.key(req.endpoint, req.body, opts.session)
+            resp = await serve(
+                engine, self.state, clock, req, d, route.plan, deadline, route.note, key
+            )
             self.feedback.remember(d)
             d.router_overhead_s = clock() - now - sum(a.elapsed_s for a in d.attempts)
         except RouterError as err:
@@ -303,6 +313,7 @@ class Router:
     def finish(self, d: Decision) -> None:
         """Called by the HTTP layer once the last byte was sent (or the client left)."""
         d.duration_s = self.clock() - d.started
+        self._engine.affinity.report(d.affinity, d.cache)
         self.feedback.observe(d)
         self.telemetry.record(d)
 

@@ -38,6 +38,8 @@ log = logging.getLogger("zeta_router.server")
 #: x-zeta-timeout-ms above this (about 31 years) means "no deadline of my own" anyway.
 _MAX_TIMEOUT_MS = 10**12
 
+#: Longest x-zeta-session accepted (it is hashed, never kept).
+_MAX_SESSION = 256
 #: Most requests carry no x-zeta-* header: they share one (frozen) options object.
 _NO_OPTIONS = RequestOptions()
 
@@ -53,7 +55,7 @@ _APIS: frozenset[str] = frozenset({"responses", "messages"})
 
 
 def request_options(scope: Scope, config: Config) -> RequestOptions:
-    task = priority = timeout = None
+    task = priority = timeout = session = None
     seen = False
     for name, value in scope["headers"]:
         if not name.startswith(b"x-zeta-"):
@@ -85,12 +87,20 @@ def request_options(scope: Scope, config: Config) -> RequestOptions:
                 )
             # Clamped: a huge value (hundreds of digits) would overflow the float.
             timeout = min(ms, _MAX_TIMEOUT_MS) / 1000.0
+        elif name == b"x-zeta-session":
+            session = value.decode("latin-1").strip()
+            if not session or len(session) > _MAX_SESSION:
+                raise InvalidRequest(
+                    f"x-zeta-session must be 1 to {_MAX_SESSION} characters",
+                    param="x-zeta-session",
+                )
     if not seen:
         return _NO_OPTIONS
     return RequestOptions(
         task=task,
         priority=PRIORITIES["normal"] if priority is None else priority,
         timeout_s=timeout,
+        session=session,
     )
 
 

@@ -53,6 +53,7 @@ class RouterCollector:
         yield from _analysis_metrics(router)
         yield from _load_metrics(router)
         yield from shared_state_metrics(router.shared.status(), router.fleet.replicas.values())
+        yield from _affinity_metrics(router)
         info = GaugeMetricFamily("zeta_build_info", "zeta-router build", labels=["version"])
         info.add_metric([__version__], 1.0)
         yield info
@@ -214,6 +215,33 @@ def _load_metrics(router: Router) -> Iterator[Metric]:
     for row in router.feedback.snapshot():
         score.add_metric([row["model"], row["task"]], row["score"])
     yield score
+
+
+def _affinity_metrics(router: Router) -> Iterator[Metric]:
+    yield _counter(
+        "zeta_affinity_decisions",
+        "Cache-affinity choices of served requests by model and outcome: session and prefix "
+        "are affinity hits, load-bound the affine replica was over the load bound, none nothing "
+        "was known",
+        ["model", "outcome"],
+        router.telemetry.stats.affinity.items(),
+    )
+    a = router.affinity
+    blocks = GaugeMetricFamily(
+        "zeta_affinity_index_blocks", "Prefix blocks in the affinity index", labels=["replica"]
+    )
+    for rid, n in a.index.sizes().items():
+        blocks.add_metric([rid], n)
+    yield blocks
+    sessions = GaugeMetricFamily("zeta_affinity_sessions", "Client-named sessions remembered")
+    sessions.add_metric([], len(a.sessions))
+    yield sessions
+    corrections = CounterMetricFamily(
+        "zeta_affinity_corrections",
+        "Backend cache reports that showed a replica no longer held an expected prefix",
+    )
+    corrections.add_metric([], a.corrections)
+    yield corrections
 
 
 def _analysis_metrics(router: Router) -> Iterator[Metric]:

@@ -64,6 +64,8 @@ class RequestStats:
         self.stream_errors: Counter[tuple[str, str]] = Counter()
         #: (replica, state entered): counted by the telemetry's fleet subscriber.
         self.breaker_transitions: Counter[tuple[str, str]] = Counter()
+        #: (model, outcome) of cache affinity's choices (routing/affinity.py Outcome values).
+        self.affinity: Counter[tuple[str, str]] = Counter()
 
     def observe(self, d: Decision) -> None:
         model = d.model or "none"
@@ -89,6 +91,8 @@ class RequestStats:
         if d.model is not None and d.preferred is not None and d.model != d.preferred:
             why = dict(d.passed_over).get(d.preferred, UNAVAILABLE)
             self.fallbacks[(d.preferred, d.model, why.label.value)] += 1
+        if d.affinity is not None and d.model is not None:
+            self.affinity[(d.model, d.affinity.outcome.value)] += 1
         if d.status == 429:
             self.shed[d.preferred or "none"] += 1
         if d.stream_error is not None:

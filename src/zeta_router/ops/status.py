@@ -165,6 +165,7 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
         "uptime_s": round(time.time() - router.started_at, 3),
         "analyzer": getattr(analyzer, "name", type(analyzer).__name__),
         "decision_cache": cache,
+        "affinity": router.affinity.status(),
         "routes": {task: list(config.route_for(task)) for task in config.tasks},
         "models": models,
         "replicas": replicas,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from zeta_router.errors import DeadlineExceeded, NoCapacity, RouterError
 from zeta_router.fleet.outcome import Reason
 from zeta_router.fleet.state import Fleet, ReplicaState
+from zeta_router.routing.affinity import Outcome
 from zeta_router.routing.decision import Decision
 from zeta_router.routing.policy import Plan
 
@@ -64,4 +65,6 @@ def route_reason(
         parts.append(f"queued {d.queued_s:.3f}s")
     if pass_no:
         parts.append("after back-off")
+    if d.affinity is not None and d.affinity.outcome is not Outcome.NONE:
+        parts.append(d.affinity.describe())
     return "; ".join(parts)

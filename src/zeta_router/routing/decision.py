@@ -12,6 +12,7 @@ from typing import Any
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.errors import Blame
 from zeta_router.fleet.outcome import Reason
+from zeta_router.routing.affinity import CacheReport, Note
 
 
 @dataclass(slots=True)
@@ -54,6 +55,9 @@ class Decision:
     prompt: str | None = None
     #: The client key's name, when keys are configured.
     client: str | None = None
+    #: How cache affinity took part in choosing the serving replica (None: it did not).
+    affinity: Note | None = None
+    cache: CacheReport | None = None
 
     @property
     def fallback(self) -> str | None:
@@ -94,4 +98,6 @@ class Decision:
             "latency_ms": None if self.duration_s is None else round(self.duration_s * 1000, 2),
             "queued_ms": round(self.queued_s * 1000, 2),
             "tokens": self.tokens,
+            "affinity": None if self.affinity is None else self.affinity.outcome.value,
+            "cached_tokens": None if self.cache is None else self.cache.cached_tokens,
         }

@@ -26,6 +26,7 @@ from zeta_router.fleet.shared import MemoryState, SharedState
 from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.http.protocol import ParsedRequest
 from zeta_router.routing.admission import Admission
+from zeta_router.routing.affinity import Affinity
 from zeta_router.routing.balancer import Strategy, build_strategy
 from zeta_router.routing.budget import RetryBudget
 from zeta_router.routing.decision import Decision
@@ -148,6 +149,9 @@ class Engine:
     #: one per router, carried from engine to engine.
     shared: SharedState
     strategy: Strategy
+    #: Cache affinity around the strategy; its index and sessions outlive reloads that leave
+    #: its settings alone.
+    affinity: Affinity
     budget: RetryBudget
     hedge: HedgePolicy | None
     transport: Transport
@@ -186,6 +190,14 @@ def build_engine(
         strategy = prev.strategy
     else:
         strategy = build_strategy(config.balancer, rng, h.slow_start_s, h.stale_after_s)
+    if prev is not None and old is not None and (
+        config.balancer.affinity == old.balancer.affinity
+        and h.slow_start_s == old.health.slow_start_s
+        and h.stale_after_s == old.health.stale_after_s
+    ):
+        affinity = prev.affinity
+    else:
+        affinity = Affinity(config.balancer.affinity, h.slow_start_s, h.stale_after_s)
     if prev is not None and old is not None and config.retry == old.retry:
         budget = prev.budget
     else:
@@ -203,6 +215,7 @@ def build_engine(
         admission=admission,
         shared=shared,
         strategy=strategy,
+        affinity=affinity,
         budget=budget,
         hedge=hedge,
         transport=transport,
@@ -218,6 +231,8 @@ def rebuilt(old: Engine, new: Engine) -> list[str]:
         out.append("analyzer")
     if new.strategy is not old.strategy:
         out.append("strategy")
+    if new.affinity is not old.affinity:
+        out.append("affinity")
     if new.budget is not old.budget:
         out.append("retry budget")
     if new.config.hedge != old.config.hedge:

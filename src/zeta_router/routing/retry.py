@@ -27,6 +27,7 @@ from zeta_router.fleet.outcome import NO_REPLICA_LEFT, RETRY_BUDGET, Reason, sat
 from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import ParsedRequest
 from zeta_router.http.response import Response
+from zeta_router.routing.affinity import Key
 from zeta_router.routing.answers import deadline_error, exhausted, route_reason
 from zeta_router.routing.attribution import Verdict
 from zeta_router.routing.budget import backoff_s
@@ -76,12 +77,13 @@ async def serve(
     p: Plan,
     deadline: float,
     note: str | None,
+    key: Key | None = None,
 ) -> Response:
     """Walk ``p`` until an attempt answers; raises the RouterError the client gets when none
-    does."""
+    does. ``key`` is what cache affinity knows of the request (None: the strategy alone)."""
     verdict = Verdict(d, engine.config.breaker)
     try:
-        return await _walk(engine, state, clock, req, d, p, deadline, note, verdict)
+        return await _walk(engine, state, clock, req, d, p, deadline, note, verdict, key)
     except UpstreamFault:
         verdict.exhausted(clock())  # settle what another answer left held
         raise
@@ -113,6 +115,7 @@ async def _walk(
     deadline: float,
     note: str | None,
     verdict: Verdict,
+    key: Key | None,
 ) -> Response:
     if not p.candidates:
         raise _no_candidates(d, p)
@@ -153,7 +156,7 @@ async def _walk(
                 if d.attempts and not engine.budget.try_spend():
                     passed_over.setdefault(cand.model, RETRY_BUDGET)
                     raise _exhausted(state, clock, d, passed_over, p, "retry budget exhausted")
-                replica = engine.strategy.pick(usable, now)
+                replica, d.affinity = engine.affinity.pick(usable, now, key, engine.strategy)
                 if engine.shared.gated(replica) and not await engine.shared.acquire(replica):
                     continue  # full fleet-wide, or probed by another instance: look again
                 w.attempts_left -= 1

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from zeta_router.testing import fake_apis
 from zeta_router.testing.faults import Faults, Mode
+from zeta_router.testing.prompt_cache import PromptCache
 
 Flavor = Literal["vllm", "llamacpp", "sglang", "ollama", "openai"]
 NativeApi = Literal["responses", "messages", "rerank"]
@@ -85,6 +86,8 @@ class FakeBackend:
         self._runner: web.AppRunner | None = None
         self._slots: asyncio.Semaphore | None = None
         self._hung: set[asyncio.Event] = set()
+        #: With faults.prompt_cache: the prompts kept and the cached tokens reported.
+        self.prompt_cache = PromptCache()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class FakeBackend:
     def heal(self) -> None:
         self.faults = Faults()
         self._slots = None
+        self.prompt_cache.clear()
         self.release_hung()
 
     def release_hung(self) -> None:
@@ -257,6 +261,7 @@ class FakeBackend:
         if f.delay_s and not await self._generate(request, f.delay_s):
             return web.Response(status=499)  # nobody reads it: the client is gone
         model = self._model(body)
+        cached = self.prompt_cache.serve(body, f.prompt_cache)
         rid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{self.name}-{next(self._ids)}"
         created = int(time.time())
         if f.mode == "garbage":
@@ -272,7 +277,7 @@ class FakeBackend:
         if body.get("stream") and not f.ignore_stream:
             if turn is not None:
                 return await self._stream_turn(request, turn, rid, created, model)
-            return await self._stream(request, kind, rid, created, model, n)
+            return await self._stream(request, kind, rid, created, model, n, cached)
         text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(n))
         choice: dict[str, Any]
         if turn is not None:
@@ -302,6 +307,13 @@ class FakeBackend:
                         "prompt_tokens": 10,
                         "completion_tokens": n,
                         "total_tokens": 10 + n,
+                    }
+                    if cached is None
+                    else {
+                        "prompt_tokens": cached[1],
+                        "completion_tokens": n,
+                        "total_tokens": cached[1] + n,
+                        "prompt_tokens_details": {"cached_tokens": cached[0]},
                     },
                 }
             ),
@@ -373,7 +385,8 @@ class FakeBackend:
         return True
 
     async def _stream(
-        self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int
+        self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int,
+        cached: tuple[int, int] | None = None,
     ) -> web.StreamResponse:
         f = self.faults
         resp = web.StreamResponse(
@@ -415,6 +428,8 @@ class FakeBackend:
                 "model": model,
                 "choices": [choice],
             }
+            if last and cached is not None:
+                event["timings"] = {"cache_n": cached[0], "prompt_n": cached[1] - cached[0]}
             await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
         await resp.write(f.done_event + b"\n\n")
         self.completed += 1

@@ -40,3 +40,7 @@ class Faults:
     reject_marker: str | None = None
     #: With mode "huge_body" or "no_events": how many bytes to send.
     huge_bytes: int = 80 * 1024 * 1024
+    #: Like a server's prefix cache: the last this many prompts are kept, and each answer says
+    #: how much of its prompt the best of them covered (``usage.prompt_tokens_details`` and,
+    #: on the final stream chunk, llama.cpp's ``timings``), four characters a token. 0: off.
+    prompt_cache: int = 0

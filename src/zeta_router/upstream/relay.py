@@ -27,6 +27,7 @@ from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import set_model, upstream_model_in
 from zeta_router.http.response import JSON_TYPE, Headers, Response, sse_error_event
 from zeta_router.routing.decision import Attempt, Decision
+from zeta_router.upstream.cache_report import cache_report, stream_cache_report
 from zeta_router.upstream.transport import Reply, UpstreamStream
 
 Clock = Callable[[], float]
@@ -70,6 +71,7 @@ def complete_reply(
         return err
     ttfb = now - start
     tokens = 0
+    d.cache = cache_report(obj)
     usage = obj.get("usage")
     if isinstance(usage, dict):
         if isinstance(usage.get("total_tokens"), int):
@@ -128,15 +130,18 @@ async def _relay(
         swaps = [(key + old, key + new) for key in (b'"model":', b'"model": ')]
     finished = False
     try:
-        block = stream.first
+        block = before = last = stream.first
         for a, b in swaps:
             block = block.replace(a, b)
         yield block
         async for block in stream:
+            before, last = last, block
             for a, b in swaps:
                 block = block.replace(a, b)
             yield block
         finished = True
+        # The final chunk carries the cache report; [DONE] may come in a block of its own.
+        d.cache = stream_cache_report(before, last)
         replica.record(Served(clock(), stream=True))
     except UpstreamError as err:
         replica.record(StreamBroke(err, clock()))

@@ -1,0 +1,230 @@
+"""Cache affinity end to end: the official openai SDK against the gateway on a real socket, in
+front of three fake replicas (real HTTP servers). A conversation's turns stick to one replica,
+a named session sticks even when its prompts share nothing, and the load bound sends the
+overflow of a hot replica elsewhere; the headers, metrics and status say so."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from zeta_router.testing import Harness
+
+REPLICAS = ("r0", "r1", "r2")
+
+
+def template(**balancer: Any) -> dict[str, Any]:
+    return {
+        "health": {"enabled": False},
+        "timeouts": {"connect_s": 1.0, "first_byte_s": 5.0, "idle_s": 2.0, "total_s": 10.0},
+        "analysis": {"analyzer": "heuristic"},
+        "balancer": balancer,
+        "models": {
+            "m": {
+                "endpoints": ["chat", "completions"],
+                "replicas": [{"url": f"fake:{r}", "id": r} for r in REPLICAS],
+            }
+        },
+    }
+
+
+@pytest.fixture()
+def harness() -> Iterator[Harness]:
+    h = Harness(dict.fromkeys(REPLICAS, "llamacpp"), template())
+    yield h
+    h.close()
+
+
+def document(n: int) -> str:
+    return " ".join(f"fact{n}-{i} is part of document {n}." for i in range(60))
+
+
+def turns(doc: str, upto: int) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": doc}]
+    for t in range(upto):
+        msgs.append({"role": "user", "content": f"What does fact {t} say?"})
+        if t < upto - 1:
+            msgs.append({"role": "assistant", "content": f"Fact {t} says something."})
+    return msgs
+
+
+async def ask(
+    c: openai.AsyncOpenAI, messages: list[dict[str, str]], **kw: Any
+) -> tuple[str, str]:
+    raw = await c.chat.completions.with_raw_response.create(
+        model="m", messages=messages, max_tokens=4, **kw  # type: ignore[arg-type]
+    )
+    raw.parse()
+    return raw.headers["x-zeta-replica"], raw.headers["x-zeta-route"]
+
+
+def client(h: Harness) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=h.base_url, api_key="unused", max_retries=0, timeout=20)
+
+
+def scrape(h: Harness) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(httpx.get(h.url + "/metrics").text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_each_conversation_sticks_to_one_replica(harness: Harness) -> None:
+    async def run() -> dict[int, list[tuple[str, str]]]:
+        c = client(harness)
+        # First turns at once: the balancer spreads them by load.
+        first = await asyncio.gather(*(ask(c, turns(document(s), 1)) for s in range(6)))
+        seen: dict[int, list[tuple[str, str]]] = {s: [first[s]] for s in range(6)}
+        # Then turn by turn, every session in between: what a busy gateway sees.
+        for t in range(2, 5):
+            for s in range(6):
+                seen[s].append(await ask(c, turns(document(s), t)))
+        await c.close()
+        return seen
+
+    seen = harness.thread.run(run())
+    homes = set()
+    for s, answers in seen.items():
+        replicas = {r for r, _ in answers}
+        assert len(replicas) == 1, (s, answers)
+        homes |= replicas
+        assert "affinity" not in answers[0][1]  # nothing known of a first turn
+        for _, route in answers[1:]:
+            assert "affinity: prefix" in route, route
+    assert len(homes) > 1  # first turns are balanced, not all sent to one replica
+    m = scrape(harness)
+    assert m[("zeta_affinity_decisions_total", (("model", "m"), ("outcome", "prefix")))] == 18
+    status = httpx.get(harness.url + "/v1/router/status").json()["affinity"]
+    assert status["enabled"] and status["blocks"] > 0
+    assert set(status["blocks_per_replica"]) == homes
+
+
+def test_a_named_session_sticks_and_so_do_prompt_cache_key_and_user(harness: Harness) -> None:
+    async def run() -> list[tuple[str, str]]:
+        c = client(harness)
+        out = []
+        for i in range(5):
+            # Nothing shared between these prompts but the session.
+            msgs = [{"role": "user", "content": f"unrelated question number {i}"}]
+            out.append(await ask(c, msgs, extra_headers={"x-zeta-session": "alice"}))
+        for i in range(4):
+            msgs = [{"role": "user", "content": f"another question {i}"}]
+            out.append(await ask(c, msgs, extra_body={"prompt_cache_key": "bob"}))
+        for i in range(4):
+            msgs = [{"role": "user", "content": f"yet another question {i}"}]
+            out.append(await ask(c, msgs, user="carol"))
+        await c.close()
+        return out
+
+    out = harness.thread.run(run())
+    for group in (out[:5], out[5:9], out[9:]):
+        assert len({r for r, _ in group}) == 1, group
+        for _, route in group[1:]:
+            assert "affinity: session" in route
+
+
+def test_the_load_bound_sends_a_hot_replicas_overflow_elsewhere(harness: Harness) -> None:
+    doc = document(99)
+
+    async def run() -> tuple[str, list[tuple[str, str]]]:
+        c = client(harness)
+        home, _ = await ask(c, turns(doc, 1))
+        harness.backend(home).set(delay_s=0.5)  # every request there now stays in flight
+        burst = await asyncio.gather(*(ask(c, turns(doc, 2)) for _ in range(6)))
+        await c.close()
+        return home, list(burst)
+
+    home, burst = harness.thread.run(run())
+    where = Counter(r for r, _ in burst)
+    # Three replicas, six requests at once: the bound is 1.25 x mean, at most 2.5 in flight.
+    assert 1 <= where[home] <= 2, where
+    assert sum(where.values()) == 6 and len(where) >= 2
+    overridden = [route for r, route in burst if r != home]
+    assert overridden and all(f"affinity: {home} over the load bound" in route
+                              or "affinity: prefix" in route for route in overridden)
+    assert any("over the load bound" in route for route in overridden)
+    m = scrape(harness)
+    key = ("zeta_affinity_decisions_total", (("model", "m"), ("outcome", "load-bound")))
+    assert m[key] >= 1
+
+
+def test_affinity_off_is_plain_balancing() -> None:
+    h = Harness(
+        dict.fromkeys(REPLICAS, "llamacpp"),
+        template(strategy="round-robin", affinity={"enabled": False}),
+    )
+    try:
+
+        async def run() -> list[tuple[str, str]]:
+            c = client(h)
+            out = [await ask(c, turns(document(1), t)) for t in range(1, 13)]
+            await c.close()
+            return out
+
+        out = h.thread.run(run())
+        assert all("affinity" not in route for _, route in out)
+        assert len({r for r, _ in out}) > 1
+        assert httpx.get(h.url + "/v1/router/status").json()["affinity"]["blocks"] == 0
+    finally:
+        h.close()
+
+
+def test_a_bad_session_header_is_a_400(harness: Harness) -> None:
+    r = httpx.post(
+        harness.base_url + "/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-zeta-session": "x" * 300},
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "x-zeta-session"
+
+
+async def ask_stream(c: openai.AsyncOpenAI, messages: list[dict[str, str]]) -> tuple[str, str]:
+    async with c.chat.completions.with_streaming_response.create(
+        model="m", messages=messages, max_tokens=4, stream=True  # type: ignore[arg-type]
+    ) as resp:
+        lines = [line async for line in resp.iter_lines() if line]
+        assert lines[-1] == "data: [DONE]"
+        return resp.headers["x-zeta-replica"], resp.headers["x-zeta-route"]
+
+
+def test_a_replica_that_lost_its_cache_is_corrected_by_its_own_report(harness: Harness) -> None:
+    """The backends report cached tokens (usage, and llama.cpp's timings on a stream's last
+    chunk). A hit they confirm changes nothing; a replica that says it held nothing of what
+    affinity sent it there for counts as a correction."""
+    for r in REPLICAS:
+        harness.set(r, prompt_cache=4)
+    doc = document(7)
+
+    def corrections() -> int:
+        status = httpx.get(harness.url + "/v1/router/status").json()
+        return int(status["affinity"]["corrections"])
+
+    async def run() -> list[tuple[str, str]]:
+        async with client(harness) as c:
+            out = [await ask(c, turns(doc, 1)), await ask_stream(c, turns(doc, 2))]
+            # Both confirmed by the replica (read on the gateway's own loop, where this runs).
+            assert harness.router.affinity.corrections == 0
+            home = out[0][0]
+            harness.backend(home).prompt_cache.clear()  # as after a restart
+            out.append(await ask_stream(c, turns(doc, 3)))
+            out.append(await ask(c, turns(doc, 4)))
+        return out
+
+    out = harness.thread.run(run())
+    assert len({r for r, _ in out}) == 1
+    assert all("affinity: prefix" in route for _, route in out[1:])
+    assert corrections() == 1  # turn 3's report; turn 4 found what turn 3 left there
+    m = scrape(harness)
+    assert m[("zeta_affinity_corrections_total", ())] == 1
+    decisions = httpx.get(harness.url + "/v1/router/status").json()["decisions"]
+    assert {d["cached_tokens"] for d in decisions[:4]} >= {0}
+    assert any(d["cached_tokens"] and d["affinity"] == "prefix" for d in decisions[:4])
