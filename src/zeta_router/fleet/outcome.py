@@ -179,6 +179,30 @@ class Ejected(NamedTuple):
     reason: str
 
 
+class SharedOpen(NamedTuple):
+    """The fleet's verdict (shared state): another gateway instance ejected this replica, or
+    probes it, until ``until``. The breaker's own listener is not told: the news came from the
+    fleet, and telling it would echo it back."""
+
+    until: float
+    ejections: int
+    reason: str
+
+
+class SharedClosed(NamedTuple):
+    """Another gateway instance's probe closed this replica's breaker: back, on slow start."""
+
+    now: float
+
+
+class SharedLatency(NamedTuple):
+    """Another gateway instance's latency estimate, sampled at ``at`` (this instance's clock);
+    adopted when fresher than this instance's own."""
+
+    value: float
+    at: float
+
+
 RELEASED = Released()
 
 Outcome = (
@@ -195,6 +219,9 @@ Outcome = (
     | StreamBroke
     | Ready
     | Ejected
+    | SharedOpen
+    | SharedClosed
+    | SharedLatency
 )
 
 

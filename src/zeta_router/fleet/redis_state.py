@@ -40,6 +40,7 @@ import orjson
 
 from zeta_router.config import StateSettings
 from zeta_router.fleet.breaker import BreakerState
+from zeta_router.fleet.outcome import SharedClosed, SharedOpen
 from zeta_router.fleet.redis_channel import RedisChannel
 from zeta_router.fleet.redis_scripts import ACQUIRE, ALL, BREAKER, PUT, SYNC
 from zeta_router.fleet.redis_views import (
@@ -181,10 +182,12 @@ class RedisState:
         if lease_ms > 0:
             # Another instance is probing this replica: wait for its verdict (it arrives as an
             # ejection or a recovery event), at most as long as its lease.
-            replica.breaker.adopt_open(
-                self._clock() + lease_ms / 1000.0,
-                replica.breaker.ejections,
-                "another gateway instance is probing it",
+            replica.record(
+                SharedOpen(
+                    self._clock() + lease_ms / 1000.0,
+                    replica.breaker.ejections,
+                    "another gateway instance is probing it",
+                )
             )
         return bool(ok)
 
@@ -321,12 +324,10 @@ class RedisState:
         if event.get("e") == "open":
             until = self._local_time(int(event.get("u", 0)), now, self._wall())
             if until > now:
-                replica.breaker.adopt_open(
-                    until, int(event.get("j", 0)), seen_elsewhere(str(event.get("w", "")))
-                )
-        elif event.get("e") == "closed" and replica.breaker.state is not BreakerState.CLOSED:
-            replica.breaker.adopt_closed(now)
-            replica.ready_since = now  # back from an ejection: slow start, as for our own probe
+                why = seen_elsewhere(str(event.get("w", "")))
+                replica.record(SharedOpen(until, int(event.get("j", 0)), why))
+        elif event.get("e") == "closed":
+            replica.record(SharedClosed(now))
 
     def _freed(self, fleet: Fleet, rows: object) -> None:
         """Another instance released slots: our view of its count drops now (the next sync
@@ -510,7 +511,7 @@ class RedisState:
             if until > now and (b.state is not BreakerState.OPEN or b.open_until < until - 0.05):
                 ej = int(brk[1]) if isinstance(brk[1], bytes) else b.ejections
                 why = brk[2].decode("utf-8", "replace") if isinstance(brk[2], bytes) else ""
-                b.adopt_open(until, ej, seen_elsewhere(why))
+                r.record(SharedOpen(until, ej, seen_elsewhere(why)))
 
     def _down(self, reason: str) -> None:
         now = self._clock()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import orjson
 
+from zeta_router.fleet.outcome import SharedLatency
 from zeta_router.fleet.resp import Reply
 from zeta_router.fleet.state import ReplicaState, ScrapedLoad
 
@@ -52,7 +53,7 @@ def merge_estimates(r: ReplicaState, raw: bytes, now: float, wall: float) -> Non
         parts = raw.decode().split(",")
         lat, lat_at, decode = float(parts[0]), int(parts[1]), float(parts[2])
         if lat_at > 0:
-            r.latency.adopt(lat, now + (lat_at / 1000.0 - wall))
+            r.record(SharedLatency(lat, now + (lat_at / 1000.0 - wall)))
         if decode > 0 and r.decode_s_per_token == 0.0:
             r.decode_s_per_token = decode
         if len(parts) == 7:

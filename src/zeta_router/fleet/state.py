@@ -39,6 +39,9 @@ from zeta_router.fleet.outcome import (
     Released,
     Sent,
     Served,
+    SharedClosed,
+    SharedLatency,
+    SharedOpen,
     StreamBroke,
     Subscriber,
     Why,
@@ -401,6 +404,23 @@ def _ejected(r: ReplicaState, o: Outcome) -> None:
     r.breaker.eject(o.now, o.reason)
 
 
+def _shared_open(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, SharedOpen)
+    r.breaker.adopt_open(o.until, o.ejections, o.reason)
+
+
+def _shared_closed(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, SharedClosed)
+    if r.breaker.state is not BreakerState.CLOSED:
+        r.breaker.adopt_closed(o.now)
+        r.ready_since = o.now  # back from an ejection: slow start, as after our own probe
+
+
+def _shared_latency(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, SharedLatency)
+    r.latency.adopt(o.value, o.at)
+
+
 _APPLY: Mapping[type, Callable[[ReplicaState, Outcome], None]] = MappingProxyType(
     {
         Sent: _sent,
@@ -416,6 +436,9 @@ _APPLY: Mapping[type, Callable[[ReplicaState, Outcome], None]] = MappingProxyTyp
         StreamBroke: _stream_broke,
         Ready: _ready,
         Ejected: _ejected,
+        SharedOpen: _shared_open,
+        SharedClosed: _shared_closed,
+        SharedLatency: _shared_latency,
     }
 )
 
