@@ -531,7 +531,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.sessions, args.turns, args.requests = 4, 3, 6
-    args.workloads = list(args.workloads)
+    # "abc", "b,c" and "b c" all name workloads; anything else is a mistake, not a workload.
+    args.workloads = [w for w in args.workloads if w not in ", "]
+    if not args.workloads or set(args.workloads) - set("abc"):
+        ap.error(f"--workloads: letters among a, b, c (got {''.join(args.workloads)!r})")
     args.strategies = args.strategies.split(",")
     if args.cost:
         report = cost(5000, 3)
