@@ -24,6 +24,7 @@ from zeta_router.errors import (
     RouterError,
 )
 from zeta_router.fleet.outcome import INTERNAL_ERROR, SHUTDOWN
+from zeta_router.fleet.redis_limits import RedisLimits
 from zeta_router.http import apis
 from zeta_router.http.asgi import Handler, Message, Receive, Scope, Send, json_response, read_body
 from zeta_router.http.auth import Caller, Gate
@@ -152,8 +153,15 @@ class App:
         self._serving: set[asyncio.Task[Any]] = set()
         self._cutting = False
         self._gate = Gate(router.config.auth)
-        #: Per-key limits; in memory (per instance) unless a shared store is plugged in.
-        self.limiter = Limiter(MemoryStore(), router.clock)
+        #: Per-key limits: across instances when the fleet state is shared, else per instance.
+        channel = router.shared.channel("limits")
+        settings = router.config.state
+        self._shared_limits = (
+            RedisLimits(channel, router.clock, settings.sync_interval_s, settings.instance_ttl_s)
+            if channel is not None
+            else None
+        )
+        self.limiter = Limiter(self._shared_limits or MemoryStore(), router.clock)
         self.add_route("/health", "GET", self._health)
         self.add_route("/v1/models", "GET", self._models)
         self.add_route("/models", "GET", self._models)
@@ -209,12 +217,16 @@ class App:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.router.start()
+                    if self._shared_limits is not None:
+                        self._shared_limits.start()
                 except Exception as exc:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._shared_limits is not None:
+                    await self._shared_limits.close()
                 await self.router.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

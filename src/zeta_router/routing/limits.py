@@ -9,8 +9,8 @@ it in debt: it is never refused for good.
 
 The arithmetic is pure (:func:`take`, :func:`settle`: counters in, counters out); they live in
 a :class:`LimitStore`. :class:`MemoryStore` keeps them in this process, so limits hold per
-router instance; a store shared by instances (Redis) implements the same protocol with the
-same arithmetic, atomically on its side.
+router instance; :class:`~zeta_router.fleet.redis_limits.RedisLimits` (``state.backend:
+redis``) holds them across instances with the same arithmetic over the fleet's usage.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from zeta_router.errors import RateLimited
 
@@ -117,6 +117,13 @@ class LimitStore(Protocol):
     def settle(self, key: str, limits: KeyLimits, charged: int, used: int | None) -> None: ...
 
 
+@runtime_checkable
+class ImmediateStore(LimitStore, Protocol):
+    """A store that answers at once (its sharing, if any, happens in the background)."""
+
+    def admit_now(self, key: str, limits: KeyLimits, cost: int, now: float) -> Refused | None: ...
+
+
 class MemoryStore:
     """Counters in this process (limits per router instance). Bounded by the key names the
     config ever held."""
@@ -173,8 +180,8 @@ class Limiter:
     def __init__(self, store: LimitStore, clock: Clock) -> None:
         self.store = store
         self._clock = clock
-        # The memory store answers at once: no coroutine per request on the hot path.
-        self._now = store.admit_now if isinstance(store, MemoryStore) else None
+        # A store that answers at once costs no coroutine per request on the hot path.
+        self._now = store.admit_now if isinstance(store, ImmediateStore) else None
 
     async def admit(self, key: str, limits: KeyLimits, cost: int) -> Ticket:
         """A ticket for the request, or :class:`RateLimited` (429 with Retry-After)."""
