@@ -140,7 +140,7 @@ class RedisLimits:
         self._dirty: set[str] = set()
         self._flush: asyncio.Handle | None = None
         self._periodic = Periodic(
-            "shared-limits", self._round, lambda: interval_s, asyncio.sleep, log
+            "shared-limits", self.sync, lambda: interval_s, asyncio.sleep, log
         )
         channel.subscribe(self._received)
 
@@ -200,7 +200,8 @@ class RedisLimits:
         if rows:
             self._channel.publish(orjson.dumps({"i": self.instance, "k": rows}))
 
-    async def _round(self) -> None:
+    async def sync(self) -> None:
+        """One background round: forget instances gone quiet, publish every key of ours."""
         now = self._clock()
         for inst, seen in list(self._seen.items()):
             if now - seen > self._ttl_s:
