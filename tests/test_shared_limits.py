@@ -249,3 +249,38 @@ async def test_max_parallel_holds_across_two_instances(
 
 async def _answered(client: httpx.AsyncClient, gw: Gateway) -> bool:
     return (await ask(client, gw, 4)).status_code == 200
+
+
+@needs_redis
+async def test_redis_down_each_instance_holds_the_limits_alone(
+    tmp_path: Path, backend: FakeBackend
+) -> None:
+    with redis_server(tmp_path) as redis:
+        cfg = config(redis.url, backend, rpm=4)
+        cfg["state"]["instance_ttl_s"] = 1
+        async with (
+            gateway(cfg, tmp_path, "g1") as g1,
+            gateway(cfg, tmp_path, "g2") as g2,
+            httpx.AsyncClient(timeout=10) as client,
+        ):
+            for gw in (g1, g2):
+                await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
+            codes = [(await ask(client, (g1, g2)[i % 2], i)).status_code for i in range(5)]
+            assert codes == [200, 200, 200, 200, 429], codes  # the fleet's 4
+            redis.kill()
+            for gw in (g1, g2):
+                await wait_for(lambda gw=gw: _disconnected(client, gw), 5, "off Redis")
+            # The other's figures expire after instance_ttl_s: each then admits up to its own
+            # limit (it took 2 of 4; the refill alone would take 15 s to give one back).
+            took = await wait_for(lambda: _answered(client, g1), 5, "local limits on g1")
+            assert took < 3.0
+            statuses = [(await ask(client, g1, i)).status_code for i in range(3)]
+            assert statuses == [200, 429, 429], statuses
+            assert (await ask(client, g2, 9)).status_code in (200, 429)
+        for gw in (g1, g2):
+            noisy = [line for line in gw.tail().splitlines() if "Redis" in line]
+            assert len(noisy) <= 3, noisy  # one line per outage, none per request
+
+
+async def _disconnected(client: httpx.AsyncClient, gw: Gateway) -> bool:
+    return not await _connected(client, gw)
