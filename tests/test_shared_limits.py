@@ -41,8 +41,11 @@ def test_two_instances_share_one_bucket_and_one_refill() -> None:
     a, b = KeyState(0.0), KeyState(0.0)
     for _ in range(3):
         assert admit(a, limits, 0, 0.0) is None
+    assert not a.tight  # half left: a late word from a costs nothing yet
     share(a, b)
-    for _ in range(3):
+    assert admit(b, limits, 0, 0.0) is None
+    assert b.tight  # past half fleet-wide: b's changes go out at once
+    for _ in range(2):
         assert admit(b, limits, 0, 0.0) is None
     share(a, b)
     for s in (a, b):

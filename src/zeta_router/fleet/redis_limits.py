@@ -8,16 +8,21 @@ the refill is shared out in proportion to each instance's usage (:func:`decay`),
 instance, from the same figures, computes the same fleet bucket. A request is admitted locally
 against it with the limiter's own arithmetic (:func:`~zeta_router.routing.limits.take`).
 
-Each instance publishes its usage on the ``limits`` channel: the keys a request changed, at the
-end of the event-loop tick (batched, not awaited), and every key each ``sync_interval_s`` (so
-an instance that joins, or comes back, learns the fleet's usage within one interval). An
-instance not heard from for ``instance_ttl_s`` (dead, or cut off from Redis) stops counting.
+Each instance publishes its usage on the ``limits`` channel (one PUBLISH, not awaited): the
+keys requests changed, at the end of the event-loop tick when a key is past half of one of its
+limits fleet-wide or after a quiet spell, otherwise at most every 20 ms (a publish costs far
+more CPU than the arithmetic: a busy instance far from its keys' limits does not send one per
+request); and every key each ``sync_interval_s`` (so an instance that joins, or
+comes back, learns the fleet's usage within one interval). An instance not heard from for
+``instance_ttl_s`` (dead, or cut off from Redis) stops counting.
 
-Bounded overshoot: what two instances admit before either hears of the other's admissions (a
-Redis round trip, about a millisecond on one network; at most one ``sync_interval_s`` if a
-message is lost) may pass the limit, by at most what each instance admits in that time. While
-this instance cannot reach Redis, or after the others' figures expired, it holds the limits on
-its own (per instance): it fails open to local limits, never errors and logs nothing per request.
+Bounded overshoot: what the instances admit before they hear of each other's admissions may
+pass the limit, by at most what each instance admits in that time: a Redis hop (about a
+millisecond on one network) near the limit; a burst that takes a key from under half its
+limit past it within 20 ms, on several instances at once; at most one ``sync_interval_s``'s
+worth if a message is lost. While this instance cannot reach Redis, or after the
+others' figures expired, it holds the limits on its own (per instance): it fails open to local
+limits, never errors and logs nothing per request.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ log = logging.getLogger("zeta_router")
 Clock = Callable[[], float]
 
 _WINDOW_S = 60.0
+#: A busy instance sends its changed keys at most this often (see the module's docstring).
+_BATCH_S = 0.02
 
 
 @dataclass(slots=True)
@@ -58,6 +65,9 @@ class KeyState:
     at: float
     local: Usage = field(default_factory=Usage)
     remote: dict[str, Usage] = field(default_factory=dict)
+    #: Past half of one of its limits fleet-wide at the last admission: then every change is
+    #: worth telling the others at once (far from its limits, a late word costs nothing).
+    tight: bool = False
 
 
 def _scale(used: float, rate: float, elapsed: float) -> float:
@@ -108,6 +118,12 @@ def admit(s: KeyState, limits: KeyLimits, cost: int, now: float) -> Refused | No
         local.requests += 1.0
         local.tokens += cost
         local.in_flight += 1
+        rpm, tpm, parallel = limits.rpm, limits.tpm, limits.max_parallel
+        s.tight = (
+            (rpm is not None and fleet.requests * 2 < rpm)
+            or (tpm is not None and fleet.tokens * 2 < tpm)
+            or (parallel is not None and fleet.in_flight * 2 > parallel)
+        )
     return refused
 
 
@@ -133,12 +149,17 @@ class RedisLimits:
         self._clock = clock
         self._ttl_s = ttl_s
         self.instance = os.urandom(6).hex()
+        #: Our own messages come back on the subscription: known by their first bytes.
+        self._own = orjson.dumps({"i": self.instance})[:-1]
         self._keys: dict[str, KeyState] = {}
         self._limits: dict[str, KeyLimits] = {}
         #: Other instances: when each was last heard from.
         self._seen: dict[str, float] = {}
         self._dirty: set[str] = set()
         self._flush: asyncio.Handle | None = None
+        self._sent_at = float("-inf")
+        #: The pending flush runs at the end of this tick.
+        self._soon = False
         self._periodic = Periodic(
             "shared-limits", self.sync, lambda: interval_s, asyncio.sleep, log
         )
@@ -160,7 +181,7 @@ class RedisLimits:
         self._limits[key] = limits
         refused = admit(s, limits, cost, now)
         if refused is None:
-            self._changed(key)
+            self._changed(key, s.tight)
         return refused
 
     async def admit(self, key: str, limits: KeyLimits, cost: int, now: float) -> Refused | None:
@@ -170,18 +191,32 @@ class RedisLimits:
         s = self._keys.get(key)
         if s is not None:
             settle(s, limits, charged, used)
-            self._changed(key)
+            self._changed(key, s.tight)
 
-    def _changed(self, key: str) -> None:
+    def _changed(self, key: str, tight: bool) -> None:
         self._dirty.add(key)
-        if self._flush is None and self._channel.available:
-            # One message for every key changed in this tick, sent after the requests ran.
-            self._flush = asyncio.get_running_loop().call_soon(self._send_dirty)
+        if self._soon or not self._channel.available:
+            return
+        # One message for every key changed meanwhile: at the end of this tick for a key near
+        # its limits or after a quiet spell (the others hear of it at once), else _BATCH_S
+        # after the last (a busy instance far from its keys' limits publishes at most
+        # 1/_BATCH_S times a second, not once per request).
+        loop = asyncio.get_running_loop()
+        if not tight and self._sent_at + _BATCH_S > loop.time():
+            if self._flush is None:
+                self._flush = loop.call_at(self._sent_at + _BATCH_S, self._send_dirty)
+            return
+        if self._flush is not None:
+            self._flush.cancel()
+        self._flush = loop.call_soon(self._send_dirty)
+        self._soon = True
 
     # -- publishing ---------------------------------------------------------------------------
 
     def _send_dirty(self) -> None:
         self._flush = None
+        self._soon = False
+        self._sent_at = asyncio.get_running_loop().time()
         keys, self._dirty = self._dirty, set()
         self._publish(keys)
 
@@ -212,6 +247,8 @@ class RedisLimits:
         self._publish(list(self._keys))
 
     def _received(self, message: bytes) -> None:
+        if message.startswith(self._own):
+            return
         try:
             data = orjson.loads(message)
             inst, rows = data["i"], data["k"]
