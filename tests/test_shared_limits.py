@@ -287,3 +287,17 @@ async def test_redis_down_each_instance_holds_the_limits_alone(
 
 async def _disconnected(client: httpx.AsyncClient, gw: Gateway) -> bool:
     return not await _connected(client, gw)
+
+
+async def test_an_instance_new_to_a_key_takes_the_figures_heard_as_current() -> None:
+    clock, bus = Clock(), Bus()
+    a = RedisLimits(bus.channel(), clock, 0.25, ttl_s=60.0)
+    b = RedisLimits(bus.channel(), clock, 0.25, ttl_s=60.0)
+    limits = KeyLimits(rpm=4)
+    for _ in range(4):
+        assert a.admit_now("k", limits, 0, clock.now) is None
+    await asyncio.sleep(0)  # b hears of the key (its limits still unknown to b)
+    clock.now += 30.0
+    await a.sync()  # half a minute refilled 2: a now says it holds 2
+    admitted = sum(b.admit_now("k", limits, 0, clock.now) is None for _ in range(4))
+    assert admitted == 2  # not 4: the 30 s before b heard the last figures are not refilled twice

@@ -272,10 +272,12 @@ class RedisLimits:
             if s is None:
                 s = self._keys[key] = KeyState(now)
             limits = self._limits.get(key)
-            # Unknown until a request of the key comes here: the refill is then counted from
-            # the first figures heard (they are at most one sync interval old).
             if limits is not None:
                 decay(s, limits, now)
+            else:
+                # Limits unknown until a request of the key comes here, and nothing of ours to
+                # refill: the figures heard are as of now.
+                s.at = now
             s.remote[inst] = Usage(float(requests), float(tokens), max(0, in_flight))
 
     # -- lifecycle ----------------------------------------------------------------------------
