@@ -152,6 +152,9 @@ class AffinitySettings(_Frozen):
     max_sessions: int = Field(default=16384, ge=1)
     #: Prefixes routed longer ago than this are assumed evicted.
     ttl_s: PositiveFloat = 600.0
+    #: With state.backend redis: how often this instance publishes what it routed to the
+    #: others (their affinity is about this much behind).
+    share_interval_s: PositiveFloat = 0.1
 
 
 class BalancerSettings(_Frozen):

@@ -45,6 +45,7 @@ from zeta_router.ops.reload_log import ReloadHook, ReloadLog
 from zeta_router.ops.telemetry import Telemetry
 from zeta_router.routing.admission import Admission, load_report
 from zeta_router.routing.affinity import Affinity
+from zeta_router.routing.affinity_share import AffinityShare
 from zeta_router.routing.balancer import Strategy
 from zeta_router.routing.budget import RetryBudget
 from zeta_router.routing.decision import Decision
@@ -91,6 +92,20 @@ class Router:
         self._admission = Admission(config.admission, clk)
         #: The fleet view shared with other instances (state.backend); outlives engines.
         self._shared = build_shared(config, clk, self._admission.release)
+        channel = self._shared.channel("affinity")
+        #: Affinity across instances, when they share state: published in the background.
+        self._share = (
+            AffinityShare(
+                channel,
+                os.urandom(6).hex(),
+                clk,
+                clk.sleep,
+                lambda: self._engine.affinity.index,
+                lambda rid: rid in self.fleet.replicas,
+            )
+            if channel is not None
+            else None
+        )
         self._engine = build_engine(
             config,
             clock=clk,
@@ -99,6 +114,7 @@ class Router:
             rng=rng or random.Random(),
             analyzer=analyzer,
             shared=self._shared,
+            share=self._share,
         )
         self.fleet = Fleet(config)
         self.feedback = Feedback(config.feedback, clk)
@@ -153,6 +169,10 @@ class Router:
         return self._engine.affinity
 
     @property
+    def affinity_share(self) -> AffinityShare | None:
+        return self._share
+
+    @property
     def budget(self) -> RetryBudget:
         return self._engine.budget
 
@@ -196,6 +216,8 @@ class Router:
 
     async def start(self) -> None:
         await self._shared.start(self.fleet, self.feedback)
+        if self._share is not None:
+            self._share.start()
         self.telemetry.start()
         self.sampler.start()
         if self.supervisor is not None:
@@ -215,6 +237,8 @@ class Router:
             await self.supervisor.stop()
         await self.sampler.stop()
         await self.telemetry.stop()
+        if self._share is not None:
+            await self._share.stop()
         await self._shared.close()
         await self._transport.close()
 

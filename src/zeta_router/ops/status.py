@@ -165,7 +165,8 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
         "uptime_s": round(time.time() - router.started_at, 3),
         "analyzer": getattr(analyzer, "name", type(analyzer).__name__),
         "decision_cache": cache,
-        "affinity": router.affinity.status(),
+        "affinity": router.affinity.status()
+        | ({"shared": router.affinity_share.status()} if router.affinity_share else {}),
         "routes": {task: list(config.route_for(task)) for task in config.tasks},
         "models": models,
         "replicas": replicas,

@@ -27,6 +27,7 @@ from zeta_router.fleet.state import Fleet, ReplicaState
 from zeta_router.http.protocol import ParsedRequest
 from zeta_router.routing.admission import Admission
 from zeta_router.routing.affinity import Affinity
+from zeta_router.routing.affinity_share import AffinityShare, SharedStores
 from zeta_router.routing.balancer import Strategy, build_strategy
 from zeta_router.routing.budget import RetryBudget
 from zeta_router.routing.decision import Decision
@@ -152,6 +153,8 @@ class Engine:
     #: Cache affinity around the strategy; its index and sessions outlive reloads that leave
     #: its settings alone.
     affinity: Affinity
+    #: Publishes and merges affinity across instances (state.backend redis); one per router.
+    share: AffinityShare | None
     budget: RetryBudget
     hedge: HedgePolicy | None
     transport: Transport
@@ -169,6 +172,7 @@ def build_engine(
     analyzer: Analyzer | None = None,
     prev: Engine | None = None,
     shared: SharedState | None = None,
+    share: AffinityShare | None = None,
 ) -> Engine:
     """The engine for ``config``. With ``prev`` (a reload), each part whose settings did not
     change is carried over, so a reload that touches one model keeps caches and budgets warm.
@@ -197,7 +201,20 @@ def build_engine(
     ):
         affinity = prev.affinity
     else:
-        affinity = Affinity(config.balancer.affinity, h.slow_start_s, h.stale_after_s)
+        if share is None and prev is not None:
+            share = prev.share
+        stores = (
+            SharedStores(config.balancer.affinity, share.sender) if share is not None else None
+        )
+        affinity = Affinity(
+            config.balancer.affinity,
+            h.slow_start_s,
+            h.stale_after_s,
+            index=stores,
+            sessions=stores,
+        )
+    if share is None and prev is not None:
+        share = prev.share
     if prev is not None and old is not None and config.retry == old.retry:
         budget = prev.budget
     else:
@@ -216,6 +233,7 @@ def build_engine(
         shared=shared,
         strategy=strategy,
         affinity=affinity,
+        share=share,
         budget=budget,
         hedge=hedge,
         transport=transport,
