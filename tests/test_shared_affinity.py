@@ -1,0 +1,182 @@
+"""Affinity across two ``zeta-router serve`` processes sharing a real redis-server: a
+conversation (or a named session) whose first turn went through one instance has its next turn
+routed by the other to the same replica, and with Redis gone each instance keeps its own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from zeta_router.testing.fake_backend import FakeBackend
+
+from .redis_helpers import Gateway, gateway, needs_redis, redis_server, wait_for
+
+pytestmark = needs_redis
+
+CONVERSATIONS = 6
+
+
+def fleet_config(redis_url: str, backends: dict[str, FakeBackend]) -> dict[str, Any]:
+    return {
+        "health": {"enabled": False},
+        "analysis": {"analyzer": "heuristic"},
+        "timeouts": {"connect_s": 1.0, "first_byte_s": 5.0, "total_s": 30.0},
+        # Round-robin spreads the first turns over both replicas, so following them is a choice.
+        "balancer": {"strategy": "round-robin", "affinity": {"share_interval_s": 0.05}},
+        "state": {
+            "backend": "redis",
+            "url": redis_url,
+            "key_prefix": f"za{os.getpid()}:",
+            "sync_interval_s": 0.1,
+            "timeout_ms": 250,
+            "retry_s": 0.3,
+        },
+        "models": {
+            "m": {
+                "endpoints": ["chat", "completions"],
+                "replicas": [{"url": b.url, "id": rid} for rid, b in backends.items()],
+            }
+        },
+    }
+
+
+@pytest.fixture()
+async def backends() -> AsyncIterator[dict[str, FakeBackend]]:
+    pair = {"m-a": FakeBackend("a"), "m-b": FakeBackend("b")}
+    for b in pair.values():
+        await b.start()
+    yield pair
+    for b in pair.values():
+        await b.stop()
+
+
+def document(n: int) -> str:
+    return " ".join(f"fact{n}-{i} is part of document {n}." for i in range(60))
+
+
+def turns(doc: str, upto: int) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": doc}]
+    for t in range(upto):
+        msgs.append({"role": "user", "content": f"What does fact {t} say?"})
+        if t < upto - 1:
+            msgs.append({"role": "assistant", "content": f"Fact {t} says something."})
+    return msgs
+
+
+def sdk(gw: Gateway) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=gw.url + "/v1", api_key="unused", max_retries=0, timeout=20
+    )
+
+
+async def ask(
+    c: openai.AsyncOpenAI, messages: list[dict[str, str]], **kw: Any
+) -> tuple[str, str]:
+    raw = await c.chat.completions.with_raw_response.create(
+        model="m", messages=messages, max_tokens=4, **kw  # type: ignore[arg-type]
+    )
+    raw.parse()
+    return raw.headers["x-zeta-replica"], raw.headers["x-zeta-route"]
+
+
+async def share_status(client: httpx.AsyncClient, gw: Gateway) -> dict[str, Any]:
+    r = await client.get(gw.url + "/v1/router/status", params={"decisions": 0})
+    data: dict[str, Any] = r.json()["affinity"]["shared"]
+    return data
+
+
+async def merged(client: httpx.AsyncClient, gw: Gateway, what: str, at_least: int) -> bool:
+    return int((await share_status(client, gw))[what]) >= at_least
+
+
+async def connected(client: httpx.AsyncClient, gws: list[Gateway]) -> bool:
+    for gw in gws:
+        r = await client.get(gw.url + "/v1/router/status", params={"decisions": 0})
+        if not r.json()["shared_state"]["connected"]:
+            return False
+    return True
+
+
+async def test_turns_and_sessions_follow_the_conversation_across_instances(
+    tmp_path: Path, backends: dict[str, FakeBackend]
+) -> None:
+    with redis_server(tmp_path) as redis:
+        config = fleet_config(redis.url, backends)
+        async with (
+            gateway(config, tmp_path, "g1") as g1,
+            gateway(config, tmp_path, "g2") as g2,
+            httpx.AsyncClient(timeout=10) as client,
+        ):
+            await wait_for(lambda: connected(client, [g1, g2]), 5, "both on Redis")
+            c1, c2 = sdk(g1), sdk(g2)
+            first: dict[int, str] = {}
+            for n in range(CONVERSATIONS):
+                first[n], _ = await ask(c1, turns(document(n), 1))
+            # Every conversation's blocks arrived at g2 (one publish interval, give or take).
+            await wait_for(
+                lambda: merged(client, g2, "merged_blocks", CONVERSATIONS),
+                5,
+                "g2 to merge g1's observations",
+            )
+            for n in range(CONVERSATIONS):
+                rid, route = await ask(c2, turns(document(n), 2))
+                assert rid == first[n], (n, route)
+                assert "affinity: prefix" in route, route
+            # Both replicas served: the conversations were spread, then followed.
+            assert len(set(first.values())) == 2, first
+
+            # A named session whose prompts share nothing: the session table travels too.
+            homes: dict[str, str] = {}
+            for s in range(CONVERSATIONS):
+                name = f"user-{s}"
+                homes[name], _ = await ask(
+                    c1,
+                    [{"role": "user", "content": f"hi {s}"}],
+                    extra_headers={"x-zeta-session": name},
+                )
+            await wait_for(
+                lambda: merged(client, g2, "merged_sessions", CONVERSATIONS),
+                5,
+                "g2 to merge g1's sessions",
+            )
+            for name, home in homes.items():
+                rid, route = await ask(
+                    c2,
+                    [{"role": "user", "content": f"something else for {name}"}],
+                    extra_headers={"x-zeta-session": name},
+                )
+                assert rid == home, (name, route)
+                assert "affinity: session" in route, route
+            assert len(set(homes.values())) == 2, homes
+
+            # Redis gone: each instance keeps its own affinity, and no line per request.
+            redis.kill()
+            await wait_for(lambda: _down(client, g1), 5, "g1 to notice Redis is gone")
+            lines = len(_not_access(g1))
+            for n in range(100, 100 + CONVERSATIONS):
+                there, _ = await ask(c1, turns(document(n), 1))
+                rid, route = await ask(c1, turns(document(n), 2))
+                assert rid == there and "affinity: prefix" in route, route
+            assert len(_not_access(g1)) - lines <= 1, g1.tail()
+            await c1.close()
+            await c2.close()
+
+
+async def _down(client: httpx.AsyncClient, gw: Gateway) -> bool:
+    r = await client.get(gw.url + "/v1/router/status", params={"decisions": 0})
+    return not r.json()["shared_state"]["connected"]
+
+
+def _not_access(gw: Gateway) -> list[str]:
+    """The log without the access log (one line per request, by design)."""
+    return [
+        line
+        for line in gw.log.read_text().splitlines()
+        if not line.startswith('{"event":"request"')
+    ]
