@@ -69,6 +69,15 @@ def test_a_session_that_stays_put_is_published_once() -> None:
     assert batch is not None and batch.placed == (Placed("m", 1, "r0"),)
 
 
+def test_repeats_are_sent_once_in_their_last_place() -> None:
+    a = SharedStores(SETTINGS, "a")
+    for rid, hashes in (("r0", [1, 2]), ("r1", [3]), ("r0", [1, 2]), ("r1", [4])):
+        a.observe(rid, hashes, now=1.0)
+    batch = a.take()
+    assert batch is not None
+    assert batch.observed == (Observed("r1", (3,)), Observed("r0", (1, 2)), Observed("r1", (4,)))
+
+
 def test_the_outbox_is_bounded() -> None:
     a = SharedStores(SETTINGS, "a")
     for i in range(MAX_OUTBOX + 10):

@@ -158,7 +158,11 @@ class SharedStores:
         """What to publish now (None: nothing new); the outbox starts over."""
         if not self._observed and not self._placed:
             return None
-        batch = Batch(self.sender, tuple(self._observed), tuple(self._placed))
+        # The same prompt head routed again (a shared system prompt, a retried turn) is sent
+        # once, where it was last seen: the receiver's merge is the costly half.
+        observed = dict.fromkeys(reversed(self._observed))
+        placed = dict.fromkeys(reversed(self._placed))
+        batch = Batch(self.sender, tuple(reversed(observed)), tuple(reversed(placed)))
         self._observed.clear()
         self._placed.clear()
         return batch
