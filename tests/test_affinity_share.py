@@ -134,3 +134,35 @@ def test_flush_publishes_while_available_and_drops_while_down() -> None:
     assert len(ch_a.sent) == 1 and share_a.dropped == 1
     # Decisions never depended on the channel: the local index still has it.
     assert a.lookup([7], ["r1"], now=2.0)["r1"].depth == 1
+
+
+def test_a_reload_that_changes_affinity_keeps_sharing_into_the_new_stores() -> None:
+    from typing import Any
+
+    from zeta_router.config import parse_config
+    from zeta_router.router import Router
+    from zeta_router.routing.engine import Engine, build_engine
+
+    ch = FakeChannel()
+    reps = [{"url": f"http://127.0.0.1:{9000 + i}/v1", "id": f"r{i}"} for i in range(2)]
+    base: dict[str, Any] = {"health": {"enabled": False}, "models": {"m": {"replicas": reps}}}
+    live = Router(parse_config(base)).engine
+    current: list[Engine] = []
+    share = AffinityShare(ch, "a", lambda: 1.0, never, lambda: current[-1].affinity.index, known)
+
+    def build(doc: dict[str, Any], prev: Engine | None) -> Engine:
+        return build_engine(
+            parse_config(doc), clock=lambda: 1.0, transport=live.transport,
+            admission=live.admission, rng=live.rng, prev=prev,
+            share=share if prev is None else None,
+        )
+
+    current.append(build(base, None))
+    assert isinstance(current[-1].affinity.index, SharedStores)
+    changed = {**base, "balancer": {"affinity": {"share_interval_s": 0.5}}}
+    current.append(build(changed, current[-1]))
+    new = current[-1]
+    assert new.share is share and isinstance(new.affinity.index, SharedStores)
+    assert new.affinity.index.interval_s == 0.5
+    ch.handlers[0](Batch("b", (Observed("r1", (9,)),)).encode())
+    assert new.affinity.index.sizes() == {"r1": 1}
