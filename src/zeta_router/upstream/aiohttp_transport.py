@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from zeta_router.clock import Clock
+from zeta_router.clock import Clock, as_clock
 from zeta_router.config import Timeouts
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.state import ReplicaState
@@ -30,7 +30,7 @@ from zeta_router.upstream.attempt import (
     status_error,
     translate,
 )
-from zeta_router.upstream.http_transport import AiohttpSession, Watchdog
+from zeta_router.upstream.http_transport import Watchdog
 from zeta_router.upstream.transport import Reply
 
 
@@ -53,7 +53,7 @@ class _Body:
         self._resp.close()
 
 
-class AiohttpTransport(AiohttpSession):
+class AiohttpTransport:
     """Attempts, probes and scrapes over one pooled aiohttp session."""
 
     def __init__(
@@ -61,11 +61,27 @@ class AiohttpTransport(AiohttpSession):
         clock: Clock | Callable[[], float] | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__(clock, session)
+        self._clock = as_clock(clock)
+        self._session = session
+        self._own_session = session is None
         self._watchdog = Watchdog(self._clock)
+        self._get_watchdog = Watchdog(self._clock)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                skip_auto_headers=("User-Agent",),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._close_session()
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
 
     def _headers(self, replica: ReplicaState) -> dict[str, str]:
         h = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
@@ -136,3 +152,13 @@ class AiohttpTransport(AiohttpSession):
             clock=self._clock,
             ends=ends,
         )
+
+    async def get(self, url: str, timeout_s: float) -> tuple[int, bytes]:
+        try:
+            with self._get_watchdog.guard(timeout_s):
+                async with self.session.get(url) as resp:
+                    return resp.status, await resp.content.read(ERROR_BODY_LIMIT * 16)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise translate(exc, "connect") from None

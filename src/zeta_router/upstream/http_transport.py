@@ -132,9 +132,9 @@ class _Guard:
             raise TimeoutError from exc
 
 
-class AiohttpSession:
-    """The pooled aiohttp session of a transport (made on first use, closed with it when it
-    is its own) and the small GETs of health probes and metric scrapes on it."""
+class HttpTransport:
+    """The pooled HTTP clients shared by every replica (keep-alive, no per-request client):
+    :mod:`http1` for requests, aiohttp for health probes and metric scrapes."""
 
     def __init__(
         self,
@@ -144,9 +144,12 @@ class AiohttpSession:
         self._clock = as_clock(clock)
         self._session = session
         self._own_session = session is None
+        self._header_cache: dict[str | None, bytes] = {}
+        self._watchdog = Watchdog(self._clock)
         # Probes and scrapes under a timer of their own: a long attempt deadline is never
         # re-armed behind their short ones.
         self._get_watchdog = Watchdog(self._clock)
+        self._pool: http1.Pool | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -161,37 +164,6 @@ class AiohttpSession:
             )
         return self._session
 
-    async def _close_session(self) -> None:
-        if self._session is not None and self._own_session:
-            await self._session.close()
-        self._session = None
-
-    async def get(self, url: str, timeout_s: float) -> tuple[int, bytes]:
-        """A small GET for health probes and metric scrapes."""
-        try:
-            with self._get_watchdog.guard(timeout_s):
-                async with self.session.get(url) as resp:
-                    return resp.status, await resp.content.read(ERROR_BODY_LIMIT * 16)
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise translate(exc, "connect") from None
-
-
-class HttpTransport(AiohttpSession):
-    """The pooled HTTP clients shared by every replica (keep-alive, no per-request client):
-    :mod:`http1` for requests, aiohttp for health probes and metric scrapes."""
-
-    def __init__(
-        self,
-        clock: Clock | Callable[[], float] | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        super().__init__(clock, session)
-        self._header_cache: dict[str | None, bytes] = {}
-        self._watchdog = Watchdog(self._clock)
-        self._pool: http1.Pool | None = None
-
     @property
     def pool(self) -> http1.Pool:
         loop = asyncio.get_running_loop()
@@ -200,7 +172,9 @@ class HttpTransport(AiohttpSession):
         return self._pool
 
     async def close(self) -> None:
-        await self._close_session()
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -297,3 +271,14 @@ class HttpTransport(AiohttpSession):
             clock=self._clock,
             ends=ends,
         )
+
+    async def get(self, url: str, timeout_s: float) -> tuple[int, bytes]:
+        """A small GET for health probes and metric scrapes."""
+        try:
+            with self._get_watchdog.guard(timeout_s):
+                async with self.session.get(url) as resp:
+                    return resp.status, await resp.content.read(ERROR_BODY_LIMIT * 16)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise translate(exc, "connect") from None
