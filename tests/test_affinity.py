@@ -339,6 +339,8 @@ def test_off_or_other_endpoints_means_the_balancer_alone() -> None:
     assert off.key("chat", {"messages": conversation(DOC, 1)}, None) is None
     on = affinity()
     assert on.key("embeddings", {"input": "x"}, None) is None
+    # A route whose models each have one replica leaves nothing to choose: no hashing.
+    assert on.key("chat", {"messages": conversation(DOC, 1)}, "s", choices=1) is None
     k = on.key("chat", {"messages": conversation(DOC, 1), "user": "u"}, None)
     assert k is not None and k.session == session_hash("u:u")
     assert affinity(sessions=False).key("chat", {"messages": [], "user": "u"}, "s") == Key(

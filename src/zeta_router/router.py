@@ -321,7 +321,9 @@ class Router:
             if total is None:
                 total = engine.config.admission.default_deadline_s or engine.config.timeouts.total_s
             deadline = now + total
-            key = engine.affinity.key(req.endpoint, req.body, opts.session)
+            models = self.state.fleet.models
+            choices = max((len(models[c.model].replicas) for c in route.plan.candidates), default=0)
+            key = engine.affinity.key(req.endpoint, req.body, opts.session, choices)
             resp = await serve(
                 engine, self.state, clock, req, d, route.plan, deadline, route.note, key
             )

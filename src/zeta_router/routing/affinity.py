@@ -247,11 +247,14 @@ class Affinity:
         self.corrected_blocks = 0
         self.corrections = 0
 
-    def key(self, endpoint: str, body: dict[str, Any], session: str | None) -> Key | None:
+    def key(
+        self, endpoint: str, body: dict[str, Any], session: str | None, choices: int = 2
+    ) -> Key | None:
         """What affinity knows of a request: None when it is off or does not apply (only chat
-        and completions prompts are cached by prefix)."""
+        and completions prompts are cached by prefix, and only where ``choices``, the most
+        replicas any model of its route has, leaves something to choose)."""
         a = self.settings
-        if not a.enabled or endpoint not in ("chat", "completions"):
+        if not a.enabled or choices < 2 or endpoint not in ("chat", "completions"):
             return None
         named = session_of(session, body) if a.sessions else None
         return Key(request_prefix(endpoint, body, a.block_chars), named)
