@@ -123,6 +123,23 @@ def chat_deltas(turn: Turn) -> list[tuple[dict[str, Any], str | None]]:
     ]
 
 
+def include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def usage(cached: tuple[int, int] | None, generated: int) -> dict[str, Any]:
+    """What an answer says it used: a 10-token prompt, or the prompt cache's figures."""
+    if cached is None:
+        return {"prompt_tokens": 10, "completion_tokens": generated, "total_tokens": 10 + generated}
+    return {
+        "prompt_tokens": cached[1],
+        "completion_tokens": generated,
+        "total_tokens": cached[1] + generated,
+        "prompt_tokens_details": {"cached_tokens": cached[0]},
+    }
+
+
 def _sse(kind: str, data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 

@@ -275,9 +275,10 @@ class FakeBackend:
         n = min(f.chunks, limit) if isinstance(limit, int) and limit > 0 else f.chunks
         turn = fake_apis.chat_turn(self.name, body, next(self._ids)) if kind == "chat" else None
         if body.get("stream") and not f.ignore_stream:
+            usage = fake_apis.include_usage(body)
             if turn is not None:
-                return await self._stream_turn(request, turn, rid, created, model)
-            return await self._stream(request, kind, rid, created, model, n, cached)
+                return await self._stream_turn(request, turn, rid, created, model, usage)
+            return await self._stream(request, kind, rid, created, model, n, cached, usage)
         text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(n))
         choice: dict[str, Any]
         if turn is not None:
@@ -303,18 +304,7 @@ class FakeBackend:
                     "created": created,
                     "model": model,
                     "choices": [choice],
-                    "usage": {
-                        "prompt_tokens": 10,
-                        "completion_tokens": n,
-                        "total_tokens": 10 + n,
-                    }
-                    if cached is None
-                    else {
-                        "prompt_tokens": cached[1],
-                        "completion_tokens": n,
-                        "total_tokens": cached[1] + n,
-                        "prompt_tokens_details": {"cached_tokens": cached[0]},
-                    },
+                    "usage": fake_apis.usage(cached, n),
                 }
             ),
             content_type="application/json",
@@ -386,7 +376,7 @@ class FakeBackend:
 
     async def _stream(
         self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int,
-        cached: tuple[int, int] | None = None,
+        cached: tuple[int, int] | None = None, usage: bool = False,
     ) -> web.StreamResponse:
         f = self.faults
         resp = web.StreamResponse(
@@ -430,6 +420,13 @@ class FakeBackend:
             }
             if last and cached is not None:
                 event["timings"] = {"cache_n": cached[0], "prompt_n": cached[1] - cached[0]}
+            if last and f.stream_timings:  # as llama-server's final chunk
+                event["timings"] = {"cache_n": 0, "prompt_n": 10, "predicted_n": chunks}
+            await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
+        if usage:
+            # OpenAI's stream_options.include_usage: one more chunk, no choices, the usage.
+            event = {"id": rid, "object": obj, "created": created, "model": model, "choices": []}
+            event["usage"] = fake_apis.usage(cached, chunks)
             await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
         await resp.write(f.done_event + b"\n\n")
         self.completed += 1
@@ -437,8 +434,15 @@ class FakeBackend:
         return resp
 
     async def _stream_turn(
-        self, request: web.Request, turn: fake_apis.Turn, rid: str, created: int, model: str
+        self,
+        request: web.Request,
+        turn: fake_apis.Turn,
+        rid: str,
+        created: int,
+        model: str,
+        usage: bool = False,
     ) -> web.StreamResponse:
+        deltas = fake_apis.chat_deltas(turn)
         events = [
             b"data: "
             + orjson.dumps(
@@ -451,8 +455,12 @@ class FakeBackend:
                 }
             )
             + b"\n\n"
-            for delta, finish in fake_apis.chat_deltas(turn)
+            for delta, finish in deltas
         ]
+        if usage:
+            event: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "choices": []}
+            event["usage"] = fake_apis.usage(None, len(deltas))
+            events.append(b"data: " + orjson.dumps(event) + b"\n\n")
         return await fake_apis.write_events(self, request, [*events, b"data: [DONE]\n\n"])
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:

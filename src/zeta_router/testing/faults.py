@@ -44,3 +44,6 @@ class Faults:
     #: how much of its prompt the best of them covered (``usage.prompt_tokens_details`` and,
     #: on the final stream chunk, llama.cpp's ``timings``), four characters a token. 0: off.
     prompt_cache: int = 0
+    #: The final stream chunk carries llama.cpp's ``timings`` with ``predicted_n`` (what it
+    #: evaluated, took from its cache and generated), as llama-server's does.
+    stream_timings: bool = False

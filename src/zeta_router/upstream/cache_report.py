@@ -1,17 +1,27 @@
-"""Reading what a backend says about its prompt cache from its answer: OpenAI's
-``usage.prompt_tokens_details.cached_tokens`` (llama-server, vLLM with
-``--enable-prompt-tokens-details``, SGLang) or llama.cpp's ``timings`` (``cache_n`` tokens taken
-from the cache, ``prompt_n`` evaluated). Cache affinity uses it to correct its index."""
+"""Reading what a backend reports in its answer: about its prompt cache (OpenAI's
+``usage.prompt_tokens_details.cached_tokens`` of llama-server, vLLM with
+``--enable-prompt-tokens-details`` and SGLang, or llama.cpp's ``timings``: ``cache_n`` tokens
+taken from the cache, ``prompt_n`` evaluated), which cache affinity uses to correct its index;
+and how many tokens the request used, which per-key ``tpm`` limits settle to.
+
+A stream reports both near its end (OpenAI's ``stream_options.include_usage`` chunk,
+llama.cpp's final chunk, Anthropic's ``message_delta``, the Responses API's
+``response.completed``): :func:`stream_report` reads the relay's last two blocks once, at the
+end of the stream, decoding only the events that carry a report."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from zeta_router.routing.affinity import CacheReport
 
-_MARKERS = (b'"cached_tokens"', b'"cache_n"')
+_CACHE_MARKERS = (b'"cached_tokens"', b'"cache_n"')
+#: Every event that carries a cache report or a token count holds one of these.
+_MARKERS = (b'"usage"', b'"timings"')
+#: The Responses API's last events, whose usage is under ``response``.
+_RESPONSE_DONE = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 def _int(v: Any) -> int | None:
@@ -36,21 +46,105 @@ def cache_report(obj: dict[str, Any]) -> CacheReport | None:
     return None
 
 
-def stream_cache_report(*blocks: bytes) -> CacheReport | None:
-    """The report in the last SSE event that carries one among ``blocks`` (a stream's last
-    blocks: servers send it with the final chunk)."""
-    for block in reversed(blocks):
+def summed_tokens(usage: dict[str, Any]) -> int:
+    """Anthropic's usage: input, output and cache figures are apart, so the total is the sum
+    of every ``*tokens`` count."""
+    return sum(v for k, v in usage.items() if k.endswith("tokens") and _int(v) is not None)
+
+
+def usage_tokens(obj: dict[str, Any]) -> int | None:
+    """Tokens an OpenAI-style answer or chunk reports it used (prompt and generated), or
+    None: ``usage.total_tokens`` (or its two parts), else llama.cpp's ``timings``."""
+    usage = obj.get("usage")
+    if isinstance(usage, dict):
+        total = _int(usage.get("total_tokens"))
+        if total is not None:
+            return total
+        prompt, completion = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+        if prompt is not None and completion is not None:
+            return prompt + completion
+    timings = obj.get("timings")
+    if isinstance(timings, dict):
+        evaluated, predicted = _int(timings.get("prompt_n")), _int(timings.get("predicted_n"))
+        if evaluated is not None and predicted is not None:
+            return evaluated + (_int(timings.get("cache_n")) or 0) + predicted
+    return None
+
+
+def _message_start_usage(first: bytes) -> dict[str, Any]:
+    """The usage of an Anthropic stream's ``message_start`` (its input tokens), or {}."""
+    if b'"message_start"' not in first:
+        return {}
+    for line in first.splitlines():
+        if line.startswith(b"data:") and b'"message_start"' in line:
+            try:
+                obj = orjson.loads(line[5:])
+            except orjson.JSONDecodeError:
+                return {}
+            message = obj.get("message") if isinstance(obj, dict) else None
+            usage = message.get("usage") if isinstance(message, dict) else None
+            return usage if isinstance(usage, dict) else {}
+    return {}
+
+
+def _event_tokens(obj: dict[str, Any], first: bytes) -> int | None:
+    kind = obj.get("type")
+    if kind == "message_delta":
+        usage = obj.get("usage")
+        if not isinstance(usage, dict):
+            return None
+        # Its counts are cumulative, and may leave the input figures to message_start.
+        return summed_tokens({**_message_start_usage(first), **usage})
+    if kind in _RESPONSE_DONE:
+        response = obj.get("response")
+        usage = response.get("usage") if isinstance(response, dict) else None
+        if isinstance(usage, dict):
+            total = _int(usage.get("total_tokens"))
+            return total if total is not None else summed_tokens(usage)
+        return None
+    return usage_tokens(obj)
+
+
+class StreamReport(NamedTuple):
+    cache: CacheReport | None = None
+    #: Tokens used, as the stream's last report says; None: it said nothing.
+    tokens: int | None = None
+
+
+_NOTHING = StreamReport()
+
+
+def stream_report(first: bytes, before: bytes, last: bytes) -> StreamReport:
+    """The cache report and token count of a stream from its first block (Anthropic's input
+    tokens) and its last two (servers report with the final events; ``[DONE]`` may come in a
+    block of its own). The latest event with each wins; decoding stops once both are found."""
+    cache: CacheReport | None = None
+    tokens: int | None = None
+    for block in (last,) if before is last else (last, before):
         if not any(m in block for m in _MARKERS):
             continue
         for line in reversed(block.splitlines()):
-            if not line.startswith(b"data:") or not any(m in line for m in _MARKERS):
+            if not line.startswith(b"data:"):
+                continue
+            want_cache = cache is None and any(m in line for m in _CACHE_MARKERS)
+            if not want_cache and (tokens is not None or not any(m in line for m in _MARKERS)):
                 continue
             try:
                 obj = orjson.loads(line[5:])
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(obj, dict):
-                report = cache_report(obj)
-                if report is not None:
-                    return report
-    return None
+            if not isinstance(obj, dict):
+                continue
+            if want_cache:
+                cache = cache_report(obj)
+            if tokens is None:
+                tokens = _event_tokens(obj, first)
+            if tokens is not None and cache is not None:
+                return StreamReport(cache, tokens)
+    return _NOTHING if cache is None and tokens is None else StreamReport(cache, tokens)
+
+
+def stream_cache_report(before: bytes, last: bytes) -> CacheReport | None:
+    """The cache report in a stream's last two blocks (servers send it with the final
+    chunk)."""
+    return stream_report(b"", before, last).cache

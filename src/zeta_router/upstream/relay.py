@@ -27,7 +27,7 @@ from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import set_model, upstream_model_in
 from zeta_router.http.response import JSON_TYPE, Headers, Response, sse_error_event
 from zeta_router.routing.decision import Attempt, Decision
-from zeta_router.upstream.cache_report import cache_report, stream_cache_report
+from zeta_router.upstream.cache_report import cache_report, stream_report
 from zeta_router.upstream.transport import Reply, UpstreamStream
 
 Clock = Callable[[], float]
@@ -140,10 +140,13 @@ async def _relay(
                 block = block.replace(a, b)
             yield block
         finished = True
-        # The final chunk carries the cache report; [DONE] may come in a block of its own.
-        d.cache = stream_cache_report(before, last)
+        # The final events carry the cache report and the usage (per-key tpm settles to it);
+        # [DONE] may come in a block of its own. One look, at the end, not per chunk.
+        d.cache, d.tokens = stream_report(stream.first, before, last)
         replica.record(Served(clock(), stream=True))
     except UpstreamError as err:
+        # What was reported before the break, if anything (else the estimate stays charged).
+        d.tokens = stream_report(stream.first, before, last).tokens
         replica.record(StreamBroke(err, clock()))
         d.stream_error = Reason.of(err)
         yield sse_error_event(
