@@ -3,6 +3,7 @@ many tokens it may ask for. Each breach is a 4xx naming the parameter and the bo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -79,11 +80,23 @@ def check_model_cap(config: Config, req: ParsedRequest) -> None:
 
 
 def apply_cap(req: ParsedRequest, cap: int) -> None:
-    """A chat or completions request without ``max_tokens`` is sent with the cap, so the cap
-    also bounds answers whose length the server would otherwise choose."""
-    if req.max_tokens is not None or req.api is not None:
+    """A request without a token limit is sent with the cap, so the cap also bounds answers
+    whose length the server would otherwise choose: chat and completions as ``max_tokens``, a
+    Responses request as ``max_output_tokens`` (its native body) and ``max_tokens`` (its chat
+    translation). A Messages request always has one (Anthropic's API requires
+    ``max_tokens``; over the cap it is refused)."""
+    if req.max_tokens is not None:
         return
-    if req.endpoint not in ("chat", "completions"):
+    api = req.api
+    if api is not None:
+        if api.kind != "responses":
+            return
+        native = dict(api.body)
+        native["max_output_tokens"] = cap
+        # The Response object echoes the limit it was generated under.
+        echo = {**api.echo, "max_output_tokens": cap}
+        req.api = replace(api, raw=orjson.dumps(native), body=native, echo=echo)
+    elif req.endpoint not in ("chat", "completions"):
         return
     body = dict(req.body)
     body["max_tokens"] = cap
