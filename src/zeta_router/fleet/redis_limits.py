@@ -37,7 +37,7 @@ import orjson
 
 from zeta_router.fleet.periodic import Periodic
 from zeta_router.fleet.shared import SharedChannel
-from zeta_router.routing.limits import Counters, KeyLimits, Refused, take
+from zeta_router.routing.limits import Counters, KeyLimits, KeyUsage, Refused, take
 
 log = logging.getLogger("zeta_router")
 
@@ -127,6 +127,29 @@ def admit(s: KeyState, limits: KeyLimits, cost: int, now: float) -> Refused | No
     return refused
 
 
+def usage(s: KeyState | None, limits: KeyLimits, now: float) -> KeyUsage:
+    """What is left of the fleet's buckets at ``now``, as :func:`decay` would leave them
+    (computed aside: a status read changes nothing)."""
+    if s is None:
+        rpm, tpm = limits.rpm, limits.tpm
+        return KeyUsage(None if rpm is None else float(rpm), None if tpm is None else float(tpm),
+                        0, 0)
+    elapsed = max(0.0, now - s.at)
+    local, remote = s.local, list(s.remote.values())
+
+    def left(limit: int | None, used: float) -> float | None:
+        if limit is None:
+            return None
+        return limit - used * _scale(used, limit / _WINDOW_S, elapsed)
+
+    return KeyUsage(
+        left(limits.rpm, local.requests + sum(u.requests for u in remote)),
+        left(limits.tpm, local.tokens + sum(u.tokens for u in remote)),
+        local.in_flight + sum(u.in_flight for u in remote),
+        local.in_flight,
+    )
+
+
 def settle(s: KeyState, limits: KeyLimits, charged: int, used: int | None) -> None:
     local = s.local
     local.in_flight = max(0, local.in_flight - 1)
@@ -160,6 +183,10 @@ class RedisLimits:
         self._sent_at = float("-inf")
         #: The pending flush runs at the end of this tick.
         self._soon = False
+        #: For status and metrics: messages sent and heard, and when we last sent one.
+        self.published = 0
+        self.received = 0
+        self.published_at: float | None = None
         self._periodic = Periodic(
             "shared-limits", self.sync, lambda: interval_s, asyncio.sleep, log
         )
@@ -192,6 +219,15 @@ class RedisLimits:
         if s is not None:
             settle(s, limits, charged, used)
             self._changed(key, s.tight)
+
+    def usage(self, key: str, limits: KeyLimits, now: float) -> KeyUsage:
+        return usage(self._keys.get(key), limits, now)
+
+    @property
+    def connected(self) -> bool:
+        """Whether this instance can publish (Redis reachable): limits hold fleet-wide; else
+        each instance falls back to its own once the others' figures expire."""
+        return self._channel.available
 
     def _changed(self, key: str, tight: bool) -> None:
         self._dirty.add(key)
@@ -234,6 +270,8 @@ class RedisLimits:
             rows.append([key, round(u.requests, 4), round(u.tokens, 2), u.in_flight])
         if rows:
             self._channel.publish(orjson.dumps({"i": self.instance, "k": rows}))
+            self.published += 1
+            self.published_at = now
 
     async def sync(self) -> None:
         """One background round: forget instances gone quiet, publish every key of ours."""
@@ -258,6 +296,7 @@ class RedisLimits:
             return
         now = self._clock()
         self._seen[inst] = now
+        self.received += 1
         for row in rows:
             if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)):
                 continue

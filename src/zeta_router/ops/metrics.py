@@ -29,17 +29,20 @@ from zeta_router.fleet.state import Health, ReplicaState
 from zeta_router.http.asgi import Receive, Scope
 from zeta_router.http.response import Response
 from zeta_router.http.server import App
+from zeta_router.ops.limit_status import limit_metrics
 from zeta_router.ops.reload import prune_drained
 from zeta_router.ops.shared_metrics import shared_state_metrics
 from zeta_router.ops.stats import Histogram, RequestStats
 from zeta_router.router import Router
+from zeta_router.routing.limits import Limiter
 
 
 class RouterCollector:
     """Reads the router's counters and live fleet state when Prometheus scrapes."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, limiter: Limiter | None = None) -> None:
         self._router = router
+        self._limiter = limiter
 
     def describe(self) -> Iterable[Metric]:
         # Nothing up front: series appear as the fleet and traffic do.
@@ -54,6 +57,8 @@ class RouterCollector:
         yield from _load_metrics(router)
         yield from shared_state_metrics(router.shared.status(), router.fleet.replicas.values())
         yield from _affinity_metrics(router)
+        if self._limiter is not None:
+            yield from limit_metrics(self._limiter, router.config.auth, router.clock())
         info = GaugeMetricFamily("zeta_build_info", "zeta-router build", labels=["version"])
         info.add_metric([__version__], 1.0)
         yield info
@@ -261,7 +266,7 @@ def _analysis_metrics(router: Router) -> Iterator[Metric]:
 def install(app: App) -> None:
     """Serve ``GET /metrics`` from a registry owned by this app."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RouterCollector(app.router))
+    registry.register(RouterCollector(app.router, app.limiter))
     headers = [(b"content-type", CONTENT_TYPE_LATEST.encode())]
 
     async def metrics(scope: Scope, receive: Receive) -> Response:

@@ -29,9 +29,11 @@ from zeta_router.http.response import JSON_TYPE, Response
 from zeta_router.http.server import App
 from zeta_router.managed.supervisor import ReplicaStatus
 from zeta_router.ops.history import FIELDS
+from zeta_router.ops.limit_status import limits_status
 from zeta_router.ops.reload import authorize, prune_drained
 from zeta_router.router import Router
 from zeta_router.routing.decision import Decision
+from zeta_router.routing.limits import Limiter
 
 REDACTED = "<redacted>"
 #: Config keys whose values are secrets wherever they appear (``*_env`` names are not).
@@ -116,7 +118,9 @@ def _redact_text(text: str) -> str:
         return REDACTED
 
 
-def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, Any]:
+def snapshot(
+    router: Router, decisions: int = DEFAULT_DECISIONS, limiter: Limiter | None = None
+) -> dict[str, Any]:
     router.telemetry.flush()
     prune_drained(router)
     now = router.clock()
@@ -181,6 +185,7 @@ def snapshot(router: Router, decisions: int = DEFAULT_DECISIONS) -> dict[str, An
         },
         "config_path": router.config_path,
         "shared_state": dataclasses.asdict(router.shared.status()),
+        "limits": None if limiter is None else limits_status(limiter, config.auth, now),
         "config": redact_config(config),
     }
 
@@ -238,7 +243,7 @@ def install(app: App) -> None:
 
     async def status(scope: Scope, receive: Receive) -> Response:
         guard(scope)
-        return json_response(snapshot(router, _decisions_param(scope)))
+        return json_response(snapshot(router, _decisions_param(scope), app.limiter))
 
     async def history(scope: Scope, receive: Receive) -> Response:
         guard(scope)

@@ -15,6 +15,7 @@ redis``) holds them across instances with the same arithmetic over the fleet's u
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -99,6 +100,37 @@ def take(c: Counters, limits: KeyLimits, cost: int, now: float) -> Refused | Non
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class KeyUsage:
+    """What is left of one key's limits now (for status and metrics, never the request path):
+    bucket levels (None: no such limit; below 0: in debt) and requests in flight, fleet-wide
+    when the store is shared, and here."""
+
+    requests_left: float | None
+    tokens_left: float | None
+    in_flight: int
+    in_flight_here: int
+
+
+def refilled(level: float, limit: int | None, elapsed: float) -> float | None:
+    """A bucket's level ``elapsed`` seconds later (None for no limit)."""
+    if limit is None:
+        return None
+    return min(float(limit), level + max(0.0, elapsed) * limit / _WINDOW_S)
+
+
+def usage(c: Counters | None, limits: KeyLimits, now: float) -> KeyUsage:
+    if c is None:
+        c = fresh(limits, now)
+    elapsed = now - c.at
+    return KeyUsage(
+        refilled(c.requests, limits.rpm, elapsed),
+        refilled(c.tokens, limits.tpm, elapsed),
+        c.in_flight,
+        c.in_flight,
+    )
+
+
 def settle(c: Counters, limits: KeyLimits, charged: int, used: int | None) -> None:
     """A request ended: its slot frees, and its token estimate becomes what it used."""
     c.in_flight = max(0, c.in_flight - 1)
@@ -115,6 +147,10 @@ class LimitStore(Protocol):
     ) -> Refused | None: ...
 
     def settle(self, key: str, limits: KeyLimits, charged: int, used: int | None) -> None: ...
+
+    def usage(self, key: str, limits: KeyLimits, now: float) -> KeyUsage:
+        """What is left of the key's limits (status and metrics; it changes nothing)."""
+        ...
 
 
 @runtime_checkable
@@ -147,6 +183,9 @@ class MemoryStore:
         c = self._keys.get(key)
         if c is not None:
             settle(c, limits, charged, used)
+
+    def usage(self, key: str, limits: KeyLimits, now: float) -> KeyUsage:
+        return usage(self._keys.get(key), limits, now)
 
 
 class Ticket(NamedTuple):
@@ -182,6 +221,8 @@ class Limiter:
         self._clock = clock
         # A store that answers at once costs no coroutine per request on the hot path.
         self._now = store.admit_now if isinstance(store, ImmediateStore) else None
+        #: Requests refused, by key name and limit (a 429 is rare: a dict increment each).
+        self.refusals: Counter[tuple[str, Limit]] = Counter()
 
     async def admit(self, key: str, limits: KeyLimits, cost: int) -> Ticket:
         """A ticket for the request, or :class:`RateLimited` (429 with Retry-After)."""
@@ -191,8 +232,12 @@ class Limiter:
         else:
             refused = await self.store.admit(key, limits, cost, now)
         if refused is not None:
+            self.refusals[(key, refused.limit)] += 1
             raise refusal(key, limits, refused)
         return Ticket(key, limits, cost)
 
     def settle(self, ticket: Ticket, used: int | None) -> None:
         self.store.settle(ticket.key, ticket.limits, ticket.charged, used)
+
+    def usage(self, key: str, limits: KeyLimits) -> KeyUsage:
+        return self.store.usage(key, limits, self._clock())
