@@ -128,6 +128,13 @@ def test_flush_publishes_while_available_and_drops_while_down() -> None:
             handler(message)
     assert b.lookup([5, 6], ["r0"], now=3.0)["r0"].depth == 2
     assert share_b.status()["merged_blocks"] == 2
+    assert (share_b.merged_batches, share_b.merged, share_b.merged_at) == (1, (1, 2, 0), 3.0)
+    assert sum(share_b.merge_counts) == 1 and share_b.merge_seconds >= 0.0
+    assert (share_a.published, share_a.published_prefixes, share_a.published_sessions) == (1, 1, 0)
+    # Its own batch, heard back on the subscription, is neither decoded nor counted.
+    for handler in ch_a.handlers:
+        handler(ch_a.sent[0])
+    assert share_a.merged_batches == 0 and share_a.merge_age() is None
     ch_a.available = False
     a.observe("r1", [7], now=2.0)
     share_a.flush()

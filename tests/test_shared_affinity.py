@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from zeta_router.testing.fake_backend import FakeBackend
 
@@ -155,6 +156,21 @@ async def test_turns_and_sessions_follow_the_conversation_across_instances(
                 assert "affinity: session" in route, route
             assert len(set(homes.values())) == 2, homes
 
+            # The same as Prometheus sees it: g1 published what it routed, g2 merged it.
+            sent, heard = await metrics(client, g1), await metrics(client, g2)
+            assert sent[("zeta_affinity_share_connected", ())] == 1.0
+            assert sent[("zeta_affinity_share_batches_total", (("direction", "published"),))] >= 1
+            published = (("direction", "published"), ("kind", "prefix"))
+            assert sent[("zeta_affinity_share_records_total", published)] >= CONVERSATIONS
+            merges = heard[("zeta_affinity_share_batches_total", (("direction", "merged"),))]
+            assert merges >= 1
+            assert heard[("zeta_affinity_share_merge_seconds_count", ())] == merges
+            assert heard[("zeta_affinity_share_merged_blocks_total", ())] >= CONVERSATIONS
+            merged_sessions = (("direction", "merged"), ("kind", "session"))
+            assert heard[("zeta_affinity_share_records_total", merged_sessions)] >= CONVERSATIONS
+            assert 0 <= heard[("zeta_affinity_share_last_merge_age_seconds", ())] < 10
+            assert (await share_status(client, g2))["last_merge_age_s"] is not None
+
             # Redis gone: each instance keeps its own affinity, and no line per request.
             redis.kill()
             await wait_for(lambda: _down(client, g1), 5, "g1 to notice Redis is gone")
@@ -164,8 +180,21 @@ async def test_turns_and_sessions_follow_the_conversation_across_instances(
                 rid, route = await ask(c1, turns(document(n), 2))
                 assert rid == there and "affinity: prefix" in route, route
             assert len(_not_access(g1)) - lines <= 1, g1.tail()
+            assert (await metrics(client, g1))[("zeta_affinity_share_connected", ())] == 0.0
             await c1.close()
             await c2.close()
+
+
+async def metrics(
+    client: httpx.AsyncClient, gw: Gateway
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the gateway's /metrics, by name and sorted labels."""
+    text = (await client.get(gw.url + "/metrics")).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 async def _down(client: httpx.AsyncClient, gw: Gateway) -> bool:

@@ -34,6 +34,7 @@ from zeta_router.ops.reload import prune_drained
 from zeta_router.ops.shared_metrics import shared_state_metrics
 from zeta_router.ops.stats import Histogram, RequestStats
 from zeta_router.router import Router
+from zeta_router.routing.affinity_share import MERGE_BUCKETS, AffinityShare
 from zeta_router.routing.limits import Limiter
 
 
@@ -247,6 +248,62 @@ def _affinity_metrics(router: Router) -> Iterator[Metric]:
     )
     corrections.add_metric([], a.corrections)
     yield corrections
+    share = router.affinity_share
+    if share is not None:
+        yield from _affinity_share_metrics(share)
+
+
+def _affinity_share_metrics(share: AffinityShare) -> Iterator[Metric]:
+    """Affinity shared across instances (``state.backend: redis``): what was published and
+    merged, how long merges take on the loop, how long since the last one."""
+    connected = GaugeMetricFamily(
+        "zeta_affinity_share_connected",
+        "1 while affinity is published to and merged from other instances; 0 while Redis is "
+        "unreachable (each instance keeps its own)",
+    )
+    connected.add_metric([], float(share.connected))
+    yield connected
+    yield _counter(
+        "zeta_affinity_share_batches",
+        "Affinity batches published by this instance, or heard from others and merged",
+        ["direction"],
+        [("published", share.published), ("merged", share.merged_batches)],
+    )
+    merged = share.merged
+    yield _counter(
+        "zeta_affinity_share_records",
+        "Affinity records (prompt heads routed, named sessions placed) published, merged from "
+        "other instances, or dropped unpublished while Redis was down",
+        ["direction", "kind"],
+        [
+            (("published", "prefix"), share.published_prefixes),
+            (("published", "session"), share.published_sessions),
+            (("merged", "prefix"), merged.prefixes),
+            (("merged", "session"), merged.sessions),
+            (("dropped", "any"), share.dropped),
+        ],
+    )
+    blocks = CounterMetricFamily(
+        "zeta_affinity_share_merged_blocks", "Prefix blocks merged from other instances"
+    )
+    blocks.add_metric([], merged.blocks)
+    yield blocks
+    times = Histogram(MERGE_BUCKETS)
+    times.counts, times.sum = list(share.merge_counts), share.merge_seconds
+    h = HistogramMetricFamily(
+        "zeta_affinity_share_merge_seconds",
+        "Time to decode and merge one batch from another instance (on the event loop)",
+    )
+    h.add_metric([], times.cumulative(), times.sum)
+    yield h
+    age = GaugeMetricFamily(
+        "zeta_affinity_share_last_merge_age_seconds",
+        "Seconds since a batch from another instance was last merged (absent: never)",
+    )
+    since = share.merge_age()
+    if since is not None:
+        age.add_metric([], since)
+    yield age
 
 
 def _analysis_metrics(router: Router) -> Iterator[Metric]:
