@@ -186,7 +186,8 @@ def test_over_tpm_is_429_and_usage_reconciles_the_estimate(gw: Harness) -> None:
         assert ask(c, max_tokens=90).http_response.status_code == 200
     counters = gw.thread.call(lambda: store.counters("carol"))  # type: ignore[attr-defined]
     assert counters is not None and counters.tokens > 200 - 4 * 20, counters
-    # A stream's usage is not reported: its estimate stays charged, until the bucket is dry.
+    # A stream that reports no usage keeps its estimate, until the bucket is dry (one with
+    # usage settles to it: tests/test_limit_usage.py).
     with pytest.raises(openai.RateLimitError) as err:
         for _ in range(4):
             stream = c.chat.completions.create(
@@ -341,6 +342,12 @@ def test_no_key_value_or_hash_leaks(gw: Harness, caplog: pytest.LogCaptureFixtur
             assert r.status_code == 200, (path, r.text)
         status = c.get("/v1/router/status?decisions=200", headers=admin).json()
         assert {"alice", "bob"} <= {d["client"] for d in status["decisions"]}
+        # The per-key limit views (searched above with the rest) name keys by name only.
+        assert set(status["limits"]["keys"]) == {"bob", "carol", "dave"}
+        assert status["limits"]["keys"]["bob"]["refusals"]["rpm"] >= 1
+        metrics = c.get("/metrics", headers=admin).text
+        assert 'zeta_limit_refusals_total{key="bob",limit="rpm"}' in metrics
+        assert 'zeta_limit_remaining{key="carol",limit="tpm"}' in metrics
         seen.add(c.get("/v1/models", headers={"authorization": f"Bearer {ALICE}"}))
     # What the router (and its server) logged; the test's own HTTP client logs are not its.
     logs = [

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from zeta_router.fleet.redis_limits import KeyState, RedisLimits, Usage, admit, decay, settle
@@ -19,6 +20,7 @@ from zeta_router.fleet.resp import Arg, Reply
 from zeta_router.routing.limits import KeyLimits, Limit
 from zeta_router.testing.fake_backend import FakeBackend
 
+from .leak_search import Seen
 from .redis_helpers import Gateway, gateway, needs_redis, redis_server, wait_for
 
 
@@ -248,6 +250,80 @@ async def test_max_parallel_holds_across_two_instances(
             for gw in (g2, g1):
                 await wait_for(lambda gw=gw: _answered(client, gw), 5, "a slot free again")
             assert backend.peak_running == 2
+
+
+async def stream(gw: Gateway, usage: bool) -> int:
+    """One streamed chat answer through ``gw`` asking for 200 tokens (an estimate of about
+    210), with the backend's usage chunk or without; the HTTP status."""
+    c = openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key=ALICE, max_retries=0, timeout=10)
+    extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if usage else {}
+    try:
+        chunks = await c.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "Say hi."}],
+            max_tokens=200,
+            stream=True,
+            **extra,
+        )
+        async for _ in chunks:
+            pass
+        return 200
+    except openai.RateLimitError as err:
+        assert err.code == "tpm_exceeded", err
+        return 429
+    finally:
+        await c.close()
+
+
+async def limits_of(client: httpx.AsyncClient, gw: Gateway) -> dict[str, Any]:
+    r = await client.get(gw.url + "/v1/router/status", params={"decisions": 0})
+    limits: dict[str, Any] = r.json()["limits"]
+    return limits
+
+
+@needs_redis
+async def test_tpm_settles_streams_to_their_usage_across_two_instances(
+    tmp_path: Path, backend: FakeBackend
+) -> None:
+    with redis_server(tmp_path) as redis:
+        cfg = config(redis.url, backend, tpm=600)
+        async with (
+            gateway(cfg, tmp_path, "g1") as g1,
+            gateway(cfg, tmp_path, "g2") as g2,
+            httpx.AsyncClient(timeout=10) as client,
+        ):
+            for gw in (g1, g2):
+                await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
+            # Ten streams of about 210 estimated tokens each fit in 600 a minute only because
+            # each settles to the 18 its usage chunk reports, wherever it went.
+            codes = [await stream((g1, g2)[i % 2], usage=True) for i in range(10)]
+            assert codes == [200] * 10, codes
+            for gw in (g1, g2):
+                view = await limits_of(client, gw)
+                assert view["store"] == "redis" and view["scope"] == "fleet", view
+                assert view["connected"] is True and view["instances"] == 2, view
+                assert view["published"] >= 1 and view["received"] >= 1, view
+            # Streams that report nothing keep their estimates: the fleet's 600 holds two or
+            # three of them (the refill is 10 tokens a second), not two or three per instance.
+            codes = [await stream((g1, g2)[i % 2], usage=False) for i in range(6)]
+            assert 2 <= codes.count(200) <= 3 and codes[-1] == 429, codes
+            seen = Seen([ALICE, sha(ALICE)])
+            for gw in (g1, g2):
+                r = seen.add(await client.get(gw.url + "/v1/router/status"))
+                tpm = r.json()["limits"]["keys"]["alice"]["tpm"]
+                assert tpm["limit"] == 600 and tpm["remaining"] < 210, tpm
+                text = seen.add(await client.get(gw.url + "/metrics")).text
+                assert "zeta_shared_limits_connected 1.0" in text
+                assert "zeta_shared_limits_instances 2.0" in text
+                assert 'zeta_shared_limits_messages_total{direction="received"}' in text
+            refusals = [
+                line
+                for text in seen.texts
+                for line in text.splitlines()
+                if line.startswith('zeta_limit_refusals_total{key="alice",limit="tpm"}')
+            ]
+            assert refusals, "no refusal counted"
+            assert not seen.leaks([g1.log.read_text(), g2.log.read_text()])
 
 
 async def _answered(client: httpx.AsyncClient, gw: Gateway) -> bool:
