@@ -11,15 +11,16 @@ end of the stream, decoding only the events that carry a report."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import orjson
 
 from zeta_router.routing.affinity import CacheReport
 
-_CACHE_MARKERS = (b'"cached_tokens"', b'"cache_n"')
+_CACHED, _CACHE_N = b'"cached_tokens"', b'"cache_n"'
 #: Every event that carries a cache report or a token count holds one of these.
-_MARKERS = (b'"usage"', b'"timings"')
+_USAGE, _TIMINGS = b'"usage"', b'"timings"'
 #: The Responses API's last events, whose usage is under ``response``.
 _RESPONSE_DONE = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -114,20 +115,33 @@ class StreamReport(NamedTuple):
 _NOTHING = StreamReport()
 
 
+def _marked_lines(block: bytes) -> Iterator[bytes]:
+    """The lines of ``block`` that hold a marker, last first, found with ``rfind`` (a block
+    may hold a whole short answer: nothing splits it into lines)."""
+    end = len(block)
+    while True:
+        pos = max(block.rfind(_USAGE, 0, end), block.rfind(_TIMINGS, 0, end))
+        if pos < 0:
+            return
+        start = block.rfind(b"\n", 0, pos) + 1
+        stop = block.find(b"\n", pos)
+        yield block[start : stop if stop >= 0 else len(block)]
+        end = start
+
+
 def stream_report(first: bytes, before: bytes, last: bytes) -> StreamReport:
     """The cache report and token count of a stream from its first block (Anthropic's input
     tokens) and its last two (servers report with the final events; ``[DONE]`` may come in a
-    block of its own). The latest event with each wins; decoding stops once both are found."""
+    block of its own). The latest event with each wins; decoding stops once both are found,
+    or once the tokens are and no earlier event holds a cache report."""
     cache: CacheReport | None = None
     tokens: int | None = None
     for block in (last,) if before is last else (last, before):
-        if not any(m in block for m in _MARKERS):
-            continue
-        for line in reversed(block.splitlines()):
-            if not line.startswith(b"data:"):
-                continue
-            want_cache = cache is None and any(m in line for m in _CACHE_MARKERS)
-            if not want_cache and (tokens is not None or not any(m in line for m in _MARKERS)):
+        if _USAGE not in block and _TIMINGS not in block:
+            continue  # [DONE], or a stream that reports nothing: no generator, no decoding
+        for line in _marked_lines(block):
+            want_cache = cache is None and (_CACHED in line or _CACHE_N in line)
+            if (not want_cache and tokens is not None) or not line.startswith(b"data:"):
                 continue
             try:
                 obj = orjson.loads(line[5:])
