@@ -19,9 +19,11 @@ from typing import Any
 import anthropic
 import httpx
 import openai
+import orjson
 import pytest
 
 from zeta_router.testing import Harness
+from zeta_router.upstream.cache_report import stream_report
 
 KEYS = {name: f"sk-{name}-usage-test" for name in ("u1", "u2", "u3", "u4", "u5", "u6", "cap", "rl")}
 ADMIN = "adm-usage-test"
@@ -258,3 +260,54 @@ def test_status_and_metrics_show_each_keys_limits_and_refusals(gw: Harness) -> N
     assert 'zeta_limit_refusals_total{key="rl",limit="rpm"}' in text
     assert 'zeta_limit_remaining{key="u6",limit="tpm"}' in text
     assert "zeta_shared_limits_connected" not in text  # nothing shared in memory mode
+
+
+def _data(obj: dict[str, Any], event: str | None = None) -> bytes:
+    head = b"event: " + event.encode() + b"\n" if event else b""
+    return head + b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+_CHUNK = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "x"}}]}
+_START = _data(
+    {"type": "message_start", "message": {"usage": {"input_tokens": 30, "output_tokens": 1}}},
+    "message_start",
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "before", "last", "tokens", "cached"),
+    [
+        # OpenAI include_usage: "usage": null on every chunk, the figures on the last.
+        (b"", _data({**_CHUNK, "usage": None}) * 3,
+         _data({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2,
+                                         "total_tokens": 7}}) + b"data: [DONE]\n\n", 7, None),
+        # llama.cpp's timings only, its cache report on the same chunk.
+        (b"", _data(_CHUNK), _data({**_CHUNK, "timings": {"cache_n": 4, "prompt_n": 6,
+                                                          "predicted_n": 3}}), 13, (4, 10)),
+        # The cache report on the chunk before the usage chunk still counts.
+        (b"", _data({**_CHUNK, "timings": {"cache_n": 4, "prompt_n": 6}}),
+         _data({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2}}),
+         12, (4, 10)),
+        # Anthropic: output in message_delta, input in message_start; cumulative input in
+        # message_delta replaces it (not added twice).
+        (_START, _data({"type": "content_block_stop"}, "content_block_stop"),
+         _data({"type": "message_delta", "usage": {"output_tokens": 9}}, "message_delta"),
+         39, None),
+        (_START, b"", _data({"type": "message_delta", "usage": {
+            "input_tokens": 30, "cache_read_input_tokens": 5, "output_tokens": 9}}), 44, None),
+        (b"", b"", _data({"type": "response.completed", "response": {
+            "usage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}}}), 7, None),
+        # Nothing reported, or a chunk that only names the word: nothing settles.
+        (b"", _data(_CHUNK), b"data: [DONE]\n\n", None, None),
+        (b"", _data({**_CHUNK, "choices": [{"delta": {"content": '"usage"'}}]}), b"", None, None),
+    ],
+    ids=["openai", "llama-timings", "cache-earlier", "anthropic", "anthropic-cumulative",
+         "responses", "none", "quoted-word"],
+)
+def test_stream_report_reads_every_kind_of_final_usage(
+    first: bytes, before: bytes, last: bytes, tokens: int | None, cached: tuple[int, int] | None
+) -> None:
+    report = stream_report(first, before, last)
+    assert report.tokens == tokens
+    c = report.cache
+    assert (None if c is None else (c.cached_tokens, c.prompt_tokens)) == cached
