@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -277,3 +277,14 @@ def machine() -> dict[str, str]:
 def machine_line() -> str:
     m = machine()
     return f"nproc={m['nproc']}, Python {m['python']}, CPU {m['cpu']}, Linux {m['kernel']}"
+
+
+async def cpu_us_per_call(call: Callable[[], Awaitable[object]], n: int, warm: int = 0) -> float:
+    """CPU time (this process) per awaited ``call()`` over ``n`` calls, after ``warm`` more,
+    in microseconds."""
+    for _ in range(warm):
+        await call()
+    t0 = time.process_time()
+    for _ in range(n):
+        await call()
+    return (time.process_time() - t0) / n * 1e6

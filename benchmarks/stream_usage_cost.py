@@ -141,12 +141,7 @@ async def whole_app(n: int) -> float:
 
         await app(dict(scope), receive, send)
 
-    for _ in range(1000):  # warm: caches, plan cache
-        await one()
-    t0 = time.process_time()
-    for _ in range(n):
-        await one()
-    took = (time.process_time() - t0) / n * 1e6
+    took = await common.cpu_us_per_call(one, n, warm=1000)  # warmed: caches, plan cache
     assert set(statuses) == {200}, set(statuses)
     await router.close()
     return took

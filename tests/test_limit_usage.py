@@ -22,6 +22,7 @@ import openai
 import orjson
 import pytest
 
+from tests.conftest import fleet_template
 from zeta_router.testing import Harness
 from zeta_router.upstream.cache_report import stream_report
 
@@ -46,19 +47,18 @@ def template() -> dict[str, Any]:
     ]
     keys.append({"name": "cap", "key_sha256": sha(KEYS["cap"]), "max_tokens": 64})
     keys.append({"name": "rl", "key_sha256": sha(KEYS["rl"]), "rpm": 2})
-    return {
-        "health": {"enabled": False},
-        "timeouts": {"connect_s": 1.0, "first_byte_s": 2.0, "idle_s": 1.0, "total_s": 10.0},
-        "retry": {"backoff_base_s": 0.01, "backoff_max_s": 0.05},
-        "analysis": {"analyzer": "heuristic"},
-        "models": {
+    both = ["chat", "nat"]
+    return fleet_template(
+        models={
             # llama-server: /v1/responses and /v1/messages relayed natively.
             "nat": {"health": "llamacpp", "replicas": [{"url": "fake:n1"}]},
             # A chat-only server: both APIs translated to chat (and usage asked for).
             "chat": {"health": "openai", "replicas": [{"url": "fake:c1"}]},
         },
-        "auth": {"keys": keys, "admin_keys": [{"name": "ops", "key_sha256": sha(ADMIN)}]},
-    }
+        routes={task: both for task in ("code", "reasoning", "simple", "retrieval")},
+        fallbacks={},
+        auth={"keys": keys, "admin_keys": [{"name": "ops", "key_sha256": sha(ADMIN)}]},
+    )
 
 
 NAMES = {"n1": "llamacpp", "c1": "openai"}

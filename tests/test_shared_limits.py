@@ -5,6 +5,7 @@ clock, and two ``zeta-router serve`` processes sharing one real redis-server, wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator, Callable
@@ -194,17 +195,26 @@ async def _connected(client: httpx.AsyncClient, gw: Gateway) -> bool:
     return bool(r.json()["shared_state"]["connected"])
 
 
+@contextlib.asynccontextmanager
+async def on_redis(
+    cfg: dict[str, Any], tmp_path: Path
+) -> AsyncIterator[tuple[Gateway, Gateway, httpx.AsyncClient]]:
+    """Two gateways of ``cfg``, both connected to Redis, and a client."""
+    async with (
+        gateway(cfg, tmp_path, "g1") as g1,
+        gateway(cfg, tmp_path, "g2") as g2,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        for gw in (g1, g2):
+            await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
+        yield g1, g2, client
+
+
 @needs_redis
 async def test_rpm_holds_across_two_instances(tmp_path: Path, backend: FakeBackend) -> None:
     with redis_server(tmp_path) as redis:
         cfg = config(redis.url, backend, rpm=6)
-        async with (
-            gateway(cfg, tmp_path, "g1") as g1,
-            gateway(cfg, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=10) as client,
-        ):
-            for gw in (g1, g2):
-                await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
+        async with on_redis(cfg, tmp_path) as (g1, g2, client):
             codes: list[int] = []
             for i in range(20):
                 r = await ask(client, (g1, g2)[i % 2], i)
@@ -226,13 +236,7 @@ async def test_max_parallel_holds_across_two_instances(
     backend.set(delay_s=1.5)
     with redis_server(tmp_path) as redis:
         cfg = config(redis.url, backend, max_parallel=2)
-        async with (
-            gateway(cfg, tmp_path, "g1") as g1,
-            gateway(cfg, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=10) as client,
-        ):
-            for gw in (g1, g2):
-                await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
+        async with on_redis(cfg, tmp_path) as (g1, g2, client):
             first = asyncio.create_task(ask(client, g1, 1))
             await wait_for(lambda: backend.running == 1, 5, "the first request upstream")
             second = asyncio.create_task(ask(client, g2, 2))
@@ -287,13 +291,7 @@ async def test_tpm_settles_streams_to_their_usage_across_two_instances(
 ) -> None:
     with redis_server(tmp_path) as redis:
         cfg = config(redis.url, backend, tpm=600)
-        async with (
-            gateway(cfg, tmp_path, "g1") as g1,
-            gateway(cfg, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=10) as client,
-        ):
-            for gw in (g1, g2):
-                await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
+        async with on_redis(cfg, tmp_path) as (g1, g2, client):
             # Ten streams of about 210 estimated tokens each fit in 600 a minute only because
             # each settles to the 18 its usage chunk reports, wherever it went.
             codes = [await stream((g1, g2)[i % 2], usage=True) for i in range(10)]
@@ -337,13 +335,7 @@ async def test_redis_down_each_instance_holds_the_limits_alone(
     with redis_server(tmp_path) as redis:
         cfg = config(redis.url, backend, rpm=4)
         cfg["state"]["instance_ttl_s"] = 1
-        async with (
-            gateway(cfg, tmp_path, "g1") as g1,
-            gateway(cfg, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=10) as client,
-        ):
-            for gw in (g1, g2):
-                await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
+        async with on_redis(cfg, tmp_path) as (g1, g2, client):
             codes = [(await ask(client, (g1, g2)[i % 2], i)).status_code for i in range(5)]
             assert codes == [200, 200, 200, 200, 429], codes  # the fleet's 4
             redis.kill()

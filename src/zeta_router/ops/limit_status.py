@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from zeta_router.config import Auth, ClientKey
 from zeta_router.fleet.redis_limits import RedisLimits
+from zeta_router.ops.shared_metrics import gauge
 from zeta_router.routing.limits import KeyLimits, KeyUsage, Limit, Limiter
 
 
@@ -110,26 +111,24 @@ def limit_metrics(limiter: Limiter, auth: Auth, now: float) -> Iterator[Metric]:
     store = limiter.store
     if not isinstance(store, RedisLimits):
         return
-    connected = GaugeMetricFamily(
+    yield gauge(
         "zeta_shared_limits_connected",
         "1 while per-key limits are shared through Redis (published and heard); 0 while each "
         "instance falls back to its own",
+        store.connected,
     )
-    connected.add_metric([], float(store.connected))
-    yield connected
-    instances = GaugeMetricFamily(
-        "zeta_shared_limits_instances", "Gateway instances whose key usage counts, this one too"
+    yield gauge(
+        "zeta_shared_limits_instances",
+        "Gateway instances whose key usage counts, this one too",
+        store.instances(),
     )
-    instances.add_metric([], store.instances())
-    yield instances
-    age = GaugeMetricFamily(
+    at = store.published_at
+    yield gauge(
         "zeta_shared_limits_publish_age_seconds",
         "Seconds since this instance last published its key usage (at most sync_interval_s "
         "while healthy)",
+        None if at is None else max(0.0, now - at),
     )
-    if store.published_at is not None:
-        age.add_metric([], max(0.0, now - store.published_at))
-    yield age
     messages = CounterMetricFamily(
         "zeta_shared_limits_messages",
         "Key-usage messages this instance published or heard from others",

@@ -31,7 +31,7 @@ from zeta_router.http.response import Response
 from zeta_router.http.server import App
 from zeta_router.ops.limit_status import limit_metrics
 from zeta_router.ops.reload import prune_drained
-from zeta_router.ops.shared_metrics import shared_state_metrics
+from zeta_router.ops.shared_metrics import gauge, shared_state_metrics
 from zeta_router.ops.stats import Histogram, RequestStats
 from zeta_router.router import Router
 from zeta_router.routing.affinity_share import MERGE_BUCKETS, AffinityShare
@@ -256,13 +256,12 @@ def _affinity_metrics(router: Router) -> Iterator[Metric]:
 def _affinity_share_metrics(share: AffinityShare) -> Iterator[Metric]:
     """Affinity shared across instances (``state.backend: redis``): what was published and
     merged, how long merges take on the loop, how long since the last one."""
-    connected = GaugeMetricFamily(
+    yield gauge(
         "zeta_affinity_share_connected",
         "1 while affinity is published to and merged from other instances; 0 while Redis is "
         "unreachable (each instance keeps its own)",
+        share.connected,
     )
-    connected.add_metric([], float(share.connected))
-    yield connected
     yield _counter(
         "zeta_affinity_share_batches",
         "Affinity batches published by this instance, or heard from others and merged",
@@ -296,14 +295,11 @@ def _affinity_share_metrics(share: AffinityShare) -> Iterator[Metric]:
     )
     h.add_metric([], times.cumulative(), times.sum)
     yield h
-    age = GaugeMetricFamily(
+    yield gauge(
         "zeta_affinity_share_last_merge_age_seconds",
         "Seconds since a batch from another instance was last merged (absent: never)",
+        share.merge_age(),
     )
-    since = share.merge_age()
-    if since is not None:
-        age.add_metric([], since)
-    yield age
 
 
 def _analysis_metrics(router: Router) -> Iterator[Metric]:

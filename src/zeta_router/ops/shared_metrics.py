@@ -12,6 +12,14 @@ from zeta_router.fleet.shared import SharedStatus
 from zeta_router.fleet.state import ReplicaState
 
 
+def gauge(name: str, doc: str, value: float | None) -> GaugeMetricFamily:
+    """A gauge of one unlabelled sample (none while ``value`` is None)."""
+    g = GaugeMetricFamily(name, doc)
+    if value is not None:
+        g.add_metric([], float(value))
+    return g
+
+
 def shared_state_metrics(st: SharedStatus, replicas: Iterable[ReplicaState]) -> Iterator[Metric]:
     labels = ["backend"]
     up = GaugeMetricFamily(
