@@ -187,13 +187,20 @@ def test_a_responses_stream_settles_to_its_usage(gw: Harness, model: str) -> Non
         bucket.spent(USED)
 
 
-def test_a_stream_broken_before_its_usage_keeps_the_estimate(gw: Harness) -> None:
+def test_a_broken_stream_settles_to_what_it_reported_or_keeps_the_estimate(gw: Harness) -> None:
     gw.set("c1", mode="cut", cut_after=3)
     with oai(gw, "u5") as c:
         bucket = Bucket(gw, "u5")
         with pytest.raises(openai.APIError):
             chat_stream(c, "chat", stream_options={"include_usage": True})
         bucket.spent(ESTIMATE)
+        # vLLM's continuous_usage_stats: every chunk says what was used so far, so a stream
+        # broken after three chunks settles to those (the 10-token prompt and 2 generated).
+        bucket = Bucket(gw, "u5")
+        continuous = {"include_usage": True, "continuous_usage_stats": True}
+        with pytest.raises(openai.APIError):
+            chat_stream(c, "chat", extra_body={"stream_options": continuous})
+        bucket.spent(12)
         gw.heal("c1")
         bucket = Bucket(gw, "u5")
         assert chat_stream(c, "chat", stream_options={"include_usage": True})

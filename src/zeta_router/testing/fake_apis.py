@@ -123,9 +123,14 @@ def chat_deltas(turn: Turn) -> list[tuple[dict[str, Any], str | None]]:
     ]
 
 
-def include_usage(body: dict[str, Any]) -> bool:
+def include_usage(body: dict[str, Any]) -> str | None:
+    """How a stream reports usage: ``final`` (``stream_options.include_usage``: one more
+    chunk at the end), ``continuous`` (vLLM's ``continuous_usage_stats`` too: on every chunk,
+    then the final one), or None."""
     options = body.get("stream_options")
-    return isinstance(options, dict) and options.get("include_usage") is True
+    if not isinstance(options, dict) or options.get("include_usage") is not True:
+        return None
+    return "continuous" if options.get("continuous_usage_stats") is True else "final"
 
 
 def usage(cached: tuple[int, int] | None, generated: int) -> dict[str, Any]:

@@ -376,7 +376,7 @@ class FakeBackend:
 
     async def _stream(
         self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int,
-        cached: tuple[int, int] | None = None, usage: bool = False,
+        cached: tuple[int, int] | None = None, usage: str | None = None,
     ) -> web.StreamResponse:
         f = self.faults
         resp = web.StreamResponse(
@@ -411,13 +411,10 @@ class FakeBackend:
                     "finish_reason": "stop" if last else None,
                 }
                 obj = "text_completion"
-            event = {
-                "id": rid,
-                "object": obj,
-                "created": created,
-                "model": model,
-                "choices": [choice],
-            }
+            event = {"id": rid, "object": obj, "created": created, "model": model}
+            event["choices"] = [choice]
+            if usage == "continuous":  # vLLM's continuous_usage_stats: the figures so far
+                event["usage"] = fake_apis.usage(cached, i)
             if last and cached is not None:
                 event["timings"] = {"cache_n": cached[0], "prompt_n": cached[1] - cached[0]}
             if last and f.stream_timings:  # as llama-server's final chunk
@@ -440,7 +437,7 @@ class FakeBackend:
         rid: str,
         created: int,
         model: str,
-        usage: bool = False,
+        usage: str | None = None,
     ) -> web.StreamResponse:
         deltas = fake_apis.chat_deltas(turn)
         events = [
