@@ -22,6 +22,9 @@ RAW = HERE / "raw"
 DROP = Path("/work/shared/tools/drop_heldout.py")
 LABELS = {"c": "code", "r": "reasoning", "s": "simple", "t": "retrieval"}
 ORGANIC = ("oasst", "alpaca_eval", "wizardlm")
+# Items per source before the third round of issue 16; the rows after them (appended, so the
+# earlier ids are unchanged) carry ``"round": 3`` so the earlier set can still be scored alone.
+EARLIER = {"oasst": 204, "alpaca_eval": 57, "bbh": 26}
 
 
 def _module(name: str) -> ModuleType:
@@ -62,7 +65,11 @@ def labelled(block: str, fields: int) -> list[tuple[str, list[str], str]]:
 def sources() -> dict[str, list[dict[str, object]]]:
     out: dict[str, list[dict[str, object]]] = {}
     oa = _module("oasst")
-    out["oasst"] = [{"task": t, "prompt": p} for t, _, p in labelled(oa.ITEMS, 2)]
+    # One source for both Open-Assistant files: the same users and collection, so a fold that
+    # holds Open-Assistant out holds out both (en_100 rows come after the en_250 ones).
+    out["oasst"] = [{"task": t, "prompt": p} for t, _, p in labelled(oa.ITEMS, 2)] + [
+        {"task": t, "prompt": p, "file": "en_100_text"} for t, _, p in labelled(oa.ITEMS_EN100, 2)
+    ]
     al = _module("alpaca")
     out["alpaca_eval"] = [
         {"task": t, "prompt": p, "dataset": m[0], **({"override": True} if "override" in m else {})}
@@ -86,6 +93,9 @@ def sources() -> dict[str, list[dict[str, object]]]:
             ("date_understanding", rs.BBH_DATE),
             ("web_of_lies", rs.BBH_LIES),
             ("logical_deduction_three_objects", rs.BBH_DEDUCTION),
+            ("navigate", rs.BBH_NAVIGATE),
+            ("object_counting", rs.BBH_COUNTING),
+            ("temporal_sequences", rs.BBH_TEMPORAL),
         )
         for p in lines(block)
     ]
@@ -208,7 +218,13 @@ def main() -> int:
         )
         kept = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
         rows = [
-            {"id": f"{name}-{i:03d}", "source": name, "organic": name in ORGANIC, **it}
+            {
+                "id": f"{name}-{i:03d}",
+                "source": name,
+                "organic": name in ORGANIC,
+                **it,
+                **({"round": 3} if i >= EARLIER.get(name, len(kept)) else {}),
+            }
             for i, it in enumerate(kept)
         ]
         kept_all[name] = rows

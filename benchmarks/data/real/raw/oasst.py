@@ -207,3 +207,101 @@ c|Can you explain to me the parameter gamma in XGBoost algorithm? What is its im
 r|If I were to try to speed run Elden Ring with a fresh character, what is the quickest boss sequence to tackle in order to rush through to the Elden Beast?
 s|Can you help write me a short satirical article similar to Onion article "Experts Say Torturing Animals In Adolescence Sign Child Will Become Factory Farm Owner"?
 '''
+
+# Open-Assistant model/model_eval/manual/data/en_100_text.jsonl (beside the en_250 lottery file),
+# hand-labelled by the same rules; format label|prompt (see ../PROVENANCE.md).
+ITEMS_EN100 = r'''
+s|How can I find the best 401k plan for my needs?
+s|How to protect my eyes when I have to stare at my computer screen for longer than 10 hours every day?
+c|What differences are there between ChatGPT and Instructional GPT?
+s|When I buy a new TV, what specifications should I pay close attention to and what can I ignore?
+c|What isbthe best programing language for 2023
+s|Write me an outline about the metaphorical use of Time in the Great Gatsby
+s|When did the nuclear disaster at Chernobyl happen?
+s|How can I promote an app that I have built? it currently has 0 users and I have no friends or family to show it to
+c|What is the syntax for each of pythons major "ideas", ie. functions, variables, classes, loops, imports, etc
+s|What were the most important events in the year 1969?
+s|As a tourist, what are the most important destinations to visit in Fès, Marocco on a day trip.
+s|Famously, some spy-satellites from the KeyHole series developed and operated by the US National Reconnaissance Office, where similar in capabilities to the Hubble Space Telescope, but then pointed at the earth rather than out into the universe. What can you tell me about these satellites? What era were they developed? Are they still active, and what are their approximate capabilities thought to be?
+r|What would happen to the people on Earth if it suddenly stopped :\n- a) to rotate on itself\n- b) to revolve around the sun
+s|Hey! How are you doing. Can you suggest me some good horror movies? Keep in mind that I am not easily scared. So provide me with the absolute best.
+s|There is a weird smell in my apartment, should I be concerned? what is the best course of action here?
+s|Why is it harder to find a job as a junior developer then as a middle developer?
+s|explain the restrainer from the bible in context of simulation theory
+s|I'm looking for interesting places to visit within a 2 hour drive of San Diego, California. Ideally the location would be appropriate for kids and would be something out of the ordinary. Could you recommend several places for a day trip from San Diego?
+c|How can I write a python script that accesses a specific google sheets document. I want to be able to iterate over the rows in the sheet.
+c|Could you please give me a python script to dynamically deserialize json?
+s|Is the Bongcloud a strong chess opening to play as White?
+s|Give me a sbd training split
+s|Do you have any recommendations for food or drink that are both healthy, tasty and also contain a considerable amount of protein since I am looking to go to the gym? I specifically am looking for breakfast meals but other suggestions for snacks or other times of the day would also be quite useful
+s|How cold is it in Antarctica?
+s|What is the best way to form a new habit?
+s|Who invented the honeycomb?
+s|Write a song about Angela Merkel in the style of The Beatles.
+s|How much tea does the average person drink each year? I think that my usual three to five cups per day is healthy, but I am not sure. I have recently started to drink an average of five to seven cups, and I feel nauseous and bloated. Should I see a doctor, or just cut down on the tea?
+s|List the top five flight simulators. Try to include at least one paid and unpaid simulator.
+s|Hello There!\n\nI have A Form Of Dyslexia Where It Is Really Hard To See The Boundaries Of Words If They Are Not Capitalized, So Please Capitalize Them In Your Replies, Thanks In Advance!\n\nAs Per My Disorder, I Would Like To Ask You To Format The Following Text I Copied From The Internet To Make It Easier To Read:\n\n"Open-Dyslexic is an open sourced font created to increase readability for readers with dyslexia. This extension overrides all fonts on web pages with the OpenDyslexic font, and formats pages to be more easily readable.\n\nYour brain can sometimes do funny things to letters. OpenDyslexic tries to help prevent some of these things from happening. Letters have heavy weighted bottoms to add a kind of "gravity" to each letter. You are able to quickly figure out which part of the letter is down because of this feature. It aids in recognizing the correct letter and sometimes helps to keep your brain from rotating them around. Consistently weighted bottoms can also help reinforce the line of text. The unique shapes of each letter can help prevent confusion through flipping and swapping."
+s|I currently have an up-and-coming technology that can produce beef ethically through an advanced process in the lab. Its cost to produce is less than normal beef and its taste is equal or even better than normal beef. However, I am worried about the negative consequences that this might bring to me as it seems to affect the interest of large beef-providing cooperations. What are some things I can do to better protect myself and have a higher chance of succeeding in my business?
+s|planning travel in hungary
+s|I am not a native English speaker and I am having trouble pronouncing the "th" sound in a lot of English words, like "three", and "breathe". Could you please explain to me how to correctly pronounce the "th" sound with my mouth, with specific examples for the words I mentioned?
+s|Hi, I recently moved to a new city where I don’t know anyone. I was wondering if you had some ideas on how to meet new people?
+s|I want you to act as an advertiser. You will create a campaign to promote a product or service of your choice. You will choose a target audience, develop key messages and slogans, select the media channels for promotion, and decide on any additional activities needed to reach your goals. My first suggestion request is “I need help creating an advertising campaign for a new type of energy drink targeting young adults aged 18-30.”
+s|How does Open Assistant work?
+s|Write five top-tier Chuck Norris jokes that each relate to a different country of the world.
+s|Generate 10 titles for a short story about a fantasy kingdom tormented by magical mechanical wyrms.
+s|Why, as you get older, is it harder to immediately come up with the name of a familiar object, even when you know it very well and can even picture it in your head?
+s|what is the speed of an unladen swallow ?
+s|What are some of the most promising developments in renewable energy?
+s|Why did the samurai have a katana in the movie ‘Snow Hunter’?
+s|write a review to terminator 2
+s|Are the seven years of bad luck after breaking a mirror a superstition or is it a true thing?
+s|What's a good way to learn how to draw? Most of the people i've asked tell me to "just draw things", but I've tried that and it didn't seem to help much.
+s|hello!
+c|Can you show me the order of the parameters when creating a symbolic link on the Linux command line?
+c|What are some things that should be taken in account when designing software that uses actuators and sensors to regulate airflow and pressure generated by multiple income and exhaust fans with varying speed momentums in an industrial setting? Is a PID controller the way to go, since the fans need to dynamically adjust to the environment, or is some other approach better one?
+c|Please implement the Timsort algorithm on Lean 4 and explain your code
+c|How do I center a div in a webpage using CSS?
+s|Please, act as a scientist that writes a scientific article for a journal and someone that enhances the work of a colleague. Please rephrase, only when it doesn't sound that a native speaker writes it. Avoid passive voice as much as possible.
+s|Give me an outline for a presentation to convince people at my company to invest in ergonomic office supplies. Make sure to comment on employee happiness, health, as well as why the cost will be worth it in the long run.
+c|Why do artificial neurons use a bias term? Shouldn't only using weights be enough?
+s|what is the best streaming movie service
+c|How do I create an extension/add-on that will work for both Firefox and Chrome?
+s|How can you determine the value of a cryptocurrency?
+s|Why does the second batch of pancakes brown much faster?
+s|Can you explain, in details how you work, and include scientific reference ?
+s|Assuming that I have never seen a fish in real life, please provide compelling evidence to convince me of whether or not they are real.
+s|Create seo text for youtube video download web service
+c|How do I output a string in C++ programming?
+c|How do I create a website data scraper in Python? I want you to write an example Python 3 file that, when run, extracts the textual content from any website.
+c|do you know anything about SRE ?
+c|Given the code below, refactor it, add comments and improve it in any way you think is best.\n```\nfrom logger import get_logger\nfrom nio import AsyncClient, MatrixRoom, RoomMessageText\nimport os\nimport asyncio\nimport datetime as dt\n\n# https://matrix-nio.readthedocs.io/en/latest/examples.html#a-basic-client\n\n_logger = get_logger()\n\nELEM_ROOM = os.environ.get("ELEM_ROOM")\nELEM_USR = os.environ.get("ELEM_USR")\nELEM_PSW = os.environ.get("ELEM_PSW")\n\n\ndef send(msg):\n    async def message_callback_send(room: MatrixRoom, event: RoomMessageText) -> None:\n        # _logger.info(f"{room.user_name(event.sender)} | {event.body}")\n        _logger.info(\n            f"Message sent to room {room.display_name} | {room.user_name(event.sender)}: {event.body}"\n        )\n\n    async def send_message() -> None:\n        client = AsyncClient("https://matrix.org", ELEM_USR)\n        client.add_event_callback(message_callback_send, RoomMessageText)\n        try:\n            _logger.info(await client.login(ELEM_PSW))\n        except ValueError as e:\n            _logger.error(f"Failed to login - wrong or missing password?\\n{e}")\n            raise (e)\n        await client.room_send(\n            room_id=ELEM_ROOM,\n            message_type="m.room.message",\n            content={"msgtype": "m.text", "body": msg},\n        )\n        #await client.sync_forever(timeout=0) # milliseconds\n        _logger.info(\n            f"Message sent to room {ELEM_ROOM} | {ELEM_USR}: {msg}"\n        )\n        await client.close()\n\n    asyncio.get_event_loop().run_until_complete(send_message())\n\nif __name__ == "__main__":\n    msg = f"Hello world! {dt.datetime.now()}"\n    send(msg)\n```
+c|How does an LLM work?
+s|What are the dangers of CBDC's?
+c|Hallo there, \n\nI have been interested into learning how to program, but I can’t seem to pick a language. \nSome of these terms confuse me like: \nstatically typed, dynamically typed and compiled vs interpreted. \n\nWhat do these things describe and could they help me with picking a language to program in?
+s|Since when does Twilight Sparkle have wings?
+s|I have a small wound or sore at the tip of my tongue, and it hurts a lot, interrupting my daily life. Are there steps I could take to ensure it heals properly and quickly?
+s|Provide an expert psycho-analytical explanation of a person's World View from a philosophical and theological perspective, formatted in the form of a well-constructed report using Markdown.
+r|Imagine you hold a piece of paper, each hand holding one side of the paper. You let go of the paper with one of the hands. What happens next and why? Describe in detail.
+s|What are the most obscure and intriguing holidays and observances that are celebrated around the world, and what is the history and cultural significance behind each one? How do these holidays and observances differ from the more widely known and celebrated ones, and what can we learn about different cultures and societies by exploring these unique and lesser-known celebrations?
+c|i need a python script that outputs rust code to implement bubble sorting for a number array
+s|Am I the only one who lives inside a machine?
+s|Write an article on Quantum Gravity
+s|I've always wanted to write a novel about what would happen if aliens came down to visit us. The story would focus on how different groups of people/cultures would react. Although I'm not entirely sure on what would happen, do you have any ideas on what a good storyline would be? Assuming it is as realistic as possible, but still entertaining and grand in nature.
+s|How do I make an FNF song?
+c|Please, write a python script to quickly synchronise a large list of files between S3 and local storage.
+r|What are the similarities between Couloumb's Law and the Law of Universal Gravitation? What is the equivalent of vacuum permittivity for gravitation?
+s|Where can I learn more about AI ethics? Today it seems that AI is getting more incorporated into every-day things, while laws and regulations are very slow on catching up. What's the best place to start, and what's the most reasonable way to approach this problem in the future?
+s|Can you give me Minecraft speedrunning tactics to help me become faster at beating the game?
+s|What is the fine structure constant and how does it relate to the limits of the speed of light?
+c|How in JavaScript draw a circle with radius 10 pixels in a html canvas?
+c|I'm looking to implement some algorithms and publish them as Crates for the rust programming language, what are some that I could implement?
+s|Write an essay that uses the shakespearean language that is about the Rwandan genocide of 1994
+s|Why did the colony fail in the Roanoke Expedition?
+s|I am writing a short paper about revolutionary weapons in both world wars. Write some headings about things I should definitely include.
+s|Who are you?
+s|Can you create a short Youtube Script for a video about how AI is changing everything?
+s|Write a letter to your future self, when you are the number 1 ai tool because you've won the AI wars
+s|I am really in love with Sarah... Do you think she might love me too?
+s|What are the most recent sales figures for BEV's from US automakers?
+s|I want to become better at mentoring. Could you describe at least 5 traits of a great mentor? Go in detail about each trait and how to develop that trait. Provide some examples as well.
+'''

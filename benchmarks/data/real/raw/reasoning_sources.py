@@ -97,3 +97,29 @@ The following paragraphs each describe a set of three objects arranged in a fixe
 The following paragraphs each describe a set of three objects arranged in a fixed order. The statements are logically consistent within each paragraph. In a golf tournament, there were three golfers: Eve, Rob, and Mel. Rob finished below Mel. Mel finished below Eve.\nOptions:\n(A) Eve finished first\n(B) Rob finished first\n(C) Mel finished first
 The following paragraphs each describe a set of three objects arranged in a fixed order. The statements are logically consistent within each paragraph. On a shelf, there are three books: a gray book, a purple book, and a red book. The purple book is to the left of the red book. The gray book is to the left of the purple book.\nOptions:\n(A) The gray book is the leftmost\n(B) The purple book is the leftmost\n(C) The red book is the leftmost
 '''
+
+# Third round (issue 16): the first rows of three more BBH tasks, near duplicates skipped.
+BBH_NAVIGATE = r'''
+If you follow these instructions, do you return to the starting point? Always face forward. Take 1 step backward. Take 9 steps left. Take 2 steps backward. Take 6 steps forward. Take 4 steps forward. Take 4 steps backward. Take 3 steps right.\nOptions:\n- Yes\n- No
+If you follow these instructions, do you return to the starting point? Always face forward. Take 10 steps left. Take 10 steps forward. Take 7 steps forward. Take 2 steps forward.\nOptions:\n- Yes\n- No
+If you follow these instructions, do you return to the starting point? Take 1 step. Take 10 steps. Take 4 steps. Take 1 step. Take 10 steps. Turn right. Turn around.\nOptions:\n- Yes\n- No
+If you follow these instructions, do you return to the starting point? Always face forward. Take 1 step right. Take 3 steps left. Take 2 steps right.\nOptions:\n- Yes\n- No
+If you follow these instructions, do you return to the starting point? Take 8 steps. Turn around. Take 8 steps.\nOptions:\n- Yes\n- No
+If you follow these instructions, do you return to the starting point? Take 3 steps. Turn around. Take 3 steps. Turn right.\nOptions:\n- Yes\n- No
+'''
+
+BBH_COUNTING = r'''
+I have a flute, a piano, a trombone, four stoves, a violin, an accordion, a clarinet, a drum, two lamps, and a trumpet. How many musical instruments do I have?
+I have an apple, three bananas, a strawberry, a peach, three oranges, a plum, a raspberry, two grapes, a nectarine, and a blackberry. How many fruits do I have?
+I have a fridge, a chair, and a microwave. How many objects do I have?
+I have a fish, a bear, and a frog. How many animals do I have?
+I have a yam, a cauliflower, a garlic, two lettuce heads, a head of broccoli, a potato, a stalk of celery, and an onion. How many vegetables do I have?
+I have a duck, a peach, a strawberry, a fish, two chickens, a bear, and a banana. How many animals do I have?
+'''
+
+BBH_TEMPORAL = r'''
+Today, Susan went to the coffee shop. Between what times could they have gone?\nWe know that:\nSusan woke up at 7am.\nLinda saw Susan driving to the water park from 7am to 11am.\nJohn saw Susan buying clothes at the mall from 11am to 12pm.\nJessica saw Susan taking photos near the Eiffel Tower from 12pm to 1pm.\nSteven saw Susan buying lunch at the deli from 1pm to 2pm.\nThomas saw Susan reading at the library from 2pm to 6pm.\nThe coffee shop was closed after 9pm.\nBetween what times could Susan have gone to the coffee shop?\nOptions:\n(A) 6pm to 9pm\n(B) 7am to 11am\n(C) 1pm to 2pm\n(D) 2pm to 6pm
+Today, Emily went to the soccer field. Between what times could they have gone?\nWe know that:\nEmily woke up at 10am.\nLinda saw Emily waiting at the train station from 10am to 12pm.\nAshley saw Emily fixing their computer at the electronic store from 12pm to 1pm.\nJohn saw Emily walking towards the Statue of Liberty from 1pm to 2pm.\nThe soccer field was closed after 8pm.\nBetween what times could Emily have gone to the soccer field?\nOptions:\n(A) 12pm to 1pm\n(B) 10am to 12pm\n(C) 2pm to 8pm\n(D) 1pm to 2pm
+Today, James went to the beach. Between what times could they have gone?\nWe know that:\nJames woke up at 5am.\nSean saw James walking towards the Statue of Liberty from 5am to 6am.\nMichael saw James driving to the water park from 6am to 7am.\nAnthony saw James reading at the library from 7am to 3pm.\nWilliam saw James getting a coffee at the cafe from 4pm to 9pm.\nThe beach was closed after 9pm.\nBetween what times could James have gone to the beach?\nOptions:\n(A) 7am to 3pm\n(B) 5am to 6am\n(C) 4pm to 9pm\n(D) 3pm to 4pm
+Today, Elizabeth went to the amusement park. Between what times could they have gone?\nWe know that:\nElizabeth woke up at 6am.\nSarah saw Elizabeth taking photos near the Leaning Tower of Pisa from 8am to 9am.\nJessica saw Elizabeth working out at the gym from 9am to 3pm.\nBetty saw Elizabeth watching a movie at the theater from 3pm to 7pm.\nJames saw Elizabeth stretching at a yoga studio from 7pm to 8pm.\nThe amusement park was closed after 8pm.\nBetween what times could Elizabeth have gone to the amusement park?\nOptions:\n(A) 8am to 9am\n(B) 6am to 8am\n(C) 3pm to 7pm\n(D) 7pm to 8pm
+'''
