@@ -97,12 +97,15 @@ def loso(
     evaluated: np.ndarray,
     lam: float,
     prior: tuple[np.ndarray, np.ndarray],
+    fit_on: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Out-of-source scores: each evaluated source scored by a table fitted on every other row."""
+    """Out-of-source scores: each evaluated source scored by a table fitted on every other row
+    that ``fit_on`` allows (``train_semantic.fitted``)."""
     out = scores(c, prior)
+    allowed = np.ones(len(y), dtype=bool) if fit_on is None else fit_on
     for src in sorted(set(sources[evaluated])):
-        test = sources == src
-        out[test] = scores(c[test], fit(c[~test], y[~test], lam, prior))
+        train = (sources != src) & allowed
+        out[sources == src] = scores(c[sources == src], fit(c[train], y[train], lam, prior))
     return out
 
 
@@ -140,10 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     y = np.array([TASKS.index(r["task"]) for r in rows])
     sources = np.array([r["source"] for r in rows])
     real = np.array([bool(r["real"]) for r in rows])
+    fit_on = ts.fitted(rows)
     prior = load_prior()
     tried: list[tuple[float, float, np.ndarray]] = []
     for lam in (args.lam,) if args.lam is not None else LAMBDAS:
-        z = loso(c, y, sources, real, lam, prior)
+        z = loso(c, y, sources, real, lam, prior, fit_on)
         score = ts.macro(z[real].argmax(axis=1), y[real])
         print(f"l2 to prior {lam}: LOSO macro {score:.3f}", file=sys.stderr)
         tried.append((score, lam, z))
@@ -154,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"chosen l2 to prior {lam}; per source, out of source:", file=sys.stderr)
     ts.report(rows, z.argmax(axis=1), y, real)
     if not args.no_write:
-        write(fit(c, y, lam, prior), lam, args.train)
+        write(fit(c[fit_on], y[fit_on], lam, prior), lam, args.train)
     return 0
 
 
