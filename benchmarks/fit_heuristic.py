@@ -115,8 +115,7 @@ def write(table: tuple[np.ndarray, np.ndarray], lam: float, train: Sequence[str]
         f'  "{name}": [{", ".join(f"{v:.3f}" for v in w[i])}]' for i, name in enumerate(NAMES)
     )
     trained_on = ", ".join(
-        "benchmarks/data/real/*.jsonl" if s == "real" else f"benchmarks/data/{s}.jsonl"
-        for s in train
+        ts.REAL_FITTED if s == "real" else f"benchmarks/data/{s}.jsonl" for s in train
     )
     meta = {
         "tasks": list(TASKS),
