@@ -47,7 +47,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from zeta_router.fleet.state import Health
+from zeta_router.fleet.outcome import Health
 from zeta_router.router import Router
 from zeta_router.testing import Harness
 

@@ -12,7 +12,8 @@ from aiohttp import web
 from zeta_router.config import parse_config
 from zeta_router.fleet.breaker import BreakerState
 from zeta_router.fleet.health import probe_url, server_root
-from zeta_router.fleet.state import Health, ReplicaState
+from zeta_router.fleet.outcome import Health, Outcome, Ready, Unready
+from zeta_router.fleet.state import ReplicaState
 from zeta_router.router import Router
 from zeta_router.testing import FakeBackend
 from zeta_router.testing.clock import ManualClock
@@ -122,6 +123,10 @@ async def test_down_after_consecutive_failed_probes_then_back(backend: FakeBacke
     clock = ManualClock()
     router = router_for({"m": (backend.url, "auto")}, clock)
     replica = only(router)
+    # Health is written through ReplicaState.record like every other replica state, so the
+    # fleet's subscribers hear of each change.
+    heard: list[Outcome] = []
+    router.fleet.subscribers.append(lambda rid, o, before, after: heard.append(o))
     try:
         await router.prober.probe_once()
         assert replica.health is Health.READY
@@ -140,6 +145,8 @@ async def test_down_after_consecutive_failed_probes_then_back(backend: FakeBacke
         await router.prober.probe_once()
         assert replica.health is Health.READY
         assert replica.ready_since == clock.now
+        kinds = [type(o) for o in heard if isinstance(o, Ready | Unready)]
+        assert kinds == [Ready, Unready, Ready]
     finally:
         await router.close()
 

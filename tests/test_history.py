@@ -17,8 +17,8 @@ from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind
 from zeta_router.fleet.breaker import BreakerState
-from zeta_router.fleet.outcome import CLIENT_LEFT, SERVED, Reason, saturated_by
-from zeta_router.fleet.state import Fleet, Health, ScrapedLoad
+from zeta_router.fleet.outcome import CLIENT_LEFT, SERVED, Health, Reason, saturated_by
+from zeta_router.fleet.state import Fleet, ScrapedLoad
 from zeta_router.ops.history import (
     FIELDS,
     RESERVOIR,

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from zeta_router.config import parse_config
-from zeta_router.fleet.state import Health
+from zeta_router.fleet.outcome import Health
 from zeta_router.localfleet import (
     Gateway,
     LocalModelError,

@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
-from zeta_router.fleet.outcome import SERVED, Reason, Why
-from zeta_router.fleet.state import Fleet, Health
+from zeta_router.fleet.outcome import SERVED, Health, Reason, Why
+from zeta_router.fleet.state import Fleet
 from zeta_router.ops.stats import Histogram, RequestStats
 from zeta_router.router import Router
 from zeta_router.routing.decision import Attempt, Decision

@@ -15,7 +15,7 @@ import yaml
 from zeta_router.config import Config, parse_config
 from zeta_router.errors import ConfigError, Unauthorized
 from zeta_router.fleet.breaker import BreakerState
-from zeta_router.fleet.state import Health
+from zeta_router.fleet.outcome import Health
 from zeta_router.ops.reload import authorize, reload
 from zeta_router.router import Router
 from zeta_router.testing import Harness

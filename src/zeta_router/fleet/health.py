@@ -29,9 +29,9 @@ from enum import Enum
 
 from zeta_router.config import Config, HealthKind
 from zeta_router.errors import UpstreamError
-from zeta_router.fleet.outcome import Ejected, Ready
+from zeta_router.fleet.outcome import Ejected, Health, Ready, Unready
 from zeta_router.fleet.periodic import Periodic
-from zeta_router.fleet.state import Fleet, Health, ReplicaState
+from zeta_router.fleet.state import Fleet, ReplicaState
 
 log = logging.getLogger("zeta_router.health")
 
@@ -200,13 +200,10 @@ class HealthProber:
             previous = replica.health
             if previous is Health.READY:
                 return
-            replica.health = Health.READY
-            replica.health_detail = ""
+            # Back from down or loading: forget the failures of the outage (unless its
+            # process crashed: then it is on probation) and ramp up.
+            replica.record(Ready(now, first=previous is Health.UNKNOWN))
             if previous is not Health.UNKNOWN:
-                # Back from down or loading: forget the failures of the outage (unless its
-                # process crashed: then it is on probation) and ramp up.
-                replica.record(Ready(now))
-                replica.ready_since = now
                 log.info("replica %s is ready again (was %s)", replica.id, previous.value)
             return
         if result.verdict is Verdict.LOADING:
@@ -216,13 +213,11 @@ class HealthProber:
                 # A server that served and now loads its model again was restarted: it died,
                 # as far as the router can tell, and comes back on probation.
                 replica.record(Ejected(now, "server restarted while serving (loading again)"))
-            replica.health = Health.LOADING
-            replica.health_detail = "model loading"
+            replica.record(Unready(now, Health.LOADING, "model loading"))
             return
         st.failures += 1
         if st.failures >= self._settings.unhealthy_after and replica.health is not Health.DOWN:
             if replica.health is Health.READY:
                 replica.record(Ejected(now, f"down while serving: {result.detail}"))
-            replica.health = Health.DOWN
-            replica.health_detail = f"health probe failed: {result.detail}"
+            replica.record(Unready(now, Health.DOWN, f"health probe failed: {result.detail}"))
             log.warning("replica %s is down: %s", replica.id, result.detail)

@@ -163,12 +163,34 @@ class StreamBroke(NamedTuple):
     now: float
 
 
+class Health(StrEnum):
+    UNKNOWN = "unknown"  # not probed yet: usable, the first requests tell
+    READY = "ready"
+    LOADING = "loading"  # llama.cpp's 503 while the model loads
+    DOWN = "down"  # the health probe failed
+    STARTING = "starting"  # a managed process is starting
+    # A managed process is not running: restarting, or given up (launch.max_restarts).
+    EXITED = "exited"
+    DRAINING = "draining"  # removed by a reload; finishing in-flight work
+
+
 class Ready(NamedTuple):
-    """A probe or the supervisor says the server is ready again; ``new_process`` when it is a
-    fresh process, of which nothing measured before says anything."""
+    """A probe or the supervisor says the server is ready (again); ``new_process`` when it is
+    a fresh process, of which nothing measured before says anything; ``first`` when it was
+    never seen before (not probed yet), so there is no outage to forget or ramp up from."""
 
     now: float
     new_process: bool = False
+    first: bool = False
+
+
+class Unready(NamedTuple):
+    """A probe or the supervisor says the server cannot serve now: loading, down, starting
+    or exited, and why."""
+
+    now: float
+    health: Health
+    detail: str
 
 
 class Ejected(NamedTuple):
@@ -218,6 +240,7 @@ Outcome = (
     | Decoded
     | StreamBroke
     | Ready
+    | Unready
     | Ejected
     | SharedOpen
     | SharedClosed

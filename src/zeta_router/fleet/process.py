@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from zeta_router.fleet.outcome import Ejected, Ready
-from zeta_router.fleet.state import Health, ReplicaState
+from zeta_router.fleet.outcome import Ejected, Health, Ready, Unready
+from zeta_router.fleet.state import ReplicaState
 
 
 class ProcessState(StrEnum):
@@ -25,9 +25,6 @@ def mirror_process_state(
     replica: ReplicaState, state: ProcessState, now: float, last_exit: str | None
 ) -> None:
     if state is ProcessState.READY:
-        replica.health = Health.READY
-        replica.health_detail = ""
-        replica.ready_since = now
         # A new process: what was measured of the old one (failure penalties included)
         # says nothing about it.
         replica.record(Ready(now, new_process=True))
@@ -37,5 +34,5 @@ def mirror_process_state(
         # so a server that crashes on every request stops getting its share back.
         replica.record(Ejected(now, f"process died while serving ({last_exit or 'exited'})"))
     starting = state in (ProcessState.STARTING, ProcessState.RESTARTING)
-    replica.health = Health.STARTING if starting else Health.EXITED
-    replica.health_detail = f"process {state}"
+    health = Health.STARTING if starting else Health.EXITED
+    replica.record(Unready(now, health, f"process {state}"))

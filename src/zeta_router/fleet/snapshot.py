@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from zeta_router.fleet.breaker import BreakerState
-from zeta_router.fleet.state import Health, ReplicaState
+from zeta_router.fleet.outcome import Health
+from zeta_router.fleet.state import ReplicaState
 
 
 @dataclass(frozen=True, slots=True)

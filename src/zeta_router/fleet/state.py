@@ -13,7 +13,6 @@ import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +29,7 @@ from zeta_router.fleet.outcome import (
     Failed,
     FirstByte,
     GivenUp,
+    Health,
     Held,
     Neutral,
     Outcome,
@@ -44,6 +44,7 @@ from zeta_router.fleet.outcome import (
     SharedOpen,
     StreamBroke,
     Subscriber,
+    Unready,
     Why,
 )
 
@@ -52,17 +53,6 @@ LOADING_PAUSE_S = 2.0
 #: Answers shorter than this say little about decode speed; the weight of a new sample.
 DECODE_MIN_TOKENS = 4
 DECODE_EWMA = 0.2
-
-
-class Health(StrEnum):
-    UNKNOWN = "unknown"  # not probed yet: usable, the first requests tell
-    READY = "ready"
-    LOADING = "loading"  # llama.cpp's 503 while the model loads
-    DOWN = "down"  # the health probe failed
-    STARTING = "starting"  # a managed process is starting
-    # A managed process is not running: restarting, or given up (launch.max_restarts).
-    EXITED = "exited"
-    DRAINING = "draining"  # removed by a reload; finishing in-flight work
 
 
 USABLE_HEALTH = frozenset({Health.UNKNOWN, Health.READY})
@@ -394,9 +384,20 @@ def _stream_broke(r: ReplicaState, o: Outcome) -> None:
 
 def _ready(r: ReplicaState, o: Outcome) -> None:
     assert isinstance(o, Ready)
+    r.health = Health.READY
+    r.health_detail = ""
+    if o.first:
+        return  # never seen otherwise: nothing to forget, nothing to ramp up from
+    r.ready_since = o.now
     r.breaker.on_ready(o.now)
     if o.new_process:
         r.latency.forget()
+
+
+def _unready(r: ReplicaState, o: Outcome) -> None:
+    assert isinstance(o, Unready)
+    r.health = o.health
+    r.health_detail = o.detail
 
 
 def _ejected(r: ReplicaState, o: Outcome) -> None:
@@ -435,6 +436,7 @@ _APPLY: Mapping[type, Callable[[ReplicaState, Outcome], None]] = MappingProxyTyp
         Decoded: _decoded,
         StreamBroke: _stream_broke,
         Ready: _ready,
+        Unready: _unready,
         Ejected: _ejected,
         SharedOpen: _shared_open,
         SharedClosed: _shared_closed,

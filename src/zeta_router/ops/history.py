@@ -27,9 +27,9 @@ from types import MappingProxyType
 import orjson
 
 from zeta_router.fleet.breaker import BreakerState
-from zeta_router.fleet.outcome import UNAVAILABLE, Why
+from zeta_router.fleet.outcome import UNAVAILABLE, Health, Why
 from zeta_router.fleet.periodic import Periodic
-from zeta_router.fleet.state import Health, ReplicaState
+from zeta_router.fleet.state import ReplicaState
 from zeta_router.routing.decision import Decision
 
 log = logging.getLogger("zeta_router.history")

@@ -25,7 +25,8 @@ from prometheus_client.core import (
 from zeta_router import __version__
 from zeta_router.analysis.cache import CachedAnalyzer
 from zeta_router.fleet.breaker import BreakerState
-from zeta_router.fleet.state import Health, ReplicaState
+from zeta_router.fleet.outcome import Health
+from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.asgi import Receive, Scope
 from zeta_router.http.response import Response
 from zeta_router.http.server import App
