@@ -317,10 +317,7 @@ class Router:
             route = decide(engine.planner, self.feedback, req, opts.task, d, opts.models)
             if req.prompt is not None and self.telemetry.log_prompts:
                 d.prompt = req.prompt.last_user
-            total = opts.timeout_s
-            if total is None:
-                total = engine.config.admission.default_deadline_s or engine.config.timeouts.total_s
-            deadline = now + total
+            deadline = engine.deadline(now, opts.timeout_s)
             models = self.state.fleet.models
             choices = max((len(models[c.model].replicas) for c in route.plan.candidates), default=0)
             key = engine.affinity.key(req.endpoint, req.body, opts.session, choices)

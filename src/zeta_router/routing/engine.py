@@ -161,6 +161,14 @@ class Engine:
     #: The balancer's randomness, kept across reloads so seeded runs repeat.
     rng: random.Random
 
+    def deadline(self, now: float, requested_s: float | None) -> float:
+        """When a request started at ``now`` must be answered: the client's own timeout
+        (``x-zeta-timeout-ms``), else the admission deadline, else the total timeout."""
+        total = requested_s
+        if total is None:
+            total = self.config.admission.default_deadline_s or self.config.timeouts.total_s
+        return now + total
+
 
 def build_engine(
     config: Config,
