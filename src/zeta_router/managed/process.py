@@ -87,6 +87,10 @@ def describe_exit(code: int | None) -> str:
     """A process's end in words that hold nothing from its output (safe to show anywhere)."""
     if code is None:
         return "exited"
+    if code == -signal.SIGILL:
+        # Deterministic, so a restart dies the same way: name the cause, which is never a bug
+        # in the server but a binary built for another CPU (a shared build or wheel cache).
+        return "killed by SIGILL (an instruction this CPU lacks: built for another CPU?)"
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
