@@ -292,6 +292,16 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             return 1
         print(found)
         return 0
+    if args.fleet_command == "check":
+        from zeta_router.managed.cpufit import CpuMismatch, check_llama_cpp_python
+
+        try:
+            fit = check_llama_cpp_python()
+        except CpuMismatch as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print("llama-cpp-python fits this CPU; built for: " + " ".join(sorted(fit.compiled)))
+        return 0
     try:
         llamabuild.build(
             progress=lambda msg: print(msg, flush=True), jobs=args.jobs, force=args.force
@@ -363,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", "-j", type=int, help="parallel compile jobs (default: every core)")
     b.add_argument("--force", action="store_true", help="build again even if built")
     fleet.add_parser("path", help="print the llama-server binary the demo would use")
+    fleet.add_parser("check", help="whether the installed llama-cpp-python was built for this CPU")
     p.set_defaults(func=cmd_fleet)
 
     p = sub.add_parser("top", help="a live terminal view of a running gateway's fleet")

@@ -540,6 +540,15 @@ def run_args(args: argparse.Namespace) -> int:
                 "[red]llama-server is not built for this machine[/]: zeta-router fleet build"
             )
             return 2
+    if binary is None:
+        from zeta_router.managed.cpufit import CpuMismatch, check_llama_cpp_python
+
+        # A wheel built for another CPU would crash every server at its first matrix product.
+        try:
+            check_llama_cpp_python()
+        except CpuMismatch as exc:
+            console.print(f"[red]{exc}[/]", highlight=False)
+            return 2
     try:
         config = fleet_config(listen_port=args.port, llama_server=binary)
     except LocalModelError as exc:
