@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from zeta_router import localfleet
 from zeta_router.cli import main as cli_main
 from zeta_router.localfleet import llama_available
 from zeta_router.managed import cpufit
@@ -95,13 +96,13 @@ def fake_python(tmp_path: Path, body: str) -> str:
 def test_a_build_for_another_cpu_is_refused_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cpufit, "_read_cpuinfo", lambda: EPYC)
+    monkeypatch.setattr(cpufit, "read_cpuinfo", lambda: EPYC)
     python = fake_python(tmp_path, f"echo '{BUILT_ON_SPR}'")
     with pytest.raises(cpufit.CpuMismatch, match="AMX_INT8") as info:
         cpufit.check_llama_cpp_python(python)
     assert cpufit.REBUILD in str(info.value) and "GGML_NATIVE=OFF" in str(info.value)
-    monkeypatch.setattr(cpufit, "_read_cpuinfo", lambda: SAPPHIRE_RAPIDS)
-    assert cpufit.check_llama_cpp_python(python).missing == ()
+    monkeypatch.setattr(cpufit, "read_cpuinfo", lambda: SAPPHIRE_RAPIDS)
+    assert "AMX_INT8" in cpufit.check_llama_cpp_python(python).compiled
 
 
 def test_a_library_that_dies_loading_on_sigill_is_refused(tmp_path: Path) -> None:
@@ -126,3 +127,14 @@ def test_the_installed_llama_cpp_python_fits_this_cpu(capsys: pytest.CaptureFixt
     # the llama tests would crash; `zeta-router fleet check` is what .ci/run asks.
     assert cli_main(["fleet", "check"]) == 0
     assert "fits this CPU" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not llama_available(), reason="llama-cpp-python is not installed")
+def test_the_llama_cpp_python_server_refuses_a_cpu_its_build_does_not_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What this machine's wheel meets on a CPU without AVX-512, before any model is loaded.
+    monkeypatch.setattr(cpufit, "read_cpuinfo", lambda: "flags\t: sse sse2 pni")
+    with pytest.raises(SystemExit, match=r"built for a CPU with .*AVX2") as info:
+        localfleet.main(["serve-python", "--model", "/nonexistent.gguf"])
+    assert cpufit.REBUILD in str(info.value)

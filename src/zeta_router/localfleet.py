@@ -421,6 +421,12 @@ def _serve_python(pooling: str | None, args: Sequence[str]) -> None:
     import llama_cpp.llama_cpp as low
     import llama_cpp.server.__main__ as server_main
 
+    from zeta_router.managed.cpufit import read_cpuinfo, refusal
+
+    # A wheel built for another CPU would serve until its first matrix product, then die on
+    # SIGILL, request after request: stop here, saying why, before the model loads.
+    if why := refusal(llama_cpp.llama_print_system_info().decode(), read_cpuinfo()):
+        raise SystemExit(why)
     defaults: Any = low.llama_model_default_params
     if "use_extra_bufts" not in {f[0] for f in low.llama_model_params._fields_}:
         raise SystemExit(

@@ -91,17 +91,29 @@ def missing_features(system_info: str, cpuinfo: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Fit:
-    """What the check found: the build's instruction sets and the ones this CPU lacks."""
+    """A build that fits this CPU: the instruction sets it was compiled for."""
 
     compiled: frozenset[str]
-    missing: tuple[str, ...]
 
 
-def _read_cpuinfo() -> str:
+def read_cpuinfo() -> str:
     try:
         return Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
         return ""
+
+
+def refusal(system_info: str, cpuinfo: str) -> str | None:
+    """Why a build that reports ``system_info`` cannot run on this CPU, or None when it can."""
+    missing = missing_features(system_info, cpuinfo)
+    if not missing:
+        return None
+    return (
+        f"llama-cpp-python was built for a CPU with {', '.join(missing)}, which this CPU "
+        "lacks (a wheel from a pip cache shared between machines?); its model servers "
+        f"would die on SIGILL. Rebuild it here: {REBUILD} (or build one for any AVX2 CPU "
+        f"with {PORTABLE})"
+    )
 
 
 def check_llama_cpp_python(python: str = sys.executable, timeout_s: float = 120.0) -> Fit:
@@ -123,13 +135,7 @@ def check_llama_cpp_python(python: str = sys.executable, timeout_s: float = 120.
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip()[-600:]
         raise CpuMismatch(f"llama-cpp-python does not load (exit {done.returncode}): {tail}")
-    info = done.stdout
-    fit = Fit(compiled_features(info), missing_features(info, _read_cpuinfo()))
-    if fit.missing:
-        raise CpuMismatch(
-            f"llama-cpp-python was built for a CPU with {', '.join(fit.missing)}, which this CPU "
-            "lacks (a wheel from a pip cache shared between machines?); its model servers "
-            f"would die on SIGILL. Rebuild it here: {REBUILD} (or build one for any AVX2 CPU "
-            f"with {PORTABLE})"
-        )
-    return fit
+    info, cpuinfo = done.stdout, read_cpuinfo()
+    if why := refusal(info, cpuinfo):
+        raise CpuMismatch(why)
+    return Fit(compiled_features(info))
