@@ -244,15 +244,36 @@ def report(
     )
 
 
+def per_label(
+    pred: np.ndarray, y: np.ndarray, rows: Sequence[dict[str, Any]], mask: np.ndarray
+) -> None:
+    """Macro, organic accuracy and recall per task over the rows ``mask`` selects (``pred`` and
+    ``y`` already restricted to them)."""
+    organic = np.array([bool(r.get("organic")) for r, m in zip(rows, mask, strict=True) if m])
+    recall = "  ".join(
+        f"{task} {float((pred[y == k] == k).mean()):.3f}"
+        for k, task in enumerate(BUILTIN)
+        if (y == k).any()
+    )
+    print(
+        f"    macro {macro(pred, y):.3f}  organic {float((pred[organic] == y[organic]).mean()):.3f}"
+        f" (n={organic.sum()})  {recall}",
+        file=sys.stderr,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--train", nargs="+", default=["real", "tune", "supplement"], help="real and/or team splits"
     )
-    ap.add_argument("--embedder", default="static", help="static | minilm | minilm-static")
+    ap.add_argument(
+        "--embedder", default="static", help="static, minilm, minilm-static, distilled:PATH, or A+B"
+    )
     ap.add_argument("--loso", action="store_true", help="report leave-one-source-out figures")
     ap.add_argument("--no-write", action="store_true", help="do not write semantic_head.json")
     ap.add_argument("--lam", type=float, help="skip the search and use this L2 strength")
+    ap.add_argument("--save-loso", type=Path, help="write the chosen LOSO logits (.npz) here")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).parent))
     import embedders
@@ -277,8 +298,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"chosen lambda {lam} ({args.embedder}, trained on {' + '.join(args.train)})",
         file=sys.stderr,
     )
+    if args.save_loso:
+        # For paired comparisons of embedders (bootstrap over the same items).
+        np.savez(args.save_loso, z=z, y=y, real=real, fitted=fit_on, sources=sources)
     if args.loso:
         report(rows, z.argmax(axis=1), y, real)
+        earlier = real & fit_on
+        print(f"  earlier rounds only (n={earlier.sum()}):", file=sys.stderr)
+        per_label(z[earlier].argmax(axis=1), y[earlier], rows, earlier)
+        print(f"  all real items (n={real.sum()}):", file=sys.stderr)
+        per_label(z[real].argmax(axis=1), y[real], rows, real)
     temps = np.linspace(0.3, 4.0, 75)
     t = float(temps[np.argmin([nll(z[real], y[real], t) for t in temps])])
     if args.no_write:
