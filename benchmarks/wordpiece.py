@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from zeta_router.analysis.embedder import StaticEmbedder
 
 # BERT splits off every punctuation character, ASCII symbols included ("_", "$", "`"), and
 # keeps runs of letters and digits together.
@@ -47,6 +48,7 @@ class WordPieceEmbedder:
             tokens = data["vocab"].tolist()
             self.vectors: npt.NDArray[np.int8] = data["vectors"].astype(np.int8, copy=False)
             self.weights: Vector = data["weights"].astype(np.float32, copy=False)
+        self.mapping = np.arange(len(tokens), dtype=np.int32)
         self.vocab: dict[str, int] = {t: i for i, t in enumerate(tokens)}
         self.dim = int(self.vectors.shape[1])
         self.max_piece = max(map(len, tokens))
@@ -96,19 +98,6 @@ class WordPieceEmbedder:
                 out.extend(self.pieces(word))
         return out
 
-    def embed(self, text: str) -> Vector:
-        ids = self.ids(text)
-        if not ids:
-            return np.zeros(self.dim, dtype=np.float32)
-        # Elementwise products, not ``@``: see StaticEmbedder.embed on OpenBLAS threads.
-        idx = np.array(ids, dtype=np.intp)
-        v: Vector = (self.vectors[idx] * self.weights[idx][:, None]).sum(axis=0, dtype=np.float32)
-        norm = np.sqrt((v * v).sum())
-        if norm > 0:
-            v /= norm
-        return v
-
-    def embed_many(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.embed(t) for t in texts])
+    # Same weighted sum and normalisation as the shipped reader (mapping is the identity here).
+    embed = StaticEmbedder.embed
+    embed_many = StaticEmbedder.embed_many
