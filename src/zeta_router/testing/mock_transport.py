@@ -28,7 +28,7 @@ from zeta_router.clock import Clock
 from zeta_router.config import Timeouts
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.state import ReplicaState
-from zeta_router.upstream.attempt import generation_allowance
+from zeta_router.upstream.attempt import first_byte_limit
 from zeta_router.upstream.http_transport import Watchdog
 from zeta_router.upstream.transport import Reply
 
@@ -115,17 +115,14 @@ class MockTransport:
         max_tokens: int | None = None,
         ends: Callable[[bytes], bool] | None = None,
     ) -> Reply | MockStream:
-        remaining = deadline - self._clock()
-        if remaining <= 0:
-            raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT, "request deadline")
-        limit = timeouts.first_byte_s
-        if not stream:
-            limit += generation_allowance(timeouts, replica, max_tokens)
+        limit = first_byte_limit(
+            timeouts, replica, max_tokens, stream=stream, remaining=deadline - self._clock()
+        )
         req = MockRequest(replica, path, body, stream, timeouts, deadline, max_tokens)
         self.sent[replica.id] += 1
         self.requests.append(req)
         try:
-            with self._watchdog.guard(min(limit, remaining)):
+            with self._watchdog.guard(limit):
                 return await self.handler(req)
         except TimeoutError:
             raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT) from None

@@ -262,6 +262,40 @@ class Body(Protocol):
     def close(self) -> None: ...
 
 
+def first_byte_limit(
+    timeouts: Timeouts,
+    replica: ReplicaState,
+    max_tokens: int | None,
+    *,
+    stream: bool,
+    remaining: float,
+) -> float:
+    """How long an attempt may wait for its answer (a stream: its first event), with
+    ``remaining`` seconds left of the request's deadline. A non-stream answer is whole when it
+    comes, so it also gets :func:`generation_allowance`."""
+    if remaining <= 0:
+        raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT, "request deadline")
+    first_byte = timeouts.first_byte_s
+    if not stream:
+        first_byte += generation_allowance(timeouts, replica, max_tokens)
+    return min(first_byte, remaining)
+
+
+class _Closes(Protocol):
+    def close(self) -> None: ...
+
+
+def abandoned(exc: BaseException, resp: _Closes | None) -> BaseException:
+    """What an attempt that failed before its answer was handed on raises: its connection is
+    closed, not pooled (the server sees the disconnect and can stop generating); a cancellation
+    stays one, anything else is translated."""
+    if resp is not None:
+        resp.close()
+    if isinstance(exc, asyncio.CancelledError):
+        return exc
+    return translate(exc, "connect" if resp is None else "first byte")
+
+
 class Stream:
     """An upstream SSE stream whose first complete event block has arrived.
 
@@ -308,6 +342,36 @@ class Stream:
         #: Whether a block holds the last event: chat's [DONE] unless the API ends otherwise.
         self._ends = ends or _has_done
         self.done = self._ends(first)
+
+    @classmethod
+    async def open(
+        cls,
+        resp: Body,
+        timeouts: Timeouts,
+        deadline: float,
+        clock: Clock,
+        ends: Callable[[bytes], bool] | None = None,
+    ) -> Stream:
+        """The stream of an answer whose headers are in, once its first complete event is."""
+        buf = b""
+        while True:
+            chunk = await resp.readany()
+            if not chunk:
+                raise UpstreamError(FailureKind.RESET, "stream ended before first event")
+            buf += chunk
+            end = split_events(buf)
+            if end:
+                break
+            check_event_size(buf)
+        return cls(
+            resp,
+            buf[:end],
+            buf[end:],
+            idle_s=timeouts.idle_s,
+            deadline=deadline,
+            clock=clock,
+            ends=ends,
+        )
 
     def _arm(self) -> None:
         when = min(self._last + self._idle_s, self._deadline)

@@ -23,11 +23,10 @@ from zeta_router.upstream import http1
 from zeta_router.upstream.attempt import (
     ERROR_BODY_LIMIT,
     Stream,
-    check_event_size,
+    abandoned,
     credentials,
-    generation_allowance,
+    first_byte_limit,
     redact,
-    split_events,
     status_error,
     translate,
 )
@@ -36,6 +35,7 @@ from zeta_router.upstream.transport import Reply
 #: A complete (non-stream) answer larger than this is not relayed: a broken or hostile server
 #: must not grow the router's memory without bound.
 MAX_REPLY_BYTES = 64 * 1024 * 1024
+
 
 class Watchdog:
     """First-byte deadlines of every in-flight attempt under one timer of the router's clock.
@@ -132,9 +132,10 @@ class _Guard:
             raise TimeoutError from exc
 
 
-class HttpTransport:
-    """The pooled HTTP clients shared by every replica (keep-alive, no per-request client):
-    :mod:`http1` for requests, aiohttp for health probes and metric scrapes."""
+class AiohttpSession:
+    """What both transports do on aiohttp: the pooled session (made on first use, closed with
+    the transport when it is its own), the attempts' first-byte watchdog, and the small GETs of
+    health probes and metric scrapes."""
 
     def __init__(
         self,
@@ -144,12 +145,10 @@ class HttpTransport:
         self._clock = as_clock(clock)
         self._session = session
         self._own_session = session is None
-        self._header_cache: dict[str | None, bytes] = {}
         self._watchdog = Watchdog(self._clock)
         # Probes and scrapes under a timer of their own: a long attempt deadline is never
         # re-armed behind their short ones.
         self._get_watchdog = Watchdog(self._clock)
-        self._pool: http1.Pool | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -164,6 +163,36 @@ class HttpTransport:
             )
         return self._session
 
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
+
+    async def get(self, url: str, timeout_s: float) -> tuple[int, bytes]:
+        """A small GET for health probes and metric scrapes."""
+        try:
+            with self._get_watchdog.guard(timeout_s):
+                async with self.session.get(url) as resp:
+                    return resp.status, await resp.content.read(ERROR_BODY_LIMIT * 16)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise translate(exc, "connect") from None
+
+
+class HttpTransport(AiohttpSession):
+    """The pooled HTTP clients shared by every replica (keep-alive, no per-request client):
+    :mod:`http1` for requests, aiohttp for health probes and metric scrapes."""
+
+    def __init__(
+        self,
+        clock: Clock | Callable[[], float] | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        super().__init__(clock, session)
+        self._header_cache: dict[str | None, bytes] = {}
+        self._pool: http1.Pool | None = None
+
     @property
     def pool(self) -> http1.Pool:
         loop = asyncio.get_running_loop()
@@ -172,9 +201,7 @@ class HttpTransport:
         return self._pool
 
     async def close(self) -> None:
-        if self._session is not None and self._own_session:
-            await self._session.close()
-        self._session = None
+        await super().close()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -214,12 +241,9 @@ class HttpTransport:
         is abandoned (a timeout, the client left, a hedge won) its connection is closed, not
         pooled: the server sees the disconnect and can stop generating."""
         remaining = deadline - self._clock()
-        if remaining <= 0:
-            raise UpstreamError(FailureKind.FIRST_BYTE_TIMEOUT, "request deadline")
-        first_byte = timeouts.first_byte_s
-        if not stream:
-            first_byte += generation_allowance(timeouts, replica, max_tokens)
-        first_byte = min(first_byte, remaining)
+        first_byte = first_byte_limit(
+            timeouts, replica, max_tokens, stream=stream, remaining=remaining
+        )
         resp: http1.Response | None = None
         try:
             pool = self.pool
@@ -245,40 +269,6 @@ class HttpTransport:
                         )
                     resp.release()
                     return Reply(resp.status, ctype or "application/json", data)
-                buf = b""
-                while True:
-                    chunk = await resp.readany()
-                    if not chunk:
-                        raise UpstreamError(FailureKind.RESET, "stream ended before first event")
-                    buf += chunk
-                    end = split_events(buf)
-                    if end:
-                        break
-                    check_event_size(buf)
+                return await Stream.open(resp, timeouts, deadline, self._clock, ends)
         except BaseException as exc:
-            if resp is not None:
-                resp.close()
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            phase = "connect" if resp is None else "first byte"
-            raise translate(exc, phase) from None
-        return Stream(
-            resp,
-            buf[:end],
-            buf[end:],
-            idle_s=timeouts.idle_s,
-            deadline=deadline,
-            clock=self._clock,
-            ends=ends,
-        )
-
-    async def get(self, url: str, timeout_s: float) -> tuple[int, bytes]:
-        """A small GET for health probes and metric scrapes."""
-        try:
-            with self._get_watchdog.guard(timeout_s):
-                async with self.session.get(url) as resp:
-                    return resp.status, await resp.content.read(ERROR_BODY_LIMIT * 16)
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise translate(exc, "connect") from None
+            raise abandoned(exc, resp) from None
