@@ -23,21 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 
 from zeta_router.config import Config, HealthKind
 from zeta_router.errors import UpstreamError
 from zeta_router.fleet.outcome import Ejected, Health, Ready, Unready
-from zeta_router.fleet.periodic import Periodic
+from zeta_router.fleet.periodic import Clock, FleetRounds, Getter, Sleep
 from zeta_router.fleet.state import Fleet, ReplicaState
 
 log = logging.getLogger("zeta_router.health")
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-Getter = Callable[[str, float], Awaitable[tuple[int, bytes]]]
 
 #: States owned by someone else (the process supervisor, a reload).
 _NOT_OURS = frozenset({Health.STARTING, Health.EXITED, Health.DRAINING})
@@ -98,7 +93,7 @@ class _ProbeState:
         self.failures = 0
 
 
-class HealthProber:
+class HealthProber(FleetRounds):
     """Probes every replica of a fleet; ``probe_once`` is one round, ``start`` runs rounds on an
     interval in a background task. Tests call ``probe_once`` directly with a fake clock."""
 
@@ -111,30 +106,14 @@ class HealthProber:
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._settings = config.health
-        self._fleet = fleet
-        self._get = get
-        self._clock = clock
-        self._sleep = sleep
+        super().__init__(
+            "health probes", lambda h: h.interval_s, log, config, fleet, get, clock, sleep
+        )
         self._state: dict[str, _ProbeState] = {
             r.id: _ProbeState(fleet.models[r.model].config.health) for r in fleet.replicas.values()
         }
-        self.rounds = 0
         #: When the running probe loop starts its next round.
         self.next_round_at: float | None = None
-        self._loop = Periodic(
-            "health probes", self._round, lambda: self._settings.interval_s, sleep, log
-        )
-
-    @property
-    def running(self) -> bool:
-        return self._loop.running
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
 
     async def _round(self) -> None:
         await self.probe_once()

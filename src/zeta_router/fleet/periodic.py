@@ -7,7 +7,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from zeta_router.config import Config, HealthSettings
+from zeta_router.fleet.state import Fleet
+
+Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+#: A small GET (url, timeout) -> (status, body): the transport's, for probes and scrapes.
+Getter = Callable[[str, float], Awaitable[tuple[int, bytes]]]
 
 
 class Periodic:
@@ -54,3 +60,40 @@ class Periodic:
             except Exception:  # pragma: no cover - a bug in one round must not end the loop
                 self._log.exception("%s round failed", self._name)
             await self._sleep(self._interval())
+
+
+class FleetRounds:
+    """Background rounds over every replica of a fleet, one small GET each (health probes,
+    metric scrapes): ``_round`` every ``interval(config.health)`` seconds once started. Tests
+    call the rounds directly with a fake clock instead."""
+
+    def __init__(
+        self,
+        name: str,
+        interval: Callable[[HealthSettings], float],
+        log: logging.Logger,
+        config: Config,
+        fleet: Fleet,
+        get: Getter,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        self._settings = config.health
+        self._fleet = fleet
+        self._get = get
+        self._clock = clock
+        self.rounds = 0
+        self._loop = Periodic(name, self._round, lambda: interval(self._settings), sleep, log)
+
+    @property
+    def running(self) -> bool:
+        return self._loop.running
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _round(self) -> None:
+        raise NotImplementedError

@@ -22,20 +22,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 import orjson
 
 from zeta_router.config import Config, HealthKind
 from zeta_router.errors import UpstreamError
-from zeta_router.fleet.periodic import Periodic
+from zeta_router.fleet.periodic import Clock, FleetRounds, Getter, Sleep
 from zeta_router.fleet.state import Fleet, ReplicaState, ScrapedLoad
 
 log = logging.getLogger("zeta_router.scrape")
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-Getter = Callable[[str, float], Awaitable[tuple[int, bytes]]]
 
 VLLM_WAITING = "vllm:num_requests_waiting"
 VLLM_RUNNING = "vllm:num_requests_running"
@@ -158,7 +154,7 @@ def slots_url(base_url: str) -> str:
     return metrics_url(base_url)[: -len("/metrics")] + "/slots"
 
 
-class Scraper:
+class Scraper(FleetRounds):
     """Scrapes every replica that may report load. ``scrape_once`` is one round (tests call it
     with a fake clock); ``start`` runs rounds every ``health.scrape_interval_s``."""
 
@@ -171,29 +167,16 @@ class Scraper:
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._settings = config.health
-        self._fleet = fleet
-        self._get = get
-        self._clock = clock
-        self._sleep = sleep
+        super().__init__(
+            "metric scrapes", lambda h: h.scrape_interval_s, log, config, fleet, get, clock, sleep
+        )
         #: Replica id -> when to ask again, for servers that said they have no metrics.
         self._quiet_until: dict[str, float] = {}
         #: Replica id -> True once /metrics was missing and /slots answered instead.
         self._use_slots: dict[str, bool] = {}
-        self.rounds = 0
-        self._loop = Periodic(
-            "metric scrapes", self.scrape_once, lambda: self._settings.scrape_interval_s, sleep, log
-        )
 
-    @property
-    def running(self) -> bool:
-        return self._loop.running
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
+    async def _round(self) -> None:
+        await self.scrape_once()
 
     def targets(self, now: float) -> list[ReplicaState]:
         out = []
