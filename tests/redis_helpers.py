@@ -23,6 +23,8 @@ import httpx
 import pytest
 import yaml
 
+from zeta_router.testing.fake_backend import FakeBackend
+
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
 )
@@ -171,6 +173,42 @@ async def gateway(
         yield gw
     finally:
         stop(proc)
+
+
+@contextlib.asynccontextmanager
+async def two_gateways(
+    config: dict[str, Any], tmp: Path, **client: Any
+) -> AsyncIterator[tuple[Gateway, Gateway, httpx.AsyncClient]]:
+    """Two instances of one config, ``g1`` and ``g2``, and one client for both (``client``:
+    httpx.AsyncClient's arguments, a 10 s timeout unless given)."""
+    async with (
+        gateway(config, tmp, "g1") as g1,
+        gateway(config, tmp, "g2") as g2,
+        httpx.AsyncClient(**{"timeout": 10, **client}) as http,
+    ):
+        yield g1, g2, http
+
+
+@contextlib.asynccontextmanager
+async def fake_pair() -> AsyncIterator[dict[str, FakeBackend]]:
+    """Fake backends for replicas ``m-a`` and ``m-b``, in the test's event loop (so faults flip
+    at once and what they saw is read directly)."""
+    pair = {"m-a": FakeBackend("a"), "m-b": FakeBackend("b")}
+    for b in pair.values():
+        await b.start()
+    try:
+        yield pair
+    finally:
+        for b in pair.values():
+            await b.stop()
+
+
+async def status(client: httpx.AsyncClient, gw: Gateway) -> dict[str, Any]:
+    """The instance's status API, without its decisions log."""
+    r = await client.get(gw.url + "/v1/router/status", params={"decisions": 0})
+    r.raise_for_status()
+    data: dict[str, Any] = r.json()
+    return data
 
 
 async def wait_for(check: Any, timeout_s: float, what: str) -> float:
