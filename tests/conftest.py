@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -69,16 +69,20 @@ def harness_module() -> Iterator[Harness]:
     mp.undo()
 
 
+def reset_harness(h: Harness, names: Iterable[str]) -> None:
+    """A module's harness as the next test expects it: every backend up and healed, fresh
+    breaker and load state per replica, without restarting the sockets."""
+    for name in names:
+        if h.backend(name)._runner is None:
+            h.up(name)
+        h.heal(name)
+    for r in h.router.fleet.replicas.values():
+        r.breaker.reset(h.router.clock())
+        r.cooldown_until = 0.0
+        r.in_flight = 0
+
+
 @pytest.fixture()
 def harness(harness_module: Harness) -> Iterator[Harness]:
     yield harness_module
-    for name in BACKENDS:
-        b = harness_module.backend(name)
-        if b._runner is None:
-            harness_module.up(name)
-        harness_module.heal(name)
-    # Fresh breaker and load state per test, without restarting the sockets.
-    for r in harness_module.router.fleet.replicas.values():
-        r.breaker.reset(harness_module.router.clock())
-        r.cooldown_until = 0.0
-        r.in_flight = 0
+    reset_harness(harness_module, BACKENDS)

@@ -19,6 +19,7 @@ import pytest
 from zeta_router.testing import Harness
 
 from .agent_clients import ant, close_all, oai
+from .conftest import reset_harness
 
 TOOLS_OAI: list[Any] = [
     {
@@ -92,15 +93,7 @@ def gw_module() -> Iterator[Harness]:
 @pytest.fixture()
 def gw(gw_module: Harness) -> Iterator[Harness]:
     yield gw_module
-    for name in NAMES:
-        b = gw_module.backend(name)
-        if b._runner is None:
-            gw_module.up(name)
-        gw_module.heal(name)
-    for r in gw_module.router.fleet.replicas.values():
-        r.breaker.reset(gw_module.router.clock())
-        r.cooldown_until = 0.0
-        r.in_flight = 0
+    reset_harness(gw_module, NAMES)
 
 
 @pytest.fixture(autouse=True)
