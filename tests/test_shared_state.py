@@ -7,6 +7,7 @@ concurrency is read directly); the gateways are real processes on their own port
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +19,15 @@ import pytest
 
 from zeta_router.testing.fake_backend import FakeBackend
 
-from .redis_helpers import Gateway, gateway, needs_redis, redis_server, wait_for
+from .redis_helpers import (
+    Gateway,
+    fake_pair,
+    needs_redis,
+    redis_server,
+    status,
+    two_gateways,
+    wait_for,
+)
 
 pytestmark = needs_redis
 
@@ -55,12 +64,8 @@ def fleet_config(
 
 @pytest.fixture()
 async def backends() -> AsyncIterator[dict[str, FakeBackend]]:
-    pair = {"m-a": FakeBackend("a"), "m-b": FakeBackend("b")}
-    for b in pair.values():
-        await b.start()
-    yield pair
-    for b in pair.values():
-        await b.stop()
+    async with fake_pair() as pair:
+        yield pair
 
 
 def body(i: int) -> dict[str, Any]:
@@ -68,14 +73,11 @@ def body(i: int) -> dict[str, Any]:
 
 
 async def replica(client: httpx.AsyncClient, gw: Gateway, rid: str) -> dict[str, Any]:
-    r = await client.get(gw.url + "/v1/router/status", params={"decisions": 0})
-    data: dict[str, Any] = r.json()
-    return next(x for x in data["replicas"] if x["id"] == rid)
+    return next(x for x in (await status(client, gw))["replicas"] if x["id"] == rid)
 
 
 async def shared(client: httpx.AsyncClient, gw: Gateway) -> dict[str, Any]:
-    r = await client.get(gw.url + "/v1/router/status", params={"decisions": 0})
-    data: dict[str, Any] = r.json()["shared_state"]
+    data: dict[str, Any] = (await status(client, gw))["shared_state"]
     return data
 
 
@@ -90,11 +92,7 @@ async def test_an_ejection_through_one_instance_is_honoured_by_the_other(
             breaker={"consecutive_failures": 3, "eject_base_s": 30},
             balancer={"strategy": "round-robin"},
         )
-        async with (
-            gateway(config, tmp_path, "g1") as g1,
-            gateway(config, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=10) as client,
-        ):
+        async with two_gateways(config, tmp_path) as (g1, g2, client):
             await wait_for(lambda: _connected(client, g2), 5, "g2 on Redis")
             await backends["m-a"].stop()  # refuses connections from here on
             # Through g1 only, until g1 ejects m-a (every request is still answered by m-b).
@@ -127,18 +125,25 @@ async def _breaker_open(client: httpx.AsyncClient, gw: Gateway, rid: str) -> boo
 
 
 async def _load(
-    client: httpx.AsyncClient, gateways: list[Gateway], workers: int, seconds: float
+    client: httpx.AsyncClient,
+    gateways: list[Gateway],
+    workers: int,
+    seconds: float,
+    done: asyncio.Event | None = None,
 ) -> tuple[int, list[str]]:
-    """``workers`` concurrent clients per gateway for ``seconds``; returns (answered,
-    failures)."""
+    """``workers`` concurrent clients per gateway for ``seconds``, or until ``done`` is set
+    when one is given; returns (answered, failures)."""
     ok = 0
     failures: list[str] = []
     stop_at = time.monotonic() + seconds
 
+    def going() -> bool:
+        return not done.is_set() if done is not None else time.monotonic() < stop_at
+
     async def worker(gw: Gateway, w: int) -> None:
         nonlocal ok
         i = w * 100_000
-        while time.monotonic() < stop_at:
+        while going():
             i += 1
             try:
                 r = await client.post(gw.url + "/v1/chat/completions", json=body(i))
@@ -166,11 +171,7 @@ async def test_max_concurrency_holds_fleet_wide_through_two_instances(
             max_concurrency=2,
         )
         limits = httpx.Limits(max_connections=64)
-        async with (
-            gateway(config, tmp_path, "g1") as g1,
-            gateway(config, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=30, limits=limits) as client,
-        ):
+        async with two_gateways(config, tmp_path, timeout=30, limits=limits) as (g1, g2, client):
             for gw in (g1, g2):
                 await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
             ok, failures = await _load(client, [g1, g2], workers=6, seconds=3.0)
@@ -197,11 +198,7 @@ async def test_redis_killed_mid_run_loses_nothing_and_sharing_resumes(
             backends,
             max_concurrency=2,
         )
-        async with (
-            gateway(config, tmp_path, "g1") as g1,
-            gateway(config, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=30) as client,
-        ):
+        async with two_gateways(config, tmp_path, timeout=30) as (g1, g2, client):
             for gw in (g1, g2):
                 await wait_for(lambda gw=gw: _connected(client, gw), 5, "on Redis")
             load = asyncio.create_task(_load(client, [g1, g2], workers=4, seconds=5.0))
@@ -252,11 +249,7 @@ async def test_feedback_rated_through_one_instance_moves_the_score_the_other_use
             "second": {"replicas": [{"url": backends["m-b"].url}]},
         }
         config["routes"] = {"simple": ["first", "second"]}
-        async with (
-            gateway(config, tmp_path, "g1") as g1,
-            gateway(config, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=10) as client,
-        ):
+        async with two_gateways(config, tmp_path) as (g1, g2, client):
             await wait_for(lambda: _all_connected(client, [g1, g2]), 5, "both on Redis")
             chat = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
             for i in range(3):  # three ratings of 1: the score's floor, past the swap margin
@@ -291,11 +284,7 @@ async def test_one_instance_probes_a_replica_back_from_its_ejection(
             breaker={"consecutive_failures": 2, "eject_base_s": 1.5},
             balancer={"strategy": "round-robin"},
         )
-        async with (
-            gateway(config, tmp_path, "g1") as g1,
-            gateway(config, tmp_path, "g2") as g2,
-            httpx.AsyncClient(timeout=10) as client,
-        ):
+        async with two_gateways(config, tmp_path) as (g1, g2, client):
             await wait_for(lambda: _all_connected(client, [g1, g2]), 5, "both on Redis")
             i = 0
             while not await _breaker_open(client, g1, "m-a"):
@@ -303,15 +292,35 @@ async def test_one_instance_probes_a_replica_back_from_its_ejection(
                 assert r.status_code == 200, r.text
                 i += 1
                 assert i < 50, "g1 never ejected m-a"
-            opened = time.monotonic()
             await wait_for(lambda: _breaker_open(client, g2, "m-a"), 1.0, "g2 to honour it")
             before = bad.requests
-            # Both instances busy from before the ejection ends (1.5 s) to 1.5 s after: the
-            # probe fails and the next ejection lasts 3 s, so one probe in all is the count.
-            seconds = opened + 3.0 - time.monotonic()
-            ok, failures = await _load(client, [g1, g2], workers=3, seconds=seconds)
+            # Both instances busy from before the ejection ends (1.5 s) until both have the
+            # verdict of its half-open probe (the probe fails: a second ejection, 3 s). Every
+            # request meanwhile could have been a probe, at either instance; the probe lease
+            # lets one through, so one in all is the count. Stopped by what the instances say,
+            # not by the wall clock: on a loaded machine the probe comes when it comes.
+            verdict = asyncio.Event()
+            load = asyncio.create_task(
+                _load(client, [g1, g2], workers=3, seconds=math.inf, done=verdict)
+            )
+            try:
+                await wait_for(
+                    lambda: _ejected_again(client, [g1, g2], "m-a"), 20, "the probe's verdict"
+                )
+            finally:
+                verdict.set()
+                ok, failures = await load
             assert not failures, failures[:5]
             assert ok > 20
-            assert bad.requests - before == 1, f"{bad.requests - before} probes"
             st = [await replica(client, gw, "m-a") for gw in (g1, g2)]
+            assert bad.requests - before == 1, (f"{bad.requests - before} probes", st)
             assert all(s["breaker"]["state"] == "open" for s in st), st
+
+
+async def _ejected_again(client: httpx.AsyncClient, gateways: list[Gateway], rid: str) -> bool:
+    """Whether every instance has the replica out for its second ejection."""
+    for gw in gateways:
+        b = (await replica(client, gw, rid))["breaker"]
+        if b["state"] != "open" or b["ejections"] < 2:
+            return False
+    return True
