@@ -1,7 +1,13 @@
 """A slowloris, as its own process (so its work does not compete with the router's for the
 test process's GIL): N connections trickling a request head one byte a second, each replaced
-once the server closes it. Prints ``ready`` once all are open; on stdin's end, stops and prints
-the connections' lifetimes and the first bytes of what the server answered, as JSON.
+once the server closes it. Driven by lines on stdin, so the test can measure the same server
+with and without it, turn by turn:
+
+- ``go``: open the N connections; prints ``ready`` once the server has closed (and this client
+  replaced) every one of them once, that is once the attack is in its steady state;
+- ``pause``: closes them all; prints ``paused``;
+- end of input: stops and prints the lifetimes of the connections the server closed and the
+  first bytes of what it answered, as JSON.
 
     python tests/slowloris_client.py PORT N
 """
@@ -21,15 +27,11 @@ HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: applicat
 async def main(port: int, n: int) -> None:
     lifetimes: list[float] = []
     answers: list[str] = []
-    stop = asyncio.Event()
-    opened = 0
+    replaced = 0
 
     async def one() -> None:
-        nonlocal opened
+        """One connection, until the server closes it."""
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        opened += 1
-        if opened == n:
-            print("ready", flush=True)
         start = time.monotonic()
         got = b""
         try:
@@ -38,8 +40,6 @@ async def main(port: int, n: int) -> None:
                 try:
                     got = await asyncio.wait_for(reader.read(4096), 1.0)
                 except TimeoutError:
-                    if stop.is_set():
-                        return
                     continue
                 break  # an answer, or EOF: the server is done with this connection
             lifetimes.append(time.monotonic() - start)
@@ -50,17 +50,36 @@ async def main(port: int, n: int) -> None:
                 await writer.wait_closed()
 
     async def slot(i: int) -> None:
+        nonlocal replaced
         # Spread over the first second, as independent clients would be: a slowloris that
         # sends all its bytes at the same instant is a burst, not a trickle.
         await asyncio.sleep(i / n)
-        while not stop.is_set():
+        await one()
+        replaced += 1
+        if replaced == n:
+            print("ready", flush=True)
+        while True:
             await one()
 
-    async def watch_stdin() -> None:
-        await asyncio.to_thread(sys.stdin.read)
-        stop.set()
+    slots: list[asyncio.Task[None]] = []
 
-    await asyncio.gather(watch_stdin(), *(slot(i) for i in range(n)))
+    async def pause() -> None:
+        for t in slots:
+            t.cancel()
+        await asyncio.gather(*slots, return_exceptions=True)
+        slots.clear()
+
+    while True:
+        line = (await asyncio.to_thread(sys.stdin.readline)).strip()
+        if line == "go":
+            replaced = 0
+            slots.extend(asyncio.create_task(slot(i)) for i in range(n))
+        elif line == "pause":
+            await pause()
+            print("paused", flush=True)
+        elif not line:
+            await pause()
+            break
     print(orjson.dumps({"lifetimes": lifetimes, "answers": answers}).decode(), flush=True)
 
 
