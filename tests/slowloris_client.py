@@ -28,6 +28,9 @@ async def main(port: int, n: int) -> None:
     lifetimes: list[float] = []
     answers: list[str] = []
     replaced = 0
+    # Set on pause as well as the cancel: asyncio.wait_for of Python 3.11 can swallow a
+    # cancellation that comes as its timeout fires.
+    stop = asyncio.Event()
 
     async def one() -> None:
         """One connection, until the server closes it."""
@@ -40,6 +43,8 @@ async def main(port: int, n: int) -> None:
                 try:
                     got = await asyncio.wait_for(reader.read(4096), 1.0)
                 except TimeoutError:
+                    if stop.is_set():
+                        return
                     continue
                 break  # an answer, or EOF: the server is done with this connection
             lifetimes.append(time.monotonic() - start)
@@ -58,12 +63,13 @@ async def main(port: int, n: int) -> None:
         replaced += 1
         if replaced == n:
             print("ready", flush=True)
-        while True:
+        while not stop.is_set():
             await one()
 
     slots: list[asyncio.Task[None]] = []
 
     async def pause() -> None:
+        stop.set()
         for t in slots:
             t.cancel()
         await asyncio.gather(*slots, return_exceptions=True)
@@ -73,6 +79,7 @@ async def main(port: int, n: int) -> None:
         line = (await asyncio.to_thread(sys.stdin.readline)).strip()
         if line == "go":
             replaced = 0
+            stop.clear()
             slots.extend(asyncio.create_task(slot(i)) for i in range(n))
         elif line == "pause":
             await pause()
