@@ -41,7 +41,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 #: The hot-path check. ARGV: prefix, instance, replica, count after this request, sequence,
 #: limit (-1: none), ttl ms, probe (1: take the probe lease), lease ms.
-#: Returns {granted 0/1, others' in-flight, probe lease ms left when another instance holds it}.
+#: Returns {granted 0/1, others' in-flight, ms to wait before probing, 1 when that wait is the
+#: fleet's ejection rather than another instance's lease}. A probe that failed elsewhere drops
+#: its lease and records the next ejection in the same script: an instance that has not heard of
+#: it yet finds the ejection, not a free lease, and does not probe a second time.
 ACQUIRE = Script(
     _NOW
     + """
@@ -52,10 +55,14 @@ local inst = P .. 'instances'
 redis.call('ZADD', inst, now + ttl, me)
 local took = false
 if ARGV[8] == '1' then
+  local untl = tonumber(redis.call('HGET', P .. 'brk:' .. rid, 'until') or '0')
+  if untl > now then
+    return {0, 0, untl - now, 1}
+  end
   local pk = P .. 'probe:' .. rid
   local holder = redis.call('GET', pk)
   if holder and holder ~= me then
-    return {0, 0, redis.call('PTTL', pk)}
+    return {0, 0, redis.call('PTTL', pk), 0}
   end
   if not holder then
     redis.call('SET', pk, me, 'PX', ARGV[9])
@@ -70,14 +77,14 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', inst, now, '+inf')) do
 end
 if limit >= 0 and others + value > limit then
   if took then redis.call('DEL', P .. 'probe:' .. rid) end
-  return {0, others, 0}
+  return {0, others, 0, 0}
 end
 local own = P .. 'if:' .. rid .. ':' .. me
 if seq > tonumber(redis.call('HGET', own, 's') or '-1') then
   redis.call('HSET', own, 'c', value, 's', seq)
 end
 redis.call('PEXPIRE', own, ttl)
-return {1, others, 0}
+return {1, others, 0, 0}
 """
 )
 

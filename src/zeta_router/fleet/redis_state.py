@@ -67,6 +67,9 @@ _BACKGROUND_TIMEOUT_S = 1.0
 #: A slot granted by ACQUIRE whose request never started (an error in between) stops
 #: counting after this long.
 _GRANT_TTL_S = 2.0
+#: Why a replica reads as open when the fleet-wide check refused its probe.
+_PROBED_ELSEWHERE = "another gateway instance is probing it"
+_EJECTED_ELSEWHERE = "another gateway instance's probe failed: ejected again"
 
 
 class RedisState:
@@ -167,10 +170,15 @@ class RedisState:
             return self._fail_open(f"no answer within {self._settings.timeout_ms:g} ms")
         except RedisUnavailable as exc:
             return self._fail_open(str(exc))
-        ok = others = lease_ms = None
-        if isinstance(reply, list) and len(reply) == 3:
-            ok, others, lease_ms = reply
-        if not (isinstance(ok, int) and isinstance(others, int) and isinstance(lease_ms, int)):
+        ok = others = lease_ms = ejected = None
+        if isinstance(reply, list) and len(reply) == 4:
+            ok, others, lease_ms, ejected = reply
+        if not (
+            isinstance(ok, int)
+            and isinstance(others, int)
+            and isinstance(lease_ms, int)
+            and isinstance(ejected, int)
+        ):
             return self._fail_open(f"unexpected answer to the in-flight check: {reply!r:.80}")
         if not ok:
             self._refused += 1
@@ -180,13 +188,14 @@ class RedisState:
         # Everything not in our own in_flight: the other instances', and our reserved slots.
         replica.remote_in_flight = others + self._granted.get(rid, 0)
         if lease_ms > 0:
-            # Another instance is probing this replica: wait for its verdict (it arrives as an
-            # ejection or a recovery event), at most as long as its lease.
+            # Another instance is probing this replica (wait for its verdict, which arrives as
+            # an ejection or a recovery event, at most as long as its lease), or its probe
+            # failed and the fleet ejected the replica again before we heard of it.
             replica.record(
                 SharedOpen(
                     self._clock() + lease_ms / 1000.0,
                     replica.breaker.ejections,
-                    "another gateway instance is probing it",
+                    _EJECTED_ELSEWHERE if ejected else _PROBED_ELSEWHERE,
                 )
             )
         return bool(ok)
