@@ -17,6 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from zeta_router.testing import Harness
 
+from .conversations import document, turns
+
 REPLICAS = ("r0", "r1", "r2")
 
 
@@ -40,19 +42,6 @@ def harness() -> Iterator[Harness]:
     h = Harness(dict.fromkeys(REPLICAS, "llamacpp"), template())
     yield h
     h.close()
-
-
-def document(n: int) -> str:
-    return " ".join(f"fact{n}-{i} is part of document {n}." for i in range(60))
-
-
-def turns(doc: str, upto: int) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": doc}]
-    for t in range(upto):
-        msgs.append({"role": "user", "content": f"What does fact {t} say?"})
-        if t < upto - 1:
-            msgs.append({"role": "assistant", "content": f"Fact {t} says something."})
-    return msgs
 
 
 async def ask(

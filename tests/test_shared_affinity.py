@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from zeta_router.testing.fake_backend import FakeBackend
 
+from .conversations import document, turns
 from .redis_helpers import (
     Gateway,
     fake_pair,
@@ -59,19 +60,6 @@ def fleet_config(redis_url: str, backends: dict[str, FakeBackend]) -> dict[str, 
 async def backends() -> AsyncIterator[dict[str, FakeBackend]]:
     async with fake_pair() as pair:
         yield pair
-
-
-def document(n: int) -> str:
-    return " ".join(f"fact{n}-{i} is part of document {n}." for i in range(60))
-
-
-def turns(doc: str, upto: int) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": doc}]
-    for t in range(upto):
-        msgs.append({"role": "user", "content": f"What does fact {t} say?"})
-        if t < upto - 1:
-            msgs.append({"role": "assistant", "content": f"Fact {t} says something."})
-    return msgs
 
 
 def sdk(gw: Gateway) -> openai.AsyncOpenAI:
