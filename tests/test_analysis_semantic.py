@@ -250,18 +250,36 @@ def test_custom_margin_scales_with_similarity_weights(embedder: StaticEmbedder) 
     assert margin == pytest.approx(0.04 * (head.w_ask + head.w_all), rel=1e-4)
 
 
+class _CountingVocab(dict[str, int]):
+    """The vocabulary with its lookups counted: the work of segmenting, without a clock."""
+
+    lookups = 0
+
+    def get(self, key: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        self.lookups += 1
+        return super().get(key, default)
+
+
 def test_embedder_ignores_memo_state_and_bounds_gibberish() -> None:
     import random
     import string
-    import time
 
     rng = random.Random(3)
-    junk = " ".join("".join(rng.choices(string.ascii_letters, k=30)) for _ in range(60))
+    words = ["".join(rng.choices(string.ascii_letters, k=30)) for _ in range(120)]
+    junk = " ".join(words[:60])
     cold, warm = StaticEmbedder(), StaticEmbedder()
     warm.embed(junk[::-1])
     warm.embed(junk)
     assert (cold.embed(junk) == warm.embed(junk)).all()
-    fresh = StaticEmbedder()
-    start = time.thread_time()
-    fresh.embed(junk)
-    assert time.thread_time() - start < 0.002
+
+    def lookups(text: str) -> int:
+        fresh = StaticEmbedder()
+        fresh.vocab = counting = _CountingVocab(fresh.vocab)
+        fresh.embed(text)
+        return counting.lookups
+
+    # Out-of-vocabulary runs are segmented up to a budget of characters: twice the gibberish
+    # costs only one whole-word lookup per extra word, not another round of segmenting.
+    once, twice = lookups(junk), lookups(" ".join(words))
+    assert once > 60 * 10  # the first words were segmented piece by piece
+    assert twice - once == 60

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 import string
-import time
 
 import pytest
 
 from zeta_router.analysis import HeuristicAnalyzer, Prompt, prompt_from_messages
 from zeta_router.analysis.code_lines import is_code_line
 from zeta_router.analysis.features import extract, split_ask
+from zeta_router.analysis.heuristic import TASKS
 
 PROSE = (
     "The harbour authority extended the ferry timetable for the summer season. Boats now leave "
@@ -214,22 +214,16 @@ def test_heuristic_confidence_is_sharp_on_clear_cases() -> None:
     assert profile.task == "simple" and profile.confidence > 0.8
 
 
-def test_long_prompts_stay_fast() -> None:
+def test_long_prompts_keep_the_regexes_on_a_bounded_ask() -> None:
+    # What these shapes cost is measured by benchmarks/classify_eval.py (its stress shapes).
     rng = random.Random(0)
     gibberish = " ".join("".join(rng.choices(string.ascii_letters, k=30)) for _ in range(130))
     labelled = "Passage: " + "The ferry leaves at nine. " * 4 + "\nQuestion: " + "why? " * 800
     shapes = [("1 + 2 = 3, " * 109)[:1199], "' " * 2000, gibberish[:4000], "x" * 4000, labelled]
-    for text in shapes:
-        assert len(split_ask(text)[1]) <= 1201  # the ask, where regexes run, stays bounded
     analyzer = HeuristicAnalyzer()
     for text in shapes:
-        prompt = Prompt.from_text(text)
-        best = float("inf")
-        for _ in range(3):
-            start = time.thread_time()
-            analyzer.analyze(prompt)
-            best = min(best, time.thread_time() - start)
-        assert best < 0.002, (text[:30], best)
+        assert len(split_ask(text)[1]) <= 1201  # the ask, where regexes run, stays bounded
+        assert analyzer.analyze(Prompt.from_text(text)).task in TASKS
 
 
 def test_numbers_next_to_programming_terms_are_a_spec_not_a_word_problem() -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from zeta_router import localfleet
 from zeta_router.config import BUILTIN_TASKS
-from zeta_router.demo import Job, Result, _pct, load_jobs, summary_tables
+from zeta_router.demo import Driver, Job, Result, _pct, load_jobs, summary_tables
 from zeta_router.localfleet import LocalModels, fleet_config, free_ports, llama_command
 from zeta_router.managed.supervisor import Supervisor
 
@@ -22,6 +22,21 @@ def test_workload_covers_every_task_with_streams_and_embeddings() -> None:
     assert any(j.stream for j in jobs)
     assert all(bool(j.input) == (j.expect == "embeddings") for j in jobs)
     assert all(j.max_tokens == 7 for j in jobs)
+
+
+async def test_a_stream_with_unread_headers_may_be_any_replicas_answer() -> None:
+    # The gateway commits a stream before this client reads its headers: until then the demo's
+    # chaos must not kill any replica, or it breaks an answer already under way.
+    driver = Driver(types.SimpleNamespace(base_url="http://127.0.0.1:9"))  # type: ignore[arg-type]
+    try:
+        assert not driver.may_be_answering("gemma-0")
+        driver.streams_unread = 1
+        assert driver.may_be_answering("gemma-0") and driver.may_be_answering("small-0")
+        driver.streams_unread = 0
+        driver.streaming["small-0"] = 1
+        assert driver.may_be_answering("small-0") and not driver.may_be_answering("gemma-0")
+    finally:
+        await driver.close()
 
 
 def test_percentiles_nearest_rank() -> None:

@@ -113,10 +113,18 @@ class Driver:
         #: Streams whose first bytes arrived, per replica: killing one of those would break an
         #: answer already under way, which no router can hide.
         self.streaming: Counter[str] = Counter()
+        #: Streams sent whose headers this client has not read yet. The gateway may already have
+        #: committed one to a replica (its bytes wait in the socket), so the replica is unknown.
+        self.streams_unread = 0
         self._on_result = on_result
 
     async def close(self) -> None:
         await self.client.close()
+
+    def may_be_answering(self, rid: str) -> bool:
+        """Whether ``rid`` may be streaming an answer to this client: a stream whose headers
+        are unread may be anyone's."""
+        return self.streams_unread > 0 or self.streaming[rid] > 0
 
     async def send(self, n: int, job: Job) -> Result:
         import openai
@@ -159,23 +167,31 @@ class Driver:
         res.text = completion.choices[0].message.content or ""
 
     async def _stream(self, res: Result, job: Job, start: float) -> None:
-        async with self.client.chat.completions.with_streaming_response.create(
-            model="auto",
-            messages=[{"role": "user", "content": job.prompt}],
-            max_tokens=job.max_tokens,
-            stream=True,
-        ) as resp:
-            _fill(res, resp.status_code, resp.headers)
-            res.ttfb_s = time.perf_counter() - start
-            self.streaming[res.replica] += 1
-            try:
-                parts: list[str] = []
-                async for chunk in await resp.parse():
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        parts.append(chunk.choices[0].delta.content)
-                res.text = "".join(parts)
-            finally:
-                self.streaming[res.replica] -= 1
+        self.streams_unread += 1
+        unread = True
+        try:
+            async with self.client.chat.completions.with_streaming_response.create(
+                model="auto",
+                messages=[{"role": "user", "content": job.prompt}],
+                max_tokens=job.max_tokens,
+                stream=True,
+            ) as resp:
+                _fill(res, resp.status_code, resp.headers)
+                res.ttfb_s = time.perf_counter() - start
+                self.streaming[res.replica] += 1
+                self.streams_unread -= 1
+                unread = False
+                try:
+                    parts: list[str] = []
+                    async for chunk in await resp.parse():
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            parts.append(chunk.choices[0].delta.content)
+                    res.text = "".join(parts)
+                finally:
+                    self.streaming[res.replica] -= 1
+        finally:
+            if unread:
+                self.streams_unread -= 1
 
     async def _embed(self, res: Result, job: Job) -> None:
         raw = await self.client.embeddings.with_raw_response.create(
@@ -207,13 +223,17 @@ async def kill_when_fitting(
     their bytes are with the client and a crash would break them in front of it.
     """
     rs = gw.router.fleet.replicas.get(rid)
+
+    def no_answer_under_way() -> bool:
+        return not driver.may_be_answering(rid)
+
     deadline = time.monotonic() + 15.0
     while time.monotonic() < deadline:
         busy = rs.in_flight if rs is not None else 0
-        if driver.streaming[rid] == 0 and busy > 0:
+        if no_answer_under_way() and busy > 0:
             break
         await asyncio.sleep(0.02)
-    while driver.streaming[rid] and time.monotonic() < deadline + 15.0:  # noqa: ASYNC110
+    while not no_answer_under_way() and time.monotonic() < deadline + 15.0:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     killed = gw.supervisor.kill(rid)
     say(f"chaos: SIGKILL {rid}" + ("" if killed else " (it was not running)"))
