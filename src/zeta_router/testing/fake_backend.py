@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import itertools
 import os
@@ -86,6 +87,7 @@ class FakeBackend:
         self._runner: web.AppRunner | None = None
         self._slots: asyncio.Semaphore | None = None
         self._hung: set[asyncio.Event] = set()
+        self._pingers: set[asyncio.Task[None]] = set()
         #: With faults.prompt_cache: the prompts kept and the cached tokens reported.
         self.prompt_cache = PromptCache()
 
@@ -258,6 +260,9 @@ class FakeBackend:
         self, request: web.Request, body: dict[str, Any], kind: str
     ) -> web.StreamResponse:
         f = self.faults
+        early: web.StreamResponse | None = None
+        if f.ping_s and body.get("stream") and not f.ignore_stream and f.mode == "ok":
+            early = await self._pinging(request)
         if f.delay_s and not await self._generate(request, f.delay_s):
             return web.Response(status=499)  # nobody reads it: the client is gone
         model = self._model(body)
@@ -276,9 +281,9 @@ class FakeBackend:
         turn = fake_apis.chat_turn(self.name, body, next(self._ids)) if kind == "chat" else None
         if body.get("stream") and not f.ignore_stream:
             usage = fake_apis.include_usage(body)
-            if turn is not None:
+            if turn is not None and early is None:
                 return await self._stream_turn(request, turn, rid, created, model, usage)
-            return await self._stream(request, kind, rid, created, model, n, cached, usage)
+            return await self._stream(request, kind, rid, created, model, n, cached, usage, early)
         text = f"[{self.name}] " + " ".join(_WORDS[i % len(_WORDS)] for i in range(n))
         choice: dict[str, Any]
         if turn is not None:
@@ -374,22 +379,45 @@ class FakeBackend:
             await asyncio.sleep(min(left, _GENERATION_TICK_S))
         return True
 
-    async def _stream(
-        self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int,
-        cached: tuple[int, int] | None = None, usage: str | None = None,
-    ) -> web.StreamResponse:
-        f = self.faults
+    async def _pinging(self, request: web.Request) -> web.StreamResponse:
+        """An SSE answer opened at once, with ``: ping`` comments every ``ping_s`` until it
+        ends, as sse-starlette (llama-cpp-python's server) writes them."""
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await resp.prepare(request)
+
+        async def ping() -> None:
+            transport = request.transport
+            # A write after the answer's end raises: that ends the pings.
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                while transport is not None and not transport.is_closing():
+                    await resp.write(b": ping - %.3f\r\n\r\n" % time.time())
+                    await asyncio.sleep(self.faults.ping_s)
+
+        task = asyncio.ensure_future(ping())
+        self._pingers.add(task)
+        task.add_done_callback(self._pingers.discard)
+        return resp
+
+    async def _stream(
+        self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int,
+        cached: tuple[int, int] | None = None, usage: str | None = None,
+        resp: web.StreamResponse | None = None,
+    ) -> web.StreamResponse:
+        f = self.faults
+        if resp is None:
+            resp = web.StreamResponse(
+                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            )
+            await resp.prepare(request)
         for i in range(chunks + 1):
             if f.mode == "cut" and i == f.cut_after:
                 assert request.transport is not None
                 request.transport.abort()
                 return resp
-            if i and f.chunk_delay_s:
-                await asyncio.sleep(f.chunk_delay_s)
+            if i and f.chunk_delay_s and not await self._generate(request, f.chunk_delay_s):
+                return resp
             word = f"[{self.name}]" if i == 0 else " " + _WORDS[(i - 1) % len(_WORDS)]
             if i and f.say is not None:
                 word = f.say

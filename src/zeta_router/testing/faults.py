@@ -47,3 +47,7 @@ class Faults:
     #: The final stream chunk carries llama.cpp's ``timings`` with ``predicted_n`` (what it
     #: evaluated, took from its cache and generated), as llama-server's does.
     stream_timings: bool = False
+    #: Seconds between ``: ping`` comments on a stream, from its headers on (0: none), as
+    #: llama-cpp-python's server sends every 15 s: the headers and pings come at once, the
+    #: first event only after ``delay_s`` (the prompt being read).
+    ping_s: float = 0.0

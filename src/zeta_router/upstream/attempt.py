@@ -239,6 +239,15 @@ def check_event_size(pending: bytes) -> None:
         raise UpstreamError(FailureKind.MALFORMED, f"SSE event larger than {MAX_EVENT_BYTES} bytes")
 
 
+def only_comments(block: bytes) -> bool:
+    """Whether ``block`` (whole SSE events) holds nothing but comment lines: the keep-alive
+    pings some servers send while a prompt is still being read (llama-cpp-python's every 15 s).
+    They say the server's event loop is alive, not that the model is answering."""
+    if block[:1] != b":":  # the usual block starts with data: or event:, one compare
+        return False
+    return all(not line or line.startswith(b":") for line in block.replace(b"\r", b"").split(b"\n"))
+
+
 def split_events(buf: bytes) -> int:
     """Index just past the last complete SSE event in ``buf`` (0 when none is complete)."""
     end = 0
@@ -352,7 +361,10 @@ class Stream:
         clock: Clock,
         ends: Callable[[bytes], bool] | None = None,
     ) -> Stream:
-        """The stream of an answer whose headers are in, once its first complete event is."""
+        """The stream of an answer whose headers are in, once its first complete event is.
+        Pings before it are dropped: committing the answer to this replica on one would turn
+        a crash while the prompt is read into a broken stream instead of a retry, and measure
+        the ping's time as the first token's."""
         buf = b""
         while True:
             chunk = await resp.readany()
@@ -360,6 +372,8 @@ class Stream:
                 raise UpstreamError(FailureKind.RESET, "stream ended before first event")
             buf += chunk
             end = split_events(buf)
+            if end and only_comments(buf[:end]):
+                buf, end = buf[end:], 0
             if end:
                 break
             check_event_size(buf)
@@ -410,7 +424,10 @@ class Stream:
                     if self._expired is not None:
                         raise self._expired
                     raise UpstreamError(FailureKind.RESET, "stream ended before [DONE]")
-                self._last = self._clock()
+                if not only_comments(chunk):
+                    # Pings keep the connection open but are no progress: a model stuck
+                    # between tokens must still run into the idle timeout.
+                    self._last = self._clock()
                 buf = self._buf + chunk if self._buf else chunk
                 end = split_events(buf)
                 if not end:
