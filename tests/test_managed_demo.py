@@ -10,8 +10,10 @@ import pytest
 from rich.console import Console
 
 from zeta_router import localfleet
-from zeta_router.config import BUILTIN_TASKS
-from zeta_router.demo import Driver, Job, Result, _pct, load_jobs, summary_tables
+from zeta_router.config import BUILTIN_TASKS, parse_config
+from zeta_router.demo import Job, Result, _pct, fitting, load_jobs, summary_tables
+from zeta_router.fleet.outcome import Sent
+from zeta_router.fleet.state import Fleet
 from zeta_router.localfleet import LocalModels, fleet_config, free_ports, llama_command
 from zeta_router.managed.supervisor import Supervisor
 
@@ -24,19 +26,19 @@ def test_workload_covers_every_task_with_streams_and_embeddings() -> None:
     assert all(j.max_tokens == 7 for j in jobs)
 
 
-async def test_a_stream_with_unread_headers_may_be_any_replicas_answer() -> None:
-    # The gateway commits a stream before this client reads its headers: until then the demo's
-    # chaos must not kill any replica, or it breaks an answer already under way.
-    driver = Driver(types.SimpleNamespace(base_url="http://127.0.0.1:9"))  # type: ignore[arg-type]
-    try:
-        assert not driver.may_be_answering("gemma-0")
-        driver.streams_unread = 1
-        assert driver.may_be_answering("gemma-0") and driver.may_be_answering("small-0")
-        driver.streams_unread = 0
-        driver.streaming["small-0"] = 1
-        assert driver.may_be_answering("small-0") and not driver.may_be_answering("gemma-0")
-    finally:
-        await driver.close()
+def test_chaos_kills_only_while_every_request_there_still_awaits_its_first_byte() -> None:
+    # A stream committed to the replica (first event relayed) would break in front of its
+    # client; one still waiting is retried or falls back.
+    cfg = parse_config({"models": {"m": {"replicas": [{"url": "http://127.0.0.1:9/v1"}]}}})
+    rs = Fleet(cfg).models["m"].replicas[0]
+    assert not fitting(rs, any_request=False) and fitting(rs, any_request=True)
+    rs.record(Sent(1.0))
+    first = rs.begin_wait(1.0)
+    assert fitting(rs, any_request=False)
+    rs.record(Sent(1.1))
+    rs.begin_wait(1.1)
+    rs.end_wait(first)  # its first event is in: an answer under way
+    assert not fitting(rs, any_request=False) and not fitting(rs, any_request=True)
 
 
 def test_percentiles_nearest_rank() -> None:

@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from zeta_router.config import Config
+from zeta_router.fleet.state import ReplicaState
 from zeta_router.localfleet import Gateway, running_gateway
 
 __all__ = ["Gateway", "Job", "Result", "main", "run_demo", "running_gateway"]
@@ -110,21 +111,10 @@ class Driver:
         self.results: list[Result] = []
         self.recent: deque[Result] = deque(maxlen=10)
         self.in_flight = 0
-        #: Streams whose first bytes arrived, per replica: killing one of those would break an
-        #: answer already under way, which no router can hide.
-        self.streaming: Counter[str] = Counter()
-        #: Streams sent whose headers this client has not read yet. The gateway may already have
-        #: committed one to a replica (its bytes wait in the socket), so the replica is unknown.
-        self.streams_unread = 0
         self._on_result = on_result
 
     async def close(self) -> None:
         await self.client.close()
-
-    def may_be_answering(self, rid: str) -> bool:
-        """Whether ``rid`` may be streaming an answer to this client: a stream whose headers
-        are unread may be anyone's."""
-        return self.streams_unread > 0 or self.streaming[rid] > 0
 
     async def send(self, n: int, job: Job) -> Result:
         import openai
@@ -167,31 +157,19 @@ class Driver:
         res.text = completion.choices[0].message.content or ""
 
     async def _stream(self, res: Result, job: Job, start: float) -> None:
-        self.streams_unread += 1
-        unread = True
-        try:
-            async with self.client.chat.completions.with_streaming_response.create(
-                model="auto",
-                messages=[{"role": "user", "content": job.prompt}],
-                max_tokens=job.max_tokens,
-                stream=True,
-            ) as resp:
-                _fill(res, resp.status_code, resp.headers)
-                res.ttfb_s = time.perf_counter() - start
-                self.streaming[res.replica] += 1
-                self.streams_unread -= 1
-                unread = False
-                try:
-                    parts: list[str] = []
-                    async for chunk in await resp.parse():
-                        if chunk.choices and chunk.choices[0].delta.content:
-                            parts.append(chunk.choices[0].delta.content)
-                    res.text = "".join(parts)
-                finally:
-                    self.streaming[res.replica] -= 1
-        finally:
-            if unread:
-                self.streams_unread -= 1
+        async with self.client.chat.completions.with_streaming_response.create(
+            model="auto",
+            messages=[{"role": "user", "content": job.prompt}],
+            max_tokens=job.max_tokens,
+            stream=True,
+        ) as resp:
+            _fill(res, resp.status_code, resp.headers)
+            res.ttfb_s = time.perf_counter() - start
+            parts: list[str] = []
+            async for chunk in await resp.parse():
+                if chunk.choices and chunk.choices[0].delta.content:
+                    parts.append(chunk.choices[0].delta.content)
+            res.text = "".join(parts)
 
     async def _embed(self, res: Result, job: Job) -> None:
         raw = await self.client.embeddings.with_raw_response.create(
@@ -214,29 +192,33 @@ class Chaos:
     done: bool = False
 
 
-async def kill_when_fitting(
-    gw: Gateway, driver: Driver, rid: str, say: Callable[[str], None]
-) -> None:
+async def kill_when_fitting(gw: Gateway, rid: str, say: Callable[[str], None]) -> None:
     """SIGKILL a replica, preferably while it holds a request that has not begun answering.
 
-    That request then shows a router retry; streams already answering are left alone, because
-    their bytes are with the client and a crash would break them in front of it.
+    That request then shows a router retry or fallback; a replica whose answer is under way is
+    left alone until it is done, because those bytes are with the client and a crash would
+    break them in front of it.
     """
     rs = gw.router.fleet.replicas.get(rid)
-
-    def no_answer_under_way() -> bool:
-        return not driver.may_be_answering(rid)
-
     deadline = time.monotonic() + 15.0
-    while time.monotonic() < deadline:
-        busy = rs.in_flight if rs is not None else 0
-        if no_answer_under_way() and busy > 0:
+    while rs is not None and time.monotonic() < deadline:
+        if fitting(rs, any_request=False):
             break
-        await asyncio.sleep(0.02)
-    while not no_answer_under_way() and time.monotonic() < deadline + 15.0:  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
+    while rs is not None and not fitting(rs, any_request=True):
+        if time.monotonic() > deadline + 15.0:
+            break
+        await asyncio.sleep(0.01)
     killed = gw.supervisor.kill(rid)
     say(f"chaos: SIGKILL {rid}" + ("" if killed else " (it was not running)"))
+
+
+def fitting(rs: ReplicaState, *, any_request: bool) -> bool:
+    """Whether killing ``rs`` now breaks no answer under way: each request it holds is still
+    waiting for its first byte (the router's own view, read in the loop that relays), so it
+    will be retried. With ``any_request`` false it must hold at least one such request."""
+    waiting = len(rs.pending)
+    return rs.in_flight == waiting and (any_request or waiting > 0)
 
 
 # -- view -------------------------------------------------------------------------------------
@@ -459,7 +441,7 @@ async def _drive(
                 if not c.done and done >= c.at * opts.requests:
                     c.done = True
                     kills.append(
-                        asyncio.ensure_future(kill_when_fitting(gw, driver, c.replica, say))
+                        asyncio.ensure_future(kill_when_fitting(gw, c.replica, say))
                     )
 
     def render() -> Group:

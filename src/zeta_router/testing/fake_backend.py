@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import itertools
 import os
@@ -24,7 +23,7 @@ from typing import Any, Literal, get_args
 import orjson
 from aiohttp import web
 
-from zeta_router.testing import fake_apis
+from zeta_router.testing import fake_apis, hostile
 from zeta_router.testing.faults import Faults, Mode
 from zeta_router.testing.prompt_cache import PromptCache
 
@@ -262,7 +261,7 @@ class FakeBackend:
         f = self.faults
         early: web.StreamResponse | None = None
         if f.ping_s and body.get("stream") and not f.ignore_stream and f.mode == "ok":
-            early = await self._pinging(request)
+            early = await hostile.pinging(request, f, self._pingers)
         if f.delay_s and not await self._generate(request, f.delay_s):
             return web.Response(status=499)  # nobody reads it: the client is gone
         model = self._model(body)
@@ -274,7 +273,7 @@ class FakeBackend:
                 body=b"<html>502 Bad Gateway</html>", content_type="application/json"
             )
         if f.mode in ("endless", "endless_body", "giant_headers", "huge_body", "no_events"):
-            return await self._hostile(request, model, rid, created)
+            return await hostile.answer(f, request, model, rid, created)
         # Like llama-cpp-python's server, only ``max_tokens`` bounds the answer.
         limit = body.get("max_tokens")
         n = min(f.chunks, limit) if isinstance(limit, int) and limit > 0 else f.chunks
@@ -315,57 +314,6 @@ class FakeBackend:
             content_type="application/json",
         )
 
-    async def _hostile(
-        self, request: web.Request, model: str, rid: str, created: int
-    ) -> web.StreamResponse:
-        """Answers no model server should give, each one unbounded in some way."""
-        f = self.faults
-        if f.mode == "giant_headers":
-            # Written by hand: aiohttp would not send a head this large.
-            assert request.transport is not None
-            request.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
-            for i in range(200):
-                request.transport.write(b"X-Filler-%d: %s\r\n" % (i, b"f" * 8000))
-                await asyncio.sleep(0)
-            request.transport.abort()
-            raise asyncio.CancelledError
-        event = orjson.dumps(
-            {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": {"content": " more"}, "finish_reason": None}],
-            }
-        )
-        ctype = "application/json" if f.mode in ("endless_body", "huge_body") else (
-            "text/event-stream"
-        )
-        resp = web.StreamResponse(headers={"Content-Type": ctype})
-        await resp.prepare(request)
-        transport = request.transport
-        try:
-            if f.mode == "endless":
-                while transport is not None and not transport.is_closing():
-                    await resp.write(b"data: " + event + b"\n\n")
-                    await asyncio.sleep(0.001)
-            elif f.mode == "endless_body":
-                await resp.write(b'{"id": "' + rid.encode() + b'", "choices": [')
-                while transport is not None and not transport.is_closing():
-                    await resp.write(b" ")
-                    await asyncio.sleep(0.01)
-            else:
-                chunk = b"x" * (1 << 20)
-                if f.mode == "no_events":
-                    await resp.write(b"data: " + event + b"\n\ndata: ")
-                for _ in range(f.huge_bytes >> 20):
-                    if transport is None or transport.is_closing():
-                        break
-                    await resp.write(chunk)
-        except (ConnectionError, RuntimeError):
-            pass  # the router hung up, as it should
-        return resp
-
     async def _generate(self, request: web.Request, seconds: float) -> bool:
         """Work for ``seconds``, stopping early (False) once the client closed the connection,
         as a model server that notices a disconnect stops generating."""
@@ -378,27 +326,6 @@ class FakeBackend:
                 return False
             await asyncio.sleep(min(left, _GENERATION_TICK_S))
         return True
-
-    async def _pinging(self, request: web.Request) -> web.StreamResponse:
-        """An SSE answer opened at once, with ``: ping`` comments every ``ping_s`` until it
-        ends, as sse-starlette (llama-cpp-python's server) writes them."""
-        resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await resp.prepare(request)
-
-        async def ping() -> None:
-            transport = request.transport
-            # A write after the answer's end raises: that ends the pings.
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                while transport is not None and not transport.is_closing():
-                    await resp.write(b": ping - %.3f\r\n\r\n" % time.time())
-                    await asyncio.sleep(self.faults.ping_s)
-
-        task = asyncio.ensure_future(ping())
-        self._pingers.add(task)
-        task.add_done_callback(self._pingers.discard)
-        return resp
 
     async def _stream(
         self, request: web.Request, kind: str, rid: str, created: int, model: str, chunks: int,
