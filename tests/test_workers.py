@@ -72,13 +72,16 @@ async def test_two_workers_serve_survive_a_sigkill_and_drain_on_sigterm(tmp_path
                 first = children(master)
                 assert len(first) == 2, gw.tail()
                 # Both workers answer on the one port, each its own instance of the shared state.
+                # A forked worker takes connections only once it has started up, which on a
+                # busy machine is seconds after the fork: poll until both have answered.
                 seen: set[str] = set()
-                for _ in range(200):
+
+                async def both_answered() -> bool:
                     st = (await client.get(gw.url + "/v1/router/status?decisions=0")).json()
                     seen.add(st["shared_state"]["instance"])
-                    if len(seen) == 2:
-                        break
-                assert len(seen) == 2, seen
+                    return len(seen) == 2
+
+                await wait_for(both_answered, 30, "both workers answering")
                 for i in range(20):
                     assert (await chat(client, gw.url, i)).status_code == 200
 
