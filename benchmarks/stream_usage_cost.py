@@ -63,6 +63,10 @@ def _cases() -> dict[str, tuple[bytes, bytes, bytes]]:
     start = sse("message_start", {"type": "message_start", "message": {
         "id": "m", "type": "message", "role": "assistant", "content": [],
         "usage": {"input_tokens": 40, "output_tokens": 0}}})
+    # llama-server's /v1/messages: the cache read only in message_start.
+    start_cached = sse("message_start", {"type": "message_start", "message": {
+        "id": "m", "type": "message", "role": "assistant", "content": [],
+        "usage": {"cache_read_input_tokens": 30, "input_tokens": 10, "output_tokens": 0}}})
     delta = sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
                                   "usage": {"output_tokens": 16}})
     done = sse("response.completed", {"type": "response.completed", "response": {
@@ -74,6 +78,8 @@ def _cases() -> dict[str, tuple[bytes, bytes, bytes]]:
         "openai include_usage": (first, STOP + _chunk(choices=[], usage=USAGE), DONE),
         "llama-server final chunk": (first, _word(" there"), llama + DONE),
         "anthropic message_delta": (start, delta, sse("message_stop", {"type": "message_stop"})),
+        "llama-server messages, cache in message_start": (
+            start_cached, delta, sse("message_stop", {"type": "message_stop"})),
         "responses completed": (first, _word(" there"), done),
         "no usage reported": (first, STOP, DONE),
     }
@@ -88,7 +94,9 @@ def micro(n: int) -> None:
         for _ in range(n):
             stream_report(first, before, last)
         us = (time.process_time() - t0) / n * 1e6
-        print(f"stream end, {name}: {us:.2f} us (tokens {report.tokens})")
+        cache = report.cache
+        cached = None if cache is None else (cache.cached_tokens, cache.prompt_tokens)
+        print(f"stream end, {name}: {us:.2f} us (tokens {report.tokens}, cache {cached})")
 
 
 async def whole_app(n: int) -> float:

@@ -369,6 +369,17 @@ def test_memory_stays_bounded() -> None:
         ({"usage": {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 90}}},
          CacheReport(90, 100)),
         ({"timings": {"cache_n": 278, "prompt_n": 17}}, CacheReport(278, 295)),
+        # Anthropic's Message (llama-server's /v1/messages): input_tokens is what the cache
+        # did not hold, cache writes are neither read nor left out of the prompt.
+        ({"usage": {"cache_read_input_tokens": 278, "input_tokens": 17, "output_tokens": 4}},
+         CacheReport(278, 295)),
+        ({"usage": {"input_tokens": 3, "cache_creation_input_tokens": 100,
+                    "cache_read_input_tokens": 0}}, CacheReport(0, 103)),
+        ({"type": "message_start", "message": {"usage": {
+            "cache_read_input_tokens": 40, "input_tokens": 10, "output_tokens": 0}}},
+         CacheReport(40, 50)),
+        ({"usage": {"input_tokens": 10, "output_tokens": 4}}, None),
+        ({"usage": {"cache_read_input_tokens": 5}}, None),
         ({"usage": {"prompt_tokens": 10}}, None),
         ({"timings": {"cache_n": "x"}}, None),
         ({}, None),

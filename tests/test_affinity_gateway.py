@@ -1,7 +1,9 @@
 """Cache affinity end to end: the official openai SDK against the gateway on a real socket, in
 front of three fake replicas (real HTTP servers). A conversation's turns stick to one replica,
 a named session sticks even when its prompts share nothing, and the load bound sends the
-overflow of a hot replica elsewhere; the headers, metrics and status say so."""
+overflow of a hot replica elsewhere; the headers, metrics and status say so. The replicas'
+own cache reports correct the index, in OpenAI's and llama.cpp's shapes and, through the
+anthropic SDK where /v1/messages is relayed natively, in Anthropic's."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -217,3 +220,67 @@ def test_a_replica_that_lost_its_cache_is_corrected_by_its_own_report(harness: H
     decisions = httpx.get(harness.url + "/v1/router/status").json()["decisions"]
     assert {d["cached_tokens"] for d in decisions[:4]} >= {0}
     assert any(d["cached_tokens"] and d["affinity"] == "prefix" for d in decisions[:4])
+
+
+async def ask_messages(
+    c: anthropic.AsyncAnthropic, messages: list[dict[str, str]], *, stream: bool
+) -> tuple[str, str]:
+    """One Messages turn of a chat-shaped conversation (its system prompt apart)."""
+    system, rest = messages[0]["content"], messages[1:]
+    kw: dict[str, Any] = {"model": "m", "max_tokens": 4, "system": system, "messages": rest}
+    if stream:
+        async with c.messages.with_streaming_response.create(**kw, stream=True) as resp:
+            lines = [line async for line in resp.iter_lines() if line]
+            assert '"message_stop"' in lines[-1], lines[-3:]
+            return resp.headers["x-zeta-replica"], resp.headers["x-zeta-route"]
+    raw = await c.messages.with_raw_response.create(**kw)
+    assert (await raw.parse()).content
+    return raw.headers["x-zeta-replica"], raw.headers["x-zeta-route"]
+
+
+def test_anthropic_cache_reads_of_natively_relayed_messages_correct_the_index() -> None:
+    """llama-server relays /v1/messages natively and reports its prompt cache in Anthropic's
+    terms: ``usage.cache_read_input_tokens`` of a Message, or of a stream's ``message_start``
+    (its ``message_delta`` carries only output_tokens). A confirmed hit changes nothing; a
+    replica that read nothing of what affinity sent it there for counts as a correction,
+    streamed or not."""
+    t = template()
+    t["models"]["m"]["health"] = "llamacpp"  # /v1/messages relayed as it is
+    h = Harness(dict.fromkeys(REPLICAS, "llamacpp"), t)
+    try:
+        for r in REPLICAS:
+            h.set(r, prompt_cache=4)
+        doc = document(8)
+
+        async def run() -> tuple[list[tuple[str, str]], list[int]]:
+            out: list[tuple[str, str]] = []
+            corrections: list[int] = []
+            async with anthropic.AsyncAnthropic(
+                base_url=h.url, api_key="unused", max_retries=0, timeout=20
+            ) as c:
+                for upto, stream, lose in (
+                    (1, False, False),
+                    (2, True, False),
+                    (3, True, True),
+                    (4, False, True),
+                    (5, False, False),
+                ):
+                    if lose:
+                        h.backend(out[0][0]).prompt_cache.clear()  # as after a restart
+                    out.append(await ask_messages(c, turns(doc, upto), stream=stream))
+                    # Read on the gateway's own loop, where this runs.
+                    corrections.append(h.router.affinity.corrections)
+            return out, corrections
+
+        out, corrections = h.thread.run(run())
+        assert len({r for r, _ in out}) == 1
+        assert all("affinity: prefix" in route for _, route in out[1:]), out
+        assert h.backend(out[0][0]).last_path == "/v1/messages"
+        # Turn 3's stream and turn 4's answer were misses; turns 2 and 5 hits.
+        assert corrections == [0, 0, 1, 2, 2]
+        decisions = httpx.get(h.url + "/v1/router/status").json()["decisions"][:5]
+        cached = [d["cached_tokens"] for d in reversed(decisions)]
+        assert cached[0] == 0 and cached[2] == cached[3] == 0, cached
+        assert cached[1] and cached[4], cached
+    finally:
+        h.close()

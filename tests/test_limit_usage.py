@@ -279,6 +279,11 @@ _START = _data(
     {"type": "message_start", "message": {"usage": {"input_tokens": 30, "output_tokens": 1}}},
     "message_start",
 )
+_START_CACHED = _data(
+    {"type": "message_start", "message": {"usage": {
+        "cache_read_input_tokens": 20, "input_tokens": 30, "output_tokens": 0}}},
+    "message_start",
+)
 
 
 @pytest.mark.parametrize(
@@ -301,7 +306,11 @@ _START = _data(
          _data({"type": "message_delta", "usage": {"output_tokens": 9}}, "message_delta"),
          39, None),
         (_START, b"", _data({"type": "message_delta", "usage": {
-            "input_tokens": 30, "cache_read_input_tokens": 5, "output_tokens": 9}}), 44, None),
+            "input_tokens": 30, "cache_read_input_tokens": 5, "output_tokens": 9}}), 44, (5, 35)),
+        # llama-server: the cache read only in message_start, message_delta's output apart.
+        (_START_CACHED, _data({"type": "content_block_stop"}, "content_block_stop"),
+         _data({"type": "message_delta", "usage": {"output_tokens": 9}}, "message_delta"),
+         59, (20, 50)),
         (b"", b"", _data({"type": "response.completed", "response": {
             "usage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}}}), 7, None),
         # Nothing reported, or a chunk that only names the word: nothing settles.
@@ -309,7 +318,7 @@ _START = _data(
         (b"", _data({**_CHUNK, "choices": [{"delta": {"content": '"usage"'}}]}), b"", None, None),
     ],
     ids=["openai", "llama-timings", "cache-earlier", "anthropic", "anthropic-cumulative",
-         "responses", "none", "quoted-word"],
+         "anthropic-llama-server", "responses", "none", "quoted-word"],
 )
 def test_stream_report_reads_every_kind_of_final_usage(
     first: bytes, before: bytes, last: bytes, tokens: int | None, cached: tuple[int, int] | None

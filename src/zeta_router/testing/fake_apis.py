@@ -24,6 +24,7 @@ import orjson
 from aiohttp import web
 
 from zeta_router.testing.faults import Faults
+from zeta_router.testing.prompt_cache import PromptCache
 
 
 class FakeBackend(Protocol):
@@ -32,6 +33,7 @@ class FakeBackend(Protocol):
     name: str
     faults: Faults
     completed: int
+    prompt_cache: PromptCache
 
     async def read_json(self, request: web.Request) -> dict[str, Any]: ...
 
@@ -42,6 +44,7 @@ class FakeBackend(Protocol):
     def model_of(self, body: dict[str, Any]) -> str: ...
 
     def next_id(self) -> int: ...
+
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
 
@@ -310,7 +313,16 @@ async def messages(backend: FakeBackend, request: web.Request) -> web.StreamResp
             "input": orjson.loads(turn.arguments),
         }
         stop = "tool_use"
-    usage = {"input_tokens": 10, "output_tokens": 8}
+    usage: dict[str, int] = {"input_tokens": 10, "output_tokens": 8}
+    cached = backend.prompt_cache.serve(body, backend.faults.prompt_cache)
+    if cached is not None:
+        # llama-server's figures: input_tokens is the part of the prompt not read from the
+        # cache (it writes no cache_creation_input_tokens).
+        usage = {
+            "cache_read_input_tokens": cached[0],
+            "input_tokens": cached[1] - cached[0],
+            "output_tokens": 8,
+        }
     message = {
         "id": mid,
         "type": "message",

@@ -33,7 +33,10 @@ class PromptCache:
         when ``keep`` is 0 (no cache, nothing reported)."""
         if not keep:
             return None
-        prompt = orjson.dumps(body.get("messages", body.get("prompt"))).decode()
+        content = body.get("messages", body.get("prompt"))
+        if "system" in body:  # Anthropic's Messages: the system prompt comes first, apart
+            content = [body["system"], content]
+        prompt = orjson.dumps(content).decode()
         best = max((_shared(p, prompt) for p in self.prompts), default=0)
         self.prompts.append(prompt)
         del self.prompts[:-keep]

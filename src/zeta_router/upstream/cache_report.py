@@ -1,13 +1,17 @@
 """Reading what a backend reports in its answer: about its prompt cache (OpenAI's
 ``usage.prompt_tokens_details.cached_tokens`` of llama-server, vLLM with
-``--enable-prompt-tokens-details`` and SGLang, or llama.cpp's ``timings``: ``cache_n`` tokens
-taken from the cache, ``prompt_n`` evaluated), which cache affinity uses to correct its index;
-and how many tokens the request used, which per-key ``tpm`` limits settle to.
+``--enable-prompt-tokens-details`` and SGLang; llama.cpp's ``timings``: ``cache_n`` tokens
+taken from the cache, ``prompt_n`` evaluated; or, where ``/v1/messages`` is relayed natively,
+Anthropic's ``usage.cache_read_input_tokens`` beside ``input_tokens`` and
+``cache_creation_input_tokens``, the part not read from the cache), which cache affinity uses to
+correct its index; and how many tokens the request used, which per-key ``tpm`` limits settle to.
 
 A stream reports both near its end (OpenAI's ``stream_options.include_usage`` chunk,
 llama.cpp's final chunk, Anthropic's ``message_delta``, the Responses API's
 ``response.completed``): :func:`stream_report` reads the relay's last two blocks once, at the
-end of the stream, decoding only the events that carry a report."""
+end of the stream, decoding only the events that carry a report. An Anthropic stream's cache
+figures may be in its ``message_start`` only (llama-server's ``message_delta`` carries
+``output_tokens`` alone), so that event of the first block is read with the ``message_delta``."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ import orjson
 from zeta_router.routing.affinity import CacheReport
 
 _CACHED, _CACHE_N = b'"cached_tokens"', b'"cache_n"'
+#: Anthropic's cache figure (in message_start, and in message_delta where it is cumulative).
+_CACHE_READ = b'"cache_read_input_tokens"'
 #: Every event that carries a cache report or a token count holds one of these.
 _USAGE, _TIMINGS = b'"usage"', b'"timings"'
 #: The Responses API's last events, whose usage is under ``response``.
@@ -29,10 +35,25 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
 
 
+def anthropic_cache(usage: dict[str, Any]) -> CacheReport | None:
+    """The report in an Anthropic ``usage``: its input is split into what was read from the
+    cache, what was written to it and the rest (``input_tokens``), so the prompt is the sum."""
+    read, rest = _int(usage.get("cache_read_input_tokens")), _int(usage.get("input_tokens"))
+    if read is None or rest is None:
+        return None
+    prompt = read + rest + (_int(usage.get("cache_creation_input_tokens")) or 0)
+    return CacheReport(read, prompt) if prompt else None
+
+
 def cache_report(obj: dict[str, Any]) -> CacheReport | None:
     """The report in a decoded answer (or stream chunk), or None when it has none."""
     usage = obj.get("usage")
+    if usage is None and obj.get("type") == "message_start":
+        message = obj.get("message")
+        usage = message.get("usage") if isinstance(message, dict) else None
     if isinstance(usage, dict):
+        if "cache_read_input_tokens" in usage:
+            return anthropic_cache(usage)
         details = usage.get("prompt_tokens_details")
         prompt = _int(usage.get("prompt_tokens"))
         if isinstance(details, dict) and prompt:
@@ -88,14 +109,8 @@ def _message_start_usage(first: bytes) -> dict[str, Any]:
     return {}
 
 
-def _event_tokens(obj: dict[str, Any], first: bytes) -> int | None:
+def _event_tokens(obj: dict[str, Any]) -> int | None:
     kind = obj.get("type")
-    if kind == "message_delta":
-        usage = obj.get("usage")
-        if not isinstance(usage, dict):
-            return None
-        # Its counts are cumulative, and may leave the input figures to message_start.
-        return summed_tokens({**_message_start_usage(first), **usage})
     if kind in _RESPONSE_DONE:
         response = obj.get("response")
         usage = response.get("usage") if isinstance(response, dict) else None
@@ -140,7 +155,9 @@ def stream_report(first: bytes, before: bytes, last: bytes) -> StreamReport:
         if _USAGE not in block and _TIMINGS not in block:
             continue  # [DONE], or a stream that reports nothing: no generator, no decoding
         for line in _marked_lines(block):
-            want_cache = cache is None and (_CACHED in line or _CACHE_N in line)
+            want_cache = cache is None and (
+                _CACHED in line or _CACHE_N in line or _CACHE_READ in line
+            )
             if (not want_cache and tokens is not None) or not line.startswith(b"data:"):
                 continue
             try:
@@ -149,10 +166,20 @@ def stream_report(first: bytes, before: bytes, last: bytes) -> StreamReport:
                 continue
             if not isinstance(obj, dict):
                 continue
-            if want_cache:
-                cache = cache_report(obj)
-            if tokens is None:
-                tokens = _event_tokens(obj, first)
+            usage = obj.get("usage")
+            if obj.get("type") == "message_delta" and isinstance(usage, dict):
+                # Its counts are cumulative, and may leave the input and cache figures to
+                # message_start.
+                usage = {**_message_start_usage(first), **usage}
+                if tokens is None:
+                    tokens = summed_tokens(usage)
+                if cache is None:
+                    cache = anthropic_cache(usage)
+            else:
+                if want_cache:
+                    cache = cache_report(obj)
+                if tokens is None:
+                    tokens = _event_tokens(obj)
             if tokens is not None and cache is not None:
                 return StreamReport(cache, tokens)
     return _NOTHING if cache is None and tokens is None else StreamReport(cache, tokens)
