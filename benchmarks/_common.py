@@ -7,6 +7,7 @@ without pulling in the gateway.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
@@ -288,3 +289,33 @@ async def cpu_us_per_call(call: Callable[[], Awaitable[object]], n: int, warm: i
     for _ in range(n):
         await call()
     return (time.process_time() - t0) / n * 1e6
+
+
+def asgi_staying_client(
+    app: Callable[..., Awaitable[None]],
+    scope: dict[str, Any],
+    body: bytes,
+    statuses: list[int] | None = None,
+) -> Callable[[], Awaitable[None]]:
+    """A call that sends ``body`` to the ASGI ``app`` as a client that stays connected (a
+    streamed answer is relayed to its end), in process; answer statuses go to ``statuses``."""
+    never = asyncio.Event()
+
+    async def one() -> None:
+        sent = False
+
+        async def receive() -> dict[str, object]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await never.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if statuses is not None and message["type"] == "http.response.start":
+                statuses.append(int(message["status"]))
+
+        await app(dict(scope), receive, send)
+
+    return one

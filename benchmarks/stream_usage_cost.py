@@ -130,25 +130,7 @@ async def whole_app(n: int) -> float:
                          (b"authorization", f"Bearer {KEY}".encode())],
              "http_version": "1.1", "client": ("127.0.0.1", 1)}
     statuses: list[int] = []
-    never = asyncio.Event()
-
-    async def one() -> None:
-        sent = False
-
-        async def receive() -> dict[str, object]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await never.wait()  # the client stays: the relay reads the stream to its end
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                statuses.append(int(message["status"]))
-
-        await app(dict(scope), receive, send)
-
+    one = common.asgi_staying_client(app, scope, body, statuses)
     took = await common.cpu_us_per_call(one, n, warm=1000)  # warmed: caches, plan cache
     assert set(statuses) == {200}, set(statuses)
     await router.close()

@@ -6,12 +6,14 @@ settled to the usage it carried, as a non-stream answer is: OpenAI's
 ``stream_options.include_usage`` chunk, llama.cpp's final ``timings``, Anthropic's
 ``message_start`` + ``message_delta``, the Responses API's ``response.completed``; also when the
 router translated the API to chat for the backend. A stream that reports nothing, or breaks
-before it does, keeps its estimate. ``/v1/router/status`` shows what is left of each key's
-limits and ``/metrics`` the same plus every 429 by key and limit."""
+before it does, keeps its estimate; one the client leaves is settled to what was relayed.
+``/v1/router/status`` shows what is left of each key's limits and ``/metrics`` the same plus
+every 429 by key and limit."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,10 +25,14 @@ import orjson
 import pytest
 
 from tests.conftest import fleet_template
+from zeta_router.routing.limits import Ticket
 from zeta_router.testing import Harness
 from zeta_router.upstream.cache_report import stream_report
 
-KEYS = {name: f"sk-{name}-usage-test" for name in ("u1", "u2", "u3", "u4", "u5", "u6", "cap", "rl")}
+KEYS = {
+    name: f"sk-{name}-usage-test"
+    for name in ("u1", "u2", "u3", "u4", "u5", "u6", "u7", "cap", "rl")
+}
 ADMIN = "adm-usage-test"
 #: Each test asks for this many tokens: the estimate a stream keeps when it reports nothing.
 MAX_TOKENS = 300
@@ -205,6 +211,62 @@ def test_a_broken_stream_settles_to_what_it_reported_or_keeps_the_estimate(gw: H
         bucket = Bucket(gw, "u5")
         assert chat_stream(c, "chat", stream_options={"include_usage": True})
         bucket.spent(USED)
+
+
+@pytest.fixture()
+def settled(gw: Harness) -> Iterator[threading.Event]:
+    """Set once the gateway settled a ticket (after the last byte, on its own loop)."""
+    event = threading.Event()
+    limiter = gw.app.limiter
+    real = limiter.settle
+
+    def settle(ticket: Ticket, used: int | None) -> None:
+        real(ticket, used)
+        event.set()
+
+    gw.thread.call(lambda: setattr(limiter, "settle", settle))
+    yield event
+    gw.thread.call(lambda: delattr(limiter, "settle"))
+
+
+@pytest.mark.parametrize("reports", ["nothing", "continuous"])
+def test_a_stream_the_client_leaves_settles_to_what_was_relayed(
+    gw: Harness, settled: threading.Event, reports: str
+) -> None:
+    """The client reads three chunks and hangs up: the router closes the upstream, so the key
+    is charged what was relayed, not the 300 tokens it might have generated: what the stream
+    reported so far (vLLM's continuous_usage_stats: the 10-token prompt and the chunks sent),
+    else the prompt's estimate and a token per block of events relayed. The gateway notices
+    the hang-up at its next chunk (one every 50 ms), so a few more than three may have gone
+    out."""
+    gw.set("c1", chunks=200, chunk_delay_s=0.05)
+    kw: dict[str, Any] = {}
+    if reports == "continuous":
+        kw["extra_body"] = {
+            "stream_options": {"include_usage": True, "continuous_usage_stats": True}
+        }
+    with oai(gw, "u7") as c:
+        bucket = Bucket(gw, "u7")
+        settled.clear()
+        stream = c.chat.completions.create(
+            model="chat",
+            messages=[{"role": "user", "content": "Say hi."}],
+            max_tokens=MAX_TOKENS,
+            stream=True,
+            **kw,
+        )
+        for read, _ in enumerate(stream, 1):
+            if read == 3:
+                break
+        stream.close()
+        assert settled.wait(20)
+    lost = bucket.left - tokens_left(gw, "u7")
+    refill = (time.monotonic() - bucket.start) * TPM / 60
+    prompt = 10 if reports == "continuous" else 7 // 4 + 8
+    # Continuous usage counts the chunks after the first; the blocks count every one.
+    least = prompt + (2 if reports == "continuous" else 3)
+    # At most: what 2 s of a stalled client would let through, far below the estimate.
+    assert least - refill - 1 <= lost <= least + 40 < ESTIMATE, (lost, least, refill)
 
 
 @pytest.mark.parametrize("model", ["nat", "chat"])

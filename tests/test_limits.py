@@ -11,7 +11,7 @@ import pytest
 from zeta_router.config import parse_config
 from zeta_router.errors import ConfigError, RateLimited, Unauthorized
 from zeta_router.http.auth import Gate, presented
-from zeta_router.routing.limits import KeyLimits, Limiter, MemoryStore
+from zeta_router.routing.limits import KeyLimits, Limiter, MemoryStore, left_early
 
 
 class Clock:
@@ -67,6 +67,14 @@ def test_tpm_charges_the_estimate_and_settles_to_the_usage() -> None:
     lim.settle(t3, None)  # no usage reported: the estimate stays charged
     c = store.counters("k")
     assert c is not None and c.tokens == pytest.approx(600 - 5000)
+
+
+def test_a_stream_left_early_is_charged_its_prompt_and_a_block_a_token() -> None:
+    lim = Limiter(MemoryStore(), Clock())
+    ticket = asyncio.run(lim.admit("k", KeyLimits(tpm=600), 309, prompt=9))
+    assert left_early(ticket, 4) == 13
+    assert left_early(ticket, 0) == 9
+    assert left_early(ticket, 1000) == 309  # never more than the estimate charged
 
 
 def test_max_parallel_counts_in_flight_until_settled() -> None:

@@ -32,7 +32,7 @@ from zeta_router.http.bounds import apply_cap, check_model_cap, check_sizes, mod
 from zeta_router.http.protocol import PRIORITIES, ParsedRequest, parse_request
 from zeta_router.http.response import JSON_TYPE, Response, error_response, sse_error_event
 from zeta_router.router import RequestOptions, Router
-from zeta_router.routing.limits import Limiter, MemoryStore, Ticket
+from zeta_router.routing.limits import Limiter, MemoryStore, Ticket, left_early
 
 log = logging.getLogger("zeta_router.server")
 
@@ -298,8 +298,11 @@ class App:
     def _settle(self, ticket: Ticket, resp: Response) -> None:
         d = resp.decision
         used = d.tokens if d is not None else None
-        if used is None and resp.status >= 400:
-            used = 0  # refused before any upstream generated a token
+        if used is None:
+            if resp.status >= 400:
+                used = 0  # refused before any upstream generated a token
+            elif d is not None and d.left_after is not None:
+                used = left_early(ticket, d.left_after)
         self.limiter.settle(ticket, used)
 
     async def _admit(
@@ -313,8 +316,9 @@ class App:
         opts = caller.options if opts is _NO_OPTIONS else caller.options_for(opts)
         if not caller.limits.any:
             return opts, None
-        cost = estimate_tokens(req.input_chars) + (req.max_tokens or 0)
-        return opts, await self.limiter.admit(caller.name, caller.limits, cost)
+        prompt = estimate_tokens(req.input_chars)
+        cost = prompt + (req.max_tokens or 0)
+        return opts, await self.limiter.admit(caller.name, caller.limits, cost, prompt=prompt)
 
     async def _inference(
         self, endpoint: Endpoint | Api, scope: Scope, receive: Receive

@@ -50,6 +50,8 @@ class Decision:
     tokens: int | None = None
     #: The stream broke after bytes reached the client (ended with an SSE error event).
     stream_error: Reason | None = None
+    #: Blocks of SSE events relayed before the client left mid-stream (None: it did not).
+    left_after: int | None = None
     queued_s: float = 0.0
     #: The last user message, kept only when server.log_prompts is on (prompts are user data).
     prompt: str | None = None

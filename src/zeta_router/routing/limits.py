@@ -4,8 +4,10 @@ Each key has two token buckets that refill continuously (a full minute's worth a
 quiet key may burst up to its limit) and a count of requests in flight. A request is charged
 one request and an estimate of its tokens (prompt plus max tokens) when it is admitted; when it
 ends, the estimate is replaced by what the upstream reported it used (:meth:`Limiter.settle`).
-A request larger than a whole minute's tokens is admitted once the bucket is full, and leaves
-it in debt: it is never refused for good.
+A stream whose client leaves early, having reported nothing, is settled to its prompt
+estimate plus a token per block of events relayed (:func:`left_early`): the router closes the
+upstream, which stops generating there. A request larger than a whole minute's tokens is
+admitted once the bucket is full, and leaves it in debt: it is never refused for good.
 
 The arithmetic is pure (:func:`take`, :func:`settle`: counters in, counters out); they live in
 a :class:`LimitStore`. :class:`MemoryStore` keeps them in this process, so limits hold per
@@ -142,9 +144,7 @@ class LimitStore(Protocol):
     """Where the counters live. ``admit`` may wait on a remote store; ``settle`` may not (it
     runs as a request ends, cancelled or not): a remote store sends it in the background."""
 
-    async def admit(
-        self, key: str, limits: KeyLimits, cost: int, now: float
-    ) -> Refused | None: ...
+    async def admit(self, key: str, limits: KeyLimits, cost: int, now: float) -> Refused | None: ...
 
     def settle(self, key: str, limits: KeyLimits, charged: int, used: int | None) -> None: ...
 
@@ -194,6 +194,17 @@ class Ticket(NamedTuple):
     key: str
     limits: KeyLimits
     charged: int
+    #: The part of ``charged`` estimated for the prompt (the rest: tokens it may generate).
+    prompt: int = 0
+
+
+def left_early(ticket: Ticket, relayed: int) -> int:
+    """What a stream whose client left after ``relayed`` blocks of events, reporting no usage,
+    used: its prompt as estimated at admission, and a token per block (each holds an event or
+    more, and a server streams a token or more per event; it stops once the router closes the
+    stream), never more than was charged."""
+    used = ticket.prompt + relayed
+    return used if used < ticket.charged else ticket.charged
 
 
 _UNITS = {
@@ -224,8 +235,9 @@ class Limiter:
         #: Requests refused, by key name and limit (a 429 is rare: a dict increment each).
         self.refusals: Counter[tuple[str, Limit]] = Counter()
 
-    async def admit(self, key: str, limits: KeyLimits, cost: int) -> Ticket:
-        """A ticket for the request, or :class:`RateLimited` (429 with Retry-After)."""
+    async def admit(self, key: str, limits: KeyLimits, cost: int, *, prompt: int = 0) -> Ticket:
+        """A ticket for the request, or :class:`RateLimited` (429 with Retry-After); ``prompt``:
+        the part of ``cost`` that is the prompt's."""
         now = self._clock()
         if self._now is not None:
             refused = self._now(key, limits, cost, now)
@@ -234,7 +246,7 @@ class Limiter:
         if refused is not None:
             self.refusals[(key, refused.limit)] += 1
             raise refusal(key, limits, refused)
-        return Ticket(key, limits, cost)
+        return Ticket(key, limits, cost, prompt)
 
     def settle(self, ticket: Ticket, used: int | None) -> None:
         self.store.settle(ticket.key, ticket.limits, ticket.charged, used)

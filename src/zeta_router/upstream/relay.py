@@ -129,6 +129,10 @@ async def _relay(
         old, new = orjson.dumps(up), orjson.dumps(served)
         swaps = [(key + old, key + new) for key in (b'"model":', b'"model": ')]
     finished = False
+    #: Blocks handed to the client, each one whole event or more: what a stream it leaves is
+    #: charged. Not events: counting those is a scan of every block, and a block holds more
+    #: than one only where the server wrote several at once or the loop fell behind it.
+    blocks = 1
     try:
         block = before = last = stream.first
         for a, b in swaps:
@@ -138,6 +142,7 @@ async def _relay(
             before, last = last, block
             for a, b in swaps:
                 block = block.replace(a, b)
+            blocks += 1
             yield block
         finished = True
         # The final events carry the cache report and the usage (per-key tpm settles to it);
@@ -159,6 +164,10 @@ async def _relay(
         stream.close()
         if not finished and d.stream_error is None:
             d.stream_error = CLIENT_LEFT
+            # The upstream is closed: it generated about what was relayed. What it reported
+            # so far (vLLM's continuous usage) settles the tpm charge, else the blocks relayed.
+            d.tokens = stream_report(stream.first, before, last).tokens
+            d.left_after = blocks
             replica.record(Neutral(clock()))
 
 
