@@ -95,6 +95,15 @@ CASES: list[
     ("embeddings missing input", "POST", "/v1/embeddings", {}, {}, 400, "input"),
     ("embeddings empty input", "POST", "/v1/embeddings", {"input": []}, {}, 400, "input"),
     (
+        "task header on embeddings",
+        "POST",
+        "/v1/embeddings",
+        {"input": "hi"},
+        {"x-zeta-task": "code"},
+        400,
+        "x-zeta-task",
+    ),
+    (
         "embeddings streamed",
         "POST",
         "/v1/embeddings",

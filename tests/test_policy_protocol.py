@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 import pytest
 
-from zeta_router.config import parse_config
+from zeta_router.analysis import build_analyzer
+from zeta_router.config import Config, Model, parse_config
 from zeta_router.errors import InvalidRequest, ModelNotFound
 from zeta_router.http.protocol import parse_request, set_model, upstream_model_in
-from zeta_router.routing.policy import plan
+from zeta_router.routing.engine import Planner, decide
+from zeta_router.routing.policy import Plan, TaskNotApplicable, plan, task_named
 
 from .conftest import fleet_template
 
@@ -57,6 +61,31 @@ def test_pinning_errors(cfg) -> None:  # type: ignore[no-untyped-def]
 def test_embeddings_never_reach_chat_models(cfg) -> None:  # type: ignore[no-untyped-def]
     p = plan(cfg, "embeddings", "embeddings", pinned=None, prompt_tokens=5, max_tokens=None)
     assert [c.model for c in p.candidates] == ["embed"]
+
+
+class _NoScores:
+    def reorder(self, p: Plan, complexity: float, models: Mapping[str, Model]) -> Plan:
+        return p
+
+
+def test_a_task_named_for_an_endpoint_that_is_its_own_task_is_refused(cfg: Config) -> None:
+    assert task_named("chat", "code") is None
+    assert task_named("embeddings", None) is None
+    refused = task_named("embeddings", "code")
+    assert refused == TaskNotApplicable("embeddings")
+    assert task_named("rerank", "simple") == TaskNotApplicable("rerank")
+    err = refused.error()
+    assert (err.status, err.param) == (400, "x-zeta-task")
+    assert err.message == "x-zeta-task does not apply to embeddings"
+    # The engine's decision path, which serving and explain share, refuses it before anything.
+    planner = Planner(cfg, build_analyzer(cfg.analysis))
+    embed = parse_request("embeddings", b'{"input": "hi"}')
+    with pytest.raises(InvalidRequest) as raised:
+        decide(planner, _NoScores(), embed, "code")
+    assert raised.value.param == "x-zeta-task"
+    assert decide(planner, _NoScores(), embed, None).plan.preferred == "embed"
+    chat = parse_request("chat", b'{"messages": [{"role": "user", "content": "hi"}]}')
+    assert decide(planner, _NoScores(), chat, "code").task == "code"
 
 
 @pytest.mark.parametrize(

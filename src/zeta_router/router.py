@@ -29,8 +29,8 @@ import aiohttp
 from zeta_router.analysis.base import Analyzer
 from zeta_router.analysis.profile import TaskProfile
 from zeta_router.clock import Clock, as_clock
-from zeta_router.config import ENDPOINT_TASKS, Config
-from zeta_router.errors import InvalidRequest, RouterError
+from zeta_router.config import Config
+from zeta_router.errors import RouterError
 from zeta_router.fleet.backends import build_shared
 from zeta_router.fleet.health import HealthProber
 from zeta_router.fleet.process import ProcessState, mirror_process_state
@@ -310,10 +310,6 @@ class Router:
         d = Decision(self.new_request_id(), req.kind, now, stream=req.stream)
         d.priority = opts.priority
         try:
-            if opts.task is not None and req.endpoint in ENDPOINT_TASKS:
-                raise InvalidRequest(
-                    f"x-zeta-task does not apply to {req.endpoint}", param="x-zeta-task"
-                )
             route = decide(engine.planner, self.feedback, req, opts.task, d, opts.models)
             if req.prompt is not None and self.telemetry.log_prompts:
                 d.prompt = req.prompt.last_user

@@ -33,7 +33,7 @@ from zeta_router.routing.budget import RetryBudget
 from zeta_router.routing.decision import Decision
 from zeta_router.routing.feedback import Feedback
 from zeta_router.routing.hedge import HedgePolicy
-from zeta_router.routing.policy import Allowed, Plan, plan
+from zeta_router.routing.policy import Allowed, Plan, plan, task_named
 from zeta_router.upstream.response_store import ResponseStore
 from zeta_router.upstream.transport import Transport
 
@@ -123,7 +123,11 @@ def decide(
     allowed: Allowed = None,
 ) -> Route:
     """Profile, route and plan one request: pure, no I/O. Raises the RouterError of a request
-    no route can take; ``record``, when given, holds the profile and task found by then."""
+    no route can take (or that names a task its endpoint has no use for); ``record``, when
+    given, holds the profile and task found by then."""
+    refused = task_named(req.endpoint, task_header)
+    if refused is not None:
+        raise refused.error()
     profile = planner.profile(req, task_header)
     task, note = planner.route_task(profile)
     if record is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zeta_router.config import Config, Endpoint
+from zeta_router.config import ENDPOINT_TASKS, Config, Endpoint
 from zeta_router.errors import InvalidRequest, ModelNotFound, NotFound
 
 _ORDINALS = ("1st", "2nd", "3rd")
@@ -44,6 +44,25 @@ class Plan:
     @property
     def preferred(self) -> str | None:
         return self.candidates[0].model if self.candidates else None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskNotApplicable:
+    """A task named (``x-zeta-task``) for a request whose endpoint is its own task
+    (embeddings, rerank): nothing is classified there, so the name is the client's mistake."""
+
+    endpoint: Endpoint
+
+    def error(self) -> InvalidRequest:
+        return InvalidRequest(f"x-zeta-task does not apply to {self.endpoint}", param="x-zeta-task")
+
+
+def task_named(endpoint: Endpoint, task: str | None) -> TaskNotApplicable | None:
+    """Whether a task the client named may route a request to ``endpoint``: None when it
+    may (or none was named)."""
+    if task is not None and endpoint in ENDPOINT_TASKS:
+        return TaskNotApplicable(endpoint)
+    return None
 
 
 def _unfit(
