@@ -1,8 +1,11 @@
 """examples/grafana-dashboard.json queries only what the router exports: every metric name and
-label in every query is checked against a live gateway's GET /metrics."""
+label in every query is checked against a live gateway's GET /metrics (one without client keys,
+one with keys and limits; the shared-affinity panels against one sharing state through a real
+redis-server, skipped where it is missing)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -17,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from zeta_router.testing import Harness
 
 from .conftest import fleet_template
+from .redis_helpers import needs_redis, redis_server
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "examples" / "grafana-dashboard.json"
 CODE_PROMPT = "Fix this bug:\n```python\ndef add(a, b):\n    return a - b\n```"
@@ -31,6 +35,9 @@ _BY = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
 _LABEL_VALUES = re.compile(r"label_values\(\s*(zeta_\w+)[^,]*,\s*(\w+)\s*\)")
 
 Exported = dict[str, set[str]]
+KEY, ADMIN = "sk-grafana-test-key", "adm-grafana-test"
+#: Exported only when state.backend is redis: checked by the test that starts one.
+SHARED = "zeta_affinity_share_"
 
 
 def exported(metrics_text: str) -> Exported:
@@ -123,15 +130,69 @@ def metrics() -> Iterator[Exported]:
         h.close()
 
 
-def test_every_query_uses_exported_metrics_and_labels(metrics: Exported) -> None:
+def _sha(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def keyed_metrics() -> Iterator[Exported]:
+    """A gateway with a client key's limits: one request served, one refused by its rpm."""
+    auth = {
+        "keys": [
+            {"name": "k1", "key_sha256": _sha(KEY), "rpm": 1, "tpm": 10000, "max_parallel": 4}
+        ],
+        "admin_keys": [{"name": "ops", "key_sha256": _sha(ADMIN)}],
+    }
+    h = Harness(["b1", "b2", "c1", "s1", "e1"], fleet_template(auth=auth))
+    try:
+        c = openai.OpenAI(base_url=h.base_url, api_key=KEY, max_retries=0, timeout=20)
+        hi = [{"role": "user", "content": "hi"}]
+        c.chat.completions.create(model="small", messages=hi)  # type: ignore[arg-type]
+        with pytest.raises(openai.RateLimitError):
+            c.chat.completions.create(model="small", messages=hi)  # type: ignore[arg-type]
+        resp = httpx.get(h.url + "/metrics", headers={"authorization": f"Bearer {ADMIN}"})
+        assert resp.status_code == 200
+        yield exported(resp.text)
+    finally:
+        h.close()
+
+
+def test_every_query_uses_exported_metrics_and_labels(
+    metrics: Exported, keyed_metrics: Exported
+) -> None:
     dashboard = json.loads(DASHBOARD.read_text())
-    found = list(queries(dashboard))
+    found = [(where, expr) for where, expr in queries(dashboard) if SHARED not in expr]
     assert len(found) >= 30
-    bad = {where: p for where, expr in found if (p := problems(expr, metrics))}
+    names = {
+        n: metrics.get(n, set()) | keyed_metrics.get(n, set()) for n in {*metrics, *keyed_metrics}
+    }
+    bad = {where: p for where, expr in found if (p := problems(expr, names))}
     assert bad == {}
-    # It covers the router's metrics, not a corner of them.
+    # It covers the router's metrics, not a corner of them, client keys' limits included.
     used = {n for _, expr in found for n in _NAME.findall(expr)}
     assert len(used) >= 20, sorted(used)
+    assert {"zeta_limit_refusals_total", "zeta_limit_remaining", "zeta_limit_in_flight"} <= used
+
+
+@needs_redis
+def test_the_shared_affinity_panels_use_exported_metrics(tmp_path: Path) -> None:
+    with redis_server(tmp_path) as redis:
+        state = {"backend": "redis", "url": redis.url}
+        h = Harness(["b1", "b2", "c1", "s1", "e1"], fleet_template(state=state))
+        try:
+            c = openai.OpenAI(base_url=h.base_url, api_key="unused", max_retries=0, timeout=20)
+            c.chat.completions.create(
+                model="brain", messages=[{"role": "user", "content": CODE_PROMPT}]
+            )
+            resp = httpx.get(h.url + "/metrics")
+            assert resp.status_code == 200
+            shared = exported(resp.text)
+        finally:
+            h.close()
+    found = [(w, e) for w, e in queries(json.loads(DASHBOARD.read_text())) if SHARED in e]
+    assert len(found) >= 4
+    bad = {where: p for where, expr in found if (p := problems(expr, shared))}
+    assert bad == {}
 
 
 def test_the_validator_catches_what_the_router_does_not_export(metrics: Exported) -> None:
