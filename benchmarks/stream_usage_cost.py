@@ -74,6 +74,10 @@ def _cases() -> dict[str, tuple[bytes, bytes, bytes]]:
             {"type": "message", "role": "assistant",
              "content": [{"type": "output_text", "text": "hello " * 16}]}],
         "usage": {"input_tokens": 40, "output_tokens": 16, "total_tokens": 56}}})
+    # vLLM's /v1/responses: the cache figure in the final event's usage.
+    done_cached = done.replace(
+        b'"input_tokens":40,', b'"input_tokens":40,"input_tokens_details":{"cached_tokens":30},'
+    )
     return {
         "openai include_usage": (first, STOP + _chunk(choices=[], usage=USAGE), DONE),
         "llama-server final chunk": (first, _word(" there"), llama + DONE),
@@ -81,6 +85,7 @@ def _cases() -> dict[str, tuple[bytes, bytes, bytes]]:
         "llama-server messages, cache in message_start": (
             start_cached, delta, sse("message_stop", {"type": "message_stop"})),
         "responses completed": (first, _word(" there"), done),
+        "vllm responses completed, cached tokens": (first, _word(" there"), done_cached),
         "no usage reported": (first, STOP, DONE),
     }
 

@@ -379,6 +379,13 @@ def test_memory_stays_bounded() -> None:
             "cache_read_input_tokens": 40, "input_tokens": 10, "output_tokens": 0}}},
          CacheReport(40, 50)),
         ({"usage": {"input_tokens": 10, "output_tokens": 4}}, None),
+        # The Responses API (vLLM's /v1/responses): input_tokens includes the cached ones.
+        ({"usage": {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 90}}},
+         CacheReport(90, 100)),
+        ({"type": "response.completed", "response": {"usage": {
+            "input_tokens": 50, "input_tokens_details": {"cached_tokens": 40}}}},
+         CacheReport(40, 50)),
+        ({"type": "response.created", "response": {"status": "in_progress"}}, None),
         ({"usage": {"cache_read_input_tokens": 5}}, None),
         ({"usage": {"prompt_tokens": 10}}, None),
         ({"timings": {"cache_n": "x"}}, None),

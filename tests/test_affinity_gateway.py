@@ -2,12 +2,13 @@
 front of three fake replicas (real HTTP servers). A conversation's turns stick to one replica,
 a named session sticks even when its prompts share nothing, and the load bound sends the
 overflow of a hot replica elsewhere; the headers, metrics and status say so. The replicas'
-own cache reports correct the index, in OpenAI's and llama.cpp's shapes and, through the
-anthropic SDK where /v1/messages is relayed natively, in Anthropic's."""
+own cache reports correct the index, in OpenAI's and llama.cpp's shapes and, where the agent
+APIs are relayed natively, in Anthropic's (through the anthropic SDK) and the Responses API's."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -222,31 +223,48 @@ def test_a_replica_that_lost_its_cache_is_corrected_by_its_own_report(harness: H
     assert any(d["cached_tokens"] and d["affinity"] == "prefix" for d in decisions[:4])
 
 
-async def ask_messages(
-    c: anthropic.AsyncAnthropic, messages: list[dict[str, str]], *, stream: bool
+async def ask_native(
+    c: anthropic.AsyncAnthropic | openai.AsyncOpenAI,
+    messages: list[dict[str, str]],
+    *,
+    stream: bool,
 ) -> tuple[str, str]:
-    """One Messages turn of a chat-shaped conversation (its system prompt apart)."""
-    system, rest = messages[0]["content"], messages[1:]
-    kw: dict[str, Any] = {"model": "m", "max_tokens": 4, "system": system, "messages": rest}
+    """One Messages or Responses turn of a chat-shaped conversation (its system prompt apart,
+    as each API sends it)."""
+    head, rest = messages[0]["content"], messages[1:]
+    if isinstance(c, anthropic.AsyncAnthropic):
+        kw: dict[str, Any] = {"model": "m", "max_tokens": 4, "system": head, "messages": rest}
+        api: Any = c.messages
+        end = '"message_stop"'
+    else:
+        kw = {"model": "m", "max_output_tokens": 4, "instructions": head, "input": rest}
+        api = c.responses
+        end = '"response.completed"'
     if stream:
-        async with c.messages.with_streaming_response.create(**kw, stream=True) as resp:
+        async with api.with_streaming_response.create(**kw, stream=True) as resp:
             lines = [line async for line in resp.iter_lines() if line]
-            assert '"message_stop"' in lines[-1], lines[-3:]
+            assert end in lines[-1], lines[-3:]
             return resp.headers["x-zeta-replica"], resp.headers["x-zeta-route"]
-    raw = await c.messages.with_raw_response.create(**kw)
-    assert (await raw.parse()).content
+    raw = await api.with_raw_response.create(**kw)
+    parsed = raw.parse()  # a coroutine in the anthropic SDK, not in the openai one
+    assert (await parsed if inspect.isawaitable(parsed) else parsed).id
     return raw.headers["x-zeta-replica"], raw.headers["x-zeta-route"]
 
 
-def test_anthropic_cache_reads_of_natively_relayed_messages_correct_the_index() -> None:
-    """llama-server relays /v1/messages natively and reports its prompt cache in Anthropic's
-    terms: ``usage.cache_read_input_tokens`` of a Message, or of a stream's ``message_start``
-    (its ``message_delta`` carries only output_tokens). A confirmed hit changes nothing; a
-    replica that read nothing of what affinity sent it there for counts as a correction,
+@pytest.mark.parametrize(
+    ("path", "health"), [("/v1/messages", "llamacpp"), ("/v1/responses", "vllm")]
+)
+def test_native_agent_api_cache_reports_correct_the_index(path: str, health: str) -> None:
+    """A backend that serves /v1/messages or /v1/responses itself reports its prompt cache in
+    that API's terms: Anthropic's ``usage.cache_read_input_tokens`` (llama-server: of a
+    Message, or of a stream's ``message_start``, its ``message_delta`` carrying only
+    output_tokens), the Responses API's ``usage.input_tokens_details.cached_tokens`` (vLLM:
+    of a Response, or of a stream's ``response.completed``). A confirmed hit changes nothing;
+    a replica that read nothing of what affinity sent it there for counts as a correction,
     streamed or not."""
     t = template()
-    t["models"]["m"]["health"] = "llamacpp"  # /v1/messages relayed as it is
-    h = Harness(dict.fromkeys(REPLICAS, "llamacpp"), t)
+    t["models"]["m"]["health"] = health  # the API relayed as it is
+    h = Harness(dict.fromkeys(REPLICAS, health), t)
     try:
         for r in REPLICAS:
             h.set(r, prompt_cache=4)
@@ -255,9 +273,12 @@ def test_anthropic_cache_reads_of_natively_relayed_messages_correct_the_index() 
         async def run() -> tuple[list[tuple[str, str]], list[int]]:
             out: list[tuple[str, str]] = []
             corrections: list[int] = []
-            async with anthropic.AsyncAnthropic(
-                base_url=h.url, api_key="unused", max_retries=0, timeout=20
-            ) as c:
+            c: anthropic.AsyncAnthropic | openai.AsyncOpenAI = (
+                anthropic.AsyncAnthropic(base_url=h.url, api_key="unused", max_retries=0)
+                if path == "/v1/messages"
+                else client(h)
+            )
+            async with c:
                 for upto, stream, lose in (
                     (1, False, False),
                     (2, True, False),
@@ -267,7 +288,7 @@ def test_anthropic_cache_reads_of_natively_relayed_messages_correct_the_index() 
                 ):
                     if lose:
                         h.backend(out[0][0]).prompt_cache.clear()  # as after a restart
-                    out.append(await ask_messages(c, turns(doc, upto), stream=stream))
+                    out.append(await ask_native(c, turns(doc, upto), stream=stream))
                     # Read on the gateway's own loop, where this runs.
                     corrections.append(h.router.affinity.corrections)
             return out, corrections
@@ -275,7 +296,7 @@ def test_anthropic_cache_reads_of_natively_relayed_messages_correct_the_index() 
         out, corrections = h.thread.run(run())
         assert len({r for r, _ in out}) == 1
         assert all("affinity: prefix" in route for _, route in out[1:]), out
-        assert h.backend(out[0][0]).last_path == "/v1/messages"
+        assert h.backend(out[0][0]).last_path == path
         # Turn 3's stream and turn 4's answer were misses; turns 2 and 5 hits.
         assert corrections == [0, 0, 1, 2, 2]
         decisions = httpx.get(h.url + "/v1/router/status").json()["decisions"][:5]

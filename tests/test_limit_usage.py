@@ -375,12 +375,16 @@ _START_CACHED = _data(
          59, (20, 50)),
         (b"", b"", _data({"type": "response.completed", "response": {
             "usage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}}}), 7, None),
+        # vLLM's Responses stream: the cache figure in response.completed.
+        (b"", b"", _data({"type": "response.completed", "response": {"usage": {
+            "input_tokens": 30, "input_tokens_details": {"cached_tokens": 20},
+            "output_tokens": 4, "total_tokens": 34}}}), 34, (20, 30)),
         # Nothing reported, or a chunk that only names the word: nothing settles.
         (b"", _data(_CHUNK), b"data: [DONE]\n\n", None, None),
         (b"", _data({**_CHUNK, "choices": [{"delta": {"content": '"usage"'}}]}), b"", None, None),
     ],
     ids=["openai", "llama-timings", "cache-earlier", "anthropic", "anthropic-cumulative",
-         "anthropic-llama-server", "responses", "none", "quoted-word"],
+         "anthropic-llama-server", "responses", "responses-cached", "none", "quoted-word"],
 )
 def test_stream_report_reads_every_kind_of_final_usage(
     first: bytes, before: bytes, last: bytes, tokens: int | None, cached: tuple[int, int] | None

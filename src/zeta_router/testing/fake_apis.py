@@ -226,7 +226,15 @@ async def responses(backend: FakeBackend, request: web.Request) -> web.StreamRes
             "arguments": turn.arguments,
             "status": "completed",
         }
-    usage = {"input_tokens": 10, "output_tokens": 8, "total_tokens": 18}
+    usage: dict[str, Any] = {"input_tokens": 10, "output_tokens": 8, "total_tokens": 18}
+    cached = backend.prompt_cache.serve(body, backend.faults.prompt_cache)
+    if cached is not None:  # as vLLM reports it: input_tokens counts the cached ones too
+        usage = {
+            "input_tokens": cached[1],
+            "input_tokens_details": {"cached_tokens": cached[0]},
+            "output_tokens": 8,
+            "total_tokens": cached[1] + 8,
+        }
     final = {
         "id": rid,
         "object": "response",

@@ -33,9 +33,11 @@ class PromptCache:
         when ``keep`` is 0 (no cache, nothing reported)."""
         if not keep:
             return None
-        content = body.get("messages", body.get("prompt"))
-        if "system" in body:  # Anthropic's Messages: the system prompt comes first, apart
-            content = [body["system"], content]
+        content = body.get("messages", body.get("prompt", body.get("input")))
+        # Messages' system prompt and Responses' instructions come first, apart.
+        head = body.get("system", body.get("instructions"))
+        if head is not None:
+            content = [head, content]
         prompt = orjson.dumps(content).decode()
         best = max((_shared(p, prompt) for p in self.prompts), default=0)
         self.prompts.append(prompt)

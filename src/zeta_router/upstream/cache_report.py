@@ -1,10 +1,11 @@
 """Reading what a backend reports in its answer: about its prompt cache (OpenAI's
 ``usage.prompt_tokens_details.cached_tokens`` of llama-server, vLLM with
 ``--enable-prompt-tokens-details`` and SGLang; llama.cpp's ``timings``: ``cache_n`` tokens
-taken from the cache, ``prompt_n`` evaluated; or, where ``/v1/messages`` is relayed natively,
-Anthropic's ``usage.cache_read_input_tokens`` beside ``input_tokens`` and
-``cache_creation_input_tokens``, the part not read from the cache), which cache affinity uses to
-correct its index; and how many tokens the request used, which per-key ``tpm`` limits settle to.
+taken from the cache, ``prompt_n`` evaluated; where the agent APIs are relayed natively, the
+Responses API's ``usage.input_tokens_details.cached_tokens`` and Anthropic's
+``usage.cache_read_input_tokens`` beside ``input_tokens`` and ``cache_creation_input_tokens``,
+the part not read from the cache), which cache affinity uses to correct its index; and how many
+tokens the request used, which per-key ``tpm`` limits settle to.
 
 A stream reports both near its end (OpenAI's ``stream_options.include_usage`` chunk,
 llama.cpp's final chunk, Anthropic's ``message_delta``, the Responses API's
@@ -48,14 +49,19 @@ def anthropic_cache(usage: dict[str, Any]) -> CacheReport | None:
 def cache_report(obj: dict[str, Any]) -> CacheReport | None:
     """The report in a decoded answer (or stream chunk), or None when it has none."""
     usage = obj.get("usage")
-    if usage is None and obj.get("type") == "message_start":
-        message = obj.get("message")
-        usage = message.get("usage") if isinstance(message, dict) else None
+    if usage is None:
+        kind = obj.get("type")
+        # Anthropic's message_start and the Responses API's last events hold it one level in.
+        inner = obj.get("message") if kind == "message_start" else obj.get("response")
+        usage = inner.get("usage") if isinstance(inner, dict) else None
     if isinstance(usage, dict):
         if "cache_read_input_tokens" in usage:
             return anthropic_cache(usage)
         details = usage.get("prompt_tokens_details")
         prompt = _int(usage.get("prompt_tokens"))
+        if details is None:  # the Responses API's names (vLLM's /v1/responses, llama-server's)
+            details = usage.get("input_tokens_details")
+            prompt = _int(usage.get("input_tokens"))
         if isinstance(details, dict) and prompt:
             cached = _int(details.get("cached_tokens"))
             if cached is not None:
