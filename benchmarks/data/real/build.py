@@ -1,17 +1,23 @@
 """Build the per-source JSONL sets of real prompts from the transcriptions in ``raw/``.
 
-    python benchmarks/data/real/build.py      # rewrites benchmarks/data/real/<source>.jsonl
+    python benchmarks/data/real/build.py      # rewrites <source>.jsonl, variants/ and pool/
 
 Each ``raw/*.py`` module holds items copied from a public file (see PROVENANCE.md for the repo,
 path, commit and selection rule), with the JSON escapes ``\\n`` and ``\\\\`` kept as written in
 the source. Every source goes through ``shared/tools/drop_heldout.py``, which drops items that
 copy one of the product's held-out evaluation prompts; the counts it drops are printed.
+
+``pool/<source>.jsonl`` is the enlarged training pool (``raw/pool.py``): more items of the same
+public files under the same source names, so a fold that holds a source out holds out its pool
+items too. Pool items that repeat an evaluated item (or share half its word 5-grams) are dropped
+as well, so no evaluated prompt is trained on under another source's name.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +68,46 @@ def labelled(block: str, fields: int) -> list[tuple[str, list[str], str]]:
     return out
 
 
+# Three layouts people use to ask about a passage, rotated over the items.
+SQUAD_LAYOUTS = (
+    "{c}\n\n{q}",
+    "Context: {c}\nQuestion: {q}",
+    "Read the passage and answer the question.\n\n{c}\n\n{q}",
+)
+# The source's own text of a templated item (passage + question, dialogue): what the pool's
+# repeat check compares, so a shared instruction template does not make two items "repeats".
+CORE = "_core"
+
+
+def bbh(*blocks: tuple[str, str]) -> list[dict[str, object]]:
+    return [
+        {"task": "reasoning", "prompt": p, "subtask": name}
+        for name, block in blocks
+        for p in lines(block)
+    ]
+
+
+def squad(paragraphs: list[tuple[str, list[str]]]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for context, questions in paragraphs:
+        for q in questions:
+            prompt = SQUAD_LAYOUTS[len(out) % 3].format(c=context, q=q)
+            out.append({"task": "retrieval", "prompt": prompt, CORE: f"{context} {q}"})
+    return out
+
+
+def samsum(dialogues: list[str], definition: str) -> list[dict[str, object]]:
+    """Alternately after the task's own definition or before a plain ask."""
+    out: list[dict[str, object]] = []
+    for i, dialogue in enumerate(dialogues):
+        d = dialogue.strip()
+        prompt = (
+            f"{definition.strip()}\n\n{d}" if i % 2 == 0 else f"{d}\n\nSummarize this conversation."
+        )
+        out.append({"task": "retrieval", "prompt": prompt, CORE: d})
+    return out
+
+
 def sources() -> dict[str, list[dict[str, object]]]:
     out: dict[str, list[dict[str, object]]] = {}
     oa = _module("oasst")
@@ -87,42 +133,17 @@ def sources() -> dict[str, list[dict[str, object]]]:
     rs = _module("reasoning_sources")
     out["math"] = [{"task": "reasoning", "prompt": p} for p in lines(rs.MATH)]
     out["fermi"] = [{"task": "reasoning", "prompt": p} for p in lines(rs.FERMI)]
-    out["bbh"] = [
-        {"task": "reasoning", "prompt": p, "subtask": name}
-        for name, block in (
-            ("date_understanding", rs.BBH_DATE),
-            ("web_of_lies", rs.BBH_LIES),
-            ("logical_deduction_three_objects", rs.BBH_DEDUCTION),
-            ("navigate", rs.BBH_NAVIGATE),
-            ("object_counting", rs.BBH_COUNTING),
-            ("temporal_sequences", rs.BBH_TEMPORAL),
-        )
-        for p in lines(block)
-    ]
-    rt = _module("retrieval_sources")
-    squad: list[dict[str, object]] = []
-    # Three layouts people use to ask about a passage, rotated over the items.
-    layouts = (
-        "{c}\n\n{q}",
-        "Context: {c}\nQuestion: {q}",
-        "Read the passage and answer the question.\n\n{c}\n\n{q}",
+    out["bbh"] = bbh(
+        ("date_understanding", rs.BBH_DATE),
+        ("web_of_lies", rs.BBH_LIES),
+        ("logical_deduction_three_objects", rs.BBH_DEDUCTION),
+        ("navigate", rs.BBH_NAVIGATE),
+        ("object_counting", rs.BBH_COUNTING),
+        ("temporal_sequences", rs.BBH_TEMPORAL),
     )
-    for context, questions in rt.SQUAD:
-        for q in questions:
-            squad.append(
-                {"task": "retrieval", "prompt": layouts[len(squad) % 3].format(c=context, q=q)}
-            )
-    out["squad"] = squad
-    samsum = []
-    for i, dialogue in enumerate(lines(rt.SAMSUM)):
-        d = dialogue.strip()
-        prompt = (
-            f"{rt.SAMSUM_DEFINITION.strip()}\n\n{d}"
-            if i % 2 == 0
-            else f"{d}\n\nSummarize this conversation."
-        )
-        samsum.append({"task": "retrieval", "prompt": prompt})
-    out["samsum"] = samsum
+    rt = _module("retrieval_sources")
+    out["squad"] = squad(rt.SQUAD)
+    out["samsum"] = samsum(lines(rt.SAMSUM), rt.SAMSUM_DEFINITION)
     turns = [x.split("|", 1) for x in lines(rt.QMSUM_MEETING)]
     transcript = "\n".join(f"{s}: {c}" for s, c in turns)
     out["qmsum"] = [
@@ -150,6 +171,85 @@ def sources() -> dict[str, list[dict[str, object]]]:
     ie = _module("ifeval")
     out["ifeval"] = [{"task": "simple", "prompt": p} for p in lines(ie.ITEMS)]
     return out
+
+
+def pool_sources() -> dict[str, list[dict[str, object]]]:
+    """The pool's items per source, labelled by the same source-level mapping (PROVENANCE.md)."""
+    pl = _module("pool")
+    rt = _module("retrieval_sources")
+    out: dict[str, list[dict[str, object]]] = {
+        "conala": [{"task": "code", "prompt": p} for p in lines(pl.CONALA)],
+        "coclr_webquery": [{"task": "code", "prompt": p} for p in lines(pl.COCLR)],
+        "nl2bash": [{"task": "code", "prompt": p} for p in lines(pl.NL2BASH)],
+        "math": [{"task": "reasoning", "prompt": p} for p in lines(pl.MATH)],
+        "fermi": [{"task": "reasoning", "prompt": p} for p in lines(pl.FERMI)],
+        "bbh": bbh(
+            ("causal_judgement", pl.BBH_CAUSAL),
+            ("penguins_in_a_table", pl.BBH_PENGUINS),
+            ("multistep_arithmetic_two", pl.BBH_ARITHMETIC),
+            ("formal_fallacies", pl.BBH_FALLACIES),
+            ("reasoning_about_colored_objects", pl.BBH_COLORED),
+        ),
+        "nq_open": [{"task": "simple", "prompt": p} for p in lines(pl.NQ)],
+        "wizardlm": [
+            {
+                "task": t,
+                "prompt": p,
+                "skill": m[0],
+                **({"override": True} if "override" in m else {}),
+            }
+            for t, m, p in labelled(pl.WIZARDLM, 3)
+        ],
+    }
+    out["squad"] = squad(pl.SQUAD)
+    out["samsum"] = samsum(lines(pl.SAMSUM), rt.SAMSUM_DEFINITION)
+    return out
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _grams(text: str) -> set[str]:
+    w = _words(text)
+    return {" ".join(w[i : i + 5]) for i in range(max(1, len(w) - 4))}
+
+
+def drop_repeats(
+    items: list[dict[str, object]], evaluated: list[dict[str, object]]
+) -> list[dict[str, object]]:
+    """Pool items that are neither an evaluated item nor share half of the word 5-grams of one
+    (either way round), nor repeat an earlier pool item."""
+    index: dict[str, set[int]] = {}
+    sizes = []
+    for i, it in enumerate(evaluated):
+        g = _grams(str(it["prompt"]))
+        sizes.append(len(g))
+        for h in g:
+            index.setdefault(h, set()).add(i)
+    seen: set[str] = set()
+    out = []
+    for it in items:
+        text = str(it.get(CORE, it["prompt"]))
+        key = " ".join(_words(text))
+        g = _grams(text)
+        shared: dict[int, int] = {}
+        for h in g:
+            for i in index.get(h, ()):
+                shared[i] = shared.get(i, 0) + 1
+        if key in seen or any(c * 2 >= len(g) or c * 2 >= sizes[i] for i, c in shared.items()):
+            continue
+        seen.add(key)
+        out.append({k: v for k, v in it.items() if k != CORE})
+    return out
+
+
+def heldout_filter(items: list[dict[str, object]]) -> tuple[list[dict[str, object]], str]:
+    raw = "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items)
+    proc = subprocess.run(
+        [sys.executable, str(DROP)], input=raw, capture_output=True, text=True, check=True
+    )
+    return [json.loads(x) for x in proc.stdout.splitlines() if x.strip()], proc.stderr.strip()
 
 
 SYSTEM = "You are a helpful assistant."
@@ -212,11 +312,7 @@ def context_variants(kept: dict[str, list[dict[str, object]]]) -> list[dict[str,
 def main() -> int:
     kept_all: dict[str, list[dict[str, object]]] = {}
     for name, items in sources().items():
-        raw = "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items)
-        proc = subprocess.run(
-            [sys.executable, str(DROP)], input=raw, capture_output=True, text=True, check=True
-        )
-        kept = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
+        kept, note = heldout_filter([{k: v for k, v in it.items() if k != CORE} for it in items])
         rows = [
             {
                 "id": f"{name}-{i:03d}",
@@ -230,12 +326,33 @@ def main() -> int:
         kept_all[name] = rows
         with open(HERE / f"{name}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        print(f"{name}: {len(items)} read, {len(kept)} kept ({proc.stderr.strip()})")
+        print(f"{name}: {len(items)} read, {len(kept)} kept ({note})")
     variants = context_variants(kept_all)
     (HERE / "variants").mkdir(exist_ok=True)
     with open(HERE / "variants" / "context.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in variants)
     print(f"variants/context.jsonl: {len(variants)} requests")
+    evaluated = [it for rows in kept_all.values() for it in rows]
+    (HERE / "pool").mkdir(exist_ok=True)
+    for name, items in pool_sources().items():
+        kept, note = heldout_filter(items)
+        fresh = drop_repeats(kept, evaluated)
+        rows = [
+            {
+                "id": f"{name}-pool-{i:03d}",
+                "source": name,
+                "organic": name in ORGANIC,
+                "pool": True,
+                **it,
+            }
+            for i, it in enumerate(fresh)
+        ]
+        with open(HERE / "pool" / f"{name}.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        print(
+            f"pool/{name}: {len(items)} read, {len(kept)} kept ({note}), "
+            f"{len(kept) - len(fresh)} more dropped as repeats of an evaluated or earlier item"
+        )
     return 0
 
 
