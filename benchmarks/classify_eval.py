@@ -285,12 +285,15 @@ def real_report(analyzers: Sequence[str], loso: bool) -> None:
         sources = np.array([r["source"] for r in train])
         real = np.array([bool(r["real"]) for r in train])
         fit_on = ts.fitted(train)
-        z = ts.loso(d, sources, real, lam, fit_on).argmax(axis=1)
+        # The shipped head's own recipe: its cue weights pulled towards the prior if it was.
+        v0 = ts.cue_prior(d["X"].shape[1]) if head.get("cue_prior") else None
+        z = ts.loso(d, sources, real, lam, fit_on, v_prior=v0).argmax(axis=1)
         loso_preds = {r["id"]: ts.BUILTIN[int(z[i])] for i, r in enumerate(train) if r["real"]}
         print(
             f"\n== real sources, semantic, leave-one-source-out (each source predicted by a head "
-            f"and a heuristic table fitted without it; l2 {lam}; tune + supplement always in "
-            f"training)"
+            f"and a heuristic table fitted without it; l2 {lam}"
+            f"{'; cue weights pulled to the prior' if v0 is not None else ''}; tune + supplement "
+            f"always in training)"
         )
         source_table(rows, loso_preds)
         import fit_heuristic as fh

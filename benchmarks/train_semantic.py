@@ -1,14 +1,21 @@
 """Fit the semantic analyzer's linear head, on real prompts from public sources.
 
-    python benchmarks/train_semantic.py --loso               # writes semantic_head.json
+    python benchmarks/train_semantic.py --loso --cue-prior   # writes semantic_head.json (shipped)
     python benchmarks/train_semantic.py --loso --no-write --embedder minilm-static
     python benchmarks/train_semantic.py --train real         # real prompts only
+    python benchmarks/train_semantic.py --loso --no-write --train real pool tune supplement \
+        --pool-weight 0.5 --save-loso /tmp/pool.npz                   # + the pool, compared
+    python benchmarks/loso_compare.py /tmp/before.npz /tmp/pool.npz   # paired bootstrap
 
 Training data (default ``--train real tune supplement``): the per-source sets in
 ``benchmarks/data/real/`` (public prompts written by people outside this project, see
 PROVENANCE.md) plus the team-written ``tune`` and ``supplement`` sets, which add chat shapes
 (multi-turn follow-ups, pasted material, languages) the real sets have few of. ``heldout``,
-``realistic`` and the ``blind*`` sets are never trained on.
+``realistic`` and the ``blind*`` sets are never trained on. ``pool`` adds
+``benchmarks/data/real/pool/``: more items of the same public files under the same source names
+(so a fold that holds a source out holds out its pool items as well); pool items are trained on
+and scored, and every figure is reported both on the real items without them (the set earlier
+rounds were measured on) and with them.
 
 A conditional-logit model. Each task's logit is
 
@@ -17,11 +24,15 @@ A conditional-logit model. Each task's logit is
 
 with a shared weight on exemplar similarity (so custom tasks from the config plug into the same
 softmax), per-task weights on the structural features and on the embedding itself, L2-regularised
-and class-balanced (each task weighs the same in the loss, whatever its count). The L2 strength is
-chosen by leave-one-source-out accuracy (macro over tasks): each real source is predicted by a
-head that never saw it, which is the number that says how the head does on someone else's way of
-asking. The softmax temperature is fitted on those out-of-source logits, so ``confidence`` is
-calibrated for unseen sources too.
+and class-balanced (each task weighs the same in the loss, whatever its count). With
+``--cue-prior`` the weights on the two cues written for single sources (estimate_ask for Fermi-
+style estimates, shell_ask for shell one-liners) are pulled towards the heuristic prior's
+hand-set weights instead of towards zero: a fold that holds Fermi out has almost no prompt on
+which estimate_ask fires, so the plain L2 leaves that weight at what a few unrelated prompts
+say. The L2 strength is chosen by leave-one-source-out accuracy (macro over tasks): each real
+source is predicted by a head that never saw it, which is the number that says how the head does
+on someone else's way of asking. The softmax temperature is fitted on those out-of-source
+logits, so ``confidence`` is calibrated for unseen sources too.
 """
 
 from __future__ import annotations
@@ -60,23 +71,43 @@ SCORED_ONLY_ROUND = 3
 REAL_FITTED = f"benchmarks/data/real/*.jsonl (rows without round {SCORED_ONLY_ROUND})"
 # Where feature_vector() puts the heuristic's four scores (divided by 5).
 HEUR_COLUMNS = slice(30, 34)
+# Where it puts the two cues written for sources the other sources have few prompts like
+# (estimate_ask, shell_ask): with ``--cue-prior`` the head's weights on them are pulled towards
+# the heuristic prior's hand-set weights (in logits: weight / the table's temperature) instead
+# of towards zero, so a fold without Fermi or NL2Bash prompts keeps what the cue was written for.
+CUE_COLUMNS = {"estimate_ask": 40, "shell_ask": 41}
 
 
 def load_items(splits: Sequence[str]) -> list[dict[str, Any]]:
-    """Items of the named splits: ``real`` is every per-source file in data/real/, anything else
-    a team-written ``data/<split>.jsonl`` (its items get ``source`` = the split name)."""
+    """Items of the named splits: ``real`` is every per-source file in data/real/, ``pool`` every
+    one in data/real/pool/ (real prompts too, ``"pool": true``), anything else a team-written
+    ``data/<split>.jsonl`` (its items get ``source`` = the split name)."""
     rows: list[dict[str, Any]] = []
     for split in splits:
-        paths = sorted(REAL.glob("*.jsonl")) if split == "real" else [DATA / f"{split}.jsonl"]
+        if split in ("real", "pool"):
+            paths = sorted((REAL if split == "real" else REAL / "pool").glob("*.jsonl"))
+        else:
+            paths = [DATA / f"{split}.jsonl"]
         for path in paths:
             with open(path, encoding="utf-8") as fh:
                 for line in fh:
                     if line.strip():
                         row = json.loads(line)
                         row.setdefault("source", split)
-                        row["real"] = split == "real"
+                        row["real"] = split in ("real", "pool")
                         rows.append(row)
     return rows
+
+
+def source_weights(rows: Sequence[dict[str, Any]], power: float) -> np.ndarray:
+    """Per-row weight (count of rows with the same task and source) ** -power: 0 weighs every
+    row alike; 1 gives every source the same weight within a task, so a source with hundreds of
+    pool items does not set what a task looks like on its own."""
+    key = [(r["task"], r["source"]) for r in rows]
+    count: dict[tuple[str, str], int] = {}
+    for k in key:
+        count[k] = count.get(k, 0) + 1
+    return np.array([count[k] ** -power for k in key], dtype=np.float64)
 
 
 def fitted(rows: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -143,17 +174,26 @@ def logits(p: dict[str, np.ndarray], d: dict[str, np.ndarray], idx: np.ndarray) 
     )
 
 
-def fit(d: dict[str, np.ndarray], idx: np.ndarray, lam: float, steps: int = 1500) -> dict[str, Any]:
+def fit(
+    d: dict[str, np.ndarray],
+    idx: np.ndarray,
+    lam: float,
+    steps: int = 1500,
+    row_weight: np.ndarray | None = None,
+    v_prior: np.ndarray | None = None,
+) -> dict[str, Any]:
     k = len(BUILTIN)
+    v0 = np.zeros((k, d["X"].shape[1])) if v_prior is None else v_prior
     y = d["y"][idx]
-    counts = np.bincount(y, minlength=k).astype(np.float64)
+    rw = np.ones(len(idx)) if row_weight is None else row_weight[idx]
+    mass = np.bincount(y, weights=rw, minlength=k)
     # Class-balanced: each task carries the same total weight in the loss.
-    w = (len(y) / (k * np.maximum(counts, 1)))[y]
+    w = rw / np.maximum(mass, 1e-12)[y]
     w = w / w.sum()
     p: dict[str, Any] = {
         "wa": np.array(1.0),
         "wb": np.array(1.0),
-        "V": np.zeros((k, d["X"].shape[1])),
+        "V": v0.copy(),
         "U": np.zeros((k, d["E"].shape[1])),
         "b": np.zeros(k),
     }
@@ -170,7 +210,7 @@ def fit(d: dict[str, np.ndarray], idx: np.ndarray, lam: float, steps: int = 1500
         grads = {
             "wa": np.array((g * A).sum()),
             "wb": np.array((g * B).sum()),
-            "V": g.T @ X + lam * p["V"],
+            "V": g.T @ X + lam * (p["V"] - v0),
             "U": g.T @ E + lam * p["U"],
             "b": g.sum(axis=0),
         }
@@ -195,6 +235,8 @@ def loso(
     evaluated: np.ndarray,
     lam: float,
     fit_on: np.ndarray | None = None,
+    row_weight: np.ndarray | None = None,
+    v_prior: np.ndarray | None = None,
 ) -> np.ndarray:
     """Out-of-source logits: each evaluated source predicted by a head fitted on every other
     row that ``fit_on`` allows (team-written rows, when trained on, are in every fold's training
@@ -213,8 +255,22 @@ def loso(
         table = fh.fit(d["C"][train], d["y"][train], l2, prior)
         fold = {**d, "X": d["X"].copy()}
         fold["X"][:, HEUR_COLUMNS] = fh.scores(d["C"], table) / 5
-        out[test] = logits(fit(fold, np.flatnonzero(train), lam), fold, np.flatnonzero(test))
+        head = fit(fold, np.flatnonzero(train), lam, row_weight=row_weight, v_prior=v_prior)
+        out[test] = logits(head, fold, np.flatnonzero(test))
     return out
+
+
+def cue_prior(width: int) -> np.ndarray:
+    """The head's prior weights (tasks x features): zero but for the CUE_COLUMNS, which get the
+    heuristic prior's weight for that cue in logits."""
+    import fit_heuristic as fh
+
+    d = json.loads(fh.PRIOR.read_text(encoding="utf-8"))
+    v = np.zeros((len(BUILTIN), width))
+    for cue, col in CUE_COLUMNS.items():
+        for t, task in enumerate(d["tasks"]):
+            v[BUILTIN.index(task), col] = d["weights"][cue][t] / fh.TEMPERATURE
+    return v
 
 
 def nll(z: np.ndarray, y: np.ndarray, t: float) -> float:
@@ -274,6 +330,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not write semantic_head.json")
     ap.add_argument("--lam", type=float, help="skip the search and use this L2 strength")
     ap.add_argument("--save-loso", type=Path, help="write the chosen LOSO logits (.npz) here")
+    ap.add_argument(
+        "--pool-weight",
+        type=float,
+        default=1.0,
+        help="weight of a pool row against a real one in the head's loss (0: scored only)",
+    )
+    ap.add_argument(
+        "--source-power",
+        type=float,
+        default=0.0,
+        help="row weight = (rows of its task and source) ** -POWER (0: all rows alike)",
+    )
+    ap.add_argument(
+        "--cue-prior",
+        action="store_true",
+        help="pull the head's estimate_ask and shell_ask weights towards the heuristic prior's",
+    )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).parent))
     import embedders
@@ -283,12 +356,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     d = design(rows, emb)
     sources = np.array([r["source"] for r in rows])
     real = np.array([bool(r["real"]) for r in rows])
-    fit_on = fitted(rows)
+    pool = np.array([bool(r.get("pool")) for r in rows])
+    # Weight 0: the pool is scored, not fitted on (by the table or the head).
+    fit_on = fitted(rows) & ~(pool & (args.pool_weight == 0))
+    # The real items of the earlier rounds, without the pool: the L2 is chosen on these, so the
+    # figures stay comparable with the earlier rounds'.
+    scored = real & ~pool
+    rw = source_weights(rows, args.source_power) * np.where(pool, args.pool_weight, 1.0)
+    v0 = cue_prior(d["X"].shape[1]) if args.cue_prior else None
     y = d["y"]
     best: tuple[float, float, np.ndarray] | None = None
     for lam in (args.lam,) if args.lam is not None else LAMBDAS:
-        z = loso(d, sources, real, lam, fit_on)
-        score = macro(z[real].argmax(axis=1), y[real])
+        z = loso(d, sources, real, lam, fit_on, rw, v0)
+        score = macro(z[scored].argmax(axis=1), y[scored])
         print(f"lambda {lam}: LOSO macro {score:.3f}", file=sys.stderr)
         if best is None or score > best[0]:
             best = (score, lam, z)
@@ -300,21 +380,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.save_loso:
         # For paired comparisons of embedders (bootstrap over the same items).
-        np.savez(args.save_loso, z=z, y=y, real=real, fitted=fit_on, sources=sources)
+        organic = np.array([bool(r.get("organic")) for r in rows])
+        np.savez(
+            args.save_loso,
+            z=z,
+            y=y,
+            real=real,
+            fitted=fit_on,
+            sources=sources,
+            pool=pool,
+            organic=organic,
+        )
     if args.loso:
-        report(rows, z.argmax(axis=1), y, real)
-        earlier = real & fit_on
+        report(rows, z.argmax(axis=1), y, scored)
+        earlier = scored & fit_on
         print(f"  earlier rounds only (n={earlier.sum()}):", file=sys.stderr)
         per_label(z[earlier].argmax(axis=1), y[earlier], rows, earlier)
-        print(f"  all real items (n={real.sum()}):", file=sys.stderr)
-        per_label(z[real].argmax(axis=1), y[real], rows, real)
+        print(f"  all real items without the pool (n={scored.sum()}):", file=sys.stderr)
+        per_label(z[scored].argmax(axis=1), y[scored], rows, scored)
+        if pool.any():
+            print(f"  real items with the pool (n={real.sum()}):", file=sys.stderr)
+            report(rows, z.argmax(axis=1), y, real)
+            per_label(z[real].argmax(axis=1), y[real], rows, real)
     temps = np.linspace(0.3, 4.0, 75)
-    t = float(temps[np.argmin([nll(z[real], y[real], t) for t in temps])])
+    t = float(temps[np.argmin([nll(z[scored], y[scored], t) for t in temps])])
     if args.no_write:
         return 0
     if args.embedder != "static":
         raise SystemExit("only the static embedder ships; pass --no-write for comparisons")
-    p = fit(d, np.flatnonzero(fit_on), lam)
+    p = fit(d, np.flatnonzero(fit_on), lam, row_weight=rw, v_prior=v0)
     head = {
         "w_ask": float(p["wa"]),
         "w_all": float(p["wb"]),
@@ -328,9 +422,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "custom_bias": round(float(p["b"].mean()), 5),
         "temperature": round(t, 4),
         "trained_on": ", ".join(
-            REAL_FITTED if s == "real" else f"benchmarks/data/{s}.jsonl" for s in args.train
+            REAL_FITTED
+            if s == "real"
+            else "benchmarks/data/real/pool/*.jsonl"
+            if s == "pool"
+            else f"benchmarks/data/{s}.jsonl"
+            for s in args.train
         ),
         "l2": lam,
+        "cue_prior": bool(args.cue_prior),
     }
     OUT.write_text(json.dumps(head, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {OUT} (lambda {lam}, temperature {t:.2f})", file=sys.stderr)
