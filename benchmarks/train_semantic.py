@@ -381,16 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.save_loso:
         # For paired comparisons of embedders (bootstrap over the same items).
         organic = np.array([bool(r.get("organic")) for r in rows])
-        np.savez(
-            args.save_loso,
-            z=z,
-            y=y,
-            real=real,
-            fitted=fit_on,
-            sources=sources,
-            pool=pool,
-            organic=organic,
-        )
+        labels = {"real": real, "fitted": fit_on, "sources": sources, "pool": pool}
+        np.savez(args.save_loso, z=z, y=y, organic=organic, **labels)
     if args.loso:
         report(rows, z.argmax(axis=1), y, scored)
         earlier = scored & fit_on
