@@ -2,9 +2,11 @@
 
     python benchmarks/loso_compare.py /tmp/before.npz /tmp/after.npz
     python benchmarks/loso_compare.py /tmp/before.npz /tmp/after.npz --with-pool
+    python benchmarks/loso_compare.py /tmp/before.npz /tmp/after.npz --pool-only
 
 Both runs must hold the same real items in the same order (the pool rows of a run trained with
-``--train real pool ...`` are set aside unless ``--with-pool``, and then both runs need them).
+``--train real pool ...`` are set aside unless ``--with-pool``, and then both runs need them;
+``--pool-only`` scores the pool rows alone, the items no choice of issue 16 was made on).
 Prints macro (mean recall over tasks), organic accuracy, recall per task and accuracy per source
 for each run, the items that turned right and wrong, and a paired bootstrap of the macro
 difference: resampling the items (with replacement) and scoring both runs on the same resample,
@@ -27,10 +29,10 @@ def macro(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean([(pred[y == k] == k).mean() for k in range(len(TASKS)) if (y == k).any()]))
 
 
-def load(path: Path, with_pool: bool) -> dict[str, np.ndarray]:
+def load(path: Path, with_pool: bool, pool_only: bool = False) -> dict[str, np.ndarray]:
     d = np.load(path, allow_pickle=False)
     pool = d["pool"] if "pool" in d.files else np.zeros(len(d["y"]), dtype=bool)
-    keep = d["real"] if with_pool else d["real"] & ~pool
+    keep = d["real"] & pool if pool_only else d["real"] if with_pool else d["real"] & ~pool
     out = {
         "pred": d["z"][keep].argmax(axis=1),
         "y": d["y"][keep],
@@ -47,9 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("before", type=Path)
     ap.add_argument("after", type=Path)
     ap.add_argument("--with-pool", action="store_true", help="score the pool rows as well")
+    ap.add_argument("--pool-only", action="store_true", help="score the pool rows alone")
     ap.add_argument("--resamples", type=int, default=2000)
     args = ap.parse_args(argv)
-    a, b = load(args.before, args.with_pool), load(args.after, args.with_pool)
+    a = load(args.before, args.with_pool, args.pool_only)
+    b = load(args.after, args.with_pool, args.pool_only)
     if len(a["y"]) != len(b["y"]) or (a["y"] != b["y"]).any():
         raise SystemExit("the two runs do not hold the same items")
     y = a["y"]
