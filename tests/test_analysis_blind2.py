@@ -161,7 +161,6 @@ def test_step_by_step_system_prompt_counts_for_reasoning() -> None:
 )
 def test_semantic_follows_the_blind2_fixes(prompt: Prompt, task: str) -> None:
     pytest.importorskip("numpy")
-    pytest.importorskip("static_model")
     from zeta_router.analysis.embedder import StaticEmbedder
     from zeta_router.analysis.semantic import Head, SemanticAnalyzer
 

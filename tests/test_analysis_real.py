@@ -8,6 +8,7 @@ read for it, items not transcribed there), so the head never saw them; each pass
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -17,10 +18,10 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("numpy")
-pytest.importorskip("static_model")
 
 from zeta_router.analysis import Prompt, build_analyzer, prompt_from_messages
-from zeta_router.analysis.embedder import StaticEmbedder, bundled_model_dir
+from zeta_router.analysis import embedder as embedder_mod
+from zeta_router.analysis.embedder import StaticEmbedder, bundled_model
 from zeta_router.analysis.semantic import BUILTIN, Head, SemanticAnalyzer
 from zeta_router.config import AnalysisSettings
 
@@ -85,8 +86,8 @@ def test_model_loads_offline_without_touching_the_network(
     built = build_analyzer(AnalysisSettings(analyzer="semantic", cache_size=0))
     assert isinstance(built, SemanticAnalyzer)
     assert built.analyze(Prompt.from_text("python list comprehension")).task == "code"
-    # The files are the installed package's own.
-    assert bundled_model_dir().is_relative_to(Path(sys.modules["static_model"].__file__).parent)
+    # The model file is this package's own, not another distribution's.
+    assert Path(str(bundled_model())).is_relative_to(Path(embedder_mod.__file__).parent)
 
 
 def test_model_loads_in_a_fresh_offline_process() -> None:
@@ -112,6 +113,10 @@ def test_head_matches_the_embedding_model() -> None:
     assert all(len(head.embedding_weights[t]) == 2 * dim for t in BUILTIN)
     shipped = json.loads((ROOT / "src/zeta_router/analysis/semantic_head.json").read_text())
     assert "benchmarks/data/real" in shipped["trained_on"]
+    # Fitted on this very model file: a rebuild of the same size would load and read nonsense.
+    with bundled_model().open("rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()
+    assert shipped["embedding_model"] == {"file": embedder_mod.MODEL, "sha256": digest}
 
 
 def test_real_held_out_prompts(analyzer: SemanticAnalyzer) -> None:

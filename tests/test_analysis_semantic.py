@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("numpy")
-pytest.importorskip("static_model")
 
 from zeta_router.analysis import (
     CachedAnalyzer,
@@ -121,7 +120,7 @@ def test_auto_prefers_semantic() -> None:
 def test_auto_falls_back_when_model_files_are_missing(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(embedder_mod, "bundled_model_dir", lambda: tmp_path / "missing")
+    monkeypatch.setattr(embedder_mod, "bundled_model", lambda: tmp_path / "missing.npz")
     with caplog.at_level(logging.WARNING, logger="zeta_router.analysis"):
         built = build_analyzer(AnalysisSettings(analyzer="auto", cache_size=0))
     assert built.name == "heuristic"
@@ -250,6 +249,27 @@ def test_custom_margin_scales_with_similarity_weights(embedder: StaticEmbedder) 
     assert margin == pytest.approx(0.04 * (head.w_ask + head.w_all), rel=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        # What HF ``tokenizers`` gives with MiniLM's own tokenizer.json, [UNK] left out.
+        ("unaffable", ["una", "##ffa", "##ble"]),
+        ("Café au lait", ["cafe", "au", "lai", "##t"]),
+        ("x_1=$HOME`", ["x", "_", "1", "=", "$", "home", "`"]),
+        ("用Python写一个函数", ["python", "一"]),
+        (
+            "東京タワーの高さは？",
+            ["東", "京", "タ", "##ワ", "##ー", "##の", "高", "さ", "##は", "？"],
+        ),
+    ],
+)
+def test_wordpiece_splits_as_bert_does(
+    embedder: StaticEmbedder, text: str, pieces: list[str]
+) -> None:
+    token = {i: t for t, i in embedder.tokenizer.vocab.items()}
+    assert [token[i] for i in embedder.ids(text)] == pieces
+
+
 class _CountingVocab(dict[str, int]):
     """The vocabulary with its lookups counted: the work of segmenting, without a clock."""
 
@@ -274,7 +294,7 @@ def test_embedder_ignores_memo_state_and_bounds_gibberish() -> None:
 
     def lookups(text: str) -> int:
         fresh = StaticEmbedder()
-        fresh.vocab = counting = _CountingVocab(fresh.vocab)
+        fresh.tokenizer.vocab = counting = _CountingVocab(fresh.tokenizer.vocab)
         fresh.embed(text)
         return counting.lookups
 
