@@ -19,7 +19,14 @@ from zeta_router.analysis import (
 )
 from zeta_router.analysis import embedder as embedder_mod
 from zeta_router.analysis.embedder import StaticEmbedder
-from zeta_router.analysis.semantic import FEATURE_COUNT, STRUCTURE_SURE, Head, SemanticAnalyzer
+from zeta_router.analysis.semantic import (
+    FEATURE_COUNT,
+    FOREIGN_SHARE,
+    STRUCTURE_SURE,
+    Head,
+    SemanticAnalyzer,
+    foreign_share,
+)
 from zeta_router.config import AnalysisSettings, TaskDefinition
 
 DOC = (
@@ -303,3 +310,31 @@ def test_embedder_ignores_memo_state_and_bounds_gibberish() -> None:
     once, twice = lookups(junk), lookups(" ".join(words))
     assert once > 60 * 10  # the first words were segmented piece by piece
     assert twice - once == 60
+
+
+@pytest.mark.parametrize(
+    ("text", "task"),
+    [
+        ("日本で一番高い山は何ですか？", "simple"),
+        ("おすすめの映画を教えてください", "simple"),
+        ("你好！", "simple"),
+        ("Докажи, что сумма двух нечётных чисел всегда чётна.", "reasoning"),
+        ("Сколько будет, если поезд едет 60 км/ч три часа, а потом 80 км/ч два часа?", "reasoning"),
+        ("请解释为什么这个函数会无限递归：def f(n): return f(n-1)", "code"),
+    ],
+)
+def test_prompts_in_scripts_the_vocabulary_lacks_are_decided_by_structure_and_cues(
+    analyzer: SemanticAnalyzer, text: str, task: str
+) -> None:
+    # The embedding of such a prompt is little more than its digits and punctuation, which the
+    # head reads as code; the heuristic's structure and multilingual cues decide instead.
+    profile = analyzer.analyze(Prompt.from_text(text))
+    assert profile.task == task
+    assert any("outside the embedding's vocabulary" in s for s in profile.signals)
+
+
+def test_the_foreign_share_counts_scripts_not_accents_or_punctuation() -> None:
+    assert foreign_share("Write a haiku about routers") == 0.0
+    assert foreign_share("Café crème — “déjà vu” … naïve résumé") == 0.0
+    assert foreign_share("东京塔有多高？") == 1.0
+    assert 0.0 < foreign_share("How do I print 你好 to the console in Python?") < FOREIGN_SHARE

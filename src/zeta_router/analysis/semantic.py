@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -54,6 +55,26 @@ _CUSTOM_MARGIN_SIM = 0.04
 # heuristic was confidently wrong on real StackOverflow titles and shell asks). Not applied with
 # custom tasks, which only the exemplars know.
 STRUCTURE_SURE = 0.995
+#: Runs of Latin script, general punctuation and space; what is left is another script. The
+#: bundled model's vocabulary is BERT's English one: it holds few of those characters, so a
+#: prompt written in Chinese, Japanese or Cyrillic embeds as little more than its digits and
+#: punctuation, which reads as code. The heuristic's structure and multilingual cues decide
+#: such prompts instead.
+_NOT_FOREIGN = re.compile(r"[\x00-\u024f\u2000-\u206f\s]+")
+#: Share of an ask's first characters outside the vocabulary's scripts from which it is foreign.
+FOREIGN_SHARE = 0.3
+_FOREIGN_SAMPLE = 500
+
+
+def foreign_share(text: str) -> float:
+    """Share of the non-space characters of ``text``'s start written outside the Latin scripts."""
+    sample = text[:_FOREIGN_SAMPLE]
+    if sample.isascii():  # nearly every prompt: one C-level pass, no regex
+        return 0.0
+    visible = len(sample) - sum(map(sample.count, (" ", "\n", "\t")))
+    # Deleting the runs of Latin text leaves the rest: one new string, not one per character.
+    return len(_NOT_FOREIGN.sub("", sample)) / max(visible, 1)
+
 
 Array = npt.NDArray[np.float32]
 
@@ -283,6 +304,8 @@ class SemanticAnalyzer:
             sure = probs[task] >= STRUCTURE_SURE
         if sure:
             why.append("structure decisive, exemplars not consulted")
+        elif not self.custom and foreign_share(prompt.last_user) >= FOREIGN_SHARE:
+            why.append("script outside the embedding's vocabulary: structure and cues decide")
         else:
             probs, _, s_ask = self.probabilities(prompt, f, heur)
             task = max(probs, key=probs.__getitem__)
