@@ -60,8 +60,8 @@ def _semantic(settings: AnalysisSettings) -> Analyzer:
         from zeta_router.analysis.semantic import SemanticAnalyzer
     except ImportError as exc:
         raise AnalyzerUnavailable(
-            f"analysis.analyzer: semantic needs its optional dependencies ({exc}); "
-            "install zeta-router[semantic]"
+            f"analysis.analyzer: semantic needs numpy, a dependency of zeta-router ({exc}); "
+            "reinstall zeta-router"
         ) from None
     start = time.perf_counter()
     try:
