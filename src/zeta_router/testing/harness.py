@@ -11,7 +11,7 @@ import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import uvicorn
 
@@ -26,14 +26,22 @@ T = TypeVar("T")
 
 
 class LoopThread:
-    """An event loop in a daemon thread; ``run`` executes a coroutine there and waits."""
+    """An event loop in a daemon thread; ``run`` executes a coroutine there and waits.
 
-    def __init__(self) -> None:
-        try:
-            import uvloop
+    ``event_loop`` is uvloop's (the gateway's own, see ``ops.serve.uvicorn_config``) or the
+    standard library's ``"asyncio"``: the two run timers and I/O callbacks in different orders.
+    """
 
-            self.loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-        except ImportError:  # pragma: no cover
+    def __init__(self, event_loop: Literal["uvloop", "asyncio"] = "uvloop") -> None:
+        self.loop: asyncio.AbstractEventLoop
+        if event_loop == "uvloop":
+            try:
+                import uvloop
+
+                self.loop = uvloop.new_event_loop()
+            except ImportError:  # pragma: no cover
+                self.loop = asyncio.new_event_loop()
+        else:
             self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="zeta-loop")
         self._thread.start()
@@ -68,8 +76,9 @@ class Harness:
         *,
         router_factory: Callable[[Config], Router] | None = None,
         app_hook: Callable[[App], Awaitable[None] | None] | None = None,
+        event_loop: Literal["uvloop", "asyncio"] = "uvloop",
     ) -> None:
-        self.thread = LoopThread()
+        self.thread = LoopThread(event_loop)
         names: list[tuple[str, Flavor]] = (
             list(backends.items())
             if isinstance(backends, dict)
@@ -109,6 +118,11 @@ class Harness:
                 return
             await asyncio.sleep(0.01)
         raise RuntimeError("the gateway did not start")
+
+    def connections(self) -> set[Any]:
+        """The gateway's open client connections (its HTTP protocol objects). Read them on the
+        loop's thread (``thread.call``): the loop changes them."""
+        return self._server.server_state.connections
 
     @property
     def url(self) -> str:
