@@ -42,7 +42,9 @@ class HttpProtocol(HttpToolsProtocol):
     within ``header_timeout_s`` of the connection or of the request's first byte, and be at
     most ``max_header_bytes`` and ``max_headers``; the body must arrive within
     ``body_timeout_s`` of the headers. A breach is answered (408 or 431) and the connection
-    closed, so a client trickling bytes holds a socket for a bounded time, never a task.
+    closed, so a client trickling bytes holds a socket for a bounded time, never a task. A
+    deadline is judged only once the loop has read what the socket holds, so a stall of the
+    loop does not cut a client whose bytes came in time (tests/test_read_timeout_stall.py).
     """
 
     def __init__(
@@ -51,6 +53,8 @@ class HttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._bounds = settings() if settings is not None else ServerSettings()
         self._read_timer: asyncio.TimerHandle | None = None
+        #: A deadline's verdict, once its timer found it due (see ``_check``).
+        self._verdict: asyncio.Handle | None = None
         #: When the current head or body must be complete (None: nothing pending), and which.
         self._deadline: float | None = None
         self._what = "headers"
@@ -70,6 +74,9 @@ class HttpProtocol(HttpToolsProtocol):
         if self._read_timer is not None:
             self._read_timer.cancel()
             self._read_timer = None
+        if self._verdict is not None:
+            self._verdict.cancel()
+            self._verdict = None
         super().connection_lost(exc)
 
     def _watch(self, seconds: float, what: str) -> None:
@@ -91,6 +98,22 @@ class HttpProtocol(HttpToolsProtocol):
             return
         if self.loop.time() < deadline:
             self._read_timer = self.loop.call_at(deadline, self._check)
+            return
+        # Due, but this timer may run late: after a stall of the loop (the GIL held elsewhere,
+        # a slow callback, a paused VM) the bytes the deadline waits for may have come in time
+        # and still sit unread in the socket's buffer, since uvloop runs due timers right after
+        # the I/O callbacks of a poll (one of which may be the stall), without polling again.
+        # So the verdict waits until the loop has polled the socket once more and run what it
+        # read: two call_soon hops, on uvloop (ready callbacks run before each poll) as on
+        # asyncio (after each poll, but before the I/O callbacks that poll found).
+        self._verdict = self.loop.call_soon(self._judge, deadline, 2)
+
+    def _judge(self, deadline: float, hops: int) -> None:
+        self._verdict = None
+        if self._deadline != deadline or self.transport.is_closing():
+            return  # the head or body is in (a later deadline has a timer of its own)
+        if hops > 1:
+            self._verdict = self.loop.call_soon(self._judge, deadline, hops - 1)
             return
         self._deadline = None
         self._read_timeout(self._what)
