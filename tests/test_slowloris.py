@@ -40,8 +40,11 @@ def gw() -> Iterator[Harness]:
     h.close()
 
 
-def p99(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[98]
+def quartile(samples: list[float]) -> float:
+    """The lower quartile: a client's own service time, above which a shared machine's noise
+    (load from elsewhere, GIL hand-offs between the client and the gateway's threads) piles up,
+    while a starved server delays every request, its fastest too."""
+    return statistics.quantiles(samples, n=4, method="inclusive")[0]
 
 
 def latencies(c: openai.OpenAI, n: int) -> list[float]:
@@ -102,32 +105,46 @@ class Slowloris:
 #: Turns of (unattacked, attacked) measurement, and requests in each half of a turn.
 TURNS = 5
 PER_TURN = 120
+#: How much slower the attacked half of a turn may be than the unattacked one, by the median
+#: over turns of their lower quartiles' ratio. Measured on the shared 2-core dev machine (load
+#: 5 to 6): 0.99x to 1.11x as the gateway is; 13.6x when each slow read blocks the loop 5 ms,
+#: all of its time at 200 reads a second; 1.65x at 2 ms (40% of it: slowed, not starved, and
+#: not caught). p99 or the median, by contrast, moved up to 2.5x between runs of the gateway
+#: as it is, with the machine's load.
+STARVED = 3.0
 
 
 def test_slowloris_neither_starves_clients_nor_holds_connections(gw: Harness) -> None:
-    unattacked: list[float] = []
-    attacked: list[float] = []
+    #: Per turn, the lower quartile of the normal client's latencies without and with the attack.
+    turns: list[tuple[float, float]] = []
     attack = Slowloris(gw.port, SLOW)
     try:
         with openai.OpenAI(base_url=gw.base_url, api_key="x", max_retries=0, timeout=20) as c:
             latencies(c, 30)  # warm-up: pools, caches
             # Side by side, turn by turn: the machine is shared, and its own load (which comes
             # and goes over seconds) must fall on both halves alike, not pass for a slowloris.
+            # Every request of an attacked half is answered (the SDK raises otherwise) while
+            # the slow connections are all open: ``go`` returns once the attack is steady.
             for _ in range(TURNS):
-                unattacked += latencies(c, PER_TURN)
+                unattacked = quartile(latencies(c, PER_TURN))
                 attack.go()
-                attacked += latencies(c, PER_TURN)
+                attacked = quartile(latencies(c, PER_TURN))
                 attack.pause()
+                turns.append((unattacked, attacked))
         result = attack.finish()
     finally:
         attack.close()
     lifetimes, answers = result["lifetimes"], result["answers"]
-    base, under = p99(unattacked), p99(attacked)
+    # Against the same client in the same run, not against a number of milliseconds; the
+    # median over turns, so one turn that the machine's load fell on unevenly moves it a place.
+    slowdown = statistics.median(under / base for base, under in turns)
     print(
-        f"p99 unattacked {base * 1000:.2f} ms, under slowloris {under * 1000:.2f} ms; "
-        f"{len(lifetimes)} slow connections closed after at most {max(lifetimes):.2f} s"
+        "lower-quartile latency unattacked/under slowloris, per turn: "
+        + ", ".join(f"{b * 1000:.2f}/{u * 1000:.2f} ms" for b, u in turns)
+        + f"; slowdown {slowdown:.2f}x; {len(lifetimes)} slow connections closed after at most "
+        f"{max(lifetimes):.2f} s"
     )
-    assert under < 2 * base, f"p99 {under * 1000:.2f} ms under slowloris vs {base * 1000:.2f} ms"
+    assert slowdown < STARVED, turns
     # Every connection of every turn lived through a whole timeout.
     assert len(lifetimes) >= TURNS * SLOW
     # Closed within the read timeout (plus the slow client's own 1 s read granularity).
