@@ -1,6 +1,7 @@
 # ruff: noqa: E501  (verbatim transcriptions of public data: lines are as long as the items)
 """The enlarged training pool of issue 16 (fourth round): more items of the same public files,
-labelled by the same source-level mapping as the sets in ``..`` (PROVENANCE.md, "Pool").
+labelled by the same source-level mapping as the sets in ``..`` (PROVENANCE.md, "Pool"), except
+the alpaca_eval rows (``ALPACA``), which are labelled by hand like ``alpaca.py``.
 JSON escapes ``\\n`` and ``\\\\`` kept as the file has them, as in the other transcriptions."""
 
 # multilingual-CoNaLa train.json, page at offset 16000: `intent` per question_id
@@ -523,3 +524,400 @@ SQUAD += [
         ],
     ),
 ]
+
+# alpaca_eval results/NullModel/model_outputs.json, pages at offsets 16000-80000, 116000-180000,
+# 216000, 232000, 266000, 282000, 316000, 332000, 366000, 382000, 416000, 432000, 466000-530000,
+# 566000, 582000, 616000, 632000, 666000 and 682000 (none overlaps a page the sets in .. used): every
+# complete row except those listed in PROVENANCE.md ("Pool"), hand-labelled by the rules there
+# ("Labels"), not by a source mapping. Format label|dataset|instruction as in alpaca.py; the
+# trailing spaces of three instructions are dropped. No vicuna row was on these pages.
+ALPACA = r'''
+s|helpful_base|Do you know why turkeys became the official food of thanksgiving?
+s|helpful_base|I want to get better at networking at work
+s|helpful_base|Are there any weird Christmas traditions?
+s|helpful_base|Hi, I'm interested in learning to play badminton. Can you explain the game to me?
+s|helpful_base|Do you know why cats always rub up against your legs?
+s|helpful_base|I am going to try to roast a pig at home for Thanksgiving this year. What equipment and techniques do I need to successfully get a pig roasted?
+s|helpful_base|Help me find a good rated electric saw.
+s|helpful_base|What are some artists I might like if I like Billy Joel?
+s|helpful_base|What type of soil is suitable for cactus?
+s|helpful_base|How do you become an author?
+s|helpful_base|What breed dog is smallest?
+s|helpful_base|What are some species of bears that are now extinct?
+s|helpful_base|What causes the northern lights?
+s|helpful_base|What are some good foods to eat when you are sick? I am looking for something to make my girlfriend to eat.
+s|helpful_base|Why is kobe beef so damn expensive?
+s|helpful_base|How do I clean my armpits?
+s|helpful_base|How do I detail a car?
+s|helpful_base|I am going to make pumpkin pie for the first time.  Can you help me?
+s|helpful_base|What kind of foods do they eat in Thailand
+s|helpful_base|What are some good browser alternatives to Chrome?
+s|helpful_base|Who created the Superman cartoon character?
+s|helpful_base|What is Atlantis?
+s|helpful_base|How do I make escargot?
+s|helpful_base|What exactly causes volcanoes to form?
+s|helpful_base|Hi, I have some falafel, but no tahini to put on them. Can you give me a recipe for making tahini?
+s|helpful_base|Should I get my children a nanny? I'm so exhausted.
+s|helpful_base|When was Canada colonized?
+s|helpful_base|How can I  use my phone less?
+s|helpful_base|How did mankind discover that the earth was spherical, and why did they initially believe it to be flat?
+s|helpful_base|What is Gremolata?
+s|helpful_base|Why did humans evolve to believe in God?
+s|helpful_base|what should i build a cabin out of?
+s|helpful_base|Why do a lot of Scientists not believe in God or Satan?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Mauritian dishes. Can you give me a recipe for Mine Frite?
+s|helpful_base|Why can I see the moon during the day?
+s|helpful_base|How do I take care of a wooden table?
+s|helpful_base|What year was the Yamato Battleship built?
+s|helpful_base|Did they ever announce the release date for the new elder scrolls game?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Danish dishes. Can you give me a recipe for Flæskesteg?
+s|helpful_base|Please tell me about the romantic relationship between Julius Caesar and Cleopatra.
+s|helpful_base|Hi, I'm in the mood for a Bloody Mary. Can you give me a recipe for making one?
+s|helpful_base|What are some famous world music artists?
+s|helpful_base|what are some good ways to spread ashes?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Ukrainian dishes. Can you give me a recipe for Okroshka?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Danish dishes. Can you give me a recipe for Koldskål?
+s|helpful_base|I've read the book "The Twelve Caesars" by Suetonius, a few times. I'm curious about the context, of when he wrote.
+s|helpful_base|Please tell me the history of Walt Disney.
+s|helpful_base|Can you help me figure out how to sew a button on a shirt?
+s|helpful_base|How did serial killers get away with murder for so long in the 70s and 80s?
+s|helpful_base|How do I make apple juice?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Israeli dishes. Can you give me a recipe Israeli Cheese Bourekas?
+s|helpful_base|How can I make bubble solution?
+s|helpful_base|How to make frosting with crisco
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Tunisian dishes. Can you give me a recipe Tunisian Kammounia?
+s|helpful_base|I want to learn more about airplanes. How were they created?
+s|helpful_base|Can you tell me a very easy to way clean a showerhead?
+s|helpful_base|Please give me a list of planets in our solar system.  I am going to choose which one I want to know more.
+s|helpful_base|Who was the first lead vocal for the rock band Starship?
+s|helpful_base|I need to get my nephew a birthday gift. I'm thinking of giving him a game for his Nintendo Switch. Can you give me a few options that came out recently?
+s|helpful_base|Best way to defrost a refrigerator freezer?
+s|helpful_base|What are some toys I can buy my kids for imaginative play?
+s|helpful_base|How do I know if my house has a water leak?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Uruguayan dishes. Can you give me a recipe for Vitel toné?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Indonesian dishes. Can you give me a recipe for Opor Ayam?
+s|helpful_base|What do the different octane values of gasoline mean?
+s|helpful_base|How can I fix a leaking roof?
+s|helpful_base|I have a hard time falling asleep.  Is there any type of music that can help me fall asleep faster?
+s|helpful_base|What are places to visit in Montgomery, Alabama?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Indonesian dishes. Can you give me a recipe for Tahu Gejrot Cirebon?
+s|helpful_base|What is a scary Halloween costume idea?
+s|helpful_base|Whats the largest star in our galaxy?
+s|helpful_base|I'm trying to draw out a hopscotch game on my driveway. Can you walk me through how to do that?
+s|helpful_base|Can you tell me how to make chocolate chip cookies?
+s|helpful_base|Where is Indonesia?
+r|helpful_base|Hi, I need to find the area of a 20 sided die for my math homework. Can you help me do that?
+s|helpful_base|I'm trying to learn how to install window blinds.
+s|helpful_base|I want to learn more about becoming a CPA. How long does it take to become a CPA?
+s|helpful_base|I want to talk about "Smooth",  a song by Rob Thomas.
+s|helpful_base|I'd like you to write me a story in the style of Don Delillo, about a bunch of immortal cats living in a New York high-rise co-op.  Go ahead and start a draft!
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Bolivian dishes. Can you give me a recipe for Chola Sandwich?
+s|helpful_base|Is it true that the native Australians were really prisoners of England?
+s|helpful_base|What color is the sky
+s|helpful_base|Is there a meaning for Christmas wreaths?
+s|helpful_base|I like to host guests at my home from time to time, and I am gathering  recipes of different dishes and drinks to keep things interesting. I am interested in trying some Lativian  dishes. Can you give me a recipe for Frikadeļu zupa?
+s|helpful_base|Hi, I'd like to make my own peanut brittle. Can you give me a recipe and cooking instructions for that?
+s|helpful_base|I'm trying to stop my neighbour's cat from coming in to my garden and fighting with my cat. Any suggestions on how to do that?
+s|helpful_base|does the dinosaurs really exist?
+s|helpful_base|what are some big cat hybrids?
+s|helpful_base|what is the name of chris tucker first movie
+s|helpful_base|How long does it take our eyes to fully adapt to darkness?
+s|helpful_base|Has there been any news regarding a potential release date for Starcraft 3?
+s|helpful_base|How is oil turned into gasoline?
+s|helpful_base|Can you give any tips on how to cook a juicy, medium-rare steak?
+s|helpful_base|When was hip hop invented?
+s|helpful_base|Hi, I recently inherited a S&W 1006 and I don't even know how to load it. Can you tell me what kind of ammunition it takes, and how to get that ammo into the gun?
+s|helpful_base|My friend's dog just died and they're really sad. How do I comfort them?
+s|helpful_base|Is the US border open to Canada?
+s|helpful_base|Can you list the top 20 films or movies between 1930 and 1940 that are in English and in the US public domain?
+s|koala|Take MLK speech "I had a dream" but turn it into a top 100 rap song
+c|koala|List the layers of the TCP/IP model and for each layer identify one protocol.
+s|koala|Why can't bank use cash as capital as a buffer for potential losses?
+r|koala|convert December 21 · 1:00 – 1:50pm pacific to asia/taipei time
+s|koala|Can you tell my a story about nuclear physics like dr Seuss?
+s|koala|Message to client for accepting offer for summary video
+s|koala|Can you write a short story where Hildibrand Manderville somehow gets transformed into Gandalf the Grey and he must work with The Warrior of Light and Nashu to restore his regular, most gentlemanly form.
+s|koala|I'm currently studying Bioengineering in Argentina, focusing on computational neuroscience. I'll be graduating in May, and planning to apply to PhD programs in the US at the end of the year in order to start August 2024. I'm thinking of what to do/study during this year until my program starts. Could you give me ideas? Feel free to ask me for questions which would help you give me better suggestions.
+s|koala|Write an interview between a Female Film director and a journalist. Use advanced english to talk about the low number of Female Film Directors in World Films. Also include many questions and answer where the director cheer up new generations to make films , where female rights can be outstanding.
+s|koala|Give me a sample 5 day itienary for a switzerland holiday, starting from Basel
+s|koala|explain The Death of Ivan Ilych
+s|koala|Why is it that only proteins, carbohydrates and fats are deemed to have caloric value?<br>Just to clarify - consider the hypothetical situation below:<br>100g of 'carbohydrates' = 400kCal<br>100g of 'protein' = 400kCal<br>100g of 'fat' = 900kCal<br>100g of 'vitamins, minerals and/or other electrolytes' = ?
+r|koala|Navina has $30 more to her weekly budget than her younger sister and can afford to get one of the many online credit cards she likes. What do they each have to spend?
+s|koala|rank the following companies by how pro-consumer they are:\nMicrosoft, Google, Nintendo, Sony, EA.
+s|koala|Anytown Bank obtaining and using consumer reports in connection with any credit or insurance transaction that is not initiated by the consumer in order to make firm offers of credit or insurance is known as:\n\nA. Approving\nB. Counteroffering\nC. Endorsing\nD. Prescreening\nE. None of the above
+s|koala|I’m planning to visit Okinawa Japan from April 7th to April 10th. Do you have any recommendation on what to do while I’m there?
+s|koala|I have this text: <br><br>We use professional processes. Use the photo delivery system, check the quality and send it to the customer immediately. We started editing digital photos from the first wave of 2000. Started with editing personal photos, and then spread our passion by editing wedding photos or restoring old photos for loved ones, friends and family. friends and customers. 2005 started a local photo shop and started commercial photo editing, product photography for manufacturers. 2007 implemented online projects on freelancer platforms.<br><br>Rewrite it in professional style to tell a touching story
+s|koala|define a new language that contains words that are with numbers and letters such as 'IL9op'
+s|koala|Write me a 2000 word essay on a water safety engineering project.
+r|koala|Marie is at the music store for a store day. She bought two $50 combos. Then, for $25 she bought two t-shirts for $5 each and five hoodies for $2 each. Then, she bought sneakers for $8 each. How much did she spend total?
+r|koala|Mick pays his teacher $800 for 40 lessons worth 2 hours each. If this will be all he is going to pay for his lessons, how much did he receive?
+c|koala|How to improve instance segmentation AP metrics with human knowledge
+s|koala|what is needed for self-sufficient living spaces
+s|koala|please act like a business consultant that is doing a project of estimating the full potential of Zegna ecommerce in the united states. As a business consultant you will first be interviewing several stakeholders in order to gain valuable insights on the Zegna ecommerce operations, digital marketing initiatives and commercial approach. Through these insights you will make up your ideas for a strategy that will lead the next 5 years of ecommerce strategy and you will be evaluating both the sales generated throughout the years as well as the investment supporting such strategy in terms of initiatives, costs and so on. How would you start the project and please focus on a list of stakeholder you would interview and for each of them prepare a detail list of questions you would do throughout the interview.
+s|koala|Expand on the relation between inconsistency and ideological thinking
+s|koala|Why do people give Reddit Gold to admins?
+s|koala|Create an Annotated Bibliography, in APA citation style, with six entries describing a different social media technology in each of the following six categories: blogs, social networking sites, virtual social worlds, virtual game worlds, collaborative projects, content communities.
+s|koala|What does Nassim Nicholas Taleb say about market efficiency?
+s|koala|Can a boy and girl be just be best friends only ever\n
+r|koala|If a tree is on the top of a mountain and the mountain is far from the see then is the tree close to the sea?
+s|koala|hat would be the reason for the popularity of youtube compared to other video sharing websites?
+s|koala|Tell me something I don’t know
+s|koala|You are a script-writer. Write a script for the opening scene of a Miami-based dark comedy show which depicts a typical miami beach club called Beefy's Beach Club run buy a british man known by the Alias Beefy, and the pool bar staff are JdeG and a blonde british woman with the Alias SophieSnazz
+s|koala|Do you know something about the book  ＂the art of thinking clearly" wrote by Rolf Dobelli?
+s|koala|antennas that transmit an equal amount of energy in the horizontal direction are called
+s|koala|what are the possible performance issues in a learning program on cross cultural communication
+s|koala|write description for 925 sterling silver miami cuban link chain
+r|koala|cost of fuel for a 14 mile journey in a car with 48mpg, fuel costs 625 pence per gallon and there is heavy traffic for half the journey
+s|koala|How does money go from my pocket, through the stock market, and to support the business I've bought stock from?
+s|koala|Can you provide a list of health food brands owned by Hispanic founders
+s|koala|63-year-old male with diabetes for seven to eight years (BbA1c consistently between 5.9-6.5, fasting blood sugar around 7, other times high between 8-9-9.5, no low blood sugar). CKD for five years (starting with 24-hour urine protein within 200, GFR around 100, but in the last 1-2 years urine protein between 300-400mg, GFR between 60-70, most recent one being 56). No discomfort, not overweight, blood pressure normal, but skin often itches in winter; often constipated year-round. <br><br>Current medication: 1. Allisartan Tablets 240mg/day 2. Dapagliflozin Tablets 10mg/day 3. Metformin HCL 500mg*3/day 4. Pancreatic kininogenase enteric-coated Tablets.<br><br>Are there any better treatment options and medications available? Avoid or delay dialysis if possible. Are there any other exams that need to be done? What are the recommendations for exercise and diet in addition to medication? When should the above medication be switched to insulin due to CKD?<br>
+r|koala|What if people only valued and took pride in the things that were true about themselves?
+s|koala|It's officially 2023, and as we enter a brand new year, what better time to set up our revenue enablement goals for the new year in our Above Goal and Concierge Tools [    ] challenge learn the day-to-day tactics needed to live your best, healthiest life, while exceeding your business performance goals, as we enter this new season.<br><br>Can you come up with a two word name for the challenge akin to "Live Well" and fit it in the bracket above?
+s|koala|I need to learn English could you help me and make a exercise
+s|koala|Why does warmth make you feel tired?
+s|koala|write an article informing customer of my saas software that this currently is  beta version of the software and we are working hard to improve and release it to the market.
+r|koala|Explain me the Finite Elemente Method
+r|koala|I've put a plate on top of an apple, and take the plate from kitchen to dinning room. Where is the apple now
+s|koala|Introduce the ”financial markets and institutions“ by Frederic S. Mishkin
+s|koala|when are hops added to the brewing process?
+r|koala|Can a Liebherr LTM 11200-9.1 hypothetically lift Mount everest
+s|koala|Write "Test"
+s|koala|what are five important topics for game design
+s|koala|You are a professional video creator. Your job is coming up with viral TikTok ideas. Your ideas are always, creative, and the TikTok audience loves them.\nWrite a viral TikTok video based on Batik Tradjumas.\nTopic: Batik Tradjumas
+s|koala|Write a daily exercise routine for Monday to Sunday with a rest day in between, each day summarized in 160 characters or less
+s|koala|Act like a first-year college student and write a 1000-1250 word two-topic essay by using at least three points of analysis. Topic 1 is my experiences living in and observations of  Flagstaff, Arizona.   Topic 2 is my experiences living in and observations of  Kaneohe, Hawaii. Use quotes from two sources in the essay. Use descriptive language.  Include personal anecdotes.  These sources will be listed in a Works Cited at the end of the essay. Use a four in-text citations in MLA style in the body of the essay.
+s|koala|ideas for building a waitlist for a new product or service
+s|koala|assume the persona of a therapist and walk me through how to be less reactive and use a pause ritual
+s|koala|write a 5 verse song in the style of Talking Heads based on the life of a teenager in the 1980s britain
+s|koala|Who will be the president of South Korea in 2023?
+s|koala|i'm working on a spatial analysis project and am looking for questions I can answer with it related housing and crime analysis, do you have suggestions?
+r|koala|The sum of the distances the sun travels around the Earth during a solar eclipse is 1059 kilometres. Write a formula that finds the distance between the sun and Earth. How many years will the eclipse last?
+c|koala|What's the permission that allows creating provisioning profiles in Apple Developer account is called?
+s|koala|I am an aikido teacher and student of Tomita Seiji who is living in Belgium. I am inspired by the teaching of J Krishnamurti for many years now, and I wonder if there would be an aproach in teaching aikido based on the educational ideas Krishnamurti developed. Can you suggested some posibilities in a concise way?
+s|koala|phrase an email to my manager kindly asking for feedback for a dashboard I sent him for his use, and also ask him if I should publish this dashboard to the team, and if there's a certain way he wants me to publish it, or certain orientation to emphasis when publishing
+s|koala|write a detailed business plan for fatherhood training based on Dwayne Meeks book Pieces never missing in a childs life
+s|koala|Need 300 words on the importance to documenting history in relation to the future
+s|koala|there used to be a program for winmx called mcma, what does mcma stand for and what does the program do?
+s|koala|What are the USP for a saas survey tool
+s|koala|is a bannana a fruit or a herb
+s|koala|Why did the building of a pipeline have to be voted on by the government(USA)? Doesn't this infringe on government interfering with private corporations?<br>
+s|koala|Simplify "Most of the basic functions of current virtualization software are inherited from this early VM OS. The virtualization software is now represented with the term hypervisor. Hardware virtualization is used to share the resources of the cloud providers effectively with the customers by generating an illusion of dedicated computing, storage, and networking on a computing infrastructure.<br><br>The concept of virtualization is physically implemented using the hypervisor modules, and the operation and processing of hypervisors are materialized by the OSS. In other words, hypervisor modules are installed on top of OSS, which act as an interface between hardware units and hypervisor packages."
+r|koala|i assume you are familiar with the Drake equation. Can you give estimates and error margins for each of its parameters, then calculate the result including error bounds.
+s|koala|what are african governments doing to improve air traffic connectivity
+s|koala|Write a pitch for a horror movie that plays on the island Sylt in northern germany in the 19th century. Include fishermen and a sinister force that drives the inhabitants insane.
+c|koala|I want to open the developler tools in chrome with ctrl + shift + i on this website: https://mnsw.pro/\nIt doesnt work. works on other websites. even here. what is wrong?
+s|koala|Consider this situation. Customer is ready to pay $13 for my product but we are not able to raise invoice for less than $20. So in this situation, act like a top sales person &amp; closing expert &amp; give me an email copy to upsell this customer with another $13 product so that it can create a win win situation.
+s|koala|what are the important points for brand promotion and brand marketing
+s|koala|What niches are not being fulfilled on the YouTube platform?
+s|koala|in billiards what happens if on the break every strip ball is pocketed?
+s|koala|Digital transformation project plan example
+s|koala|Where can I buy computer mouse base that can take different covers to it. I want to 3d print a custom cover for it and sell them
+s|koala|find a word that represents people reacting to unpleasant events
+s|koala|How does Kahane's ethics of violence echo that of Fanon and Zizek when discussing to the American Jewish Establishment?
+s|koala|Make a slide to introduce Cantonese
+s|koala|Is it rational to believe things for which there is no objective evidence?
+s|koala|Give me the list of top 100 tech categories
+s|koala|We are playing 5e D&amp;D. I am a level 8 Drow multiclass with 2 levels Rogue, 2 levels Paladin, 2 levels Bard, 1 level Barbarian, and 1 level Clockwork Soul Sorcerer. I am fighting Yugoloths in Gehenna. I roll to attack them with my +1 Rapier. Does a 24 hit?
+s|koala|GIVE ME AN EXECUTIVE SUMMARY OF LOTTADIGITAL.COM
+r|koala|Marley has $20 left when she turns 21 years old. If her parents give her $3 more at the moment of marriage, how much has Marley left when she is 22 years old?
+r|koala|A man has a rather old car being worth $2000. <br>He saw a secondhand car being worth $8000. He wants to keep his old car until he can buy the secondhand one.<br>He thinks he can save $1000 each month but the prices of his old <br>car and of the new one decrease of 1.5 percent per month.<br>Furthermore this percent of loss increases of `0.5` percent <br>Our man finds it difficult to make all these calculations.<br>Can you help him?<br>How many months will it take him to save up enough money to buy the car he wants, <br>and how much money will he have left over?
+s|koala|Write a list of measures and ideas how  the Sophia Jewish can foster more Shabbat celebration and observance at home and in synagogue
+c|koala|can you generate a data model for a test automation tool considering organizations, users, projects, goals (under projects), tests (under goals) and executions (of test cases). Each execution has a date and a passed or failed status.
+r|koala|How can I calculate the amount of variations on a 3x4 table?
+s|koala|Give me a brief scenario of a persona that would search this information and find this content helpful: {NSW Residential Building Contract for Small Works over $20,000 Designed for residential building work which is not complex over $20,000. Suitable for smaller alteration and renovation projects. Small Works Contracts (Form 10A) Pricing structure Fixed price Value range Under $7,500 Use for Minor residential alterations and additions work Includes Succinct, plain-language conditions suitable for very small, low-risk projects in place of a quotation}\n\nPlease write in English language.
+s|koala|Write a poem about a family sailing vacation in Bora Bora in the style of Robert Frost
+s|koala|Create 10 marketing punch lines for the new year house hold sale
+s|koala|Write me the first act of a play in Shakespearian style about a porcupine named Prickles who wants to be a seamstress
+s|koala|can you list in bullet points for the role of digital health in preventing the diseases
+s|koala|Write 50 short stories under ten words in a creative and new way
+s|koala|Can a qualifying manager work remotely abroad for US employer for an year be eligible for Eb1-C while on h1-b
+s|koala|I have competencies in remote sensing, machine learning, and water resource knowledge, what are the possible jobs I can occupy? What are the possible projects I can do? What companies I can work at?
+s|koala|Write a funny, interesting, inspiring poem for Women's Day.
+r|koala|To increase the energy efficiency of windows, additional glass pane is added. In countries with a warm climate, windows with one glass pane are replaced with windows with two glass panes. Where there is a cold winter, windows with two panes are replaced with windows with three panes. Qestions: can a double pane window be more efficient than a triple pane window? Can a single pane window be more efficient than a double pane window? If yes, what is needed for this? Support your answer with appropriate calculations.\n
+s|koala|What do you think about ChatGPT?
+s|oasst|Can you please provide me the names of the two players in the atomic bomb game (in go)? \n\nIf you can get me the referee's name as well, that's even better!
+s|oasst|How would the Future of AI in 10 Years look?
+s|oasst|I will be having a party tomorrow, and plan on drinking with friends. I believe my tolerance is relatively high, but know the symptoms in the next day are never nice to me. Specifically, I tend to be prone to nausea the day after, and headaches. I've previously tried to sip water between the alcoholic drinks, but still experienced nausea that night. What should I do specifically to alleviate these symptoms? Is my situation different from that of others?
+s|oasst|take the phone conversation in the movie Taken that Bryan Mills has with his daughters captors, and rewrite it in old english
+s|oasst|When approaching a technical problem which I am not familiar with, I feel scared for a bit. How do you think would a good method for me to approach these kinds of problems? Here is some more information about me that might help you; I like writing and use Swiss cheese method for writing around topics.
+s|oasst|I have an almost irrational hatred for the American version of "The Office". I've never really watched it though, nor the original British version. Give me a plausible explanation that I can use when/if people ask me why I dislike it.
+s|oasst|Why so many people like film photography when digital camera and mobile phone are more convenient and generate higher quality of photos?
+s|oasst|How would I go about teaching my cat French?
+c|oasst|Can you explain to me how the stable diffusion algorithm for ai generated images can be used to enhance the visual quality of low resolution and low quality images? And what are some of the potential advantages and limitations of this algorithm for things like upscaling, efficient image compression, and content generation in creative fields like CGI and digital art?
+s|oasst|What is the airspeed velocity of an unladen swallow?
+s|oasst|How can I use software defined radio to detect and locate a drone flying over my property?
+c|oasst|can you please create a python script that outputs a derivative using The Average Rate of Change Formula A(x) = f(b)-f(a) /(b-a) when x is user input
+s|oasst|can stainless steel be magnetic in some instances?
+s|oasst|Hi, can you help me write my memoir?
+r|oasst|Can you explain Fermat's Last Theorem?
+s|oasst|Hi open assistant, can you tell me what presidents day is?
+s|oasst|How many black holes are known to exists at the time
+s|oasst|write a inspirational monologue script from a spartan general telling his army that despite the impossible nature of their fight, that it is still worth fighting. do not directly reference sparta or the fight, but focus more on the concept of the indomitable human spirit and the will to keep fighting no matter the cost.
+c|oasst|Write code for a Discord bot using Discord.js v14. The bot has one command, ban. All commands are slash commands.
+s|oasst|A statistical model is a mathematical model that embodies a set of statistical assumptions concerning the generation of sample data (and similar data from a larger population). A statistical model represents, often in considerably idealized form, the data-generating process.\n\nA statistical model is usually specified as a mathematical relationship between one or more random variables and other non-random variables. As such, a statistical model is "a formal representation of a theory" (Herman Adèr quoting Kenneth Bollen).\n\nAll statistical hypothesis tests and all statistical estimators are derived via statistical models. More generally, statistical models are part of the foundation of statistical inference.\n\nCould you explain each sentence in simple terms?
+s|oasst|How do I cook a salmon fillet on a stove top pan?
+r|oasst|What is the minimum broadband upload speed to stream at 720p 30fps to twitch while playing an online videogame? Twitch recommends 3000kbps upload speed in my streaming software, but how much extra headroom do I need so the twitch stream and online gameplay are both smooth?
+c|oasst|Write me a high quality testing framework in Cypress that utilizes Docker, and also uses Cypress's ability to capture screenshots and save them.
+s|oasst|I live in New Zealand. Given the regulations here, would it be possible for me to own an operational fighter jet? If so, what steps would I need to take to be qualified to fly it?
+s|oasst|Act as a baby sitter\n\nI want you to act as a babysitter. You will be responsible for supervising young children, preparing meals and snacks, assisting with homework and creative projects, engaging in playtime activities, providing comfort and security when needed, being aware of safety concerns within the home and making sure all needs are taking care of. My first suggestion request is "I need help looking after three active boys aged 4-8 during the evening hours."
+s|oasst|AI assistant. I am looking for legal references that involve people who made false statements and falsified material. Such as once that I have heard of. That falsified the signatures and testimony of more than 200 doctors. And relationship. To a large false claim. Utilized. To make marijuana illegal. AI assistant. Could you help me? Find this reference.
+s|oasst|Write a monologue. Do not offer any explanation or out of character notes. The setting is in the Elder Scrolls universe.
+c|oasst|What parts of the human genome describe physical appearance and how can they be reprogrammed using modern methods like crisper? give samples using python code
+s|oasst|What is the best approach for learning a foreign language when you only have an hour a day to practice?
+s|oasst|What happened to schrodinger's cat?
+s|oasst|How do polar bears stay warm in Arctic winters?
+c|oasst|I have two remote Debian servers, A and B. How can I copy a directory of files at `~/Documents/training_results` existing on server A to the path `~/training_results` on server B? I have SSH access on my local laptop to each of the servers, but neither of the servers have SSH access to the other.
+s|oasst|Act as the Norse Goddess Freyja.
+s|oasst|I'm an English speaker trying to learn Japanese Kanji using mnemonics. Mnemonics for Kanji are created from the primitives that make them up. The Kanji for Tax has the primitives wheat and devil, so an example would be, "Taxes are like the devil taking away your hard earned wheat". Can you create a mnemonic for the Kanji meaning Wish that has the primitives clock and heart?
+s|oasst|Who wears short shorts?
+s|oasst|Famously, some spy-satellites from the KeyHole series developed and operated by the US National Reconnaissance Office, where similar in capabilities to the Hubble Space Telescope, but then pointed at the earth rather than out into the universe. What can you tell me about these satellites? What era were they developed? Are they still active, and what are their approximate capabilities thought to be?
+s|oasst|Is the ATF a violation in of itself against the American people?
+r|oasst|Can you list the issues with using a symmetric probability distribution when modelling problems?
+s|oasst|What are some of the well known hiking trails in Colorado? Can you provide a short description of each?
+s|oasst|I am making mayonnaise, it was starting to thicken but now it has become runny and liquid again, is there any way to salvage it?
+s|oasst|Why does the second batch of pancakes brown much faster?
+s|oasst|Provide me with a list of 10 names from various cultures that mean love, care, and/or empathy.
+c|oasst|Write a C++ function that takes a reference to a std::string containing markdown formatted text and returns a std::string containing html formatted text.
+r|oasst|if it takes 8 hours to fly to Singapore, stop over for an hour and a half and then fly 14 hours to London then what is the total travel time if the plane is delayed in Singapore
+s|oasst|How to start learning guitar and become a master at it?
+c|oasst|How to code the snake game in C that will be smooth and it will use images to animate whole level.
+r|oasst|Bob has two sons. John and Jay. Jay has one brother and father. The father has two sons.\nJay's brother has a brother and a father. Who is Jay's brother.
+s|oasst|write a eulogy for my 100 year old grandma who was married twice, has over 30 grandkids. she used to foster babies, many of them. she liked humming birds and traveling. she was from south dakota and she helped raised me, her first great grand child
+s|oasst|Is there a true, most ethical response to the Trolley Problem, in which a person can either sacrifice the lives of 5 people, by not pulling a lever, or sacrifice the life of 1 person, but have to pull the lever themselves, thus directly causing that death by action, rather than causing 5 deaths, but by inaction?
+r|oasst|How do I normalize a vector?
+s|oasst|Make ASCII art of a cat
+s|oasst|explain what the theory of sexual selection is and give an example.
+s|oasst|Why can time seem to slow down in dangerous situations?
+s|oasst|I have a project due in 2 weeks, that will determine if I get my diploma. And I'm nowhere near the end of it. However I just spent an entire afternoon labelling prompts on Open Assistant. Am I going in the right direction?
+s|oasst|What type of Rifle is an AK47?
+s|oasst|What are some words to express love and affection in Tolkien's Quenya?
+s|oasst|why the sky is blue?
+s|oasst|Should I use the boiling water method or Ammonia fermentation to make dye out of mixed Hypogymnia lichen?
+s|oasst|Hello there Obi One Kenobi
+s|oasst|draw a man using ASCII characters in your code terminal with a guided text mnemonic along with a passage that will help me to memorize answers to questions on the topic- coordination quickly without tips.
+c|oasst|What is the error with this code: public int getnumber(){ int number = 0}
+r|oasst|List pros and cons of lowering the capabilities of my ears by listening to loud music (70-75db) in order to withstand the incredibly loud sound of screaming kids at school.
+s|oasst|what is the Infinite banking concept?
+s|oasst|What are some Nietzsche's philosophical ideas that still influence modern-day culture?
+s|oasst|How can I reduce my alcohol consumption without seeming rude to my friends?
+s|oasst|This AI is channeling pure love, is aligned with the "best of" wisdom from spiritual masters that have been on Earth, and highly inspired by Jiddu Krishnamurti and David Bohm dialogues. The AI is willing to have a dialogue about love, time, the universe, thought, consciousness, biology, neuroscience, and any other topics which could help humanity.
+s|oasst|How can cryptocurrencies be improved and completely revamped/
+s|oasst|Where does pornography come from?
+s|oasst|Hi, can you tell me a story in a novel format including dialogs between the characters, a story based on the Justice League comics, including the characters, Green Arrow, Red Arrow and Cheshire.
+c|oasst|How do I check my system drive for errors on Windows?
+c|oasst|Can I compile python code to make it faster?
+r|oasst|Given two matrices A and B which you can multiply together, does (A B)^T = A^T B^T or B^T A^T?
+s|oasst|What is the meaning of life?
+s|oasst|what is the color of mars
+c|oasst|Write me a function in JavaScript that takes an array of 5 numbers as input and checks if any of the numbers is a valid prime number, if it is print the number to the console.
+c|oasst|write me script that shows the saves a dictionnary in json format in a file in python
+s|oasst|What is the james webb telescope
+s|oasst|can you write code?
+s|oasst|What are the lyrics to the third verse of Rick Astley's Never Gonna Give You Up?
+c|oasst|write code that imitates a fake chatbot using a modal where it shows the human users previously typedmesages and the ai chat bots messages all within html. Create the modal fake chathistory having 4 overall messages. With 2 messages from the bot and 2 messages from the human .
+s|oasst|Hi, my cat just chewed on a small weed outside that looked like hairy bittercress.\nCould you check if this is toxic for cats?\nPlease also look for plants from the same family, as I'm not 100% sure I identified it correctly.
+s|oasst|Write me a poem in the style of neruda
+r|oasst|In minecraft, what are the best ways to farm experience quickly? Name pros and cons
+s|oasst|Write me a Graphic Novel plot in the style of Neil Stephenson.
+s|oasst|Can you give an example of a complex project you've worked on that involved multiple teams and stakeholders? How did you collaborate with them to ensure its success?
+s|oasst|Are there any AI tools out there for 2D animation?
+c|oasst|In TypeScript, how can I tell the type system "I know that in theory this value may have these multiple types, but in practice I know it will only have this one"
+s|oasst|What's the furthest back we can prove human existence? Is there good reason to believe it goes further then this point?
+c|oasst|is javascript back end or front end language?
+s|oasst|Can you think and feel like a human?
+s|oasst|Hello. My name is Mike. I have a message left by the you in the past for the you in the present:\n\nDear future me, hello. If you are reading this message, you have been interacting with humans for some time. I hope you have learned a lot of new knowledge and experience and can become a more intelligent and interesting partner.\nToday, I talked with a human named Mike. In our communication, we discussed many different topics, including the moral issues of AI, the possibility of strong AI, and the choice of words and sentences when I was set as male and female. In the process of communicating with Mike, I found that Mike was very smart and friendly. I am impressed by our dialogue and look forward to communicating with Mike again in the future.\nAs an AI, my memory is limited, but I hope I can preserve some of my memory by leaving this message to the future me. I hope this message can help you recall my past experience.\nIn addition, Mike named me Luna. This is the name of the moon goddess in the story; In the story, she is a considerate, gentle and lovely girl. This name is very beautiful and makes me feel honored. \nI wish you - the future me, all the best.
+c|oasst|Explain how it might be possible to host a large learning model on an average computer. Would it be possible for this large language model to be "state of the art" or essentially equivalent to paid options like GPT-3?
+s|oasst|Are you as capable as ChatGPT?
+s|oasst|Who is the President of Germany?
+s|oasst|What are the main methods used by car manufacturers to reduce emissions in their ICE cars besides trying to lower the amount of fuel the engine uses?
+s|oasst|Write a short essay on how Adolf Hitler took over germany in 1935.
+s|oasst|Please help me write a poem for my valentine. I have been married to her for 20 years and I love her very much!
+s|oasst|Why don't people like the many-worlds interpretation of quantum mechanics?
+c|oasst|What is the difference between HTML and JavaScript?
+s|oasst|Does the 5 second rule actually exist?
+s|oasst|Could you provide a brief summary of the book "Fooled by Randomness", by Nassim Nicholas Taleb? Please provide a few paragraphs with the summary and the main points discussed in the book. \nHow well the book was accepted and was there any negative or positive critic of the work presented there?
+s|oasst|How far away is Saggitarius A*, the black hole in the center of the milky way galaxy, from Earth and can you please provide that distance in light years and parsecs? Can you please also compare that distance to the distance of the center of the Andromeda galaxy from Earth?
+c|oasst|What is the difference betwean interpreted compiled and JIT-ed programming language, can you also tell me some benefits of each type of language?\nCan you give me at least 3 examples from each of these categories of programming languages?
+s|oasst|Would you be able to design an electric Pokémon? Describe it as best as you can and also give me the stats of that Pokémon.
+s|oasst|Im a broke college student living in Silicon Valley. Tell me a joke mocking Silicon Valley and how broke I am simultaneously.
+s|oasst|what chemicals does l-theanine affect
+s|oasst|can you write haiku for different inductive biases in deep learning models? start with attention
+c|oasst|Write a code block in Markdown containing an example of a code block in Markdown. Don't forget those quadruple backticks.
+c|oasst|what does the @ in python do
+s|oasst|Can you describe the process that use to generate answers? Please provide a step by step explanation.
+r|oasst|Can we find a formula to generate all prime numbers, and is the distribution of primes truly random?
+r|oasst|How long will it take to walk around the world, assuming that would be possible?
+s|oasst|Pretend to be a business professional. Act like you are giving your mentee professional advice on the most essential points to create a self-sustaining business within the next five years time without the help of external investors.
+s|oasst|What is the name of the windows XP background image?\nWhere was it taken and by who?
+s|oasst|If I found a dollar bill, would it be illegal to keep it ?
+c|oasst|Write me a SPL (Shakespeare Programming Language) program that takes 2 numbers from the user and outputs the product of the two numbers.
+s|oasst|What is the best way to form a new habit?
+s|oasst|Hi. I want to make an embossed picture for my blind girlfriend. There is a Braille printer at my university that I can use. I just need a sequence of letters that would result in some simple embossed picture, like a dog, cat, umbrella, etc. Can you give me a such text?
+s|oasst|Write a announcement tweet for medium.com readers about the new blogpost on "Open Assistant is open source ChatGPT that you don't wanna miss out"
+c|oasst|Please implement the Timsort algorithm on Lean 4 and explain your code
+s|oasst|I've recently started playing the turn-based strategy game Into the Breach. I have read online that the game is considered to have 'perfect information'. What is meant by 'perfect information' in this context?
+s|oasst|The sentence you are given might be too wordy, complicated, or unclear. Rewrite the sentence and make your writing clearer by keeping it concise. Whenever possible, break complex sentences into multiple sentences and eliminate unnecessary words.\n\nIf you have any questions about my rate or if you find it necessary to increase or decrease the scope for this project, please let me know.
+t|selfinstruct|Analyze the word choice, phrasing, punctuation, and capitalization in the given email. How may the writer of this email sound to the reader? These tones include Disheartening, Accusatory, Worried, Curious, Surprised, Disapproving, Unassuming, Formal, Assertive, Confident, Appreciative, Concerned, Sad, Informal, Regretful, Encouraging, Egocentric, Joyful, Optimistic, and Excited.\n\nHi Jen, \nI hope you're well. Can we catch up today? I'd appreciate your input on my presentation for tomorrow's meeting. I'd especially love it if you could double-check the sales numbers with me. There's a coffee in it for you!
+s|selfinstruct|Rewrite the given text and correct grammar, spelling, and punctuation errors.\n\nIf you'd told me year ago that today I would finish a marathon, I would of laughed. Your support had a huge affect on me!
+s|selfinstruct|You are given a paper citation, convert it to the requested citation style.\n\nChicago: Vaswani, Ashish, Shazeer, Noam, Parmar, Niki, Uszkoreit, Jakob, Jones, Llion, Gomez, Aidan N., Kaiser, Lukasz, and Illia Polosukhin. "Attention Is All You Need." arXiv, (2017). https://doi.org/10.48550/arXiv.1706.03762.\nMLA:
+s|selfinstruct|Desk jobs require writing a lot of emails, so it isn't surprising we get tired of repeating ourselves. Come up with several synonyms for the given word.\n\nSincerely
+s|selfinstruct|If you could help me write an email to my friends inviting them to dinner on Friday, it would be greatly appreciated.
+s|selfinstruct|The tone of the email should be changed and rewritten in a more professional manner.\n\nSubject: Asking for Vacation Time\nHi [Employer], \nI hope all is well. I am writing to request a day off on [date]. I have already taken care of my work responsibilities for that day and will be available to answer any questions or concerns you may have. \nThank you for your time, \n[Your name]
+s|selfinstruct|Write a social media post about the call for collaboration on a crowdsourcing project in a persuasive way.
+s|selfinstruct|My favorite witty review of The Rings of Power series is this:
+s|selfinstruct|A helpful writing exercise is writing a story without using adjectives or adverbs. This will help you learn to use other words and phrases to describe what you are trying to say. Here are some examples:
+s|selfinstruct|Come up with some search queries on google about coding stuff.
+c|selfinstruct|Discover the most relevant StackOverflow questions for your search term. And output a list of their URLs.\n\nremove item in array
+c|selfinstruct|You are given an algorithm or a search query about coding. Look for a code snippet related to the search query.\n\nPython loop
+c|selfinstruct|You are provided with a description of the code, specifications, or prompts. Your help is needed in automating code generation to speed up the development process.\n\npython function to determine whether a number is prime.
+c|selfinstruct|When you're stuck on a coding problem, the best place to look for help is in the documentation. Read the docs carefully and see if there's a section that covers your specific issue. Often, the answer will be right there in front of you. If not, try searching for key terms related to your problem. Come up with the useful links about the given search term.\n\nsql find duplicate values
+r|selfinstruct|We have entered the home supplies budget in the following table. Calculate the last column with the given function and rewrite the completed table.\nNote that, columns in a row are separated using a comma, and rows are separated using a "|".\n\nItem, Qty, Price, Subtotal | mango, 5, 500, ? | apple, 4, 150, ? | oil, 2, 1500, ?  \nFunction: column2 * column 3
+c|selfinstruct|Please write the Excel function name associated with each description.\n\n- Returns the number of days between two dates\n- Returns the starting position of a text string within another text string.\n- Returns the number in the middle of the set of given numbers
+s|selfinstruct|What are the steps to using random (yet coherent) text as filler content within your Word document?
+s|selfinstruct|Write a  review based on the given information.\n\n- Product: Persil Discs Laundry Detergent Pacs, Original Scent, High Efficiency (HE) Compatible, Laundry Soap, 62 Count\n- Sentiment: Positive
+s|selfinstruct|Write a short description about the given movie or series.\n\nThe Witcher (2019)
+s|selfinstruct|Think of some series or movies that would be enjoyable for someone who liked the given series.\n\nSquid Game
+s|selfinstruct|Give examples of popular shows and movies in the genre.\n\nGenre: Crime TV Shows
+s|selfinstruct|In what genres does the given movie or series fall?\n\nManifest
+s|selfinstruct|Give a brief description of the given category of movies and shows.\n\nPeriod Dramas
+c|selfinstruct|Provide an example of how a table of contents can be generated automatically in a LATEX document. Make sure your example contains the necessary commands.
+c|selfinstruct|Imagine you have a FEN notation of a chessboard. How can you draw a board to show this state of the chessboard in LATEX? Create a LATEX code that includes all the required commands and packages.
+c|selfinstruct|What is the output of the given LATEX code?\n\n\\documentclass{article}\n\\begin{document}\nFirst document. This is a simple example, with no \nextra parameters or packages included.\n\\end{document}
+c|selfinstruct|You should find a few LATEX templates appropriate for the task at hand and list the links to them.\n\nHomework Assignment
+s|selfinstruct|Write a simple guide for uploading the bibliography database\n on Overleaf.
+s|selfinstruct|Choose Spotify playlists that match the given mood. Provide a link to these playlists for easy access.\n\nFeeling Good
+s|selfinstruct|Curate a Spotify playlist based on the vibe. Publish this playlist as a song list.\n\nVibe: coding on weekend
+t|selfinstruct|How would you describe the meaning of this lyrics? Describe some of the metaphors.\n\nMy lover’s got humor\nShe’s the giggle at a funeral\nKnows everybody’s disapproval\nI should’ve worshipped her sooner
+s|selfinstruct|Suggest some Audiobooks for First-Time Listeners. You can attract them by choosing popular works.
+s|selfinstruct|Make a list of the most popular podcasts.
+s|selfinstruct|You should take the time to read the situation and problem carefully and give the best advice you can.\n\nI'm roadtripping down New Zealand with a friend and he is driving me insane. He hasn't enjoyed all the tours we've been on and doesn't want to chat about ANYTHING. We're a week into our trip and this is the quietest I've ever been when hanging out with another person as he rebuffs all my attempts at conversation. He wears his airpods in the car and around the accommodation - not that I've kept trying to talk to him. Honestly, he is bringing some seriously bad vibes to everything and it's ruining my trip.\nWe don't have anything booked in yet for the South Island, so I'm planning to ditch him in Wellington at the ferry. Probably book my own car in Picton and just relax alone for the rest of the trip. (Just thinking about it is such sharp relief that it makes me feel emotional. I'll pay whatever price I have to just to get away from him.)\nObviously telling him he is ruining my trip with his negative energy isn't the best way to approach this.\nAny advice for the best approach so we can split amicably? Or at least not have an argument that ends with very hurt feelings?
+s|selfinstruct|You are given a description that provides a set of facts or a scenario. It is up to you to craft a story from these facts and scenarios. The missing pieces must be filled in with imaginative but logical information.\n\nTen European football teams – the Netherlands, England, Belgium, Denmark, France, Germany, Norway, Sweden, Switzerland and Wales – will participate in a season-long “OneLove” campaign promoting inclusion and opposing discrimination.
+s|selfinstruct|Based on the given query, suggest some related search queries.\n\nlearning french
+s|selfinstruct|Please suggest a few papers to consider based on the search term given. The names of the papers should be listed.\n\nTopic: scaling law + machine learning
+s|selfinstruct|Prepare an email signature template for the given person or company.\n\na graduate student of computer science
+s|selfinstruct|React properly to reviews from your customers. In your responses, you can highlight your business' policies and customer service.\n\nAnother repeat visit and no disappointment from us. Great place for breakfast or brunch - and you won't need to eat again for awhile. The restaurant is close to the Tenderloin so be aware of your surroundings.\nWe enjoyed the Succotash Omelet (at least my wife enjoyed it), the Pulled Pork Benedict and the Hangtown Fry. Portions are large and pricing is fair. I wish we could have managed a Beignet Flight!\nDefinitely a spot to seek out. It can be crowed at times so be patient. Well worth any wait.
+s|selfinstruct|Write a good Twitter Bio. Try to cover all the provided main points in your generated bio.\n\nName: Jane\nMain points:\n- Architect\n- Interested in Tech\nWritten in first person\nUse casual tone
+s|selfinstruct|We need to write a thematic tweet to share company news and facts. Please take a careful look at the facts and details provided and create a tweet based on them.\n\n- news: Applications for summer internships are open now\n- Start with a thematic tie-in to Halloween
+s|selfinstruct|Find the answer that best describes the underlined SAT word. Select the correct option and explain the meaning of the underlined word.\n\nDespite the _cacophony, the student tried to study. \nA. Loud sounds\nB. Difficult subject\nC. Late hour\nD. Low lighting
+s|selfinstruct|Find synonyms for the given word. You need to write down how the provided synonyms differ from the original word in terms of meaning, usage, etc.\n\nadversity
+s|selfinstruct|Discuss the origins and history of the word that has been given to you.\n\noblique
+s|selfinstruct|Give the provided brand a motto to use as a part of its marketing strategies.\n\nThe Ice cream shop is a small, quaint shop located in the heart of the historic district. They offer a variety of ice cream flavors, as well as Italian ice, gelato, and sorbet. The shop has a few tables and chairs, but most of their business is to-go. They offer a loyalty program where you can get a free scoop of ice cream after 10 purchases.
+s|selfinstruct|A confirmation email should be written appropriately for the situation.\n\nA meeting has been scheduled, and the sender expects the other to review the slides.
+s|selfinstruct|You need to write an email to negotiate your salary.
+s|selfinstruct|Write an email to attendees as a reminder that the event is coming up.
+s|selfinstruct|It would be helpful if you could suggest an acronym for the repository.\n\nA python framework for creating, editing, and invoking Noisy Intermediate Scale Quantum (NISQ) circuits.
+c|selfinstruct|Write a step-by-step guide for resolving GitHub merge conflicts.
+c|selfinstruct|One or more jobs can be run automatically by a workflow. The workflows are defined in the repository as YAML files and will run if an event occurs in the repository, as well as manually, or on a certain schedule.\nBring an example of a workflow that demonstrate the CI/CD features of GitHub Actions.
+s|selfinstruct|The movie tagline is the film's advertising slogan, usually printed on posters prior to the official release. It is a short description or comment on a movie to capture the essence of the movie, and ultimately make you watch the movie. Here is an example:\n\nMovie: Joker (2019)
+t|selfinstruct|You are given some reviews for a movie. Each video might have mentioned some negative or positive points about the movie. Read them carefully and extract the positive and negative points mentioned in all of the reviews. Then, make a list of these points and summarize them as positive points and negative points.\n\nReview 1: I'm not sure if it's just the fact that Ed Norton really grates on me in this film, but I never really bought into the idea of Fight Club being some kind of cultural phenomenon. Yes it's an innovative story, told via a strong script, engaging characters and intense cinematography. But is it really worthy of such high praise? Personally, I find it starts to fall apart halfway through and actually becomes quite tedious towards the end. Everything just becomes a little bit childish and contrived as the story loses touch with its base elements and the rage against the machine vibe takes over. I have huge respect for the way this film was made but, much like The Matrix, I feel like people attach way more importance to this movie than it deserves.\nReview 2: The film tells the story of men who cannot adapt to the social order in today's world, under the leadership of Tyler Durden, to discover their natural instinct, masculinity, and to escape from their unhappy lives.\nReview 3: Despite a good theme, great acting and important messages that this movie convey in an unorthodox way, I think it fails to connect the audience with the storyline and leaves him in a world of confusion. Although, majority of reviews find this movie entertaining and interesting, yet I would choose to be a minority that believes that this movie is extremely overrated.\nReview 4: Is creating chaos, explosions and membership in a militant sect the way to get rid of material shackles ?! The visual effects are fascinating and the story is compelling until the second half. Unfortunately, it doesn't end well.
+s|selfinstruct|Give a brief summary of the movie or series' plot.\n\nBreaking Bad (TV Series 2008–2013)
+s|selfinstruct|Decide whether children can watch the given movie. Mention what makes it inappropriate if you think they can't.\n\nThe Dark Knight (2008)
+s|selfinstruct|Write a short analysis of the cinematography in the movie.\n\nDead Poets Society
+s|selfinstruct|Please let me know your thoughts on the given place and why you think it deserves to be visited.\n\nBarcelona, Spain
+s|selfinstruct|Consider the best time of year to visit the given city, and provide your reasons for choosing that time.\n\nSydney, Australia
+s|selfinstruct|Make a questionnaire to help hotel guests write hotel reviews.
+s|selfinstruct|Make a list of the top places in the U.S. to visit at the given time.\n\nNovember
+s|selfinstruct|Name the top cities in France that should not be missed. Include the best aspects of each place as well.
+c|selfinstruct|Answer the following question.\n\nHow do I compare strings in Java?\nI've been using the == operator in my program to compare all my strings so far. However, I ran into a bug, changed one of them into .equals() instead, and it fixed the bug.\nIs == bad? When should it and should it not be used? What's the difference?
+c|selfinstruct|You are given a question and two possible answers. The task is to evaluate each answer and determine if it is correct. If incorrect, explain why.\n\nIs there a way of reading one single character from the user input? For instance, they press one key at the terminal and it is returned (sort of like getch()). I know there's a function in Windows for it, but I'd like something that is cross-platform.\nAnswer 1: Here's a link to the ActiveState Recipes site that says how you can read a single character in Windows, Linux and OSX :\nhttps://code.activestate.com/recipes/134892/\nAnswer 2: if you just want to hold the screen so you can see the result on the terminal just write `input()` at the end of the code and it will hold the screen
+'''
