@@ -174,7 +174,8 @@ def sources() -> dict[str, list[dict[str, object]]]:
 
 
 def pool_sources() -> dict[str, list[dict[str, object]]]:
-    """The pool's items per source, labelled by the same source-level mapping (PROVENANCE.md)."""
+    """The pool's items per source, labelled by the same source-level mapping (PROVENANCE.md),
+    except alpaca_eval's, which are hand-labelled like the evaluated alpaca_eval items."""
     pl = _module("pool")
     rt = _module("retrieval_sources")
     out: dict[str, list[dict[str, object]]] = {
@@ -199,6 +200,10 @@ def pool_sources() -> dict[str, list[dict[str, object]]]:
                 **({"override": True} if "override" in m else {}),
             }
             for t, m, p in labelled(pl.WIZARDLM, 3)
+        ],
+        # Hand-labelled like raw/alpaca.py (PROVENANCE.md, "Labels"), not by a source mapping.
+        "alpaca_eval": [
+            {"task": t, "prompt": p, "dataset": m[0]} for t, m, p in labelled(pl.ALPACA, 3)
         ],
     }
     out["squad"] = squad(pl.SQUAD)
