@@ -82,12 +82,15 @@ CUE_COLUMNS = {"estimate_ask": 40, "shell_ask": 41}
 
 def load_items(splits: Sequence[str]) -> list[dict[str, Any]]:
     """Items of the named splits: ``real`` is every per-source file in data/real/, ``pool`` every
-    one in data/real/pool/ (real prompts too, ``"pool": true``), anything else a team-written
+    one in data/real/pool/ (real prompts too, ``"pool": true``), ``pool:NAME`` only that source's
+    pool file, anything else a team-written
     ``data/<split>.jsonl`` (its items get ``source`` = the split name)."""
     rows: list[dict[str, Any]] = []
     for split in splits:
         if split in ("real", "pool"):
             paths = sorted((REAL if split == "real" else REAL / "pool").glob("*.jsonl"))
+        elif split.startswith("pool:"):
+            paths = [REAL / "pool" / f"{split[5:]}.jsonl"]
         else:
             paths = [DATA / f"{split}.jsonl"]
         for path in paths:
@@ -96,7 +99,7 @@ def load_items(splits: Sequence[str]) -> list[dict[str, Any]]:
                     if line.strip():
                         row = json.loads(line)
                         row.setdefault("source", split)
-                        row["real"] = split in ("real", "pool")
+                        row["real"] = split in ("real", "pool") or split.startswith("pool:")
                         rows.append(row)
     return rows
 
