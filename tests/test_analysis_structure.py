@@ -117,6 +117,54 @@ def test_long_last_paragraph_stays_out_of_the_ask() -> None:
     assert heuristic(Prompt.from_text(text)) == "retrieval"
 
 
+# Written for this test (a puzzle in the shape quiz prompts take), not from an evaluated set.
+PUZZLE = (
+    "Four runners finished a race: Ana, Ben, Cleo and Dev. Ben finished before Cleo but after "
+    "Ana. Dev was not last. Cleo finished right after Ben. Nobody tied, and every statement "
+    "here is true. Which runner came third, and how can you be sure no other order fits all "
+    "four statements at once? Ana wore red, Ben wore blue, and the runner in green finished "
+    "somewhere after the runner in red but before the runner in yellow."
+)
+CHOICES = "\n(A) Ana\n(B) Ben\n(C) Cleo\n(D) Dev"
+
+
+@pytest.mark.parametrize("label", ["", "\nOptions:", "\nAnswer choices:"])
+def test_answer_choices_belong_to_the_question_not_to_a_document(label: str) -> None:
+    text = PUZZLE + label + CHOICES
+    assert len(PUZZLE) > 400  # one paragraph longer than a head line: the choices end it
+    body, ask = split_ask(text)
+    assert body == ""
+    assert ask.startswith("Four runners") and ask.endswith("(D) Dev")
+    assert extract(Prompt.from_text(text)).doc_chars == 0
+
+
+def test_choices_after_a_pasted_document_leave_the_document_material() -> None:
+    text = "Summarize this for my manager:\n" + PROSE * 2 + "\n(a) budget\n(b) hiring"
+    body, ask = split_ask(text)
+    assert "ferry" in body and "ferry" not in ask
+    assert ask.startswith("Summarize") and ask.endswith("(b) hiring")
+    assert heuristic(Prompt.from_text(text)) == "retrieval"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "\nB) Ben\nC) Cleo",  # not lettered from A
+        "\n(A) Ana\n(C) Cleo",  # not in order
+        "\n(A) Ana",  # one line is no list of choices
+    ],
+)
+def test_lines_that_are_no_list_of_choices_are_split_as_before(tail: str) -> None:
+    text = "Summarize this for my manager:\n" + PROSE * 2 + tail
+    assert split_ask(text) == split_ask_without_choices(text)
+
+
+def split_ask_without_choices(text: str) -> tuple[str, str]:
+    from zeta_router.analysis import features
+
+    return features._split_ask(text)
+
+
 def test_back_reference_in_chat_history_is_retrieval() -> None:
     messages: list[dict[str, object]] = [
         {

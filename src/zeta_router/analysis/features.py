@@ -208,11 +208,50 @@ def _last_sentence_at(text: str, start: int) -> int:
 def split_ask(text: str) -> tuple[str, str]:
     """Split a user turn into (pasted material, ask); see ``_split_ask``. The ask is capped at
     ``_ASK_MAX`` characters (head and tail) so keyword and regex work stays bounded."""
-    body, ask = _split_ask(text)
+    at = _options_at(text)
+    if at is None:
+        body, ask = _split_ask(text)
+    else:
+        # Answer choices are part of the question, never the end of a pasted document: the
+        # stem is split as a prompt of its own and the choices join its ask.
+        body, ask = _split_ask(text[:at].rstrip())
+        ask = ask + "\n" + text[at:]
     if len(ask) > _ASK_MAX:
         half = _ASK_MAX // 2
         ask = ask[:half] + "\n" + ask[-half:]
     return body, ask
+
+
+# A line of a multiple-choice list: "(A) ...", "A) ...", "A. ...", "a: ...".
+_OPTION = re.compile(r"\(?([A-Ha-h])[).:]\s+\S")
+_OPTIONS_LABELS = frozenset(["options", "choices", "answer choices", "answer options"])
+_OPTIONS_MIN = 2
+
+
+def _options_at(text: str) -> int | None:
+    """Where a closing list of answer choices starts (an "Options:" line above it included), or
+    None. Only the last ``_ASK_MAX`` characters are read. The choices must be lettered in order
+    from A, one a line: a pasted outline or contract rarely ends that way."""
+    window = text[-_ASK_MAX:].rstrip()
+    if "\n" not in window[-_ASK_TAIL:]:
+        return None
+    lines = window.split("\n")
+    i = len(lines)
+    letters: list[str] = []
+    while i > 1:
+        m = _OPTION.match(lines[i - 1].lstrip())
+        if m is None:
+            break
+        letters.append(m.group(1).lower())
+        i -= 1
+    if len(letters) < _OPTIONS_MIN or letters[::-1] != [chr(97 + k) for k in range(len(letters))]:
+        return None
+    if i > 1 and lines[i - 1].strip().rstrip(":").strip().lower() in _OPTIONS_LABELS:
+        i -= 1
+    if i <= 1 and len(window) < len(text):
+        return None  # the window starts inside the choices (or holds nothing else): no stem seen
+    at = len(text) - len(text[-_ASK_MAX:]) + sum(len(line) + 1 for line in lines[:i])
+    return at if at > 0 else None
 
 
 def _split_ask(text: str) -> tuple[str, str]:
