@@ -237,8 +237,8 @@ def test_a_stream_the_client_leaves_settles_to_what_was_relayed(
     is charged what was relayed, not the 300 tokens it might have generated: what the stream
     reported so far (vLLM's continuous_usage_stats: the 10-token prompt and the chunks sent),
     else the prompt's estimate and a token per block of events relayed. The gateway notices
-    the hang-up at its next chunk (one every 50 ms), so a few more than three may have gone
-    out."""
+    the hang-up when the server reports it, so a few more than three may have gone out (one
+    every 50 ms)."""
     gw.set("c1", chunks=200, chunk_delay_s=0.05)
     kw: dict[str, Any] = {}
     if reports == "continuous":

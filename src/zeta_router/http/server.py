@@ -441,15 +441,24 @@ class App:
         assert resp.stream is not None
         stream = resp.stream
         # The server only tells us the client left through receive(); watch it on the side and
-        # stop relaying (and free the upstream slot) at the next chunk.
+        # stop relaying (and free the upstream slot) at once: waiting for the next chunk would
+        # hold a stalled upstream, and its replica's slot, until the idle timeout.
         if gone is None:
             gone = asyncio.ensure_future(receive())
+        task = asyncio.current_task()
+        left = False
+
+        def hang_up(fut: asyncio.Future[Message]) -> None:
+            nonlocal left
+            if not fut.cancelled() and task is not None:
+                left = True
+                task.cancel()
+
+        gone.add_done_callback(hang_up)
         try:
             try:
                 async for chunk in stream:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    if gone.done():
-                        break
             except Exception:
                 # Headers are out, so no status can say it: the stream itself must end with an
                 # explicit error event rather than a truncation the client cannot tell apart.
@@ -463,6 +472,8 @@ class App:
                 )
                 await send({"type": "http.response.body", "body": event, "more_body": True})
             except asyncio.CancelledError:
+                if left:
+                    raise
                 if not self._cut_here():
                     raise
                 if resp.decision is not None:
@@ -473,8 +484,16 @@ class App:
                     code="shutting_down",
                 )
                 await send({"type": "http.response.body", "body": event, "more_body": True})
+            gone.remove_done_callback(hang_up)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not left or task is None:
+                raise
+            # Our own cancel, for the client left (the relay's finally has closed the upstream
+            # and freed the slot): taken back; there is no one to write the end to.
+            task.uncancel()
         finally:
+            gone.remove_done_callback(hang_up)
             gone.cancel()
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
