@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from zeta_router.config import parse_config
 from zeta_router.errors import FailureKind, UpstreamError
 from zeta_router.fleet.breaker import BreakerState
 from zeta_router.fleet.outcome import Outcome
+from zeta_router.fleet.state import ReplicaState
 from zeta_router.http.protocol import parse_request
 from zeta_router.http.response import Response
 from zeta_router.ops.reload import reload
@@ -52,8 +54,10 @@ def config(**over: Any) -> dict[str, Any]:
 
 
 class Setup:
-    def __init__(self, answers: dict[str, Answer], **over: Any) -> None:
-        self.vt = VirtualTime()
+    def __init__(
+        self, answers: dict[str, Answer], *, vt: VirtualTime | None = None, **over: Any
+    ) -> None:
+        self.vt = vt or VirtualTime()
         self.answers = answers
         self.transport = MockTransport(self._answer, self.vt)
         self.router = Router(
@@ -72,6 +76,9 @@ class Setup:
             r.latency.value = 0.0001 if r.id == rid else 1.0
 
     async def ask(self, *, stream: bool = False, pinned: str = "auto", **opts: Any) -> Response:
+        return await self.vt.run(self.handle(stream=stream, pinned=pinned, **opts))
+
+    async def handle(self, *, stream: bool = False, pinned: str = "auto", **opts: Any) -> Response:
         body = orjson.dumps(
             {
                 "model": pinned,
@@ -81,7 +88,25 @@ class Setup:
             }
         )
         req = parse_request("chat", body)
-        return await self.vt.run(self.router.handle(req, RequestOptions(task="reasoning", **opts)))
+        return await self.router.handle(req, RequestOptions(task="reasoning", **opts))
+
+    def spy_on_picks(
+        self, also: Callable[[list[ReplicaState]], None] | None = None
+    ) -> list[dict[str, int]]:
+        """Record, at each pick of the balancing strategy (primary or hedge), the in-flight
+        count of every candidate; ``also`` is called with the candidates too."""
+        views: list[dict[str, int]] = []
+        strategy = self.router.engine.strategy
+        pick = strategy.pick
+
+        def spy(replicas: Sequence[ReplicaState], now: float) -> ReplicaState:
+            views.append({r.id: r.in_flight for r in replicas})
+            if also is not None:
+                also(list(replicas))
+            return pick(replicas, now)
+
+        strategy.pick = spy  # type: ignore[method-assign]
+        return views
 
 
 def ok(after_s: float, vt: VirtualTime) -> Answer:
@@ -303,3 +328,93 @@ async def test_subscribers_see_each_outcome_and_breaker_transition_across_reload
     assert any(rid in ("c", "d") and n == "Served" for rid, n, _, _ in seen)
     d = s.router.fleet.replicas["d"]
     assert d.subscribers is s.router.fleet.subscribers
+
+
+HEDGE = {"enabled": True, "quantile": 0.9, "min_delay_s": 0.05}
+
+
+def overdue_after_50ms(r: ReplicaState, now: float) -> None:
+    """Enough time-to-first-byte samples that ``r`` is hedged once 50 ms pass unanswered."""
+    for _ in range(16):
+        r.observe_ttfb(0.02, now)
+
+
+async def test_a_hedge_counts_in_flight_from_its_pick_so_the_next_hedge_goes_elsewhere() -> None:
+    # Two requests whose primaries (a and b) hang, and whose hedge timers fire in one loop
+    # iteration, as asyncio's do when due together: the second hedge is picked before the
+    # first one's task has run. c and d are healthy; least-request picks the idlest.
+    four = [{"url": f"http://{rid}/v1", "id": rid} for rid in "abcd"]
+    s = Setup(
+        {},
+        vt=VirtualTime(together=True),
+        hedge=HEDGE,
+        balancer={"strategy": "least-request"},
+        models={
+            "brain": {"replicas": four},
+            "coder": {"replicas": [{"url": "http://e/v1", "id": "e"}]},
+        },
+    )
+    s.answers = {"a": hung, "b": hung, **{rid: ok(0.02, s.vt) for rid in "cde"}}
+    fleet = s.router.fleet.replicas
+    for rid, latency in (("a", 0.01), ("b", 0.015), ("c", 0.03), ("d", 0.035)):
+        overdue_after_50ms(fleet[rid], s.vt.now)
+        fleet[rid].latency.value = latency
+    views = s.spy_on_picks()
+    first, second = await s.vt.run(asyncio.gather(s.handle(), s.handle()))
+    # The primaries are picked in one loop iteration too: the second sees the first.
+    assert views[:2] == [dict.fromkeys("abcd", 0), {"a": 1, "b": 0, "c": 0, "d": 0}], views
+    # The first hedge went to c (idle, faster); the second pick already sees it in flight.
+    assert views[2:] == [{"c": 0, "d": 0}, {"c": 1, "d": 0}], views
+    assert sorted(headers(r)["x-zeta-replica"] for r in (first, second)) == ["c", "d"]
+    assert s.transport.sent == {"a": 1, "b": 1, "c": 1, "d": 1}
+    # The lost primaries run on to their own timeouts; then nothing is left in flight.
+    await s.vt.run_until(s.vt.now + 5.0)
+    assert {rid: r.in_flight for rid, r in fleet.items()} == dict.fromkeys(fleet, 0)
+    await s.router.close()
+
+
+async def test_a_hedge_cancelled_before_its_task_ran_is_given_back_exactly_once() -> None:
+    s = Setup({}, hedge=HEDGE)
+    s.answers = {"a": hung, "b": ok(0.02, s.vt), "c": ok(0.02, s.vt)}
+    fleet = s.router.fleet.replicas
+    overdue_after_50ms(fleet["a"], s.vt.now)
+    fleet["b"].latency.value = 0.03  # the faster bet once a's wait passes 30 ms
+    recorded: Counter[tuple[str, str]] = Counter()
+    s.router.fleet.subscribe(
+        lambda rid, outcome, before, after: recorded.update([(rid, type(outcome).__name__)])
+    )
+    shared: Counter[tuple[str, str]] = Counter()
+    engine = s.router.engine
+    engine.shared.started = lambda r: shared.update([(r.id, "started")])  # type: ignore[method-assign]
+    engine.shared.released = lambda r: shared.update([(r.id, "released")])  # type: ignore[method-assign]
+    at_pick: dict[str, int] = {}
+
+    def tear_down_before_the_hedge_runs(candidates: list[ReplicaState]) -> None:
+        if [r.id for r in candidates] != ["b"]:
+            return  # the primary's pick
+        request = asyncio.current_task()
+        assert request is not None
+        existing = asyncio.all_tasks()
+
+        def client_leaves() -> None:
+            # After the hedge was picked and its task made, before that task's first step:
+            # the client leaves and the hedge is cancelled before it ever ran.
+            at_pick.update({rid: r.in_flight for rid, r in fleet.items()})
+            for task in asyncio.all_tasks() - existing:
+                task.cancel()
+            request.cancel()
+
+        asyncio.get_running_loop().call_soon(client_leaves)
+
+    s.spy_on_picks(tear_down_before_the_hedge_runs)
+    with pytest.raises(asyncio.CancelledError):
+        await s.ask()
+    assert s.transport.sent == {"a": 1}  # the hedge never reached the wire
+    assert at_pick == {"a": 1, "b": 1, "c": 0}  # ... but it counted from its pick on
+    assert {rid: r.in_flight for rid, r in fleet.items()} == {"a": 0, "b": 0, "c": 0}
+    assert not any(r.pending for r in fleet.values())
+    for rid in "ab":
+        assert recorded[(rid, "Sent")] == recorded[(rid, "Released")] == 1, recorded
+        assert recorded[(rid, "GivenUp")] == 1, recorded
+        assert shared[(rid, "started")] == shared[(rid, "released")] == 1, shared
+    await s.router.close()

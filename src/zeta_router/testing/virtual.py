@@ -41,10 +41,15 @@ class VirtualTime:
     """A :class:`~zeta_router.clock.Clock` for the router and the fake transport: reading,
     sleeping and timers on one virtual time base. Time jumps to the next timer once every task
     is blocked, so a run of many seconds takes milliseconds and repeats exactly.
+
+    Timers due at the same instant fire one step apart, unless ``together``: then they all
+    fire at once, in one loop iteration, as asyncio's own timers that are due together do (so
+    what two tasks do in the same iteration, before either's follow-up work runs, shows).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, together: bool = False) -> None:
         self.now = NOW
+        self.together = together
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = 0
 
@@ -104,6 +109,10 @@ class VirtualTime:
         at, _, fut = heapq.heappop(self._timers)
         self.now = max(self.now, at)
         fut.set_result(None)
+        while self.together and self._timers and self._timers[0][0] <= at:
+            _, _, due = heapq.heappop(self._timers)
+            if not due.done():
+                due.set_result(None)
         return True
 
 

@@ -61,10 +61,14 @@ def _sent_ok(sent: Attempted) -> bool:
 @dataclass(slots=True)
 class _Flight:
     """One attempt on its way. ``lost`` once it lost a hedge race and was left to finish on its
-    own: its outcome then goes to the replica only, since the request was answered already."""
+    own: its outcome then goes to the replica only, since the request was answered already.
+    ``token`` (its wait token) once it counts as in flight before :func:`_send` runs it: a
+    hedge does from the moment it is picked. ``ran`` once :func:`_send` took it over."""
 
     start: float = 0.0
     lost: bool = False
+    token: int = 0
+    ran: bool = False
 
 
 def release(engine: Engine, replica: ReplicaState) -> None:
@@ -133,12 +137,16 @@ async def _send(
     deadline: float,
     flight: _Flight | None = None,
 ) -> Attempted:
-    start = clock()
+    if flight is not None and flight.token:
+        # Counted in flight already, when it was picked (a hedge).
+        start, token = flight.start, flight.token
+    else:
+        start = clock()
+        token = _begin(engine, replica, start)
+        if flight is not None:
+            flight.start = start
     if flight is not None:
-        flight.start = start
-    replica.record(Sent(start))
-    engine.shared.started(replica)
-    token = replica.begin_wait(start)
+        flight.ran = True
     try:
         result = await engine.transport.send(
             replica,
@@ -160,17 +168,37 @@ async def _send(
             relay.failed(replica, d, err, start, now)
         return Attempted(replica, start, err)
     except BaseException:
-        # Cancelled (the client left, or a hedge won): no verdict on the replica, but it
-        # kept us waiting this long.
-        replica.end_wait(token)
-        release(engine, replica)
-        now = clock()
-        replica.record(GivenUp(now, now - start))
-        if flight is None or not flight.lost:
-            d.attempts.append(Attempt(replica.model, replica.id, CANCELLED, now - start))
+        _given_up(engine, clock, d, replica, token, start, lost=flight is not None and flight.lost)
         raise
     replica.end_wait(token)
     return Attempted(replica, start, result)
+
+
+def _begin(engine: Engine, replica: ReplicaState, now: float) -> int:
+    """An attempt on ``replica`` counts as in flight from here; returns its wait token."""
+    replica.record(Sent(now))
+    engine.shared.started(replica)
+    return replica.begin_wait(now)
+
+
+def _given_up(
+    engine: Engine,
+    clock: Clock,
+    d: Decision,
+    replica: ReplicaState,
+    token: int,
+    start: float,
+    *,
+    lost: bool,
+) -> None:
+    """An attempt cancelled before its answer (the client left, or a hedge won): no verdict
+    on the replica, but it kept us waiting this long."""
+    replica.end_wait(token)
+    release(engine, replica)
+    now = clock()
+    replica.record(GivenUp(now, now - start))
+    if not lost:
+        d.attempts.append(Attempt(replica.model, replica.id, CANCELLED, now - start))
 
 
 async def _hedged(
@@ -186,6 +214,13 @@ async def _hedged(
     tried: set[str],
     delay: float,
 ) -> Attempted:
+    # race() runs each attempt as a task, whose first step comes a loop iteration later:
+    # each counts as in flight from its pick instead, so that meanwhile other picks (and
+    # other requests' hedges) see it busy.
+    now = clock()
+    flight = _Flight(start=now, token=_begin(engine, replica, now))
+    flights = [(replica, flight)]
+
     def start_hedge() -> Coroutine[Any, Any, Attempted] | Later | None:
         now = clock()
         others = [
@@ -206,11 +241,11 @@ async def _hedged(
             return None
         other = engine.strategy.pick(others, now)
         tried.add(other.id)
+        counted = _Flight(start=now, token=_begin(engine, other, now))
+        flights.append((other, counted))
         model = engine.config.models[other.model]
         other_wire = apis.outgoing(req, model, other.upstream_model)
-        return _send(engine, clock, req, d, other, other_wire, timeouts, deadline)
-
-    flight = _Flight()
+        return _send(engine, clock, req, d, other, other_wire, timeouts, deadline, counted)
 
     def discard(sent: Attempted) -> None:
         _discard(engine, clock, sent)
@@ -231,15 +266,23 @@ async def _hedged(
         state.lost.add(task)
         task.add_done_callback(lost_done)
 
-    outcome = await race(
-        _send(engine, clock, req, d, replica, wire, timeouts, deadline, flight),
-        delay,
-        start_hedge,
-        won=_sent_ok,
-        discard=discard,
-        keep=keep,
-        sleep=clock.sleep,
-    )
+    try:
+        outcome = await race(
+            _send(engine, clock, req, d, replica, wire, timeouts, deadline, flight),
+            delay,
+            start_hedge,
+            won=_sent_ok,
+            discard=discard,
+            keep=keep,
+            sleep=clock.sleep,
+        )
+    finally:
+        # The race is over and has cancelled what still ran: an attempt whose task never got
+        # to run (cancelled before its first step) will not run now, and :func:`_send` never
+        # saw it. Its count from the pick is given back here, once.
+        for r, f in flights:
+            if not f.ran:
+                _given_up(engine, clock, d, r, f.token, f.start, lost=False)
     return outcome.result
 
 
