@@ -102,11 +102,11 @@ async def test_an_ejection_through_one_instance_is_honoured_by_the_other(
                 assert r.status_code == 200, r.text
                 i += 1
                 assert i < 100, "g1 never ejected m-a"
-            opened = time.monotonic()
-            took = await wait_for(
-                lambda: _breaker_open(client, g2, "m-a"), 1.0, "g2 to honour the ejection"
+            # How fast it spreads is a benchmark figure (BENCHMARKS.md, issue 18); here only that
+            # it does, with room for a loaded machine.
+            await wait_for(
+                lambda: _breaker_open(client, g2, "m-a"), 10.0, "g2 to honour the ejection"
             )
-            assert time.monotonic() - opened <= 1.0, took
             # g2 sends m-a nothing now, though round-robin would give it half of 40 requests.
             for j in range(40):
                 r = await client.post(g2.url + "/v1/chat/completions", json=body(1000 + j))
