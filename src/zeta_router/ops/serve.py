@@ -11,7 +11,11 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from zeta_router.app import create_app
 from zeta_router.config import Config, ServerSettings
@@ -45,6 +49,13 @@ class HttpProtocol(HttpToolsProtocol):
     closed, so a client trickling bytes holds a socket for a bounded time, never a task. A
     deadline is judged only once the loop has read what the socket holds, so a stall of the
     loop does not cut a client whose bytes came in time (tests/test_read_timeout_stall.py).
+
+    Responses go out in request order (HTTP/1.1 pipelining): a request read while an earlier
+    one is still being answered is behind it. Its deadline starts only once it is current (the
+    responses ahead of it complete; until then uvicorn reads no more once its head is in, and
+    its head is bounded by ``max_header_bytes``), and a refusal of it (a parser error, a head
+    too large) waits for them: reading stops, the refusal is written after them, then the
+    connection is closed (tests/test_pipelined_refusal.py).
     """
 
     def __init__(
@@ -64,6 +75,10 @@ class HttpProtocol(HttpToolsProtocol):
         #: Bytes read since the last request's headers ended (the next head, so far).
         self._head_bytes = 0
         self._refusal: RouterError | None = None
+        #: The cycle of the request before the one whose body is being read (see ``_ahead``).
+        self._before: RequestResponseCycle | None = None
+        #: A refusal of a request behind others, to write once their responses are out.
+        self._deferred: RouterError | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -133,7 +148,36 @@ class HttpProtocol(HttpToolsProtocol):
         seconds = b.header_timeout_s if what == "headers" else b.body_timeout_s
         self._refuse(RequestTimeout(f"The request's {what} did not arrive within {seconds:g}s"))
 
+    def _ahead(self) -> RequestResponseCycle | None:
+        """The last response ahead of the request being read, if it is still being written.
+        Responses complete in order, so the others ahead of it are out once this one is."""
+        prior = self._before if self._in_body else self.cycle
+        return prior if prior is not None and not prior.response_complete else None
+
+    def _arm(self) -> None:
+        """The deadline of the request being read, if it is current and still incomplete."""
+        if (
+            self._deadline is not None
+            or not (self._in_head or self._in_body)
+            or self._ahead() is not None
+        ):
+            return
+        if self._in_head:
+            self._watch(self._bounds.header_timeout_s, "headers")
+        elif self._in_body:
+            self._watch(self._bounds.body_timeout_s, "body")
+
     def _refuse(self, err: RouterError) -> None:
+        if self._ahead() is not None:
+            # Written now, the refusal would be read as the answer to a request ahead of it.
+            # Nothing more is read (data_received drops it); on_response_complete writes it.
+            self._deferred = err
+            self.flow.pause_reading()
+            if self._in_body and self.pipeline and self.pipeline[0][0] is self.cycle:
+                # Its head was queued behind the others: it is answered here, not by the app.
+                self.pipeline.popleft()
+                self.cycle.disconnected = True
+            return
         resp = error_response(err)
         head = [STATUS_LINE[resp.status]]
         for name, value in [*self.server_state.default_headers, *resp.headers]:
@@ -145,18 +189,31 @@ class HttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         # A deadline is set only for what is still incomplete once a read is parsed: the usual
         # request arrives whole in one read and costs none.
+        if self._deferred is not None:
+            # A refused request waits for the responses ahead of it: nothing after it is read
+            # (the app's receive() resumes reading; this stops it again).
+            self.flow.pause_reading()
+            return
         if not self._in_body:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._deferred is not None:
             return
-        if self._in_head:
-            if self._head_bytes > self._bounds.max_header_bytes:
-                self._refuse(self._too_large())
-            elif self._deadline is None:
-                self._watch(self._bounds.header_timeout_s, "headers")
-        elif self._in_body and self._deadline is None:
-            self._watch(self._bounds.body_timeout_s, "body")
+        if self._in_head and self._head_bytes > self._bounds.max_header_bytes:
+            self._refuse(self._too_large())
+        else:
+            self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.transport.is_closing() or self._ahead() is not None:
+            return
+        # The request read next is current now: its refusal goes out, or its deadline starts.
+        err, self._deferred = self._deferred, None
+        if err is not None:
+            self._refuse(err)
+        else:
+            self._arm()
 
     def _too_large(self) -> HeadersTooLarge:
         b = self._bounds
@@ -183,7 +240,10 @@ class HttpProtocol(HttpToolsProtocol):
         self._in_body = True
         self._head_bytes = 0
         self._deadline = None
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not before:
+            self._before = before
 
     def on_message_complete(self) -> None:
         self._in_body = False
