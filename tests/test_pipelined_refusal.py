@@ -25,6 +25,7 @@ import orjson
 import pytest
 
 from tests.conftest import BACKENDS, fleet_template
+from tests.test_read_timeout_stall import answer
 from zeta_router.testing import Harness
 
 TIMEOUT_S = 0.3
@@ -88,17 +89,6 @@ def wait_on_loop(gw: Harness, ready: Callable[[], bool], what: str) -> None:
         raise AssertionError(f"never: {what}")
 
     gw.thread.run(poll())
-
-
-def answer(client: socket.socket) -> bytes:
-    """All the server sends until it closes (a reset, for a close with the request unread)."""
-    out = b""
-    try:
-        while chunk := client.recv(65536):
-            out += chunk
-    except ConnectionResetError:
-        pass
-    return out
 
 
 def split_response(data: bytes) -> tuple[bytes, bytes, bytes]:
