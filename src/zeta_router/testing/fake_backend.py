@@ -86,6 +86,8 @@ class FakeBackend:
         self._runner: web.AppRunner | None = None
         self._slots: asyncio.Semaphore | None = None
         self._hung: set[asyncio.Event] = set()
+        #: Set when faults.hold is turned off: what held requests wait for.
+        self._held: asyncio.Event | None = None
         self._pingers: set[asyncio.Task[None]] = set()
         #: With faults.prompt_cache: the prompts kept and the cached tokens reported.
         self.prompt_cache = PromptCache()
@@ -130,6 +132,7 @@ class FakeBackend:
     async def stop(self) -> None:
         """Down: the port refuses connections until :meth:`start` is called again."""
         self.release_hung()
+        self._release_held()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -142,12 +145,23 @@ class FakeBackend:
         if "capacity" in changes:
             cap = changes["capacity"]
             self._slots = asyncio.Semaphore(cap) if cap else None
+        if "hold" in changes:
+            if not changes["hold"]:
+                self._release_held()
+            elif self._held is None:
+                self._held = asyncio.Event()
 
     def heal(self) -> None:
         self.faults = Faults()
         self._slots = None
         self.prompt_cache.clear()
         self.release_hung()
+        self._release_held()
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            self._held.set()
+            self._held = None
 
     def release_hung(self) -> None:
         for ev in self._hung:
@@ -249,6 +263,8 @@ class FakeBackend:
         self.running += 1
         self.peak_running = max(self.peak_running, self.running)
         try:
+            if (held := self._held) is not None:
+                await held.wait()
             return await self._answer(request, body, kind)
         finally:
             self.running -= 1

@@ -26,6 +26,11 @@ class Faults:
     retry_after_s: int = 1
     #: Requests served at once; more wait in a queue (reported in the metrics).
     capacity: int | None = None
+    #: Chat and completion requests are taken in and counted as running (holding their
+    #: ``capacity`` slot), but not answered until the switch is turned off again (or the
+    #: backend healed or stopped); then each is answered as usual. Holds any number of
+    #: requests in flight for as long as a test needs, however slow the machine.
+    hold: bool = False
     #: Error bodies quote the request's headers (Authorization included), as careless servers
     #: and debug builds do: a router must not pass that on.
     echo_headers: bool = False
