@@ -233,22 +233,44 @@ async def test_rpm_holds_across_two_instances(tmp_path: Path, backend: FakeBacke
 async def test_max_parallel_holds_across_two_instances(
     tmp_path: Path, backend: FakeBackend
 ) -> None:
-    backend.set(delay_s=1.5)
+    # Held: what the backend admits stays in flight until released, however slow the machine
+    # (and the gateways and the held requests' client wait as long as that takes).
+    backend.set(hold=True)
     with redis_server(tmp_path) as redis:
         cfg = config(redis.url, backend, max_parallel=2)
-        async with on_redis(cfg, tmp_path) as (g1, g2, client):
-            first = asyncio.create_task(ask(client, g1, 1))
-            await wait_for(lambda: backend.running == 1, 5, "the first request upstream")
-            second = asyncio.create_task(ask(client, g2, 2))
-            await wait_for(lambda: backend.running == 2, 5, "the second request upstream")
-            for gw in (g1, g2):
-                r = await ask(client, gw, 3)
-                assert r.status_code == 429, r.text
-                assert r.json()["error"]["code"] == "max_parallel_exceeded", r.text
-                assert "retry-after" in r.headers
-            assert (await first).status_code == 200
-            assert (await second).status_code == 200
-            backend.set(delay_s=0.0)
+        cfg["timeouts"] |= {"first_byte_s": 60.0, "total_s": 60.0}
+        async with (
+            on_redis(cfg, tmp_path) as (g1, g2, client),
+            httpx.AsyncClient(timeout=60) as patient,
+        ):
+            try:
+                held = [asyncio.create_task(ask(patient, g1, 1))]
+                await wait_for(lambda: backend.running == 1, 10, "the first request upstream")
+                held.append(asyncio.create_task(ask(patient, g2, 2)))
+                await wait_for(lambda: backend.running == 2, 10, "the second request upstream")
+                # Each instance counts the other's request through Redis (the limit is
+                # eventually consistent: requests arriving together could all pass).
+                for name, gw in (("g1", g1), ("g2", g2)):
+                    await wait_for(
+                        lambda gw=gw: _in_use(client, gw, 2), 10, f"{name} counting 2 in flight"
+                    )
+                over = [
+                    asyncio.create_task(ask(patient, gw, 3 + i))
+                    for i, gw in enumerate((g1, g2, g1, g2))
+                ]
+                await wait_for(
+                    lambda: all(t.done() for t in over), 10, "the requests over the limit answered"
+                )
+                for t in over:
+                    r = t.result()
+                    assert r.status_code == 429, r.text
+                    assert r.json()["error"]["code"] == "max_parallel_exceeded", r.text
+                    assert "retry-after" in r.headers
+                assert backend.running == 2 and not any(t.done() for t in held)
+            finally:
+                backend.set(hold=False)
+            for r in await asyncio.gather(*held):
+                assert r.status_code == 200, r.text
             # The slots free once each answer is sent (the settle follows the last byte), and
             # fleet-wide: requests go again through either instance.
             for gw in (g2, g1):
@@ -326,6 +348,11 @@ async def test_tpm_settles_streams_to_their_usage_across_two_instances(
 
 async def _answered(client: httpx.AsyncClient, gw: Gateway) -> bool:
     return (await ask(client, gw, 4)).status_code == 200
+
+
+async def _in_use(client: httpx.AsyncClient, gw: Gateway, n: int) -> bool:
+    """Whether ``gw`` counts ``n`` of the key's requests in flight, fleet-wide."""
+    return bool((await limits_of(client, gw))["keys"]["alice"]["max_parallel"]["in_use"] == n)
 
 
 @needs_redis
