@@ -110,13 +110,12 @@ def test_refusal_of_a_pipelined_request_follows_the_answer_ahead_of_it(
 ) -> None:
     second, status, holds = CASES[case]
     backend = gw.backend("s1")
-    gw.set("s1", capacity=1)
-    gw.thread.run(backend._slots.acquire())  # the first request waits for this slot
+    gw.set("s1", hold=True)  # the first request runs unanswered until released
     try:
         with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as client:
             port = client.getsockname()[1]
             client.sendall(FIRST)
-            wait_on_loop(gw, lambda: backend.waiting == 1, "the first request at the backend")
+            wait_on_loop(gw, lambda: backend.running == 1, "the first request at the backend")
             client.sendall(second)
 
             def held() -> bool:
@@ -127,7 +126,7 @@ def test_refusal_of_a_pipelined_request_follows_the_answer_ahead_of_it(
                 return holds(proto) and pending == (None, None, None)
 
             wait_on_loop(gw, held, "the second request read, nothing pending for it")
-            gw.thread.call(backend._slots.release)
+            gw.set("s1", hold=False)
             out = answer(client)
     finally:
         gw.heal("s1")
