@@ -2,8 +2,9 @@
 
     python benchmarks/label_agreement.py
 
-``data/real/agreement.jsonl`` holds a second annotator's label for 200 organic items drawn at
-random (seed 20261202) from the 664 of the Open-Assistant, alpaca_eval and WizardLM sets. The
+``data/real/agreement/second_reading.jsonl`` holds a second annotator's label for 200 organic
+items drawn at random (seed 20261202) from the 664 of the Open-Assistant, alpaca_eval and
+WizardLM sets (in a folder of its own: every ``data/real/*.jsonl`` is read as a source). The
 annotator saw the prompts and the written rules (PROVENANCE.md, "Labels") only: not the recorded
 labels, the sources, the WizardLM skills or any analyzer output. It prints raw agreement, Cohen's
 kappa, agreement per source and on the items the annotator was sure of, and the disagreements.
@@ -19,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import train_semantic as ts
 
-AGREEMENT = ts.REAL / "agreement.jsonl"
+AGREEMENT = ts.REAL / "agreement" / "second_reading.jsonl"
 
 
 def main() -> int:
