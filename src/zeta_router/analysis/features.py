@@ -232,7 +232,8 @@ def _options_at(text: str) -> int | None:
     """Where a closing list of answer choices starts (an "Options:" line above it included), or
     None. Only the last ``_ASK_MAX`` characters are read. The choices must be lettered in order
     from A, one a line: a pasted outline or contract rarely ends that way."""
-    window = text[-_ASK_MAX:].rstrip()
+    start = max(len(text) - _ASK_MAX, 0)
+    window = text[start:].rstrip()
     if "\n" not in window[-_ASK_TAIL:]:
         return None
     lines = window.split("\n")
@@ -248,10 +249,9 @@ def _options_at(text: str) -> int | None:
         return None
     if i > 1 and lines[i - 1].strip().rstrip(":").strip().lower() in _OPTIONS_LABELS:
         i -= 1
-    if i <= 1 and len(window) < len(text):
+    if i <= 1 and start > 0:
         return None  # the window starts inside the choices (or holds nothing else): no stem seen
-    at = len(text) - len(text[-_ASK_MAX:]) + sum(len(line) + 1 for line in lines[:i])
-    return at if at > 0 else None
+    return start + sum(len(line) + 1 for line in lines[:i])
 
 
 def _split_ask(text: str) -> tuple[str, str]:
