@@ -175,3 +175,21 @@ def test_passage_in_the_system_prompt_or_an_earlier_turn_is_retrieval(
     ]
     for messages in (rag, earlier):
         assert analyzer.analyze(prompt_from_messages(messages)).task == "retrieval"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "benchmarks/data/real").glob("*.jsonl"))
+    + sorted((ROOT / "benchmarks/data/real/pool").glob("*.jsonl")),
+    ids=lambda p: p.name,
+)
+def test_every_file_read_as_a_prompt_source_holds_labelled_prompts(path: Path) -> None:
+    # train_semantic, classify_eval --real and analysis_speed read every such file as prompts:
+    # anything else there (a side table of labels, say) breaks them.
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        assert row["task"] in BUILTIN, (path.name, row.get("id"))
+        assert isinstance(row.get("prompt"), str) or isinstance(row.get("messages"), list), (
+            path.name,
+            row.get("id"),
+        )
