@@ -164,7 +164,7 @@ class HttpProtocol(HttpToolsProtocol):
             return
         if self._in_head:
             self._watch(self._bounds.header_timeout_s, "headers")
-        elif self._in_body:
+        else:
             self._watch(self._bounds.body_timeout_s, "body")
 
     def _refuse(self, err: RouterError) -> None:
