@@ -73,8 +73,20 @@ def scrape(h: Harness) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_each_conversation_sticks_to_one_replica(harness: Harness) -> None:
     async def run() -> dict[int, list[tuple[str, str]]]:
         c = client(harness)
-        # First turns at once: the balancer spreads them by load.
-        first = await asyncio.gather(*(ask(c, turns(document(s), 1)) for s in range(6)))
+        # First turns at once: the balancer spreads them by load. The replicas hold them until
+        # all six are in, so they are in flight together however slow the machine (answered
+        # as they come, each pick would see idle replicas and might choose the same one).
+        backends = [harness.backend(r) for r in REPLICAS]
+        for b in backends:
+            b.set(hold=True)
+        asks = asyncio.gather(*(ask(c, turns(document(s), 1)) for s in range(6)))
+        for _ in range(1000):
+            if sum(b.running for b in backends) == 6:
+                break
+            await asyncio.sleep(0.01)
+        for b in backends:
+            b.set(hold=False)
+        first = await asks
         seen: dict[int, list[tuple[str, str]]] = {s: [first[s]] for s in range(6)}
         # Then turn by turn, every session in between: what a busy gateway sees.
         for t in range(2, 5):
