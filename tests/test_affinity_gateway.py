@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from zeta_router.testing import Harness
 
 from .conversations import document, turns
+from .redis_helpers import wait_for
 
 REPLICAS = ("r0", "r1", "r2")
 
@@ -80,12 +81,11 @@ def test_each_conversation_sticks_to_one_replica(harness: Harness) -> None:
         for b in backends:
             b.set(hold=True)
         asks = asyncio.gather(*(ask(c, turns(document(s), 1)) for s in range(6)))
-        for _ in range(1000):
-            if sum(b.running for b in backends) == 6:
-                break
-            await asyncio.sleep(0.01)
-        for b in backends:
-            b.set(hold=False)
+        try:
+            await wait_for(lambda: sum(b.running for b in backends) == 6, 10, "six first turns")
+        finally:
+            for b in backends:
+                b.set(hold=False)
         first = await asks
         seen: dict[int, list[tuple[str, str]]] = {s: [first[s]] for s in range(6)}
         # Then turn by turn, every session in between: what a busy gateway sees.
